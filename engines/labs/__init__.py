@@ -1,0 +1,45 @@
+"""The labs registry (engine side): lab id -> trainer factory, imported lazily.
+
+Each lab module defines ``make_trainer(config: dict) -> Trainer`` which validates the
+config and raises StepwiseError with one clear sentence for bad values.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from .. import StepwiseError
+
+
+@dataclass(frozen=True)
+class LabInfo:
+    id: str
+    title: str
+    engines: tuple[str, ...]
+    module: str
+
+
+LABS: dict[str, LabInfo] = {
+    info.id: info for info in [
+        LabInfo("mlp", "MLP on MNIST", ("numpy", "torch"), "engines.labs.mlp"),
+    ]
+}
+
+
+def lab_ids() -> list[str]:
+    return list(LABS)
+
+
+def lab_info(lab: str) -> LabInfo:
+    if lab not in LABS:
+        raise StepwiseError(f"Unknown lab {lab!r}; choose one of: {', '.join(LABS)}.")
+    return LABS[lab]
+
+
+def make_trainer(config: dict):
+    info = lab_info(config.get("lab", ""))
+    engine = config.get("engine") or info.engines[0]
+    if engine not in info.engines:
+        raise StepwiseError(f"The {info.id} lab runs on the {' or '.join(info.engines)} engine, not {engine!r}.")
+    config = dict(config, engine=engine)
+    return importlib.import_module(info.module).make_trainer(config)

@@ -1,0 +1,322 @@
+"""Image classifiers on MNIST, trained phase by phase: the shared trainer of the MLP and CNN labs.
+
+A subclass builds its layers (``build_layers``); this class owns the data order, the loss,
+the optimizer, evaluation (accuracy, per-class report, confusion matrix), keyframe state,
+save/load, and the per-phase data the views show. The inspected example of a phase is the
+first example of the current batch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import StepwiseError
+from ..data import load_mnist
+from ..numpy_engine.layers import Layer
+from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
+from ..numpy_engine.model import Model
+from ..numpy_engine.optimizers import OPTIMIZERS
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer,
+                       check_finite, rng_state, set_rng_state)
+
+HIST_BINS = 40
+MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
+
+
+def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"counts": np.zeros(bins), "edges": np.linspace(-1, 1, bins + 1)}
+    lo, hi = float(v.min()), float(v.max())
+    if hi - lo < 1e-12:
+        lo, hi = lo - 0.5, hi + 0.5
+    counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
+    return {"counts": counts.astype(np.float64), "edges": edges}
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 and support, and the confusion matrix (rows: true, cols: predicted)."""
+    cm = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(cm, (y_true, y_pred), 1)
+    tp = np.diag(cm).astype(np.float64)
+    predicted = cm.sum(axis=0).astype(np.float64)
+    support = cm.sum(axis=1).astype(np.float64)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support, "confusion": cm,
+            "accuracy": float(tp.sum() / max(cm.sum(), 1)), "macro_f1": float(f1.mean())}
+
+
+class NumpyClassifierTrainer(Trainer):
+    """Softmax classifier of MNIST images with a NumPy layer stack."""
+
+    engine = "numpy"
+    eval_every = 50
+    keyframe_every = 10
+    input_shape: tuple = (784,)  # per example, as the first layer expects it
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.batch_size = int(config.get("batch_size", 64))
+        if self.batch_size < 1:
+            raise StepwiseError("The batch size must be a positive whole number.")
+        self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
+        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.rng = np.random.default_rng(self.seed)          # data order and dropout
+        init_rng = np.random.default_rng([self.seed, 1])      # weights
+        self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
+        opt_name = config.get("optimizer", "momentum")
+        if opt_name not in OPTIMIZERS:
+            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
+        kwargs = {"lr": float(config.get("lr", self.default_lr))}
+        if opt_name in ("momentum", "nesterov"):
+            kwargs["momentum"] = float(config.get("momentum", 0.9))
+        self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
+        self.perm = self.rng.permutation(len(self.data.train_x))
+        self.cursor = 0
+        self.report: dict[str, Any] | None = None
+        self._updates: list[np.ndarray] = []
+        self._x = self._y = None
+
+    default_lr = 0.05
+
+    def build_layers(self, rng: np.random.Generator) -> list[Layer]:
+        raise NotImplementedError
+
+    def prepare(self, images: np.ndarray) -> np.ndarray:
+        """(N, 28, 28) float images -> the first layer's input layout."""
+        return images.reshape(len(images), *self.input_shape).astype(self.dtype, copy=False)
+
+    # ------------------------------------------------------------------ structure
+    def blocks(self) -> list[BlockInfo]:
+        out = []
+        x = np.zeros((1, *self.input_shape), dtype=self.dtype)
+        for layer in self.model.layers:
+            x = layer.forward(x, training=False)
+            out.append(BlockInfo(layer.name, layer.describe(), layer.kind,
+                                 int(sum(p.size for p in layer.params())), tuple(x.shape[1:])))
+        return out
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        layers = self.model.layers
+        specs = [PhaseSpec(FORWARD, i, f"forward · {layer.describe()}") for i, layer in enumerate(layers)]
+        specs.append(PhaseSpec(LOSS, -1, "loss · softmax cross-entropy"))
+        specs += [PhaseSpec(BACKWARD, i, f"backward · {layers[i].describe()}") for i in reversed(range(len(layers)))]
+        specs.append(PhaseSpec(UPDATE, -1, f"update · {self.optimizer.name} (lr {self.optimizer.lr:g})"))
+        return specs
+
+    # ------------------------------------------------------------------ running
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.perm)
+        if self.cursor + self.batch_size > n:
+            self.perm = self.rng.permutation(n)
+            self.cursor = 0
+        idx = self.perm[self.cursor:self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return self.prepare(self.data.train_x[idx]), self.data.train_y[idx]
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        index = 0
+        specs = self.phase_specs()
+
+        def event():
+            nonlocal index
+            ev = PhaseEvent(it, index, specs[index])
+            index += 1
+            return ev
+
+        x, y = self.next_batch()
+        self._x, self._y = x, y
+        h = x
+        for layer in self.model.layers:
+            h = layer.forward(h, training=True)
+            yield event()
+        self.logits = h
+        loss = self.model.loss.forward(h, y)
+        check_finite(loss, it)
+        yield event()
+        grad = self.model.loss.backward()
+        for layer in reversed(self.model.layers):
+            grad = layer.backward(grad)
+            yield event()
+        before = [p.copy() for p in self.model.params()]
+        self.optimizer.step(self.model.param_grads())
+        self._updates = [p - b for p, b in zip(self.model.params(), before)]
+        accuracy = float((h.argmax(axis=1) == y).mean())
+        self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
+        self.iteration += 1
+        yield event()
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        return self.model.predict(self.prepare(images))
+
+    def evaluate(self) -> dict[str, float]:
+        logits = self.predict_logits(self.data.heldout_x)
+        pred = logits.argmax(axis=1)
+        self.report = classification_report(self.data.heldout_y, pred)
+        loss = SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
+        return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
+                "heldout_macro_f1": self.report["macro_f1"]}
+
+    # ------------------------------------------------------------------ views
+    def _param_index_range(self, block: int) -> range:
+        start = sum(len(layer.params()) for layer in self.model.layers[:block])
+        return range(start, start + len(self.model.layers[block].params()))
+
+    def layer_view(self, array: np.ndarray) -> dict[str, Any]:
+        """One example's array as the view shows it: a vector, or maps (C, H, W)."""
+        a = np.asarray(array, dtype=np.float32)
+        if a.ndim == 3:
+            return {"maps": a[:MAX_TILES].copy()}
+        return {"vector": a.ravel().copy()}
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        if self._x is None or not (0 <= block < len(self.model.layers)):
+            return {}
+        spec = self.phase_specs()[index]
+        layer = self.model.layers[block]
+        if spec.kind == FORWARD:
+            out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
+                   "activation": self.layer_view(layer.output[0]), "activation_hist": histogram(layer.output)}
+            out.update(self.weight_view(layer))
+            return out
+        if spec.kind == LOSS:
+            return {"loss": float(self.model.loss.forward(self.logits, self._y)),
+                    "probs": softmax(self.logits[:1].astype(np.float64))[0], "label": int(self._y[0])}
+        if spec.kind == BACKWARD:
+            if not hasattr(layer, "output_grad"):
+                return {}
+            out = {"grad_output": self.layer_view(layer.output_grad[0]), "grad_hist": histogram(layer.output_grad),
+                   "grad_input": self.layer_view(layer.input_grad[0])}
+            grads = layer.param_grads()
+            if grads:
+                out["param_grad_norms"] = [float(np.linalg.norm(g)) for g in grads]
+                out.update({"grad_" + k: v for k, v in self.weight_view(layer, grads[0]).items()})
+            return out
+        if spec.kind == UPDATE and self._updates:
+            ids = self._param_index_range(block)
+            if not len(ids):
+                return {}
+            params = [self.model.params()[i] for i in ids]
+            updates = [self._updates[i] for i in ids]
+            return {"update_norms": [float(np.linalg.norm(u)) for u in updates],
+                    "param_norms": [float(np.linalg.norm(p)) for p in params],
+                    "update_hist": histogram(updates[0])}
+        return {}
+
+    @staticmethod
+    def data_image(x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=np.float32).reshape(28, 28).copy()
+
+    def weight_view(self, layer: Layer, weights: np.ndarray | None = None) -> dict[str, Any]:
+        """The first Dense layer's weights as 28×28 tiles (one per unit); other layers as a matrix."""
+        params = layer.params()
+        if not params:
+            return {}
+        w = params[0] if weights is None else weights
+        if w.ndim == 2 and w.shape[0] == 784:
+            return {"weight_tiles": np.ascontiguousarray(w[:, :MAX_TILES].T.reshape(-1, 28, 28), dtype=np.float32)}
+        if w.ndim == 2:
+            return {"weight_matrix": np.asarray(w[:128, :128], dtype=np.float32).copy()}
+        return {}
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams()}
+        if self.report is not None:
+            out["report"] = self.report
+        return out
+
+    def classify(self, image: np.ndarray) -> dict[str, Any]:
+        """Forward one 28×28 image in evaluation mode; every layer's output for the views."""
+        h = self.prepare(np.asarray(image, dtype=np.float32).reshape(1, 28, 28))
+        layers = []
+        for layer in self.model.layers:
+            h = layer.forward(h, training=False)
+            layers.append(self.layer_view(h[0]))
+        probs = softmax(h.astype(np.float64))[0]
+        return {"probs": probs, "prediction": int(probs.argmax()), "layers": layers}
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "classify":
+            return self.classify(args["image"])
+        if name == "heldout_examples":
+            idx = np.asarray(args.get("indices", range(16)), dtype=int)
+            x = self.data.heldout_x[idx]
+            pred = self.predict_logits(x).argmax(axis=1)
+            return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
+                    "indices": idx}
+        return super().command(name, args)
+
+    # ------------------------------------------------------------------ hyperparameters
+    def hyperparams(self) -> dict[str, float]:
+        out = {"lr": float(self.optimizer.lr)}
+        if hasattr(self.optimizer, "momentum"):
+            out["momentum"] = float(self.optimizer.momentum)
+        return out
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        if name not in self.hyperparams():
+            return super().set_hyperparam(name, value)
+        if not np.isfinite(value) or value < 0:
+            raise StepwiseError(f"{name} must be a non-negative number.")
+        setattr(self.optimizer, name, float(value))
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        return {"iteration": self.iteration, "params": [p.copy() for p in self.model.params()],
+                "optimizer": self.optimizer.state_dict(), "hyper": self.hyperparams(),
+                "rng": rng_state(self.rng), "perm": self.perm.copy(), "cursor": self.cursor,
+                "last_metrics": dict(self.last_metrics)}
+
+    def set_state(self, state: dict) -> None:
+        self.iteration = state["iteration"]
+        for p, saved in zip(self.model.params(), state["params"]):
+            p[...] = saved
+        self.optimizer.load_state_dict(state["optimizer"])
+        for k, v in state["hyper"].items():
+            setattr(self.optimizer, k, v)
+        set_rng_state(self.rng, state["rng"])
+        self.perm = state["perm"].copy()
+        self.cursor = state["cursor"]
+        self.last_metrics = dict(state["last_metrics"])
+        self._updates = []
+        self._x = None
+
+    def architecture(self) -> dict:
+        return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
+
+    def save(self, path: str) -> None:
+        arrays = self.model.state_arrays()
+        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration})
+        try:
+            with open(path, "wb") as f:
+                np.savez(f, __meta__=np.array(meta), **arrays)
+        except OSError as e:
+            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+
+    def load(self, path: str) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise StepwiseError(f"The model file {path} does not exist; check the path.")
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                meta = json.loads(str(f["__meta__"]))
+                arrays = {k: f[k] for k in f.files if k != "__meta__"}
+        except Exception:
+            raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
+        mine = self.architecture()
+        if meta.get("lab") != mine["lab"] or meta.get("blocks") != mine["blocks"]:
+            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with layers "
+                                f"{meta.get('blocks')}; set the same layers to load it.")
+        try:
+            self.model.load_state_arrays(arrays)
+        except (KeyError, ValueError) as e:
+            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
+        self.report = None

@@ -1,0 +1,60 @@
+"""The MLP lab: a multilayer perceptron on MNIST (seed 004), NumPy engine."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import StepwiseError
+from ..numpy_engine.layers import Dense, DropoutLayer, Layer
+from ..numpy_engine.ops import ACTIVATIONS
+from .classifier import NumpyClassifierTrainer
+
+DEFAULT_HIDDEN = (256, 128, 64)
+
+
+def parse_hidden(value) -> tuple[int, ...]:
+    """Hidden sizes from '256,128,64', a list, or a tuple; each a whole number from 1 to 4096."""
+    if isinstance(value, str):
+        parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()]
+    else:
+        parts = list(value)
+    if not parts:
+        raise StepwiseError("Hidden sizes are empty; give a list of whole numbers such as 256,128,64.")
+    sizes = []
+    for p in parts:
+        try:
+            n = int(p)
+        except (TypeError, ValueError):
+            raise StepwiseError(f"Hidden size {p!r} is not a whole number; give sizes such as 256,128,64.") from None
+        if not 1 <= n <= 4096:
+            raise StepwiseError(f"Hidden size {n} is out of range; each size must be between 1 and 4096.")
+        sizes.append(n)
+    if len(sizes) > 8:
+        raise StepwiseError("At most 8 hidden layers; give fewer sizes.")
+    return tuple(sizes)
+
+
+class MLPTrainer(NumpyClassifierTrainer):
+    lab = "mlp"
+    default_lr = 0.05
+
+    def __init__(self, config: dict):
+        self.hidden = parse_hidden(config.get("hidden", DEFAULT_HIDDEN))
+        self.activation = config.get("activation", "relu")
+        if self.activation not in ACTIVATIONS or self.activation == "linear":
+            raise StepwiseError(f"Unknown activation {self.activation!r}; choose relu, tanh or sigmoid.")
+        self.dropout = float(config.get("dropout", 0.3))
+        if not 0.0 <= self.dropout < 1.0:
+            raise StepwiseError("Dropout must be at least 0 and below 1.")
+        super().__init__(config)
+
+    def build_layers(self, rng: np.random.Generator) -> list[Layer]:
+        layers: list[Layer] = [DropoutLayer("dropout", self.dropout, self.rng)] if self.dropout > 0 else []
+        sizes = (784, *self.hidden)
+        for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            layers.append(Dense(f"dense{i}", a, b, self.activation, rng, self.dtype))
+        layers.append(Dense("output", sizes[-1], 10, "linear", rng, self.dtype))
+        return layers
+
+
+def make_trainer(config: dict) -> MLPTrainer:
+    return MLPTrainer(config)

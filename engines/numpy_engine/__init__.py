@@ -1,0 +1,1 @@
+"""A from-scratch NumPy engine: Operation -> ParamOperation -> Layer -> Model, losses, optimizers."""

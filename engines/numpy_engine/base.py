@@ -1,0 +1,54 @@
+"""The two building blocks of the NumPy engine.
+
+An Operation maps an input array to an output array and knows how to send the
+gradient of the loss back through itself. A ParamOperation also owns a parameter
+array and computes the gradient with respect to it. Each forward stores what its
+backward needs; shapes are asserted at every boundary.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def assert_same_shape(a: np.ndarray, b: np.ndarray, what: str) -> None:
+    assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
+
+
+class Operation:
+    """y = f(x). forward caches x and y; backward maps dL/dy to dL/dx."""
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self.input = x
+        self.training = training
+        self.output = self._output()
+        return self.output
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        assert_same_shape(self.output, grad_output, f"{type(self).__name__} grad_output")
+        self.input_grad = self._input_grad(grad_output)
+        assert_same_shape(self.input, self.input_grad, f"{type(self).__name__} input_grad")
+        return self.input_grad
+
+    def _output(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def _input_grad(self, grad_output: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ParamOperation(Operation):
+    """y = f(x; θ). Also computes dL/dθ, stored in param_grad."""
+
+    def __init__(self, param: np.ndarray, name: str = "param"):
+        self.param = param
+        self.param_name = name
+        self.param_grad = np.zeros_like(param)
+
+    def backward(self, grad_output: np.ndarray) -> np.ndarray:
+        input_grad = super().backward(grad_output)
+        self.param_grad = self._param_grad(grad_output)
+        assert_same_shape(self.param, self.param_grad, f"{type(self).__name__} param_grad")
+        return input_grad
+
+    def _param_grad(self, grad_output: np.ndarray) -> np.ndarray:
+        raise NotImplementedError

@@ -1,0 +1,90 @@
+"""Layers: named groups of operations, the unit the app steps through and shows."""
+from __future__ import annotations
+
+import numpy as np
+
+from .base import Operation, ParamOperation
+from .ops import ACTIVATIONS, BiasAdd, Dropout, WeightMultiply
+
+
+class Layer:
+    """A sequence of Operations run in order; backward runs them in reverse."""
+
+    kind = "layer"
+
+    def __init__(self, name: str, operations: list[Operation]):
+        self.name = name
+        self.operations = operations
+
+    def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
+        self.input = x
+        for op in self.operations:
+            x = op.forward(x, training)
+        self.output = x
+        return x
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        self.output_grad = grad
+        for op in reversed(self.operations):
+            grad = op.backward(grad)
+        self.input_grad = grad
+        return grad
+
+    def param_ops(self) -> list[ParamOperation]:
+        return [op for op in self.operations if isinstance(op, ParamOperation)]
+
+    def params(self) -> list[np.ndarray]:
+        return [op.param for op in self.param_ops()]
+
+    def param_grads(self) -> list[np.ndarray]:
+        return [op.param_grad for op in self.param_ops()]
+
+    def describe(self) -> str:
+        return self.name
+
+
+def init_weight(rng: np.random.Generator, fan_in: int, fan_out: int, activation: str, dtype) -> np.ndarray:
+    """He initialisation for ReLU, Glorot (Xavier) otherwise; drawn from the layer's own generator."""
+    if activation == "relu":
+        std = np.sqrt(2.0 / fan_in)
+    else:
+        std = np.sqrt(2.0 / (fan_in + fan_out))
+    return (rng.standard_normal((fan_in, fan_out)) * std).astype(dtype)
+
+
+class Dense(Layer):
+    """y = act(x · W + b)."""
+
+    kind = "dense"
+
+    def __init__(self, name: str, n_in: int, n_out: int, activation: str, rng: np.random.Generator,
+                 dtype=np.float32):
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}")
+        self.n_in, self.n_out, self.activation = n_in, n_out, activation
+        W = init_weight(rng, n_in, n_out, activation, dtype)
+        b = np.zeros(n_out, dtype=dtype)
+        super().__init__(name, [WeightMultiply(W), BiasAdd(b), ACTIVATIONS[activation]()])
+
+    @property
+    def weight(self) -> np.ndarray:
+        return self.operations[0].param
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.operations[1].param
+
+    def describe(self) -> str:
+        act = "" if self.activation == "linear" else f" + {self.activation}"
+        return f"Dense {self.n_in}→{self.n_out}{act}"
+
+
+class DropoutLayer(Layer):
+    kind = "dropout"
+
+    def __init__(self, name: str, p: float, rng: np.random.Generator):
+        self.p = p
+        super().__init__(name, [Dropout(p, rng)])
+
+    def describe(self) -> str:
+        return f"Dropout p={self.p:g}"

@@ -1,0 +1,142 @@
+"""The phase vocabulary both engines speak, and the Trainer contract every lab implements.
+
+One training iteration is a fixed sequence of phases: forward through block 0..B-1, the
+loss, backward through block B-1..0, the optimizer update. Text labs split backward phases
+further by time step. A Trainer runs them one at a time (``run_iteration`` is a generator)
+so the Session can stop between any two phases, and it can save and restore its whole
+state (``get_state``/``set_state``) so the Session can go back in time by replaying from a
+keyframe. Everything here is plain Python + NumPy: no Qt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import numpy as np
+
+from . import StepwiseError
+
+FORWARD, LOSS, BACKWARD, UPDATE = "forward", "loss", "backward", "update"
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """One box of the network diagram."""
+    name: str            # unique id, e.g. "dense1"
+    label: str           # shown in the diagram, e.g. "Dense 784→256 + relu"
+    kind: str            # "dense", "conv", "pool", "dropout", "residual", "lstm", ...
+    n_params: int = 0
+    out_shape: tuple = ()  # per example, e.g. (256,) or (8, 14, 14)
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    kind: str            # FORWARD | LOSS | BACKWARD | UPDATE
+    block: int           # index into Trainer.blocks(); -1 for the loss and the update
+    label: str           # e.g. "backward · Dense 784→256 + relu"
+    step: int | None = None  # time step, for backward-through-time phases
+
+
+@dataclass
+class PhaseEvent:
+    iteration: int       # the iteration this phase belongs to (0 = the first one)
+    index: int           # position in phase_specs()
+    spec: PhaseSpec
+    data: dict[str, Any] = field(default_factory=dict)  # copies only: arrays and numbers for the views
+
+
+def check_finite(loss: float, iteration: int) -> None:
+    if not np.isfinite(loss):
+        raise StepwiseError(
+            f"The loss became {loss} at iteration {iteration + 1}: the learning rate is probably too large; "
+            "lower it and press play again (the state before that iteration is kept).")
+
+
+class Trainer:
+    """Base class of every lab's trainer. Subclasses fill in the methods that raise.
+
+    Contract:
+    - all randomness comes from generators created from ``seed`` in __init__ and saved in
+      get_state(); two trainers with the same config produce bit-identical numbers;
+    - ``run_iteration(detail)`` executes phase_specs() in order, yielding one PhaseEvent after
+      each (events carry no arrays); by the time the last one is yielded ``self.iteration``
+      has grown by one and ``self.last_metrics`` holds at least {"loss": float}. detail=False
+      lets a trainer skip work that only views need (fast play);
+    - ``phase_data(index, block)`` rebuilds what a phase computed from the engine's caches, so
+      a snapshot can be made at any time, after stepping or after fast play;
+    - ``get_state()`` returns copies (parameters, optimizer state, RNG states, data cursor,
+      iteration); ``set_state`` restores them exactly.
+    """
+
+    lab: str = ""
+    engine: str = "numpy"
+    eval_every: int = 50        # iterations between held-out evaluations
+    keyframe_every: int = 10    # iterations between keyframes (heavy labs use 1)
+
+    def __init__(self, config: dict):
+        self.config = config
+        self.seed = int(config.get("seed", 0))
+        self.iteration = 0
+        self.last_metrics: dict[str, float] = {}
+
+    # ---- structure
+    def blocks(self) -> list[BlockInfo]:
+        raise NotImplementedError
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        raise NotImplementedError
+
+    # ---- running
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        raise NotImplementedError
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        """Data that phase ``index`` of the most recent iteration computed, for the view of
+        ``block`` (for the update phase: the update applied to that block's parameters).
+        Rebuilt from what the engine cached, as copies; {} when there is nothing to show."""
+        return {}
+
+    def evaluate(self) -> dict[str, float]:
+        """Held-out metrics (e.g. {"heldout_accuracy": 0.97}); deterministic, consumes no randomness."""
+        return {}
+
+    # ---- going back
+    def get_state(self) -> dict:
+        raise NotImplementedError
+
+    def set_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    # ---- extras for views and the CLI
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        """Lab-specific data for the views at the current state (copies, downsampled)."""
+        return {}
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        """A lab-specific request from a view (e.g. classify a drawn digit). Returns a reply dict."""
+        raise StepwiseError(f"The {self.lab} lab does not understand the request {name!r}.")
+
+    def summary(self) -> dict[str, Any]:
+        """Extra fields for the CLI's final summary line."""
+        return {}
+
+    def save(self, path: str) -> None:
+        raise StepwiseError(f"The {self.lab} lab cannot save models yet.")
+
+    def load(self, path: str) -> None:
+        raise StepwiseError(f"The {self.lab} lab cannot load models yet.")
+
+    def hyperparams(self) -> dict[str, float]:
+        """Hyperparameters editable while training (e.g. {"lr": 0.1})."""
+        return {}
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        raise StepwiseError(f"The {self.lab} lab has no setting {name!r}.")
+
+
+def rng_state(rng: np.random.Generator) -> dict:
+    return rng.bit_generator.state  # a fresh dict each call
+
+
+def set_rng_state(rng: np.random.Generator, state: dict) -> None:
+    rng.bit_generator.state = state

@@ -1,0 +1,1 @@
+"""The app: labs registry, Session (cursor, history, commands), the worker process, the window."""

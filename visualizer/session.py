@@ -1,0 +1,205 @@
+"""The Session: a cursor over training, with history, keyframes and deterministic replay.
+
+Plain Python, no Qt: it is tested in-process, and the worker process (visualizer/worker.py)
+is a thin transport around it.
+
+The cursor is (iteration, phase): ``iteration`` iterations are complete and ``phase``
+phases of the next one have run. Going back restores the nearest keyframe at or before the
+target and replays forward; because every trainer is deterministic given its state, the
+replayed state is bit-identical to the one left behind. Hyperparameter changes are logged
+with the iteration they take effect at, so replay applies them at the same point.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+from engines import StepwiseError
+from engines.trainer import PhaseEvent, Trainer
+
+
+class Session:
+    def __init__(self, trainer: Trainer, max_keyframes: int = 200):
+        self.trainer = trainer
+        self.specs = trainer.phase_specs()
+        self.max_keyframes = max_keyframes
+        self.keyframes: dict[int, dict] = {0: trainer.get_state()}
+        self.pinned: set[int] = {0}
+        self.settings_log: list[tuple[int, str, float]] = []  # (iteration, name, value)
+        self.history: dict[int, dict[str, float]] = {}  # iteration (1-based, completed) -> metrics
+        self.history_version = 0  # bumped when history is rewritten (not merely appended)
+        self.furthest = 0
+        self.phase = 0
+        self._gen: Iterator[PhaseEvent] | None = None
+        self.events: dict[int, PhaseEvent] = {}  # phases of the current iteration
+        self.selected_block = 0
+        self.error: str | None = None
+        self._rate_window: list[float] = []
+
+    # ------------------------------------------------------------------ cursor
+    @property
+    def iteration(self) -> int:
+        return self.trainer.iteration
+
+    @property
+    def position(self) -> int:
+        return self.iteration * len(self.specs) + self.phase
+
+    def _apply_settings_at(self, iteration: int) -> None:
+        for it, name, value in self.settings_log:
+            if it == iteration:
+                self.trainer.set_hyperparam(name, value)
+
+    def _begin_iteration(self, detail: bool) -> None:
+        self._apply_settings_at(self.iteration)
+        self._gen = self.trainer.run_iteration(detail=detail)
+        self.events = {}
+
+    def _finish_iteration(self) -> None:
+        self._gen = None
+        self.phase = 0
+        it = self.iteration
+        record = dict(self.trainer.last_metrics)
+        if it > self.furthest or it not in self.history:
+            if it % self.trainer.eval_every == 0:
+                record.update(self.trainer.evaluate())
+            self.history[it] = record
+        elif it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it]):
+            self.history[it].update(self.trainer.evaluate())
+        self.furthest = max(self.furthest, it)
+        if it % self.trainer.keyframe_every == 0 and it not in self.keyframes:
+            self._add_keyframe(it)
+        now = time.perf_counter()
+        self._rate_window = [t for t in self._rate_window if now - t < 2.0] + [now]
+
+    def _add_keyframe(self, it: int) -> None:
+        self.keyframes[it] = self.trainer.get_state()
+        if len(self.keyframes) > self.max_keyframes:
+            # thin old keyframes: drop every other unpinned one outside the most recent quarter
+            keys = sorted(k for k in self.keyframes if k not in self.pinned)
+            old = keys[: len(keys) * 3 // 4]
+            for k in old[1::2]:
+                del self.keyframes[k]
+
+    def _run_phase(self, detail: bool = True) -> PhaseEvent | None:
+        if self._gen is None:
+            self._begin_iteration(detail)
+        try:
+            event = next(self._gen)
+        except StepwiseError:
+            self._recover()
+            raise
+        self.events[event.index] = event
+        self.phase = event.index + 1
+        if self.phase == len(self.specs):
+            # the generator has finished its work; exhaust it so iteration bookkeeping runs
+            for _ in self._gen:
+                pass
+            self._finish_iteration()
+        return event
+
+    def _recover(self) -> None:
+        """After a failed iteration (NaN loss): restore the state at its start."""
+        target = self.iteration
+        self._gen = None
+        self._seek_position(target * len(self.specs))
+
+    # ------------------------------------------------------------------ commands
+    def step_phase(self) -> PhaseEvent:
+        return self._run_phase(detail=True)
+
+    def step_iteration(self, detail: bool = False) -> None:
+        """Finish the current iteration (or run a whole one when at a boundary)."""
+        if self._gen is None:
+            self._begin_iteration(detail)
+        while True:
+            try:
+                next(self._gen)
+            except StopIteration:
+                break
+            except StepwiseError:
+                self._recover()
+                raise
+        self._finish_iteration()
+
+    def run(self, iterations: int) -> None:
+        for _ in range(iterations):
+            self.step_iteration()
+
+    def step_back_phase(self) -> None:
+        if self.position > 0:
+            self._seek_position(self.position - 1)
+
+    def step_back_iteration(self) -> None:
+        if self.phase > 0:
+            self._seek_position(self.iteration * len(self.specs))
+        elif self.iteration > 0:
+            self._seek_position((self.iteration - 1) * len(self.specs))
+
+    def seek(self, iteration: int) -> None:
+        """Jump to the start of ``iteration`` (0..furthest)."""
+        iteration = max(0, min(int(iteration), self.furthest))
+        self._seek_position(iteration * len(self.specs))
+
+    def _seek_position(self, position: int) -> None:
+        n = len(self.specs)
+        target_it, target_phase = divmod(position, n)
+        if not (self._gen is None and self.phase == 0 and self.iteration <= target_it
+                and self.iteration + 20 >= target_it):
+            base = max(k for k in self.keyframes if k <= target_it)
+            self.trainer.set_state(self.keyframes[base])
+            self._gen = None
+            self.phase = 0
+            self.events = {}
+        while self.iteration < target_it:
+            self.step_iteration(detail=False)
+        for _ in range(target_phase):
+            self._run_phase(detail=True)
+
+    def select_block(self, index: int) -> None:
+        self.selected_block = int(index)
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        """Takes effect from the next iteration boundary; the future beyond the cursor is rewritten."""
+        at = self.iteration + (1 if self.phase else 0)
+        self.settings_log = [e for e in self.settings_log if e[0] < at or (e[0] == at and e[1] != name)]
+        self.settings_log.append((at, name, float(value)))
+        if self.phase == 0:
+            self.trainer.set_hyperparam(name, value)
+        self._truncate_future(at)
+
+    def _truncate_future(self, at: int) -> None:
+        self.history = {k: v for k, v in self.history.items() if k <= at}
+        self.keyframes = {k: v for k, v in self.keyframes.items() if k <= at}
+        self.pinned = {k for k in self.pinned if k <= at}
+        self.furthest = min(self.furthest, at)
+        self.history_version += 1
+
+    # ------------------------------------------------------------------ reading
+    def iterations_per_second(self) -> float:
+        now = time.perf_counter()
+        recent = [t for t in self._rate_window if now - t < 2.0]
+        if len(recent) < 2:
+            return 0.0
+        return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
+
+    def current_label(self) -> str:
+        if self.phase == 0:
+            return "ready: next is " + self.specs[0].label
+        return self.specs[self.phase - 1].label
+
+    def block_phase_data(self, block: int) -> dict[str, Any]:
+        """What the phases of this iteration computed for ``block``, keyed by phase kind.
+
+        Phases not reached yet in the current iteration are left out; at an iteration
+        boundary everything comes from the iteration just completed."""
+        out: dict[str, Any] = {}
+        if self.iteration == 0 and self.phase == 0:
+            return out
+        for i, spec in enumerate(self.specs):
+            if spec.block not in (block, -1):
+                continue
+            if self.phase and i >= self.phase:
+                continue  # not reached yet in this iteration
+            out.setdefault(spec.kind, {}).update(self.trainer.phase_data(i, block))
+        return out
