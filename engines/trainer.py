@@ -120,6 +120,10 @@ class Trainer:
         """Extra fields for the CLI's final summary line."""
         return {}
 
+    def final_lines(self) -> list[dict[str, Any]]:
+        """JSON objects the CLI prints before its summary line (e.g. one per optimizer)."""
+        return []
+
     def save(self, path: str) -> None:
         raise StepwiseError(f"The {self.lab} lab cannot save models yet.")
 

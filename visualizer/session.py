@@ -28,11 +28,13 @@ class Session:
         self.settings_log: list[tuple[int, str, float]] = []  # (iteration, name, value)
         self.history: dict[int, dict[str, float]] = {}  # iteration (1-based, completed) -> metrics
         self.history_version = 0  # bumped when history is rewritten (not merely appended)
+        self.history_log: list[int] = []  # iterations in the order their records were written
         self.furthest = 0
         self.phase = 0
         self._gen: Iterator[PhaseEvent] | None = None
         self.events: dict[int, PhaseEvent] = {}  # phases of the current iteration
-        self.selected_block = 0
+        # inspect the first block with parameters (the first Dense / Conv layer)
+        self.selected_block = next((i for i, b in enumerate(trainer.blocks()) if b.n_params), 0)
         self.error: str | None = None
         self._rate_window: list[float] = []
 
@@ -64,8 +66,10 @@ class Session:
             if it % self.trainer.eval_every == 0:
                 record.update(self.trainer.evaluate())
             self.history[it] = record
+            self.history_log.append(it)
         elif it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it]):
             self.history[it].update(self.trainer.evaluate())
+            self.history_log.append(it)
         self.furthest = max(self.furthest, it)
         if it % self.trainer.keyframe_every == 0 and it not in self.keyframes:
             self._add_keyframe(it)
@@ -173,6 +177,7 @@ class Session:
         self.keyframes = {k: v for k, v in self.keyframes.items() if k <= at}
         self.pinned = {k for k in self.pinned if k <= at}
         self.furthest = min(self.furthest, at)
+        self.history_log = sorted(self.history)
         self.history_version += 1
 
     # ------------------------------------------------------------------ reading

@@ -1,0 +1,235 @@
+"""Stepwise: watch a neural network train, one phase at a time, and go back in time.
+
+    python main.py                                  # the window, on the MLP lab
+    python main.py --list-labs
+    python main.py --lab cnn --engine torch --seed 3
+    python main.py --lab mlp --headless --steps 2000   # JSON lines, no window
+    python main.py --lab mlp --steps 300 --screenshot docs/mlp.png
+
+Bad input prints one clear sentence and exits with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+# One BLAS thread per process: robust when the other core is busy (see docs); set before NumPy loads.
+for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+
+def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stepwise", description="Watch a neural network train and step through it.")
+    p.add_argument("--list-labs", action="store_true", help="print one lab id per line and exit")
+    p.add_argument("--lab", default="mlp", help=f"the lab to open: {', '.join(lab_ids)}")
+    p.add_argument("--engine", choices=["numpy", "torch"], help="the engine (default: the lab's first)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
+    p.add_argument("--headless", action="store_true", help="train without a window, print JSON lines")
+    p.add_argument("--steps", type=int, help="iterations to train (headless, or before a screenshot)")
+    p.add_argument("--screenshot", metavar="FILE.png", help="open the window, run --steps, save a PNG, exit")
+    p.add_argument("--data", choices=["shipped", "full"], help="MNIST: the shipped 10,000 images or the full 70,000")
+    p.add_argument("--load", metavar="FILE", help="load a saved model before starting")
+    p.add_argument("--save", metavar="FILE", help="save the model after headless training")
+    p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
+    g = p.add_argument_group("network and training")
+    g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
+    g.add_argument("--activation", help="relu, tanh or sigmoid")
+    g.add_argument("--dropout", type=float)
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--momentum", type=float)
+    g.add_argument("--batch-size", dest="batch_size", type=int)
+    g.add_argument("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw")
+    g.add_argument("--depth", type=int, help="number of layers / blocks")
+    g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
+    g.add_argument("--arch", help="residual lab: small or resnet50")
+    g.add_argument("--norm", help="normalization: bn or gnws")
+    g.add_argument("--surface", help="optimizer lab: rosenbrock, beale, himmelblau, saddle, quadratic")
+    g.add_argument("--start", help="optimizer lab: start point X,Y")
+    g.add_argument("--condition", type=float, help="optimizer lab: condition number of the quadratic")
+    g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
+    g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
+    g.add_argument("--generate", type=int, metavar="N", help="text labs: print N generated characters and exit")
+    g.add_argument("--prompt", default=None, help="text labs: the text to start generating from")
+    g.add_argument("--temperature", type=float, default=None)
+    g.add_argument("--top-k", dest="top_k", type=int, default=None)
+    return p
+
+
+CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
+               "optimizer", "depth", "plain", "arch", "norm", "surface", "start", "condition", "text", "seq_len")
+
+
+def config_from_args(args) -> dict:
+    return {k: getattr(args, k) for k in CONFIG_KEYS if getattr(args, k, None) is not None}
+
+
+def jsonable(x):
+    """Numbers, lists and dicts only: numpy scalars and arrays become Python values."""
+    import numpy as np
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
+    if isinstance(x, (np.floating, float)):
+        v = float(x)
+        return v if math.isfinite(v) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    return x
+
+
+def emit(obj: dict) -> None:
+    print(json.dumps(jsonable(obj)), flush=True)
+
+
+def run_headless(config: dict, args) -> int:
+    from engines.labs import make_trainer
+    from visualizer.session import Session
+
+    notes: list[str] = []
+    config["notify"] = notes.append
+    trainer = make_trainer(config)
+    for note in notes:
+        print(f"stepwise: {note}", file=sys.stderr)
+    if args.load:
+        trainer.load(args.load)
+    if args.generate is not None:
+        reply = trainer.command("generate", {"prompt": args.prompt or "", "length": args.generate,
+                                             "temperature": 1.0 if args.temperature is None else args.temperature,
+                                             "top_k": args.top_k})
+        print(reply["text"])
+        return 0
+    steps = 0 if args.steps is None else args.steps
+    if steps < 0:
+        raise_usage("--steps must be zero or more.")
+    log_every = args.log_every or max(1, min(trainer.eval_every, steps // 20 or 1))
+    session = Session(trainer)
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        session.step_iteration()
+        it = session.iteration
+        record = session.history[it]
+        if it % log_every == 0 or any(k.startswith("heldout") for k in record) or it == steps:
+            emit({"step": it, **record})
+    seconds = time.perf_counter() - t0
+    final = dict(session.history.get(session.iteration, {}))
+    if not any(k.startswith("heldout") for k in final):
+        final.update(trainer.evaluate())
+    for line in trainer.final_lines() or []:
+        emit(line)
+    if args.save:
+        trainer.save(args.save)
+    emit({"summary": True, "lab": trainer.lab, "engine": trainer.engine, "seed": trainer.seed, "steps": steps,
+          **final, **trainer.summary(), "seconds": round(seconds, 3),
+          "iterations_per_s": round(steps / seconds, 2) if seconds > 0 else None})
+    return 0
+
+
+class UsageError(Exception):
+    pass
+
+
+def raise_usage(message: str):
+    raise UsageError(message)
+
+
+def run_gui(config: dict, args) -> int:
+    from PySide6 import QtCore, QtWidgets
+
+    from visualizer.main_window import MainWindow
+    from widgets.common import configure_pyqtgraph
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
+    app.setApplicationName("Stepwise")
+    configure_pyqtgraph()
+    if args.load:
+        config["load"] = args.load
+    window = MainWindow(config)
+    window.show()
+    status = {"code": 0}
+    if args.screenshot or args.steps:
+        steps = args.steps or 0
+        state = {"reached": steps == 0, "shot": False}
+
+        def on_ready(_info):
+            if steps:
+                window.client.send("run_to", steps)
+
+        def on_reached(_it):
+            state["reached"] = True
+
+        def on_snapshot(snap):
+            if state["reached"] and not state["shot"] and snap["iteration"] >= steps and not snap["playing"]:
+                state["shot"] = True
+                if args.screenshot:
+                    QtCore.QTimer.singleShot(600, take)
+
+        def take():
+            ok = window.save_screenshot(args.screenshot)
+            if not ok:
+                print(f"stepwise: could not write the screenshot to {args.screenshot}; check the folder.",
+                      file=sys.stderr)
+                status["code"] = 2
+            window.close()
+            app.quit()
+
+        def on_error(message):
+            if args.screenshot:
+                print(f"stepwise: {message}", file=sys.stderr)
+                status["code"] = 2
+                window.close()
+                app.quit()
+
+        window.client.ready.connect(on_ready)
+        window.client.reached.connect(on_reached)
+        window.client.snapshot.connect(on_snapshot)
+        window.client.error.connect(on_error)
+        if args.screenshot:
+            limit = float(os.environ.get("STEPWISE_SCREENSHOT_TIMEOUT", "900"))
+
+            def too_slow():
+                print(f"stepwise: the screenshot was not taken within {limit:.0f} s.", file=sys.stderr)
+                status["code"] = 1
+                window.close()
+                app.quit()
+
+            QtCore.QTimer.singleShot(int(limit * 1000), too_slow)
+    app.exec()
+    return status["code"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engines import StepwiseError
+    from engines.labs import lab_ids
+
+    parser = build_parser(lab_ids())
+    args = parser.parse_args(argv)  # unknown options: argparse prints the problem and exits with 2
+    if args.list_labs:
+        print("\n".join(lab_ids()))
+        return 0
+    config = config_from_args(args)
+    try:
+        if args.steps is not None and args.steps < 0:
+            raise UsageError("--steps must be zero or more.")
+        if args.headless or args.generate is not None:
+            return run_headless(config, args)
+        # check the settings before opening a window, so bad input fails fast with status 2
+        from engines.labs import lab_info
+        lab_info(config["lab"])
+        if args.screenshot:
+            from engines.labs import make_trainer
+            make_trainer(dict(config))
+        return run_gui(config, args)
+    except (StepwiseError, UsageError) as e:
+        print(f"stepwise: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

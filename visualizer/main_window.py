@@ -1,0 +1,271 @@
+"""The main window: lab picker, transport, timeline, network diagram, settings, curves, lab view.
+
+It owns no training: it sends commands to the engine process (visualizer/worker.py) and
+renders the latest snapshot, at most once per timer tick.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from engines.labs import LABS
+from visualizer.lab_views import lab_ui, make_view
+from visualizer.worker import SPEEDS, SessionClient
+from widgets.common import PHASE_COLORS, fmt
+from widgets.curves import CurvesPanel
+from widgets.lab_view import SettingsForm
+from widgets.network_diagram import NetworkDiagram
+
+KEYS_HELP = ("Space: play / pause · →: step one phase · Shift+→: step one iteration · "
+             "←: step back one phase · Shift+←: step back one iteration · drag the timeline to go back")
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    def __init__(self, config: dict, client_factory=SessionClient):
+        super().__init__()
+        self.setWindowTitle("Stepwise")
+        self.resize(1500, 920)
+        self.config = dict(config)
+        self.lab = None
+        self.view = None
+        self.last_error: str | None = None
+        self.last_snapshot: dict | None = None
+        self._error_box: QtWidgets.QMessageBox | None = None
+        self._build()
+        self.client = client_factory(self.config, self)
+        self.client.snapshot.connect(self.on_snapshot)
+        self.client.ready.connect(self.on_ready)
+        self.client.error.connect(self.show_error)
+        self.client.died.connect(self.show_error)
+        self.client.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
+        self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        tb = QtWidgets.QToolBar("Transport")
+        tb.setMovable(False)
+        tb.setIconSize(QtCore.QSize(20, 20))
+        self.addToolBar(tb)
+        tb.addWidget(QtWidgets.QLabel(" Lab "))
+        self.lab_combo = QtWidgets.QComboBox()
+        for lab_id, info in LABS.items():
+            self.lab_combo.addItem(info.title, lab_id)
+        self.lab_combo.activated.connect(self._lab_chosen)
+        tb.addWidget(self.lab_combo)
+        tb.addWidget(QtWidgets.QLabel("  Engine "))
+        self.engine_combo = QtWidgets.QComboBox()
+        self.engine_combo.activated.connect(self._engine_chosen)
+        tb.addWidget(self.engine_combo)
+        tb.addSeparator()
+        style = self.style()
+        SP = QtWidgets.QStyle.StandardPixmap
+        self.act_back_it = self._action(tb, "Back one iteration", SP.SP_MediaSkipBackward, "Shift+Left",
+                                        lambda: self.client.send("back_iteration"))
+        self.act_back = self._action(tb, "Back one phase", SP.SP_MediaSeekBackward, "Left",
+                                     lambda: self.client.send("back_phase"))
+        self.act_play = self._action(tb, "Play / pause", SP.SP_MediaPlay, "Space", lambda: self.client.send("toggle"))
+        self.act_step = self._action(tb, "Step one phase", SP.SP_MediaSeekForward, "Right",
+                                     lambda: self.client.send("step_phase"))
+        self.act_step_it = self._action(tb, "Step one iteration", SP.SP_MediaSkipForward, "Shift+Right",
+                                        lambda: self.client.send("step_iteration"))
+        self._icons = {"play": style.standardIcon(SP.SP_MediaPlay), "pause": style.standardIcon(SP.SP_MediaPause)}
+        tb.addWidget(QtWidgets.QLabel("  Speed "))
+        self.speed_combo = QtWidgets.QComboBox()
+        self.speed_combo.addItems(list(SPEEDS))
+        self.speed_combo.setCurrentText("max")
+        self.speed_combo.activated.connect(lambda _: self.client.send("speed", self.speed_combo.currentText()))
+        tb.addWidget(self.speed_combo)
+        tb.addSeparator()
+        self.phase_label = QtWidgets.QLabel()
+        self.phase_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        tb.addWidget(self.phase_label)
+
+        menu = self.menuBar().addMenu("&File")
+        menu.addAction("&Save model…", self.save_model, QtGui.QKeySequence.StandardKey.Save)
+        menu.addAction("&Load model…", self.load_model, QtGui.QKeySequence.StandardKey.Open)
+        menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
+        menu.addSeparator()
+        menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
+        lab_menu = self.menuBar().addMenu("&Lab")
+        for lab_id, info in LABS.items():
+            lab_menu.addAction(info.title, lambda lab_id=lab_id: self.switch_lab(lab_id))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&Keys", lambda: QtWidgets.QMessageBox.information(self, "Keys", KEYS_HELP))
+
+        # left: diagram (scrollable) above the settings form
+        self.diagram = NetworkDiagram()
+        self.diagram.block_clicked.connect(lambda i: self.client.send("select", i))
+        scroll = QtWidgets.QScrollArea()
+        scroll.setWidget(self.diagram)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.settings = SettingsForm()
+        self.settings.apply.connect(self._apply_settings)
+        self.settings.hyperparam.connect(lambda n, v: self.client.send("hyper", (n, v)))
+        left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        diag_box = QtWidgets.QGroupBox("Network — click a block")
+        QtWidgets.QVBoxLayout(diag_box).addWidget(scroll)
+        left.addWidget(diag_box)
+        left.addWidget(self.settings)
+        left.setStretchFactor(0, 3)
+        left.setStretchFactor(1, 2)
+
+        self.view_holder = QtWidgets.QStackedWidget()
+        self.curves = CurvesPanel()
+        self.splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.view_holder)
+        self.splitter.addWidget(self.curves)
+        self.splitter.setSizes([260, 860, 380])
+        self.splitter.setStretchFactor(1, 1)
+
+        # bottom: timeline
+        central = QtWidgets.QWidget()
+        v = QtWidgets.QVBoxLayout(central)
+        v.setContentsMargins(4, 4, 4, 4)
+        v.addWidget(self.splitter, 1)
+        row = QtWidgets.QHBoxLayout()
+        row.addWidget(QtWidgets.QLabel("Timeline"))
+        self.timeline = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.timeline.setRange(0, 0)
+        self.timeline.setToolTip("Drag to go back to any earlier iteration (exact: keyframes + replay)")
+        self.timeline.valueChanged.connect(self._timeline_moved)
+        row.addWidget(self.timeline, 1)
+        self.timeline_label = QtWidgets.QLabel("0 / 0")
+        self.timeline_label.setMinimumWidth(120)
+        row.addWidget(self.timeline_label)
+        v.addLayout(row)
+        self.setCentralWidget(central)
+        self._seek_timer = QtCore.QTimer(self, singleShot=True, interval=60)
+        self._seek_timer.timeout.connect(lambda: self.client.send("seek", self.timeline.value()))
+
+        sb = self.statusBar()
+        self.status_iter = QtWidgets.QLabel()
+        self.status_speed = QtWidgets.QLabel()
+        self.status_engine = QtWidgets.QLabel()
+        for w in (self.status_iter, self.status_speed, self.status_engine):
+            sb.addPermanentWidget(w)
+
+    def _action(self, tb, text, pixmap, key, slot) -> QtGui.QAction:
+        act = QtGui.QAction(self.style().standardIcon(pixmap), text, self)
+        act.setToolTip(f"{text} ({key})")
+        act.setShortcut(QtGui.QKeySequence(key))
+        act.setShortcutContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+        act.triggered.connect(slot)
+        tb.addAction(act)
+        return act
+
+    # ------------------------------------------------------------------ intents
+    def switch_lab(self, lab_id: str) -> None:
+        self.client.send("configure", {"lab": lab_id, "seed": self.config.get("seed", 0),
+                                       "data": self.config.get("data", "shipped")})
+
+    def _lab_chosen(self, index: int) -> None:
+        lab_id = self.lab_combo.itemData(index)
+        if lab_id != self.lab:
+            self.switch_lab(lab_id)
+
+    def _engine_chosen(self, index: int) -> None:
+        engine = self.engine_combo.itemText(index)
+        if engine != self.config.get("engine"):
+            self.client.send("configure", dict(self.config, engine=engine))
+
+    def _apply_settings(self, values: dict) -> None:
+        self.client.send("configure", dict(self.config, **values))
+
+    def _timeline_moved(self, value: int) -> None:
+        self.timeline_label.setText(f"iteration {value} / {self.timeline.maximum()}")
+        self._seek_timer.start()
+
+    def save_model(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", f"{self.lab}.npz",
+                                                        "Models (*.npz *.pt);;All files (*)")
+        if path:
+            self.client.send("save", path)
+
+    def load_model(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load model", "", "Models (*.npz *.pt);;All files (*)")
+        if path:
+            self.client.send("load", path)
+
+    def save_screenshot_dialog(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save screenshot", "stepwise.png", "PNG (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    def save_screenshot(self, path: str) -> bool:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return self.grab().save(path, "PNG")
+
+    def show_error(self, message: str) -> None:
+        """One clear sentence, in a dialog that does not block; the app and its state stay."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        if self._error_box is None:
+            self._error_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Stepwise", "", parent=self)
+        self._error_box.setText(message)
+        self._error_box.open()
+
+    # ------------------------------------------------------------------ rendering
+    def on_ready(self, info: dict) -> None:
+        self.config = dict(info["config"])
+        lab = info["lab"]
+        if lab != self.lab:
+            self.lab = lab
+            if self.view is not None:
+                self.view_holder.removeWidget(self.view)
+                self.view.deleteLater()
+            self.view = make_view(lab)
+            self.view.command.connect(lambda name, args: self.client.send("command", (name, args)))
+            self.view.select_block.connect(lambda i: self.client.send("select", i))
+            self.view.set_hyperparam.connect(lambda n, v: self.client.send("hyper", (n, v)))
+            self.view_holder.addWidget(self.view)
+            self.view_holder.setCurrentWidget(self.view)
+        self.lab_combo.setCurrentIndex(self.lab_combo.findData(lab))
+        self.engine_combo.clear()
+        self.engine_combo.addItems(list(LABS[lab].engines))
+        self.engine_combo.setCurrentText(info["engine"])
+        ui = lab_ui(lab)
+        options = [o for o in ui.options if not o.engines or info["engine"] in o.engines]
+        self.settings.set_options(options, self.config)
+        self.settings.clear_live()
+        self.diagram.set_blocks(info["blocks"])
+        self.curves.reset()
+        self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")
+        self.view.on_ready(info)
+
+    def on_snapshot(self, snap: dict) -> None:
+        self.last_snapshot = snap
+        if snap["history_reset"]:
+            self.curves.reset()
+        self.curves.add_points(snap["history"])
+        self.curves.set_cursor(snap["iteration"])
+        if snap.get("blocks") and len(snap["blocks"]) != len(self.diagram.blocks):
+            self.diagram.set_blocks(snap["blocks"])
+        self.diagram.set_state(snap["active_block"], snap["active_kind"], snap["selected_block"])
+        self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
+        self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
+        if not self.timeline.isSliderDown():
+            self.timeline.blockSignals(True)
+            self.timeline.setRange(0, snap["furthest"])
+            self.timeline.setValue(snap["iteration"])
+            self.timeline.blockSignals(False)
+            self.timeline_label.setText(f"iteration {snap['iteration']} / {snap['furthest']}")
+        kind = snap["active_kind"]
+        color = PHASE_COLORS.get(kind, "#444")
+        self.phase_label.setText(f"  <b>phase {snap['phase']}/{snap['phase_count']}</b> "
+                                 f"<span style='color:{color}'>{snap['label']}</span>")
+        metrics = snap.get("last_metrics", {})
+        loss = metrics.get("loss")
+        self.status_iter.setText(f"iteration {snap['iteration']} · phase {snap['phase']}/{snap['phase_count']}"
+                                 + (f" · loss {fmt(loss)}" if loss is not None else ""))
+        self.status_speed.setText(f"{snap['ips']:.0f} it/s" if snap["playing"] else "paused")
+        self.status_engine.setText(f"{snap['engine']} engine · {snap['keyframes']} keyframes")
+        if self.view is not None:
+            self.view.set_snapshot(snap)
+
+    def closeEvent(self, event) -> None:
+        self.client.close()
+        super().closeEvent(event)

@@ -1,0 +1,398 @@
+"""The one module that owns processes: a Session runs in a spawned process, off the UI.
+
+- ``SessionHost`` (no Qt) turns commands into Session calls and produces messages: the
+  latest snapshot at most ~30 times a second, replies, task progress, errors. It is tested
+  in-process.
+- ``worker_main`` runs a SessionHost in the child process around a multiprocessing Pipe.
+- ``SessionClient`` (Qt) lives in the UI process: it starts the child, sends commands, and
+  polls the pipe from a timer, keeping only the latest snapshot.
+
+Messages are (kind, payload) tuples of plain Python / NumPy data; snapshots are copies.
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+import traceback
+from typing import Any, Callable
+
+from engines import StepwiseError
+
+SNAPSHOT_INTERVAL = 1.0 / 30.0
+SPEEDS: dict[str, tuple[str, float | None]] = {
+    "1 phase/s": ("phase", 1.0),
+    "4 phases/s": ("phase", 4.0),
+    "1 it/s": ("iteration", 1.0),
+    "10 it/s": ("iteration", 10.0),
+    "100 it/s": ("iteration", 100.0),
+    "max": ("iteration", None),
+}
+DEFAULT_SPEED = "max"
+
+
+class SessionHost:
+    """Commands in, messages out. ``send(kind, payload)`` delivers a message."""
+
+    def __init__(self, send: Callable[[str, Any], None]):
+        self.send = send
+        self.session = None
+        self.config: dict = {}
+        self.playing = False
+        self.speed = DEFAULT_SPEED
+        self.run_to: int | None = None
+        self.tasks: dict[str, Any] = {}
+        self._next_step = 0.0
+        self._last_snapshot = 0.0
+        self._dirty = False
+        self._sent_version = -1
+        self._sent_log = 0
+
+    # ------------------------------------------------------------------ set-up
+    def configure(self, config: dict) -> bool:
+        """Build a new trainer and Session; on a bad config keep the current ones."""
+        from engines.labs import make_trainer
+        from visualizer.session import Session
+        config = dict(config)
+        notes: list[str] = []
+        config["notify"] = notes.append
+        try:
+            trainer = make_trainer(config)
+            if config.get("load"):
+                trainer.load(config["load"])
+        except StepwiseError as e:
+            self.send("error", str(e))
+            return False
+        config.pop("notify", None)
+        trainer.config.pop("notify", None)
+        self.config = dict(config, engine=trainer.engine)
+        self.session = Session(trainer)
+        self.playing = False
+        self.run_to = None
+        self.tasks.clear()
+        self._sent_version = -1
+        self._sent_log = 0
+        for note in notes:
+            self.send("info", note)
+        self.send("ready", self.ready_info())
+        self._dirty = True
+        self.flush(force=True)
+        return True
+
+    def ready_info(self) -> dict:
+        s = self.session
+        t = s.trainer
+        return {"lab": t.lab, "engine": t.engine, "config": {k: v for k, v in self.config.items() if k != "load"},
+                "blocks": [dict(vars(b)) for b in t.blocks()],
+                "phases": [(p.kind, p.block, p.label) for p in s.specs], "hyperparams": t.hyperparams()}
+
+    # ------------------------------------------------------------------ commands
+    def handle(self, cmd: str, arg: Any = None) -> None:
+        try:
+            self._handle(cmd, arg)
+        except StepwiseError as e:
+            self.playing = False
+            self.send("error", str(e))
+        except Exception as e:  # an internal error must not kill the worker: report it, keep state
+            traceback.print_exc()
+            self.playing = False
+            self.send("error", f"Internal error ({type(e).__name__}: {e}); the session was paused. "
+                               "Please report this with the steps that led to it.")
+        self._dirty = True
+
+    def _handle(self, cmd: str, arg: Any) -> None:
+        if cmd == "configure":
+            self.configure(arg)
+            return
+        s = self.session
+        if s is None:
+            raise StepwiseError("No lab is loaded yet; choose a lab first.")
+        if cmd == "play":
+            self.playing, self.run_to = True, None
+        elif cmd == "pause":
+            self.playing = False
+        elif cmd == "toggle":
+            self.playing, self.run_to = not self.playing, None
+        elif cmd == "run_to":
+            self.run_to = int(arg)
+            self.playing = s.iteration < self.run_to
+        elif cmd == "step_phase":
+            self.playing = False
+            s.step_phase()
+        elif cmd == "step_iteration":
+            self.playing = False
+            s.step_iteration()
+        elif cmd == "back_phase":
+            self.playing = False
+            s.step_back_phase()
+        elif cmd == "back_iteration":
+            self.playing = False
+            s.step_back_iteration()
+        elif cmd == "seek":
+            self.playing = False
+            s.seek(int(arg))
+        elif cmd == "speed":
+            if arg not in SPEEDS:
+                raise StepwiseError(f"Unknown speed {arg!r}.")
+            self.speed = arg
+        elif cmd == "select":
+            s.select_block(int(arg))
+        elif cmd == "hyper":
+            name, value = arg
+            s.set_hyperparam(name, float(value))
+        elif cmd == "command":
+            name, args = arg
+            reply = s.trainer.command(name, dict(args))
+            if isinstance(reply, dict) and "task" in reply:
+                self.tasks[name] = reply["task"]
+            else:
+                self.send("reply", (name, reply))
+        elif cmd == "cancel_task":
+            if self.tasks.pop(arg, None) is not None:
+                self.send("task", (arg, {"cancelled": True}))
+        elif cmd == "save":
+            s.trainer.save(arg)
+            self.send("info", f"Saved the model to {arg}.")
+        elif cmd == "load":
+            self.configure(dict(self.config, load=arg))
+        else:
+            raise StepwiseError(f"Unknown command {cmd!r}.")
+
+    # ------------------------------------------------------------------ running
+    def tick(self) -> bool:
+        """Advance play by one slice and pump tasks; returns True if there was work."""
+        worked = False
+        s = self.session
+        if s is not None and self.playing:
+            worked = True
+            try:
+                self._play_slice()
+            except StepwiseError as e:
+                self.playing = False
+                self.send("error", str(e))
+            self._dirty = True
+        if self.tasks:
+            worked = True
+            self._pump_tasks()
+        self.flush()
+        return worked
+
+    def _play_slice(self) -> None:
+        s = self.session
+        unit, rate = SPEEDS[self.speed]
+        now = time.perf_counter()
+        if rate is None:
+            deadline = now + 0.025
+            while time.perf_counter() < deadline and not self._reached():
+                s.step_iteration()
+        elif now >= self._next_step:
+            if unit == "phase":
+                s.step_phase()
+            else:
+                s.step_iteration()
+            self._next_step = max(self._next_step + 1.0 / rate, now)
+        if self._reached():
+            self.playing = False
+            self.send("reached", s.iteration)
+
+    def _reached(self) -> bool:
+        return self.run_to is not None and self.session.iteration >= self.run_to and self.session.phase == 0
+
+    def _pump_tasks(self) -> None:
+        deadline = time.perf_counter() + 0.02
+        for name in list(self.tasks):
+            gen = self.tasks[name]
+            try:
+                while time.perf_counter() < deadline:
+                    progress = next(gen)
+                    if progress.get("done"):
+                        self.tasks.pop(name, None)
+                        self.send("task", (name, progress))
+                        break
+                    self.send("task", (name, progress))
+            except StopIteration:
+                self.tasks.pop(name, None)
+                self.send("task", (name, {"done": True}))
+            except StepwiseError as e:
+                self.tasks.pop(name, None)
+                self.send("error", str(e))
+
+    def flush(self, force: bool = False) -> None:
+        now = time.perf_counter()
+        if self.session is None or not (self._dirty or force):
+            return
+        if not force and now - self._last_snapshot < SNAPSHOT_INTERVAL:
+            return
+        self.send("snapshot", self.snapshot())
+        self._last_snapshot = now
+        self._dirty = False
+
+    def snapshot(self) -> dict:
+        s = self.session
+        t = s.trainer
+        n = len(s.specs)
+        if s.phase:
+            active = s.specs[s.phase - 1]
+        elif s.iteration:
+            active = s.specs[n - 1]
+        else:
+            active = None
+        if self._sent_version != s.history_version:
+            points = [(it, s.history[it]) for it in sorted(s.history)]
+            reset = True
+            self._sent_version = s.history_version
+        else:
+            points = [(it, s.history[it]) for it in s.history_log[self._sent_log:] if it in s.history]
+            reset = False
+        self._sent_log = len(s.history_log)
+        sel = s.selected_block
+        return {
+            "lab": t.lab, "engine": t.engine, "iteration": s.iteration, "phase": s.phase, "phase_count": n,
+            "label": s.current_label(), "next_label": s.specs[s.phase].label if s.phase < n else "",
+            "active_block": active.block if active else -1, "active_kind": active.kind if active else "",
+            "active_step": active.step if active else None,
+            "playing": self.playing, "speed": self.speed, "furthest": s.furthest,
+            "ips": s.iterations_per_second(), "selected_block": sel,
+            "blocks": self._blocks(),
+            "block_data": s.block_phase_data(sel), "view": t.view_data(sel),
+            "history": points, "history_reset": reset, "keyframes": len(s.keyframes),
+            "last_metrics": dict(t.last_metrics),
+        }
+
+    def _blocks(self) -> list[dict]:
+        if getattr(self, "_blocks_for", None) is not self.session:
+            self._blocks_cache = [vars(b) for b in self.session.trainer.blocks()]
+            self._blocks_for = self.session
+        return self._blocks_cache
+
+
+def worker_main(conn, config: dict) -> None:
+    """Entry point of the child process."""
+    def send(kind, payload):
+        try:
+            conn.send((kind, payload))
+        except (BrokenPipeError, EOFError, OSError):
+            raise SystemExit(0)
+
+    host = SessionHost(send)
+    host.configure(config)
+    while True:
+        busy = host.playing or bool(host.tasks)
+        try:
+            has_cmd = conn.poll(0 if busy else 0.05)
+        except (EOFError, OSError):
+            return
+        while has_cmd:
+            try:
+                cmd, arg = conn.recv()
+            except (EOFError, OSError):
+                return
+            if cmd == "quit":
+                return
+            host.handle(cmd, arg)
+            has_cmd = conn.poll(0)
+        host.tick()
+
+
+# ---------------------------------------------------------------------- UI side (Qt)
+def _qt_client():
+    from PySide6 import QtCore
+
+    class SessionClient(QtCore.QObject):
+        """UI-side handle of the worker process. Emits the latest snapshot at most once per poll."""
+
+        snapshot = QtCore.Signal(dict)
+        ready = QtCore.Signal(dict)
+        error = QtCore.Signal(str)
+        info = QtCore.Signal(str)
+        reply = QtCore.Signal(str, dict)
+        task = QtCore.Signal(str, dict)
+        reached = QtCore.Signal(int)
+        died = QtCore.Signal(str)
+
+        def __init__(self, config: dict, parent=None, poll_ms: int = 15):
+            super().__init__(parent)
+            ctx = mp.get_context("spawn")
+            self.conn, child = ctx.Pipe(duplex=True)
+            # one BLAS / OpenMP thread in the engine process: the other core stays with the UI
+            saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+            for k in saved:
+                os.environ[k] = os.environ.get("STEPWISE_ENGINE_THREADS", "1")
+            self.process = ctx.Process(target=worker_main, args=(child, config), daemon=True, name="stepwise-engine")
+            self.process.start()
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            child.close()
+            self.timer = QtCore.QTimer(self)
+            self.timer.timeout.connect(self.poll)
+            self.timer.start(poll_ms)
+            self._dead = False
+
+        def send(self, cmd: str, arg: Any = None) -> None:
+            if self._dead:
+                return
+            try:
+                self.conn.send((cmd, arg))
+            except (BrokenPipeError, OSError):
+                self._report_death()
+
+        def poll(self) -> None:
+            latest = None
+            try:
+                deadline = time.perf_counter() + 0.010
+                while self.conn.poll(0) and time.perf_counter() < deadline:
+                    kind, payload = self.conn.recv()
+                    if kind == "snapshot":
+                        if latest is not None and not payload["history_reset"]:
+                            # keep only the latest snapshot, but never drop curve points
+                            payload["history"] = latest["history"] + payload["history"]
+                            payload["history_reset"] = latest["history_reset"]
+                        latest = payload
+                    elif kind == "ready":
+                        self.ready.emit(payload)
+                    elif kind == "error":
+                        self.error.emit(payload)
+                    elif kind == "info":
+                        self.info.emit(payload)
+                    elif kind == "reply":
+                        self.reply.emit(payload[0], payload[1])
+                    elif kind == "task":
+                        self.task.emit(payload[0], payload[1])
+                    elif kind == "reached":
+                        self.reached.emit(int(payload))
+            except (EOFError, OSError):
+                self._report_death()
+            if latest is not None:
+                self.snapshot.emit(latest)
+            if not self._dead and not self.process.is_alive():
+                self._report_death()
+
+        def _report_death(self) -> None:
+            if not self._dead:
+                self._dead = True
+                self.timer.stop()
+                self.died.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}); "
+                               "restart the lab from the Lab menu.")
+
+        def close(self) -> None:
+            self.timer.stop()
+            if self.process.is_alive():
+                try:
+                    self.conn.send(("quit", None))
+                except (BrokenPipeError, OSError):
+                    pass
+                self.process.join(2.0)
+                if self.process.is_alive():
+                    self.process.terminate()
+                    self.process.join(1.0)
+            self._dead = True
+
+    return SessionClient
+
+
+def SessionClient(config: dict, parent=None):
+    """Start the engine process for ``config`` (imported lazily so engines stay Qt-free)."""
+    return _qt_client()(config, parent)

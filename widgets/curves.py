@@ -1,0 +1,122 @@
+"""Training curves: losses on top, held-out metrics below, a cursor at the current iteration.
+
+Points arrive incrementally (only new iterations cross the process boundary); a reset
+replaces everything (after a change that rewrites the future).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from .common import SERIES_COLORS
+
+PRETTY = {
+    "loss": "training loss", "heldout_loss": "held-out loss", "heldout_accuracy": "held-out accuracy",
+    "train_accuracy": "batch accuracy", "heldout_macro_f1": "held-out macro F1",
+    "heldout_loss_per_char": "held-out loss/char",
+}
+
+
+def pretty(key: str) -> str:
+    return PRETTY.get(key, key.replace("_", " "))
+
+
+def default_panel(key: str) -> str | None:
+    """Which plot a metric goes on: 'top' (losses), 'bottom' (accuracies), or None (not plotted)."""
+    if key == "train_accuracy" or key.startswith("_"):
+        return None
+    if "loss" in key:
+        return "top"
+    if "accuracy" in key or "f1" in key:
+        return "bottom"
+    return None
+
+
+class CurvesPanel(QtWidgets.QWidget):
+    def __init__(self, panel_of=default_panel, parent=None):
+        super().__init__(parent)
+        self.panel_of = panel_of
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.glw = pg.GraphicsLayoutWidget()
+        layout.addWidget(self.glw)
+        self.top = self.glw.addPlot(title="Loss")
+        self.top.showGrid(x=True, y=True, alpha=0.2)
+        self.top.setLabel("bottom", "iteration")
+        self.top_legend = self.top.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.glw.nextRow()
+        self.bottom = self.glw.addPlot(title="Held-out")
+        self.bottom.showGrid(x=True, y=True, alpha=0.2)
+        self.bottom.setLabel("bottom", "iteration")
+        self.bottom_legend = self.bottom.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.bottom.setXLink(self.top)
+        self.cursor_top = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.cursor_bottom = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
+        self.top.addItem(self.cursor_top)
+        self.bottom.addItem(self.cursor_bottom)
+        self.series: dict[str, dict[int, float]] = {}
+        self.items: dict[str, pg.PlotDataItem] = {}
+        self.smoothed: pg.PlotDataItem | None = None
+
+    def reset(self) -> None:
+        for key, item in self.items.items():
+            item.setData([], [])
+        self.series = {k: {} for k in self.series}
+        if self.smoothed is not None:
+            self.smoothed.setData([], [])
+
+    def add_points(self, points: list[tuple[int, dict]]) -> None:
+        if not points:
+            return
+        touched = set()
+        for it, metrics in points:
+            for key, value in metrics.items():
+                if not isinstance(value, (int, float)) or self.panel_of(key) is None:
+                    continue
+                self.series.setdefault(key, {})[int(it)] = float(value)
+                touched.add(key)
+        for key in touched:
+            self._redraw(key)
+
+    def _item(self, key: str) -> pg.PlotDataItem:
+        if key not in self.items:
+            panel = self.top if self.panel_of(key) == "top" else self.bottom
+            color = SERIES_COLORS[len(self.items) % len(SERIES_COLORS)]
+            if key == "loss":
+                item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=pretty(key))
+                self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="training loss (smoothed)")
+            else:
+                item = panel.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
+                                  symbolBrush=color, symbolPen=None, name=pretty(key))
+            self.items[key] = item
+        return self.items[key]
+
+    def _redraw(self, key: str) -> None:
+        data = self.series[key]
+        xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
+        ys = np.array([data[int(x)] for x in xs])
+        item = self._item(key)
+        if len(xs) > 4000:  # draw at most ~4000 points per curve
+            step = len(xs) // 4000 + 1
+            xs_d, ys_d = xs[::step], ys[::step]
+        else:
+            xs_d, ys_d = xs, ys
+        item.setData(xs_d, ys_d)
+        if key == "loss" and self.smoothed is not None and len(ys) > 1:
+            w = min(200, max(5, len(ys) // 20))  # moving-average window, via cumulative sums
+            c = np.cumsum(np.insert(ys, 0, 0.0))
+            lo = np.maximum(np.arange(1, len(ys) + 1) - w, 0)
+            sm = (c[1:] - c[lo]) / (np.arange(1, len(ys) + 1) - lo)
+            step = len(xs) // 4000 + 1 if len(xs) > 4000 else 1
+            self.smoothed.setData(xs[::step], sm[::step])
+
+    def set_cursor(self, iteration: int) -> None:
+        self.cursor_top.setValue(iteration)
+        self.cursor_bottom.setValue(iteration)
+
+    def latest(self, key: str) -> float | None:
+        data = self.series.get(key)
+        if not data:
+            return None
+        return data[max(data)]

@@ -1,0 +1,144 @@
+"""The base class of every lab's view, and the settings form.
+
+A LabView renders snapshots (plain dicts of arrays and numbers, see visualizer/worker.py)
+and emits intents; it never touches an engine. The window routes:
+- ``command(name, args)``  -> trainer.command(name, args) in the worker; the answer comes back
+  through ``on_reply(name, reply)``; a long request returns a task whose progress arrives
+  through ``on_task(name, progress)``;
+- ``select_block(index)``  -> the inspected block;
+- ``set_hyperparam(name, value)`` -> a live setting (learning rate, ...).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6 import QtCore, QtWidgets
+
+
+class LabView(QtWidgets.QWidget):
+    command = QtCore.Signal(str, dict)
+    select_block = QtCore.Signal(int)
+    set_hyperparam = QtCore.Signal(str, float)
+
+    def set_snapshot(self, snap: dict) -> None:
+        raise NotImplementedError
+
+    def on_reply(self, name: str, reply: dict) -> None:
+        pass
+
+    def on_task(self, name: str, progress: dict) -> None:
+        pass
+
+    def on_ready(self, info: dict) -> None:
+        """A new run started (new lab, new settings, or a loaded model)."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """A lab setting shown in the settings form; changing it starts a new run."""
+    key: str
+    label: str
+    kind: str                 # "int" | "float" | "text" | "choice" | "bool"
+    default: object
+    choices: tuple = ()
+    minimum: float = 0
+    maximum: float = 1e9
+    tooltip: str = ""
+    engines: tuple = field(default=())   # shown only for these engines (empty: all)
+
+
+class SettingsForm(QtWidgets.QGroupBox):
+    """Structural settings (a new run on Apply) and live hyperparameters (applied at once)."""
+
+    apply = QtCore.Signal(dict)
+    hyperparam = QtCore.Signal(str, float)
+
+    def __init__(self, parent=None):
+        super().__init__("Settings", parent)
+        outer = QtWidgets.QVBoxLayout(self)
+        self.form = QtWidgets.QFormLayout()
+        outer.addLayout(self.form)
+        self.apply_button = QtWidgets.QPushButton("Apply (new run)")
+        self.apply_button.setToolTip("Rebuild the network with these settings and start again from iteration 0")
+        self.apply_button.clicked.connect(self._emit_apply)
+        outer.addWidget(self.apply_button)
+        outer.addWidget(QtWidgets.QLabel("<b>Live</b> (from the next iteration)"))
+        self.live_form = QtWidgets.QFormLayout()
+        outer.addLayout(self.live_form)
+        outer.addStretch(1)
+        self.editors: dict[str, tuple[OptionSpec, QtWidgets.QWidget]] = {}
+        self.live: dict[str, QtWidgets.QDoubleSpinBox] = {}
+
+    def set_options(self, options: list[OptionSpec], values: dict) -> None:
+        while self.form.rowCount():
+            self.form.removeRow(0)
+        self.editors.clear()
+        for spec in options:
+            value = values.get(spec.key, spec.default)
+            editor = self._editor(spec, value)
+            editor.setToolTip(spec.tooltip)
+            self.form.addRow(spec.label, editor)
+            self.editors[spec.key] = (spec, editor)
+        self.apply_button.setVisible(bool(options))
+
+    @staticmethod
+    def _editor(spec: OptionSpec, value) -> QtWidgets.QWidget:
+        if spec.kind == "choice":
+            w = QtWidgets.QComboBox()
+            w.addItems([str(c) for c in spec.choices])
+            w.setCurrentText(str(value))
+        elif spec.kind == "bool":
+            w = QtWidgets.QCheckBox()
+            w.setChecked(bool(value))
+        elif spec.kind == "int":
+            w = QtWidgets.QSpinBox()
+            w.setRange(int(spec.minimum), int(min(spec.maximum, 2**31 - 1)))
+            w.setValue(int(value))
+        elif spec.kind == "float":
+            w = QtWidgets.QDoubleSpinBox()
+            w.setDecimals(4)
+            w.setRange(spec.minimum, spec.maximum)
+            w.setSingleStep(0.01)
+            w.setValue(float(value))
+        else:
+            w = QtWidgets.QLineEdit(",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value))
+        return w
+
+    def values(self) -> dict:
+        out = {}
+        for key, (spec, w) in self.editors.items():
+            if isinstance(w, QtWidgets.QComboBox):
+                out[key] = w.currentText()
+            elif isinstance(w, QtWidgets.QCheckBox):
+                out[key] = w.isChecked()
+            elif isinstance(w, (QtWidgets.QSpinBox, QtWidgets.QDoubleSpinBox)):
+                out[key] = w.value()
+            else:
+                out[key] = w.text()
+        return out
+
+    def _emit_apply(self) -> None:
+        self.apply.emit(self.values())
+
+    def set_live(self, hyperparams: dict) -> None:
+        """Live hyperparameters from the snapshot; editors are created once, then only updated."""
+        for name, value in hyperparams.items():
+            if name not in self.live:
+                box = QtWidgets.QDoubleSpinBox()
+                box.setDecimals(5)
+                box.setRange(0.0, 1e3)
+                box.setSingleStep(0.001 if value < 0.05 else 0.01)
+                box.setKeyboardTracking(False)
+                box.valueChanged.connect(lambda v, n=name: self.hyperparam.emit(n, float(v)))
+                self.live[name] = box
+                self.live_form.addRow(name, box)
+            box = self.live[name]
+            if not box.hasFocus() and abs(box.value() - value) > 1e-12:
+                box.blockSignals(True)
+                box.setValue(value)
+                box.blockSignals(False)
+
+    def clear_live(self) -> None:
+        while self.live_form.rowCount():
+            self.live_form.removeRow(0)
+        self.live.clear()
