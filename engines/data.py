@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -134,6 +135,10 @@ def load_mnist(data: str = "shipped", split_seed: int = 0, heldout_fraction: flo
         except StepwiseError as e:
             if notify is not None:
                 notify(f"{e} Using the shipped 10,000-image subset instead.")
+        # not cached under the "full" key: the next request tries the download again
+        key = ("shipped", split_seed, heldout_fraction)
+        if key in _CACHE:
+            return _CACHE[key]
     elif data != "shipped":
         raise StepwiseError(f"Unknown data set {data!r}; use 'shipped' or 'full'.")
     images = read_idx(verified_asset("mnist/t10k-images-idx3-ubyte.gz"))
@@ -151,8 +156,11 @@ def load_mnist(data: str = "shipped", split_seed: int = 0, heldout_fraction: flo
 
 # ---------------------------------------------------------------------- full MNIST download
 def cache_dir() -> Path:
-    base = os.environ.get("STEPWISE_CACHE") or os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "stepwise" / "mnist" if "STEPWISE_CACHE" not in os.environ else Path(base)
+    """Where the full MNIST is kept: $STEPWISE_CACHE if set, else ($XDG_CACHE_HOME or ~/.cache)/stepwise/mnist."""
+    if os.environ.get("STEPWISE_CACHE"):
+        return Path(os.environ["STEPWISE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "stepwise" / "mnist"
 
 
 def download_file(url: str, dest: Path, md5: str, timeout: float = 20.0) -> Path:
@@ -171,7 +179,7 @@ def download_file(url: str, dest: Path, md5: str, timeout: float = 20.0) -> Path
             raise StepwiseError(f"The download of {url} does not match its published checksum; try again later.")
         os.replace(tmp, dest)
         return dest
-    except (urllib.error.URLError, OSError, ValueError) as e:
+    except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
         reason = getattr(e, "reason", e)
         raise StepwiseError(f"Could not download {url} ({reason}); check the network connection.") from None
     finally:
@@ -179,10 +187,17 @@ def download_file(url: str, dest: Path, md5: str, timeout: float = 20.0) -> Path
             tmp.unlink()
 
 
-def ensure_full_mnist(directory: Path, mirrors=MNIST_MIRRORS, checksums=MNIST_FULL_MD5,
-                      timeout: float = 20.0) -> dict[str, Path]:
-    """The four official MNIST files in ``directory``, downloading and checking any that are missing."""
-    directory.mkdir(parents=True, exist_ok=True)
+def ensure_full_mnist(directory: Path, mirrors=None, checksums=None, timeout: float = 20.0) -> dict[str, Path]:
+    """The four official MNIST files in ``directory``, downloading and checking any that are missing.
+
+    ``mirrors`` and ``checksums`` default to MNIST_MIRRORS and MNIST_FULL_MD5 as they are at call time."""
+    mirrors = MNIST_MIRRORS if mirrors is None else mirrors
+    checksums = MNIST_FULL_MD5 if checksums is None else checksums
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise StepwiseError(f"Cannot create the cache folder {directory} ({e.strerror}); "
+                            "set STEPWISE_CACHE to a writable folder.") from None
     paths = {}
     for name, md5 in checksums.items():
         dest = directory / name
