@@ -1,0 +1,100 @@
+"""The SessionHost (the worker's logic) in-process: commands in, messages out."""
+import numpy as np
+
+from visualizer.worker import SessionHost
+
+CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16", "dropout": 0.2}
+
+
+def make_host():
+    messages = []
+    host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
+    assert host.configure(CONFIG)
+    return host, messages
+
+
+def kinds(messages):
+    return [k for k, _ in messages]
+
+
+def test_ready_and_first_snapshot():
+    host, messages = make_host()
+    assert kinds(messages)[:2] == ["ready", "snapshot"]
+    info = messages[0][1]
+    assert info["lab"] == "mlp" and info["engine"] == "numpy"
+    assert [b["label"] for b in info["blocks"]][1] == "Dense 784→32 + relu"
+    snap = messages[1][1]
+    assert snap["iteration"] == 0 and snap["phase"] == 0 and snap["phase_count"] == len(info["phases"])
+
+
+def test_step_phase_is_exact_and_snapshots_carry_phase_data():
+    host, messages = make_host()
+    host.handle("step_phase")
+    host.flush(force=True)
+    snap = messages[-1][1]
+    assert snap["phase"] == 1 and snap["active_kind"] == "forward" and snap["active_block"] == 0
+    for _ in range(3):
+        host.handle("step_phase")
+    host.handle("select", 1)
+    host.flush(force=True)
+    snap = messages[-1][1]
+    assert snap["phase"] == 4
+    fwd = snap["block_data"]["forward"]
+    assert fwd["activation"]["vector"].shape == (32,)
+    assert "backward" not in snap["block_data"]  # not reached yet in this iteration
+
+
+def test_bad_command_reports_error_and_keeps_state():
+    host, messages = make_host()
+    host.handle("step_iteration")
+    before = [p.copy() for p in host.session.trainer.model.params()]
+    host.handle("configure", dict(CONFIG, hidden="0"))
+    assert messages[-1][0] in ("error", "snapshot")
+    assert any(k == "error" and "Hidden size 0" in p for k, p in messages)
+    assert host.session.iteration == 1
+    for a, b in zip(before, host.session.trainer.model.params()):
+        assert np.array_equal(a, b)
+    host.handle("load", "/nonexistent/model.npz")
+    assert any(k == "error" and "does not exist" in p for k, p in messages)
+    assert host.session.iteration == 1
+
+
+def test_run_to_plays_then_pauses_and_curves_arrive_incrementally():
+    host, messages = make_host()
+    host.handle("run_to", 60)
+    for _ in range(10000):
+        host.tick()
+        if not host.playing:
+            break
+    assert host.session.iteration == 60
+    assert ("reached", 60) in messages
+    host.flush(force=True)
+    snaps = [p for k, p in messages if k == "snapshot"]
+    iterations = [it for s in snaps for it, _ in s["history"]]
+    assert sorted(iterations) == list(range(1, 61))  # every point sent exactly once
+    assert any("heldout_accuracy" in m for s in snaps for _, m in s["history"])
+
+
+def test_hyperparam_change_rewrites_the_future_history():
+    host, messages = make_host()
+    for _ in range(5):
+        host.handle("step_iteration")
+    host.handle("seek", 2)
+    host.handle("hyper", ("lr", 0.01))
+    host.flush(force=True)
+    snap = [p for k, p in messages if k == "snapshot"][-1]
+    assert snap["history_reset"] and max(it for it, _ in snap["history"]) == 2
+    assert snap["view"]["hyperparams"]["lr"] == 0.01
+
+
+def test_nan_pauses_with_a_clear_message():
+    host, messages = make_host()
+    host.handle("hyper", ("lr", 1e6))
+    host.handle("play")
+    for _ in range(200):
+        host.tick()
+        if not host.playing:
+            break
+    errors = [p for k, p in messages if k == "error"]
+    assert errors and "learning rate" in errors[-1]
+    assert all(np.isfinite(p).all() for p in host.session.trainer.model.params())
