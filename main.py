@@ -31,6 +31,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--headless", action="store_true", help="train without a window, print JSON lines")
     p.add_argument("--steps", type=int, help="iterations to train (headless, or before a screenshot)")
     p.add_argument("--screenshot", metavar="FILE.png", help="open the window, run --steps, save a PNG, exit")
+    p.add_argument("--phases", type=int, default=0, help="window: after --steps, step this many phases more")
+    p.add_argument("--select", type=int, help="window: inspect this block (0 = first)")
     p.add_argument("--data", choices=["shipped", "full"], help="MNIST: the shipped 10,000 images or the full 70,000")
     p.add_argument("--load", metavar="FILE", help="load a saved model before starting")
     p.add_argument("--save", metavar="FILE", help="save the model after headless training")
@@ -153,19 +155,26 @@ def run_gui(config: dict, args) -> int:
     window = MainWindow(config)
     window.show()
     status = {"code": 0}
-    if args.screenshot or args.steps:
+    if args.screenshot or args.steps or args.phases:
         steps = args.steps or 0
-        state = {"reached": steps == 0, "shot": False}
+        state = {"reached": False, "shot": False}
 
         def on_ready(_info):
+            if args.select is not None:
+                window.client.send("select", args.select)
             if steps:
                 window.client.send("run_to", steps)
+            else:
+                on_reached(0)
 
         def on_reached(_it):
             state["reached"] = True
+            for _ in range(args.phases):
+                window.client.send("step_phase")
 
         def on_snapshot(snap):
-            if state["reached"] and not state["shot"] and snap["iteration"] >= steps and not snap["playing"]:
+            if (state["reached"] and not state["shot"] and snap["iteration"] >= steps and not snap["playing"]
+                    and snap["phase"] == args.phases % max(1, snap["phase_count"])):
                 state["shot"] = True
                 if args.screenshot:
                     QtCore.QTimer.singleShot(600, take)

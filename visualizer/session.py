@@ -103,10 +103,13 @@ class Session:
         return event
 
     def _recover(self) -> None:
-        """After a failed iteration (NaN loss): restore the state at its start."""
+        """After a failed iteration (NaN loss): restore the state at its start.
+
+        Always from a keyframe: the failed iteration already drew its batch and its dropout
+        masks, so the trainer's data cursor and generator are past the start of the iteration."""
         target = self.iteration
         self._gen = None
-        self._seek_position(target * len(self.specs))
+        self._seek_position(target * len(self.specs), restore=True)
 
     # ------------------------------------------------------------------ commands
     def step_phase(self) -> PhaseEvent:
@@ -145,11 +148,11 @@ class Session:
         iteration = max(0, min(int(iteration), self.furthest))
         self._seek_position(iteration * len(self.specs))
 
-    def _seek_position(self, position: int) -> None:
+    def _seek_position(self, position: int, restore: bool = False) -> None:
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
-        if not (self._gen is None and self.phase == 0 and self.iteration <= target_it
-                and self.iteration + 20 >= target_it):
+        if restore or not (self._gen is None and self.phase == 0 and self.iteration <= target_it
+                           and self.iteration + 20 >= target_it):
             base = max(k for k in self.keyframes if k <= target_it)
             self.trainer.set_state(self.keyframes[base])
             self._gen = None

@@ -18,6 +18,10 @@ PRETTY = {
 }
 
 
+KEY_COLORS = {"loss": "#4C78A8", "heldout_loss": "#F58518", "heldout_loss_per_char": "#F58518",
+              "heldout_accuracy": "#54A24B", "heldout_macro_f1": "#B279A2"}
+
+
 def pretty(key: str) -> str:
     return PRETTY.get(key, key.replace("_", " "))
 
@@ -82,7 +86,7 @@ class CurvesPanel(QtWidgets.QWidget):
     def _item(self, key: str) -> pg.PlotDataItem:
         if key not in self.items:
             panel = self.top if self.panel_of(key) == "top" else self.bottom
-            color = SERIES_COLORS[len(self.items) % len(SERIES_COLORS)]
+            color = KEY_COLORS.get(key) or SERIES_COLORS[(len(self.items) + 4) % len(SERIES_COLORS)]
             if key == "loss":
                 item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=pretty(key))
                 self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="training loss (smoothed)")

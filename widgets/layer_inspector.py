@@ -112,8 +112,8 @@ class LayerInspector(QtWidgets.QWidget):
     def _weights(self, fwd: dict, bwd: dict) -> None:
         if "weight_tiles" in fwd:
             w = fwd["weight_tiles"]
-            self.weights.set_title(f"weights of the first {len(w)} units (28×28 each)")
-            self.weights.set_image(tile(w, columns=8), caption="blue < 0 < red")
+            self.weights.set_title(f"weights into {len(w)} units · blue −, red +")
+            self.weights.set_image(tile(w, columns=8), caption="")
         elif "weight_matrix" in fwd:
             self.weights.set_title("weight matrix (inputs × units)")
             self.weights.set_image(fwd["weight_matrix"], caption=f"{fwd['weight_matrix'].shape[0]}×"
@@ -126,7 +126,7 @@ class LayerInspector(QtWidgets.QWidget):
             self.weights.set_title("weights")
             self.weights.clear_image("this block has no weights")
         if "grad_weight_tiles" in bwd:
-            self.weight_grad.set_title("dL/dW of the same units")
+            self.weight_grad.set_title("dL/dW of the same units · blue −, red +")
             self.weight_grad.set_image(tile(bwd["grad_weight_tiles"], columns=8))
         elif "grad_weight_matrix" in bwd:
             self.weight_grad.set_title("dL/dW")
