@@ -18,12 +18,28 @@ from engines import StepwiseError
 from engines.trainer import PhaseEvent, Trainer
 
 
+def state_nbytes(obj) -> int:
+    """Approximate memory of a keyframe: the arrays and tensors inside nested containers."""
+    if isinstance(obj, dict):
+        return sum(state_nbytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(state_nbytes(v) for v in obj)
+    nbytes = getattr(obj, "nbytes", None)
+    if isinstance(nbytes, int):
+        return nbytes
+    if hasattr(obj, "element_size") and hasattr(obj, "nelement"):
+        return obj.element_size() * obj.nelement()
+    return 64
+
+
 class Session:
-    def __init__(self, trainer: Trainer, max_keyframes: int = 200):
+    def __init__(self, trainer: Trainer, max_keyframes: int = 200, keyframe_budget_bytes: int = 512 << 20):
         self.trainer = trainer
         self.specs = trainer.phase_specs()
-        self.max_keyframes = max_keyframes
-        self.keyframes: dict[int, dict] = {0: trainer.get_state()}
+        first = trainer.get_state()
+        # keep the keyframes within a memory budget (ResNet-50 with Adam: ~300 MB each)
+        self.max_keyframes = max(4, min(max_keyframes, keyframe_budget_bytes // max(1, state_nbytes(first))))
+        self.keyframes: dict[int, dict] = {0: first}
         self.pinned: set[int] = {0}
         self.settings_log: list[tuple[int, str, float]] = []  # (iteration, name, value)
         self.history: dict[int, dict[str, float]] = {}  # iteration (1-based, completed) -> metrics

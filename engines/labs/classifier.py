@@ -149,6 +149,8 @@ class NumpyClassifierTrainer(Trainer):
         before = [p.copy() for p in self.model.params()]
         self.optimizer.step(self.model.param_grads())
         self._updates = [p - b for p, b in zip(self.model.params(), before)]
+        if not all(np.isfinite(u).all() for u in self._updates):
+            check_finite(float("nan"), it)  # the update overflowed: same message as a NaN loss
         accuracy = float((h.argmax(axis=1) == y).mean())
         self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
         self.iteration += 1
