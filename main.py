@@ -214,7 +214,11 @@ def run_gui(config: dict, args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
     from engines import StepwiseError
+    # overflow warnings from a too-large learning rate: the engine reports NaN in one clear sentence instead
+    warnings.filterwarnings("ignore", category=RuntimeWarning)
     from engines.labs import lab_ids
 
     parser = build_parser(lab_ids())

@@ -268,6 +268,8 @@ class SessionHost:
 
 def worker_main(conn, config: dict) -> None:
     """Entry point of the child process."""
+    import warnings
+    warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
     def send(kind, payload):
         try:
             conn.send((kind, payload))

@@ -139,13 +139,17 @@ class LayerInspector(QtWidgets.QWidget):
 
     def _update(self, bwd: dict, upd: dict) -> None:
         lines = ["<b>Gradient and update</b>"]
+        def named(values):
+            names = ["W", "b"] if len(values) == 2 else [f"θ{i}" for i in range(len(values))]
+            return ", ".join(f"{n} {fmt(v)}" for n, v in zip(names, values))
+
         if "param_grad_norms" in bwd:
-            lines.append("‖dL/dθ‖: " + ", ".join(fmt(x) for x in bwd["param_grad_norms"]))
+            lines.append("‖dL/dθ‖: " + named(bwd["param_grad_norms"]))
         if "update_norms" in upd:
-            lines.append("‖Δθ‖: " + ", ".join(fmt(x) for x in upd["update_norms"]))
-            lines.append("‖θ‖: " + ", ".join(fmt(x) for x in upd["param_norms"]))
+            lines.append("‖Δθ‖: " + named(upd["update_norms"]))
+            lines.append("‖θ‖: " + named(upd["param_norms"]))
             ratios = [u / p if p else 0 for u, p in zip(upd["update_norms"], upd["param_norms"])]
-            lines.append("‖Δθ‖/‖θ‖: " + ", ".join(fmt(x) for x in ratios))
+            lines.append("‖Δθ‖/‖θ‖: " + named(ratios))
             lines.append("<span style='color:#666'>a healthy ratio is about 1e-3</span>")
         if len(lines) == 1:
             lines.append("<span style='color:#666'>appears after the backward and update phases</span>")
