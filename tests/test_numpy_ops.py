@@ -268,3 +268,23 @@ def test_model_parity_with_torch():
 def test_operation_base_is_abstract():
     with pytest.raises(NotImplementedError):
         Operation().forward(np.zeros(3))
+
+
+def test_predict_keeps_the_caches_of_an_iteration_in_progress():
+    """Evaluating between forward and backward must not change the gradients."""
+    r = rng(28)
+    model = Model([DropoutLayer("drop", 0.2, rng(29)), Dense("h", D_IN, 6, "relu", r, np.float64),
+                   Dense("out", 6, D_OUT, "linear", r, np.float64)], SoftmaxCrossEntropy())
+    x = rng(30).standard_normal((N, D_IN))
+    y = rng(31).integers(0, D_OUT, N)
+    model.loss.forward(model.forward(x), y)
+    state = model.layers[0].operations[0].rng.bit_generator.state
+    model.predict(rng(32).standard_normal((3, D_IN)))  # another batch size, evaluation mode
+    assert model.layers[0].operations[0].rng.bit_generator.state == state
+    model.backward(model.loss.backward())
+    grads = [g.copy() for g in model.param_grads()]
+    model.layers[0].operations[0].rng.bit_generator.state = rng(29).bit_generator.state
+    model.loss.forward(model.forward(x), y)
+    model.backward(model.loss.backward())
+    for a, b in zip(grads, model.param_grads()):
+        assert np.array_equal(a, b)

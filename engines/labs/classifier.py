@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import StepwiseError
 from ..data import load_mnist
-from ..numpy_engine.layers import Layer
+from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
 from ..numpy_engine.optimizers import OPTIMIZERS
@@ -97,10 +97,11 @@ class NumpyClassifierTrainer(Trainer):
     def blocks(self) -> list[BlockInfo]:
         out = []
         x = np.zeros((1, *self.input_shape), dtype=self.dtype)
-        for layer in self.model.layers:
-            x = layer.forward(x, training=False)
-            out.append(BlockInfo(layer.name, layer.describe(), layer.kind,
-                                 int(sum(p.size for p in layer.params())), tuple(x.shape[1:])))
+        with preserved_caches(self.model.layers):  # may be asked mid-iteration
+            for layer in self.model.layers:
+                x = layer.forward(x, training=False)
+                out.append(BlockInfo(layer.name, layer.describe(), layer.kind,
+                                     int(sum(p.size for p in layer.params())), tuple(x.shape[1:])))
         return out
 
     def phase_specs(self) -> list[PhaseSpec]:
@@ -239,9 +240,10 @@ class NumpyClassifierTrainer(Trainer):
         """Forward one 28×28 image in evaluation mode; every layer's output for the views."""
         h = self.prepare(np.asarray(image, dtype=np.float32).reshape(1, 28, 28))
         layers = []
-        for layer in self.model.layers:
-            h = layer.forward(h, training=False)
-            layers.append(self.layer_view(h[0]))
+        with preserved_caches(self.model.layers):  # a digit drawn mid-iteration changes nothing
+            for layer in self.model.layers:
+                h = layer.forward(h, training=False)
+                layers.append(self.layer_view(h[0]))
         probs = softmax(h.astype(np.float64))[0]
         return {"probs": probs, "prediction": int(probs.argmax()), "layers": layers}
 

@@ -1,6 +1,9 @@
 """Layers: named groups of operations, the unit the app steps through and shows."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterable, Iterator
+
 import numpy as np
 
 from .base import Operation, ParamOperation
@@ -88,3 +91,32 @@ class DropoutLayer(Layer):
 
     def describe(self) -> str:
         return f"Dropout p={self.p:g}"
+
+
+def _cache_holders(obj, found: dict[int, object]) -> None:
+    """obj and every Operation / Layer reachable from its attributes (directly or in lists)."""
+    if id(obj) in found:
+        return
+    found[id(obj)] = obj
+    for value in vars(obj).values():
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(item, (Operation, Layer)):
+                _cache_holders(item, found)
+
+
+@contextmanager
+def preserved_caches(layers: Iterable[Layer]) -> Iterator[None]:
+    """Run forward passes (evaluation, a drawn digit, the diagram's shapes) inside this block
+    without disturbing a training iteration in progress: every forward overwrites the inputs
+    and outputs its layer and operations keep for backward, so they are put back afterwards.
+    Parameters are shared, not copied (forward never changes them)."""
+    found: dict[int, object] = {}
+    for layer in layers:
+        _cache_holders(layer, found)
+    saved = [(obj, dict(vars(obj))) for obj in found.values()]
+    try:
+        yield
+    finally:
+        for obj, attributes in saved:
+            vars(obj).clear()
+            vars(obj).update(attributes)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import Layer
+from .layers import Layer, preserved_caches
 from .losses import Loss
 
 
@@ -34,8 +34,10 @@ class Model:
         return [f"{layer.name}.{op.param_name}" for layer in self.layers for op in layer.param_ops()]
 
     def predict(self, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-        """Logits in evaluation mode, in chunks to bound memory."""
-        out = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
+        """Logits in evaluation mode, in chunks to bound memory. Leaves the caches of a training
+        iteration in progress as they were, so evaluating mid-iteration changes nothing."""
+        with preserved_caches(self.layers):
+            out = [self.forward(x[i:i + batch_size], training=False) for i in range(0, len(x), batch_size)]
         return np.concatenate(out, axis=0)
 
     def state_arrays(self) -> dict[str, np.ndarray]:
