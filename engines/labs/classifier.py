@@ -191,7 +191,7 @@ class NumpyClassifierTrainer(Trainer):
             out.update(self.weight_view(layer))
             return out
         if spec.kind == LOSS:
-            return {"loss": float(self.model.loss.forward(self.logits, self._y)),
+            return {"loss": float(SoftmaxCrossEntropy().forward(self.logits, self._y)),
                     "probs": softmax(self.logits[:1].astype(np.float64))[0], "label": int(self._y[0])}
         if spec.kind == BACKWARD:
             if not hasattr(layer, "output_grad"):
