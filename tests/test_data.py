@@ -182,7 +182,7 @@ def mirror():
     """A local HTTP server on 127.0.0.1 (a free port); yields its base URL."""
     MirrorHandler.requests = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), MirrorHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
