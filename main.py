@@ -36,6 +36,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--data", choices=["shipped", "full"], help="MNIST: the shipped 10,000 images or the full 70,000")
     p.add_argument("--load", metavar="FILE", help="load a saved model before starting")
     p.add_argument("--save", metavar="FILE", help="save the model after headless training")
+    p.add_argument("--session", metavar="FILE", help="window: open a session saved with File → Save session")
     p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
     g = p.add_argument_group("network and training")
     g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
@@ -152,6 +153,8 @@ def run_gui(config: dict, args) -> int:
     configure_pyqtgraph()
     if args.load:
         config["load"] = args.load
+    if args.session:
+        config = {"session": args.session}
     window = MainWindow(config)
     window.show()
     status = {"code": 0}
@@ -235,7 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         # check the settings before opening a window, so bad input fails fast with status 2
         from engines.labs import lab_info
         lab_info(config["lab"])
-        if args.screenshot:
+        if args.session:
+            from engines.labs import make_trainer
+            from engines.state_io import load_tree
+            load_tree(args.session)  # a missing or foreign file fails here, with status 2
+        elif args.screenshot:
             from engines.labs import make_trainer
             make_trainer(dict(config))
         return run_gui(config, args)

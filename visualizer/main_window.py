@@ -85,6 +85,10 @@ class MainWindow(QtWidgets.QMainWindow):
         menu = self.menuBar().addMenu("&File")
         menu.addAction("&Save model…", self.save_model, QtGui.QKeySequence.StandardKey.Save)
         menu.addAction("&Load model…", self.load_model, QtGui.QKeySequence.StandardKey.Open)
+        menu.addSeparator()
+        menu.addAction("Save s&ession…", self.save_session)
+        menu.addAction("&Open session…", self.open_session)
+        menu.addSeparator()
         menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
         menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
@@ -189,6 +193,18 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load model", "", "Models (*.npz *.pt);;All files (*)")
         if path:
             self.client.send("load", path)
+
+    def save_session(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
+                                                        "Stepwise sessions (*.stepwise.npz);;All files (*)")
+        if path:
+            self.client.send("save_session", path)
+
+    def open_session(self) -> None:
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", "",
+                                                        "Stepwise sessions (*.stepwise.npz);;All files (*)")
+        if path:
+            self.client.send("open_session", path)
 
     def save_screenshot_dialog(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save screenshot", "stepwise.png", "PNG (*.png)")

@@ -39,13 +39,14 @@ class Session:
         first = trainer.get_state()
         # keep the keyframes within a memory budget (ResNet-50 with Adam: ~300 MB each)
         self.max_keyframes = max(4, min(max_keyframes, keyframe_budget_bytes // max(1, state_nbytes(first))))
-        self.keyframes: dict[int, dict] = {0: first}
-        self.pinned: set[int] = {0}
+        start = trainer.iteration
+        self.keyframes: dict[int, dict] = {start: first}
+        self.pinned: set[int] = {start}
         self.settings_log: list[tuple[int, str, float]] = []  # (iteration, name, value)
         self.history: dict[int, dict[str, float]] = {}  # iteration (1-based, completed) -> metrics
         self.history_version = 0  # bumped when history is rewritten (not merely appended)
         self.history_log: list[int] = []  # iterations in the order their records were written
-        self.furthest = 0
+        self.furthest = start
         self.phase = 0
         self._gen: Iterator[PhaseEvent] | None = None
         self.events: dict[int, PhaseEvent] = {}  # phases of the current iteration
@@ -150,18 +151,18 @@ class Session:
             self.step_iteration()
 
     def step_back_phase(self) -> None:
-        if self.position > 0:
+        if self.position > min(self.keyframes) * len(self.specs):
             self._seek_position(self.position - 1)
 
     def step_back_iteration(self) -> None:
         if self.phase > 0:
             self._seek_position(self.iteration * len(self.specs))
-        elif self.iteration > 0:
+        elif self.iteration > min(self.keyframes):
             self._seek_position((self.iteration - 1) * len(self.specs))
 
     def seek(self, iteration: int) -> None:
         """Jump to the start of ``iteration`` (0..furthest)."""
-        iteration = max(0, min(int(iteration), self.furthest))
+        iteration = max(min(self.keyframes), min(int(iteration), self.furthest))
         self._seek_position(iteration * len(self.specs))
 
     def _seek_position(self, position: int, restore: bool = False) -> None:
@@ -198,6 +199,54 @@ class Session:
         self.furthest = min(self.furthest, at)
         self.history_log = sorted(self.history)
         self.history_version += 1
+
+    # ------------------------------------------------------------------ saving
+    def save(self, path: str, config: dict, keyframe_budget_bytes: int = 256 << 20) -> None:
+        """The session as it is: settings, history, the state at the cursor's iteration and, within
+        a size budget, the keyframes, so that going back still works after reopening."""
+        from engines.state_io import save_tree
+        boundary = self.iteration * len(self.specs)
+        here = self.position
+        if self.phase:
+            self._seek_position(boundary)  # save at the start of the current iteration
+        keyframes = dict(self.keyframes)
+        while len(keyframes) > 1 and state_nbytes(keyframes) > keyframe_budget_bytes:
+            del keyframes[min(keyframes)]
+        keyframes[self.iteration] = self.trainer.get_state()
+        tree = {"config": {k: v for k, v in config.items() if k not in ("notify", "load")},
+                "iteration": self.iteration, "furthest": self.furthest, "selected_block": self.selected_block,
+                "history": {int(k): v for k, v in self.history.items()}, "settings_log": list(self.settings_log),
+                "keyframes": keyframes}
+        save_tree(path, tree)
+        if here != boundary:
+            self._seek_position(here)
+
+    @classmethod
+    def open(cls, path: str, make_trainer) -> tuple["Session", dict]:
+        """A Session from a file written by save(); ``make_trainer(config)`` builds the trainer."""
+        from engines import StepwiseError
+        from engines.state_io import load_tree
+        tree = load_tree(path)
+        try:
+            config = dict(tree["config"])
+            trainer = make_trainer(config)
+            keyframes = {int(k): v for k, v in tree["keyframes"].items()}
+            trainer.set_state(keyframes[min(keyframes)])
+            session = cls(trainer)
+            session.keyframes = keyframes
+            session.pinned = set(keyframes)
+            session.history = {int(k): v for k, v in tree["history"].items()}
+            session.history_log = sorted(session.history)
+            session.settings_log = [tuple(e) for e in tree["settings_log"]]
+            session.furthest = int(tree["furthest"])
+            session.selected_block = int(tree["selected_block"])
+            session._seek_position(int(tree["iteration"]) * len(session.specs))
+        except StepwiseError:
+            raise
+        except Exception:
+            raise StepwiseError(f"The session in {path} does not fit this version of Stepwise; "
+                                "start a new run instead.") from None
+        return session, config
 
     # ------------------------------------------------------------------ reading
     def iterations_per_second(self) -> float:

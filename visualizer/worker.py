@@ -57,16 +57,22 @@ class SessionHost:
         notes: list[str] = []
         config["notify"] = notes.append
         try:
-            trainer = make_trainer(config)
-            if config.get("load"):
-                trainer.load(config["load"])
+            if config.get("session"):
+                session, saved_config = Session.open(config["session"], lambda c: make_trainer(dict(c, notify=notes.append)))
+                config = saved_config
+                trainer = session.trainer
+            else:
+                trainer = make_trainer(config)
+                if config.get("load"):
+                    trainer.load(config["load"])
+                session = Session(trainer)
         except StepwiseError as e:
             self.send("error", str(e))
             return False
         config.pop("notify", None)
         trainer.config.pop("notify", None)
         self.config = dict(config, engine=trainer.engine)
-        self.session = Session(trainer)
+        self.session = session
         self.playing = False
         self.run_to = None
         self.tasks.clear()
@@ -82,7 +88,8 @@ class SessionHost:
     def ready_info(self) -> dict:
         s = self.session
         t = s.trainer
-        return {"lab": t.lab, "engine": t.engine, "config": {k: v for k, v in self.config.items() if k != "load"},
+        return {"lab": t.lab, "engine": t.engine,
+                "config": {k: v for k, v in self.config.items() if k not in ("load", "session")},
                 "blocks": [dict(vars(b)) for b in t.blocks()],
                 "phases": [(p.kind, p.block, p.label) for p in s.specs], "hyperparams": t.hyperparams()}
 
@@ -155,6 +162,11 @@ class SessionHost:
             self.send("info", f"Saved the model to {arg}.")
         elif cmd == "load":
             self.configure(dict(self.config, load=arg))
+        elif cmd == "save_session":
+            s.save(arg, self.config)
+            self.send("info", f"Saved the session to {arg}; open it again with File → Open session.")
+        elif cmd == "open_session":
+            self.configure({"session": arg})
         else:
             raise StepwiseError(f"Unknown command {cmd!r}.")
 
