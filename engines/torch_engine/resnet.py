@@ -128,13 +128,11 @@ class ResidualBlock(StageBlock):
         else:
             x_skip = None
             z = f
-        if track:
+        if track:  # a training forward; evaluation (no grad) keeps the split of the last training backward
             x_branch.retain_grad()
             if x_skip is not None:
                 x_skip.retain_grad()
             self._x_branch, self._x_skip = x_branch, x_skip
-        else:
-            self._x_branch = self._x_skip = None
         return F.relu(z)
 
     def grad_split(self) -> tuple[torch.Tensor | None, torch.Tensor | None]:
