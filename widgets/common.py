@@ -86,7 +86,9 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.addItem(self.caption)
 
     def set_title(self, title: str) -> None:
-        self.plot.setTitle(title, size="9pt")
+        if title != getattr(self, "_title", None):
+            self._title = title
+            self.plot.setTitle(title, size="9pt")
 
     def set_image(self, image: np.ndarray, levels: tuple[float, float] | None = None,
                   diverging: bool | None = None, caption: str | None = None, gray: bool = False) -> None:
@@ -100,11 +102,16 @@ class ImagePanel(pg.GraphicsLayoutWidget):
                             autoLevels=False)
         self.plot.autoRange(padding=0.02)
         if caption is not None:
+            self.set_caption(caption)
+
+    def set_caption(self, caption: str) -> None:
+        if caption != getattr(self, "_caption", None):
+            self._caption = caption
             self.caption.setText(caption)
 
     def clear_image(self, caption: str = "") -> None:
         self.image.clear()
-        self.caption.setText(caption)
+        self.set_caption(caption)
 
 
 class HistogramPanel(pg.PlotWidget):
@@ -121,7 +128,8 @@ class HistogramPanel(pg.PlotWidget):
         self.getAxis("left").setStyle(showValues=False)
 
     def set_histogram(self, hist: dict | None, title: str | None = None) -> None:
-        if title is not None:
+        if title is not None and title != getattr(self, "_title", None):
+            self._title = title
             self.setTitle(title, size="9pt")
         if not hist:
             self.curve.setData([0, 1], [0])
@@ -130,37 +138,54 @@ class HistogramPanel(pg.PlotWidget):
 
 
 class BarPanel(pg.PlotWidget):
-    """Bars of one vector (e.g. a layer's activations for one example), coloured by sign."""
+    """Bars of one vector (e.g. a layer's activations for one example): blue ≥ 0, red < 0.
+
+    Two bar items with one brush each: per-bar brushes cost ~10,000 brush objects a frame."""
 
     def __init__(self, title: str = "", parent=None):
         super().__init__(parent=parent)
         self.setMinimumHeight(110)
-        self.setTitle(title, size="9pt")
+        self._title = None
+        self.set_title(title)
         self.setMouseEnabled(False, False)
         self.hideButtons()
-        self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#4C78A8")
-        self.addItem(self.bars)
+        self.positive = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#4C78A8", pen=None)
+        self.negative = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#E45756", pen=None)
+        self.marked = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush="#54A24B", pen=None)
+        for item in (self.positive, self.negative, self.marked):
+            self.addItem(item)
         self.zero = pg.InfiniteLine(angle=0, pen=pg.mkPen("#999", width=1))
         self.addItem(self.zero)
+        self._labels = None
+        self._n = -1
+
+    def set_title(self, title: str) -> None:
+        if title != self._title:
+            self._title = title
+            self.setTitle(title, size="9pt")
 
     def set_vector(self, values: np.ndarray | None, title: str | None = None, labels: list[str] | None = None,
                    highlight: int | None = None) -> None:
         if title is not None:
-            self.setTitle(title, size="9pt")
+            self.set_title(title)
         if values is None or len(values) == 0:
-            self.bars.setOpts(x=[0], height=[0])
+            for item in (self.positive, self.negative, self.marked):
+                item.setOpts(x=[0], height=[0])
             return
         v = np.asarray(values, dtype=np.float64)
-        brushes = [pg.mkBrush("#4C78A8" if x >= 0 else "#E45756") for x in v]
+        x = np.arange(len(v))
+        pos = np.where(v >= 0, v, 0.0)
+        neg = np.where(v < 0, v, 0.0)
+        mark = np.zeros_like(v)
         if highlight is not None and 0 <= highlight < len(v):
-            brushes[highlight] = pg.mkBrush("#54A24B")
-        self.bars.setOpts(x=np.arange(len(v)), height=v, width=0.8, brushes=brushes, pen=None)
-        ax = self.getAxis("bottom")
-        if labels is not None:
-            ax.setTicks([list(enumerate(labels))])
-        else:
-            ax.setTicks(None)
-        self.setXRange(-0.6, len(v) - 0.4, padding=0)
+            mark[highlight], pos[highlight], neg[highlight] = v[highlight], 0.0, 0.0
+        self.positive.setOpts(x=x, height=pos, width=0.8)
+        self.negative.setOpts(x=x, height=neg, width=0.8)
+        self.marked.setOpts(x=x, height=mark, width=0.8)
+        if labels != self._labels or len(v) != self._n:
+            self._labels, self._n = labels, len(v)
+            self.getAxis("bottom").setTicks([list(enumerate(labels))] if labels is not None else None)
+            self.setXRange(-0.6, len(v) - 0.4, padding=0)
 
 
 def section_label(text: str) -> QtWidgets.QLabel:

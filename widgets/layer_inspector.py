@@ -79,6 +79,13 @@ class LayerInspector(QtWidgets.QWidget):
             grid.setRowStretch(r, 1)
         for c in range(3):
             grid.setColumnStretch(c, 1)
+        self.pending: dict | None = None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self.pending is not None:
+            snap, self.pending = self.pending, None
+            self.set_snapshot(snap)
 
     def set_snapshot(self, snap: dict) -> None:
         data = snap.get("block_data", {})
@@ -87,7 +94,7 @@ class LayerInspector(QtWidgets.QWidget):
         name = blocks[sel]["label"] if 0 <= sel < len(blocks) else "?"
         fwd, loss, bwd, upd = (data.get(k, {}) for k in ("forward", "loss", "backward", "update"))
         where = snap.get("label", "")
-        self.header.setText(f"<b>Inspecting:</b> {name} &nbsp;·&nbsp; <b>now:</b> {where} "
+        self._set_header(f"<b>Inspecting:</b> {name} &nbsp;·&nbsp; <b>now:</b> {where} "
                             f"&nbsp;·&nbsp; <span style='color:#666'>example = first image of the batch"
                             + (f", true label {fwd['label']}" if "label" in fwd else "") + "</span>")
         if "input_image" in fwd:
@@ -108,6 +115,10 @@ class LayerInspector(QtWidgets.QWidget):
         self.grad_hist.set_histogram(bwd.get("grad_hist"))
         self._weights(fwd, bwd)
         self._update(bwd, upd)
+
+    def _set_header(self, text: str) -> None:
+        if text != self.header.text():
+            self.header.setText(text)
 
     def _weights(self, fwd: dict, bwd: dict) -> None:
         if "weight_tiles" in fwd:

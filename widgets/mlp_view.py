@@ -21,5 +21,8 @@ class MLPView(LabView):
         layout.addWidget(self.tabs)
 
     def set_snapshot(self, snap: dict) -> None:
-        self.inspector.set_snapshot(snap)
+        if self.inspector.isVisible():  # render only what is on screen
+            self.inspector.set_snapshot(snap)
+        else:
+            self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))

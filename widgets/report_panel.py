@@ -45,10 +45,20 @@ class ReportPanel(QtWidgets.QWidget):
                 self.plot.addItem(t)
                 self.texts.append(t)
         layout.addWidget(self.glw, 1)
+        self._pending = None
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._pending is not None:
+            self.set_report(self._pending)
 
     def set_report(self, report: dict | None) -> None:
-        if not report:
+        if not report or not self.isVisible():
+            self._pending = report
             return
+        if getattr(self, "_shown", None) is not None and np.array_equal(self._shown, report["confusion"]):
+            return  # unchanged since the last evaluation
+        self._shown = np.array(report["confusion"])
         self.title.setText(f"<b>Held-out classification report</b> — accuracy {report['accuracy']:.2%}, "
                            f"macro F1 {report['macro_f1']:.3f}")
         for i in range(10):
