@@ -6,6 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.stepwise-installed
 ARGS   ?=
+STEPS  ?= 100
 
 .PHONY: venv run test bench screenshots clean-venv
 
@@ -37,7 +38,7 @@ screenshots: venv
 	@mkdir -p docs/screenshots
 	@for lab in $$($(PY) -c 'from engines.labs import lab_ids; print(" ".join(lab_ids()))'); do \
 		echo "== $$lab"; \
-		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) main.py --lab $$lab --screenshot docs/screenshots/$$lab.png || exit $$?; \
+		xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) main.py --lab $$lab --steps $(STEPS) --screenshot docs/screenshots/$$lab.png || exit $$?; \
 	done
 
 clean-venv:
