@@ -27,6 +27,33 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
+    "optimizers": LabUI("widgets.optimizer_view:OptimizerView", (
+        OptionSpec("surface", "surface", "choice", "rosenbrock",
+                   ("rosenbrock", "beale", "himmelblau", "saddle", "quadratic", "network"),
+                   tooltip="network: one small MLP on MNIST per optimizer, and its loss landscape"),
+        OptionSpec("start", "start X,Y", "text", "", tooltip="empty: the surface's usual start; or click the plot"),
+        OptionSpec("condition", "condition number κ (quadratic)", "float", 50.0, minimum=1.0, maximum=10000.0),
+        OptionSpec("angle", "axes turned by ° (quadratic)", "float", 0.0, minimum=-90.0, maximum=90.0),
+        OptionSpec("optimizers", "optimizers", "text", "all",
+                   tooltip="all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw"),
+        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
+    )),
+    "resnet": LabUI("widgets.resnet_view:ResNetView", (
+        OptionSpec("arch", "network", "choice", "small", ("small", "resnet50"), engines=("torch",),
+                   tooltip="small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 on one 224×224 input"),
+        OptionSpec("depth", "depth (6n+2)", "int", 20, minimum=8, maximum=110, engines=("torch",),
+                   tooltip="weight layers: 8, 14, 20, 26, 32, 44, 56, ... (3 stages of n blocks)"),
+        OptionSpec("depth", "depth (2n+2)", "int", 10, minimum=4, maximum=60, engines=("numpy",),
+                   tooltip="weight layers: an even number; n residual Dense blocks"),
+        OptionSpec("norm", "normalization", "choice", "none", ("none", "bn", "gnws"), engines=("torch",),
+                   tooltip="none, BatchNorm, or GroupNorm + weight-standardized convolutions"),
+        OptionSpec("compare", "compare with", "choice", "plain", ("plain", "optimizer", "none"),
+                   tooltip="plain: the same net without skips; optimizer: the same net with the other optimizer"),
+        OptionSpec("plain", "first run is plain (no skips)", "bool", False,
+                   tooltip="remove the skip connections of the first (inspected) run: a new run from the same init"),
+        OptionSpec("optimizer", "optimizer", "choice", "adam", ("adam", "adamax", "sgd")),
+        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
+    )),
 }
 
 

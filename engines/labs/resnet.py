@@ -130,13 +130,15 @@ class TorchRun(Run):
         return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
                 for n in self.norms]
 
-    def weight_ratios(self) -> tuple[list[str], np.ndarray]:
-        """‖dL/dW‖ / ‖W‖ per conv/linear weight, first layer first (NaN before any backward)."""
-        names, values = [], []
+    def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
+        """‖dL/dW‖ / ‖W‖ per conv/linear weight, first layer first (NaN before any backward);
+        each named (block index, "branch" | "shortcut" | "")."""
+        where, values = [], []
         for name, p in self.weights:
-            names.append(name.replace("blocks.", "").replace(".weight", ""))
+            parts = name.split(".")  # blocks.<k>.branch.<j>.weight, blocks.<k>.shortcut.0.weight, ...
+            where.append((int(parts[1]), parts[2] if parts[2] in ("branch", "shortcut") else ""))
             values.append(float(p.grad.norm() / p.detach().norm()) if p.grad is not None else np.nan)
-        return names, np.asarray(values)
+        return where, np.asarray(values)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
@@ -251,15 +253,15 @@ class NumpyRun(Run):
         return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
                 for n in self.norms]
 
-    def weight_ratios(self) -> tuple[list[str], np.ndarray]:
-        names, values = [], []
-        for layer in self.model.layers:
+    def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
+        where, values = [], []
+        for k, layer in enumerate(self.model.layers):
             for op in layer.param_ops():
                 if op.param.ndim > 1:
-                    names.append(f"{layer.name}.{op.param_name}")
+                    where.append((k, "branch" if k in self.residual else ""))
                     ok = self._grads_valid and hasattr(layer, "input_grad")
                     values.append(float(np.linalg.norm(op.param_grad) / np.linalg.norm(op.param)) if ok else np.nan)
-        return names, np.asarray(values)
+        return where, np.asarray(values)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         # evaluation must not overwrite the training caches the views read: run on shallow copies
@@ -348,6 +350,9 @@ class ResNetTrainer(Trainer):
         self.batch_size = int(config.get("batch_size") or (1 if big else 32))
         if not 1 <= self.batch_size <= 4096:
             raise StepwiseError("The batch size must be a whole number from 1 to 4096.")
+        if big and self.batch_size > 16:
+            raise StepwiseError("ResNet-50 on a CPU takes at most 16 images a batch (more would take minutes "
+                                "per step); lower the batch size.")
         lr = config.get("lr")
         if lr is not None and not (np.isfinite(float(lr)) and float(lr) > 0):
             raise StepwiseError("The learning rate must be a positive number.")
@@ -375,6 +380,7 @@ class ResNetTrainer(Trainer):
         self._x = self._y = None
         self._images = None
         self._losses: dict[str, float] = {}
+        self._eval_cache: tuple | None = None
         self._blocks: list[BlockInfo] | None = None
         self._specs: list[PhaseSpec] | None = None
         self.report: dict | None = None
@@ -462,6 +468,22 @@ class ResNetTrainer(Trainer):
             specs.append(PhaseSpec(UPDATE, -1, f"update · {opts}"))
             self._specs = specs
         return self._specs
+
+    def _layer_names(self, run: Run, where: list[tuple[int, str]]) -> list[str]:
+        """Short names of weight layers: "stem", "1.2a" (stage 1, block 2, first conv), "2.1 proj", "fc"."""
+        labels = dict(zip(run.residual, self.residual_labels()))
+        names, count = [], {}
+        for k, part in where:
+            if k in labels:
+                if part == "shortcut":
+                    names.append(f"{labels[k]} proj")
+                else:
+                    j = count.get(k, 0)
+                    count[k] = j + 1
+                    names.append(f"{labels[k]}{'abc'[j] if j < 3 else j}")
+            else:
+                names.append("stem" if k == 0 else "fc")
+        return names
 
     def residual_labels(self) -> list[str]:
         """Short names of the residual blocks, first first: "1.1" = stage 1, block 1."""
@@ -551,6 +573,14 @@ class ResNetTrainer(Trainer):
         return float((run.model.layers[-1].output.argmax(axis=1) == y).mean())
 
     def evaluate(self) -> dict[str, Any]:
+        key = (self.iteration, tuple(self.hyperparams().values()))
+        if self._eval_cache is not None and self._eval_cache[0] == key:  # e.g. the CLI's final lines
+            return copy.deepcopy(self._eval_cache[1])
+        out = self._evaluate()
+        self._eval_cache = (key, copy.deepcopy(out))
+        return out
+
+    def _evaluate(self) -> dict[str, Any]:
         n = self.eval_size or len(self.data.heldout_x)
         images, labels = self.data.heldout_x[:n], self.data.heldout_y[:n]
         x = self._prepare(images)
@@ -679,7 +709,8 @@ class ResNetTrainer(Trainer):
         runs = []
         for i, run in enumerate(self.runs):
             norms = run.block_grad_norms()
-            names, ratios = run.weight_ratios()
+            where, ratios = run.weight_ratios()
+            names = self._layer_names(run, where)
             init = self.init_norms[i]
             runs.append({
                 "tag": run.tag, "title": run.title, "skip": run.skip, "optimizer": run.optimizer_name,
@@ -760,6 +791,7 @@ class ResNetTrainer(Trainer):
         self.last_metrics = dict(state["last_metrics"])
         self.init_norms = copy.deepcopy(state["init_norms"])
         self._x = self._y = self._images = None
+        self._eval_cache = None
 
     # ---------------------------------------------------------------- save / load
     def save(self, path: str) -> None:
