@@ -1,0 +1,82 @@
+"""The residual lab's view, fed synthetic snapshots (no engine)."""
+import numpy as np
+import pytest
+
+from widgets.common import configure_pyqtgraph
+from widgets.resnet_view import ResNetView, fake_snapshot, log10_positive
+
+
+@pytest.fixture
+def view(qtbot):
+    configure_pyqtgraph()
+    w = ResNetView()
+    qtbot.addWidget(w)
+    w.resize(900, 850)
+    w.show()
+    return w
+
+
+def test_gradient_flow_panels_share_one_log_scale(view):
+    snap = fake_snapshot(iteration=60)
+    view.set_snapshot(snap)
+    res, plain = view.flow.panels
+    assert res.plot.getViewBox().viewRange()[1] == pytest.approx(plain.plot.getViewBox().viewRange()[1])
+    runs = snap["view"]["runs"]
+    # bars hold log10 values above a common floor
+    floor = res.skip.opts["y0"]
+    np.testing.assert_allclose(np.asarray(res.skip.opts["height"]) + floor, log10_positive(runs[0]["grad_skip"]))
+    np.testing.assert_allclose(np.asarray(res.branch.opts["height"]) + floor, log10_positive(runs[0]["grad_branch"]))
+    assert not np.asarray(plain.skip.opts["height"]).any()  # the plain net has no skip path: no skip bars
+    x, y = res.total.getData()
+    assert len(x) == 9 and np.allclose(y, np.log10(runs[0]["grad_total"]))
+    assert len(plain.init.getData()[0]) == 9
+    assert "smaller" in view.flow.header.text()
+    assert "no skip path" in plain.caption.text()
+    assert plain.isVisibleTo(view)
+
+
+def test_history_curves_and_reset(view):
+    view.set_snapshot(fake_snapshot(iteration=60))
+    curve = view.flow.curves["_plain_grad_first"]
+    assert len(curve.getData()[0]) == 60
+    acc = view.compare.curves["plain_heldout_accuracy"]
+    assert list(acc.getData()[1]) == [0.45]
+    assert "held-out accuracy 0.450" in view.compare.summary.text()
+    view.set_snapshot(fake_snapshot(iteration=10))  # history_reset: the curves start over
+    assert len(view.flow.curves["_grad_first"].getData()[0]) == 10
+    assert "plain_heldout_accuracy" not in view.series
+
+
+def test_stale_blocks_are_faded_while_backward_runs(view):
+    view.set_snapshot(fake_snapshot(fresh_upto=5))
+    res = view.flow.panels[0]
+    brushes = res.skip.opts["brushes"]
+    assert brushes[0].color().alpha() < 255 and brushes[-1].color().alpha() == 255
+    assert "previous iteration" in res.caption.text()
+
+
+def test_step_sizes_and_optimizer_mode(view):
+    view.set_snapshot(fake_snapshot(mode="optimizer"))
+    assert "optimizer" in view.flow.header.text() and "adamax" in view.flow.header.text()
+    x, y = view.compare.hist_items[1].getData()
+    assert y.sum() > 0
+    assert len(view.compare.scatter.data) > 0
+    assert "Per-parameter step sizes" in view.compare.step_title.text()
+    assert view.flow.panels[1].isVisibleTo(view)
+
+
+def test_ratio_tab_and_inspector_tab(view):
+    snap = fake_snapshot()
+    view.set_snapshot(snap)
+    x, y = view.ratios.items[1].getData()
+    np.testing.assert_allclose(y, np.log10(snap["view"]["runs"][1]["ratios"]))
+    view.tabs.setCurrentWidget(view.inspector)  # renders the shared inspector from the last snapshot
+    assert "Inspecting" in view.inspector.header.text()
+
+
+def test_single_run_hides_the_second_panel(view):
+    snap = fake_snapshot()
+    snap["view"]["runs"] = snap["view"]["runs"][:1]
+    snap["view"]["mode"] = "none"
+    view.set_snapshot(snap)
+    assert not view.flow.panels[1].isVisibleTo(view)
