@@ -203,6 +203,35 @@ def test_changing_a_setting_changes_the_future():
     assert losses(a)[6:] != losses(b)[6:]
 
 
+@pytest.mark.parametrize("mid_iteration", [False, True], ids=["at-a-boundary", "mid-iteration"])
+@pytest.mark.parametrize("name, value", [("lr", -1.0), ("lr", float("nan")), ("no_such_setting", 1.0)])
+def test_a_bad_setting_is_refused_and_changes_nothing(mid_iteration, name, value):
+    s = new_session()
+    s.run(6)
+    s.seek(3)
+    if mid_iteration:
+        s.step_phase()
+    log, furthest, hyper = list(s.settings_log), s.furthest, s.trainer.hyperparams()
+    with pytest.raises(StepwiseError):
+        s.set_hyperparam(name, value)
+    assert s.settings_log == log and s.furthest == furthest == 6 and max(s.history) == 6
+    assert s.trainer.hyperparams() == hyper
+    s.run(4)  # training goes on, also past the point where the bad value would have applied
+    assert s.iteration == 7 and all(np.isfinite(v) for v in losses(s))
+
+
+def test_a_setting_made_mid_iteration_is_checked_but_applies_at_the_next_boundary():
+    s = new_session()
+    s.step_phase()
+    s.set_hyperparam("lr", 0.2)
+    assert s.trainer.hyperparams()["lr"] == 0.05
+    assert s.settings_log == [(1, "lr", 0.2)]
+    s.step_iteration()
+    assert s.trainer.hyperparams()["lr"] == 0.05  # applied when iteration 1 begins
+    s.step_phase()
+    assert s.trainer.hyperparams()["lr"] == 0.2
+
+
 # ---------------------------------------------------------------- a diverging run
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @pytest.mark.parametrize("by_phase", [False, True], ids=["by-iteration", "by-phase"])

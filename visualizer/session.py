@@ -185,11 +185,16 @@ class Session:
 
     def set_hyperparam(self, name: str, value: float) -> None:
         """Takes effect from the next iteration boundary; the future beyond the cursor is rewritten."""
+        value = float(value)
+        old = self.trainer.hyperparams().get(name)
+        # the trainer checks it now (StepwiseError for an unknown name or a bad value): a bad value
+        # in the log would stop every later iteration and every replay through this point
+        self.trainer.set_hyperparam(name, value)
         at = self.iteration + (1 if self.phase else 0)
+        if self.phase:
+            self.trainer.set_hyperparam(name, old)  # mid-iteration: from the next boundary on
         self.settings_log = [e for e in self.settings_log if e[0] < at or (e[0] == at and e[1] != name)]
-        self.settings_log.append((at, name, float(value)))
-        if self.phase == 0:
-            self.trainer.set_hyperparam(name, value)
+        self.settings_log.append((at, name, value))
         self._truncate_future(at)
 
     def _truncate_future(self, at: int) -> None:
