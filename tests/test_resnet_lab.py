@@ -112,10 +112,16 @@ def test_view_data_shapes_and_steps():
 
 
 def test_bad_settings_are_one_sentence_errors():
-    for bad in [dict(depth=15), dict(arch="resnet18"), dict(optimizer="lbfgs"), dict(norm="ln"),
-                dict(engine="numpy", norm="bn"), dict(engine="numpy", arch="resnet50"), dict(compare="x")]:
+    for bad in [dict(depth=15), dict(arch="resnet18"), dict(optimizer="lbfgs"), dict(norm="ln"), dict(compare="x"),
+                dict(engine="numpy", depth=7), dict(arch="resnet50", batch_size=64)]:
         with pytest.raises(StepwiseError):
             make_trainer(dict(SMALL, **bad))
+
+
+def test_torch_only_settings_on_numpy_are_noted_not_fatal():
+    notes = []
+    trainer = make_trainer(dict(NUMPY, norm="bn", arch="resnet50", notify=notes.append))
+    assert trainer.norm == "none" and trainer.arch == "small" and len(notes) == 2
 
 
 def test_resnet50_opens_and_steps_one_input():

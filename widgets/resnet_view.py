@@ -118,7 +118,7 @@ class GradientFlowPanel(QtWidgets.QWidget):
         else:
             self.init.setData([], [])
         if n != self.n:
-            step = max(1, math.ceil(n / 18))
+            step = max(1, math.ceil(n / 10))  # at most ~10 labels: a panel is ~350 px wide
             self.plot.getAxis("bottom").setTicks([[(i, labels[i]) for i in range(0, n, step)]])
             self.n = n
         self.plot.setXRange(-0.7, n - 0.3, padding=0)
@@ -153,6 +153,7 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.over_time = pg.PlotWidget()
         self.over_time.setTitle("gradient reaching the first residual block, every iteration", size="9pt")
         self.over_time.setLogMode(False, True)
+        self.over_time.getAxis("left").setStyle(maxTextLevel=0)  # label the decades only (minor labels collide)
         self.over_time.showGrid(x=True, y=True, alpha=0.2)
         self.over_time.setLabel("bottom", "iteration")
         self.over_time.setMinimumHeight(150)
@@ -194,6 +195,10 @@ class GradientFlowTab(QtWidgets.QWidget):
             if rt is not None and len(rt) and np.isfinite(rt[0]) and np.isfinite(pt[0]):
                 lines.append(f"<b>Latest</b>: first block — residual {fmt(rt[0])}, plain {fmt(pt[0])}: the plain "
                              f"net's is {nice_ratio(pt[0], rt[0])}.")
+            if ratio is not None and ratio > 1:
+                lines.append("Here the plain net's gradient <i>grows</i> towards the input: with normalization "
+                             "layers a deep plain net's gradient explodes at init rather than vanishes. Set "
+                             "normalization to none to see it vanish.")
         elif len(runs) == 2:
             lines.append("Both runs are the same network from the same init; they differ only in the optimizer "
                          f"({runs[0].get('optimizer')} vs {runs[1].get('optimizer')}).")
@@ -208,6 +213,7 @@ class GradientFlowTab(QtWidgets.QWidget):
             item.setData([], [])
 
     def set_history(self, series: dict[str, dict[int, float]], names: dict[str, str], iteration: int) -> None:
+        logs = []
         for key, title in names.items():
             data = series.get(key, {})
             if key not in self.curves:
@@ -221,7 +227,14 @@ class GradientFlowTab(QtWidgets.QWidget):
                 step = len(xs) // 3000 + 1
                 xs, ys = xs[::step], ys[::step]
             self.curves[key].setData(xs, ys)
+            logs.append(np.log10(ys))
         self.cursor.setValue(iteration)
+        logs = np.concatenate(logs) if logs else np.array([])
+        if logs.size and logs.max() - logs.min() < 1.0:  # show at least one decade (log mode takes log10 values)
+            mid = 0.5 * (logs.max() + logs.min())
+            self.over_time.setYRange(mid - 0.5, mid + 0.5, padding=0)
+        else:
+            self.over_time.enableAutoRange(axis="y")
 
 
 class RatioTab(QtWidgets.QWidget):
@@ -280,10 +293,13 @@ class CompareTab(QtWidgets.QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", "loss  ·  accuracy / F1 (0–1)")
-        self.legend = self.plot.addLegend(offset=(-6, 6), labelTextSize="8pt", colCount=2)
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.plot.addItem(self.cursor)
+        self.key = QtWidgets.QLabel()  # the legend, under the plot so it never hides a curve
+        self.key.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.key.setWordWrap(True)
         layout.addWidget(self.plot, 3)
+        layout.addWidget(self.key)
         self.summary = QtWidgets.QLabel()
         self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -300,8 +316,10 @@ class CompareTab(QtWidgets.QWidget):
         self.hist_legend = self.hist.addLegend(offset=(6, 6), labelTextSize="8pt")
         self.scatter_plot = pg.PlotWidget()
         self.scatter_plot.setTitle("the same parameters: run 1 step vs run 2 step", size="9pt")
-        self.scatter_plot.getAxis("left").setLogMode(False, True)
-        self.scatter_plot.getAxis("bottom").setLogMode(True, False)
+        for name, log in (("left", (False, True)), ("bottom", (True, False))):
+            axis = self.scatter_plot.getAxis(name)
+            axis.setLogMode(*log)
+            axis.enableAutoSIPrefix(False)  # the data are log10 values: an SI prefix would mislabel them
         self.scatter = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush("#4C78A888"))
         self.diagonal = pg.PlotDataItem([], [], pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.scatter_plot.addItem(self.scatter)
@@ -330,7 +348,7 @@ class CompareTab(QtWidgets.QWidget):
                 data = series.get(key, {})
                 if key not in self.curves:
                     kw = {} if smooth else {"symbol": "o", "symbolSize": 4, "symbolBrush": color, "symbolPen": None}
-                    self.curves[key] = self.plot.plot([], [], pen=pg.mkPen(color, width=2, style=style), name=title, **kw)
+                    self.curves[key] = self.plot.plot([], [], pen=pg.mkPen(color, width=2, style=style), **kw)
                 xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
                 ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
                 if smooth and len(ys) > 1:
@@ -347,6 +365,10 @@ class CompareTab(QtWidgets.QWidget):
             if last:
                 lines.append(f"<span style='color:{color}'><b>{run.get('title')}</b></span>: " + ", ".join(last)
                              + f" (iteration {max(series.get(prefix + 'heldout_accuracy', {0: 0}))})")
+        self.key.setText("<span style='color:#444'>── training loss (smoothed) &nbsp; – – held-out accuracy &nbsp; "
+                         "· · · held-out macro F1</span> &nbsp; " + " &nbsp; ".join(
+                             f"<span style='color:{RUN_COLORS[i % len(RUN_COLORS)]}'><b>■ {r.get('title')}</b></span>"
+                             for i, r in enumerate(runs)))
         self.summary.setText("<br>".join(lines) if lines else
                              "<span style='color:#666'>held-out accuracy and F1 appear at each evaluation</span>")
         self.cursor.setValue(iteration)

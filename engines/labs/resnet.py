@@ -156,10 +156,10 @@ class TorchRun(Run):
         return range(start, start + len(self.block_params(k)))
 
     def first_weight(self, k: int) -> torch.Tensor | None:
-        for p in self.net.blocks[k].parameters():
-            if p.dim() > 1:
-                return p
-        return None
+        """The block's first spatial (k×k, k > 1) convolution weight, else its first weight matrix."""
+        weights = [p for p in self.net.blocks[k].parameters() if p.dim() > 1]
+        spatial = [p for p in weights if p.dim() == 4 and p.shape[-1] > 1]
+        return (spatial or weights or [None])[0]
 
     # ---- state
     def get_state(self) -> dict:
@@ -331,8 +331,10 @@ class ResNetTrainer(Trainer):
         self.arch = str(config.get("arch") or "small")
         if self.arch not in ARCHS:
             raise StepwiseError(f"Unknown architecture {self.arch!r}; choose small or resnet50.")
+        notify = config.get("notify") or (lambda message: None)
         if self.arch == "resnet50" and self.engine != "torch":
-            raise StepwiseError("ResNet-50 runs on the torch engine only; add --engine torch.")
+            notify("ResNet-50 runs on the torch engine only; the NumPy engine trains its small residual MLP.")
+            self.arch = "small"
         self.plain = bool(config.get("plain", False))
         self.compare = str(config.get("compare") or "plain")
         if self.compare not in COMPARES:
@@ -341,11 +343,13 @@ class ResNetTrainer(Trainer):
         if self.optimizer_name not in OPTIMIZER_NAMES:
             raise StepwiseError(f"The resnet lab trains with adam, adamax or sgd, not {self.optimizer_name!r}.")
         big = self.arch == "resnet50"
-        self.norm = str(config.get("norm") or ("bn" if big else "none"))
-        norms = ("bn", "gnws", "none") if self.engine == "torch" else ("none",)
-        if self.norm not in norms:
-            raise StepwiseError(f"Normalization {self.norm!r} is not available here; choose {', '.join(norms)}"
-                                + (" (the NumPy residual blocks have no normalization)." if self.engine == "numpy" else "."))
+        norm = config.get("norm")
+        self.norm = str(("bn" if big else "none") if norm in (None, "", "auto") else norm)
+        if self.norm not in ("bn", "gnws", "none"):
+            raise StepwiseError(f"Unknown normalization {self.norm!r}; choose none, bn or gnws.")
+        if self.engine == "numpy" and self.norm != "none":
+            notify(f"The NumPy residual blocks have no normalization; {self.norm} applies to the torch engine only.")
+            self.norm = "none"
         self.depth = self._check_depth(config.get("depth"))
         self.batch_size = int(config.get("batch_size") or (1 if big else 32))
         if not 1 <= self.batch_size <= 4096:
@@ -389,9 +393,7 @@ class ResNetTrainer(Trainer):
     # ---------------------------------------------------------------- building
     def _check_depth(self, value) -> int:
         if self.arch == "resnet50":
-            if value not in (None, 50):
-                raise StepwiseError("ResNet-50 has depth 50; leave out --depth or use --arch small.")
-            return 50
+            return 50  # the depth setting is for the small network
         if self.engine == "numpy":
             d = 10 if value is None else value
             ok = isinstance(d, (int, np.integer)) or (isinstance(d, str) and d.isdigit())

@@ -223,7 +223,7 @@ class Stem(StageBlock):
 
     def describe(self) -> str:
         s = f"/{self.stride}" if self.stride > 1 else ""
-        return f"Stem conv{self.k}×{self.k}{s} {self.c_in}→{self.c_out}" + (" + maxpool" if self.pool else "")
+        return f"Stem conv{self.k}×{self.k}{s} {self.c_in}→{self.c_out}" + (" + pool" if self.pool else "")
 
 
 class Head(StageBlock):
