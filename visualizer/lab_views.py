@@ -42,11 +42,13 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("arch", "network", "choice", "small", ("small", "resnet50"), engines=("torch",),
                    tooltip="small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 on one 224×224 input"),
         OptionSpec("depth", "depth (6n+2)", "int", 20, minimum=8, maximum=110, engines=("torch",),
-                   tooltip="weight layers: 8, 14, 20, 26, 32, 44, 56, ... (3 stages of n blocks)"),
+                   tooltip="small net: weight layers 8, 14, 20, 26, 32, 44, 56, ... (3 stages of n blocks); "
+                           "ResNet-50 ignores it"),
         OptionSpec("depth", "depth (2n+2)", "int", 10, minimum=4, maximum=60, engines=("numpy",),
                    tooltip="weight layers: an even number; n residual Dense blocks"),
-        OptionSpec("norm", "normalization", "choice", "none", ("none", "bn", "gnws"), engines=("torch",),
-                   tooltip="none, BatchNorm, or GroupNorm + weight-standardized convolutions"),
+        OptionSpec("norm", "normalization", "choice", "auto", ("auto", "none", "bn", "gnws"), engines=("torch",),
+                   tooltip="auto: none for the small net, BatchNorm for ResNet-50; or BatchNorm, or GroupNorm + "
+                           "weight-standardized convolutions"),
         OptionSpec("compare", "compare with", "choice", "plain", ("plain", "optimizer", "none"),
                    tooltip="plain: the same net without skips; optimizer: the same net with the other optimizer"),
         OptionSpec("plain", "first run is plain (no skips)", "bool", False,
