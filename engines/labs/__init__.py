@@ -24,6 +24,8 @@ LABS: dict[str, LabInfo] = {
         LabInfo("mlp", "MLP on MNIST", ("numpy", "torch"), "engines.labs.mlp"),
         LabInfo("optimizers", "Optimizers race", ("numpy",), "engines.labs.optimizers"),
         LabInfo("resnet", "Residual vs plain (ResNet)", ("torch", "numpy"), "engines.labs.resnet"),
+        LabInfo("char-rnn", "char-RNN on Shakespeare", ("numpy",), "engines.labs.char_rnn"),
+        LabInfo("lstm", "LSTM on Shakespeare", ("torch", "numpy"), "engines.labs.lstm"),
     ]
 }
 

@@ -1,0 +1,63 @@
+"""The char-RNN lab (seed 000): Karpathy's min-char-rnn with a second layer, NumPy only.
+
+A vanilla tanh RNN, 1–3 layers (default 2), reads Tiny Shakespeare (or any UTF-8 text) one
+character at a time and learns to predict the next one. As in min-char-rnn: the loss of a
+sequence is summed over its time steps, backpropagation through time is written by hand, each
+gradient entry is clipped to [−5, 5], and Adagrad keeps its own memory of squared gradients.
+Changes: more than one layer, an embedding lookup instead of one-hot matrix products, a sorted
+(stable) vocabulary, batches of parallel streams (default 1, as min-char-rnn), and a learning
+rate that decays as training goes on: lr_t = lr / (1 + (t − 1) · lr_decay).
+"""
+from __future__ import annotations
+
+import math
+
+from .. import StepwiseError
+from ..numpy_engine.rnn import RecurrentNet
+from .text_common import NumpyTextTrainer, float_option
+
+
+class CharRNNTrainer(NumpyTextTrainer):
+    lab = "char-rnn"
+    cell = "rnn"
+    cell_title = "RNN"
+    net_class = RecurrentNet
+    loss_reduction = "sum_time"        # min-char-rnn: the loss of a sequence is the sum over its characters
+    max_depth = 3
+    default_hidden = 128
+    default_depth = 2
+    default_seq_len = 25
+    default_batch = 1
+    default_lr = 0.1
+    default_clip = 5.0
+    clip_mode = "value"
+    optimizer_name = "adagrad"
+    eval_every = 1000
+    keyframe_every = 50
+
+    def __init__(self, config: dict):
+        self.lr_decay = float_option(config, "lr_decay", 1e-5, 0.0, 1.0, "learning-rate decay")
+        super().__init__(config)
+
+    def layer_label(self, l: int) -> str:
+        n_in = self.data.vocab_size if l == 0 else self.hidden
+        return f"RNN {l + 1} · tanh · {n_in}→{self.hidden}"
+
+    def hyperparams(self) -> dict[str, float]:
+        return {"lr": float(self.lr), "lr_decay": float(self.lr_decay), "clip": float(self.clip)}
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        if name == "lr_decay":
+            value = float(value)
+            if not math.isfinite(value) or value < 0:
+                raise StepwiseError("lr_decay must be zero or a positive number.")
+            self.lr_decay = value
+            self.apply_hyperparams()
+            return
+        super().set_hyperparam(name, value)
+
+
+def make_trainer(config: dict) -> CharRNNTrainer:
+    if config.get("engine", "numpy") != "numpy":
+        raise StepwiseError("The char-RNN lab runs on the NumPy engine only.")
+    return CharRNNTrainer(config)

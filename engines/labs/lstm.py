@@ -1,0 +1,128 @@
+"""The LSTM lab (seed 000): a 2-layer character-level LSTM written from its gate equations.
+
+    i, f, o = σ(W x_t + U h_{t−1} + b) (three gates), g = tanh(…) (the candidate c̃)
+    c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
+
+Engines: torch (autograd through a hand-written cell, one fused matrix product for the four
+gates, a Python loop over time, no nn.LSTM; engines/torch_engine/lstm.py) and numpy (manual
+backpropagation through time; engines/numpy_engine/lstm.py). Training: batches of 32 parallel
+streams of 50 characters, the mean loss per character, gradients clipped to a global norm of 5,
+Adam. The view shows the gates of every layer over the current sequence, and generates text.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from .. import StepwiseError
+from ..numpy_engine.lstm import NumpyLSTM
+from .text_common import NumpyTextTrainer, TextTrainer
+
+
+class LSTMSettings:
+    lab = "lstm"
+    cell = "lstm"
+    cell_title = "LSTM"
+    max_depth = 4
+    default_hidden = 256
+    default_depth = 2
+    default_seq_len = 50
+    default_batch = 32
+    default_lr = 2e-3
+    default_clip = 5.0
+    clip_mode = "norm"
+    optimizer_name = "adam"
+    eval_every = 100
+    keyframe_every = 10
+
+
+class NumpyLSTMTrainer(LSTMSettings, NumpyTextTrainer):
+    net_class = NumpyLSTM
+    loss_reduction = "mean"
+
+
+class TorchLSTMTrainer(LSTMSettings, TextTrainer):
+    engine = "torch"
+
+    def build_model(self):
+        import torch
+
+        from ..torch_engine.lstm import StagedLSTM, TorchAdam
+        self.torch = torch
+        torch.set_num_threads(int(self.config.get("threads", 1)))   # one thread: the other core stays with the UI
+        dtype = torch.float64 if self.config.get("dtype") == "float64" else torch.float32
+        gen = torch.Generator().manual_seed(self.seed)            # weights; no global seeding
+        model = StagedLSTM(self.data.vocab_size, self.hidden, self.depth, gen, dtype)
+        self._adam = TorchAdam
+        self.optimizer = TorchAdam(model.parameters(), lr=self.lr)
+        return model
+
+    def apply_hyperparams(self) -> None:
+        self.optimizer.lr = self.lr
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.lr)
+
+    def apply_update(self) -> dict:
+        torch = self.torch
+        params = self.model.parameters()
+        with torch.no_grad():
+            sq = sum(float(torch.sum(p.grad.double() ** 2)) for p in params)
+            norm = math.sqrt(sq)
+            fired = norm > self.clip
+            if fired:                                   # as clip_grad_norm_: g ← g · max_norm / (‖g‖ + 1e−6)
+                for p in params:
+                    p.grad.mul_(self.clip / (norm + 1e-6))
+        self.optimizer.step()
+        return {"grad_norm": norm, "clipped": bool(fired), "clipped_fraction": 1.0 if fired else 0.0}
+
+    def last_output_grad_norm(self) -> float:
+        g = self.model.top.grad
+        return float("nan") if g is None else float(g.norm())
+
+    def block_update_norms(self, block: int) -> dict:
+        names = ["W_out", "b_out"] if block == self.depth else \
+            (["embed"] if block == 0 else [f"W_ih{block}"]) + [f"W_hh{block}", f"b{block}"]
+        params = dict(self.model.model.named_parameters())
+        index = {k: i for i, k in enumerate(params)}
+        upd = math.sqrt(sum(float(self.optimizer.updates[index[k]].double().pow(2).sum()) for k in names))
+        par = math.sqrt(sum(float(params[k].detach().double().pow(2).sum()) for k in names))
+        grad = math.sqrt(sum(float(params[k].grad.double().pow(2).sum()) for k in names if params[k].grad is not None))
+        return {"update_norm": upd, "param_norm": par, "block_grad_norm": grad, "names": names}
+
+    def model_state(self) -> dict:
+        m = self.model
+        carry = None if m.carry is None else [{"h": h.clone(), "c": c.clone()} for h, c in m.carry]
+        return {"params": [p.detach().clone() for p in m.parameters()], "optimizer": self.optimizer.state_dict(),
+                "carry": carry}
+
+    def set_model_state(self, state: dict) -> None:
+        torch = self.torch
+        m = self.model
+        with torch.no_grad():
+            for p, saved in zip(m.parameters(), state["params"]):
+                p.copy_(torch.as_tensor(saved))
+        self.optimizer.load_state_dict(state["optimizer"])
+        m.carry = None if state["carry"] is None else \
+            [(torch.as_tensor(c["h"]).clone(), torch.as_tensor(c["c"]).clone()) for c in state["carry"]]
+
+    def save(self, path: str) -> None:
+        torch = self.torch
+        try:
+            torch.save({"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}, path)
+        except OSError as e:
+            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+
+    def after_load(self) -> None:
+        self.optimizer = self._adam(self.model.parameters(), lr=self.lr)
+
+
+def make_trainer(config: dict):
+    engine = config.get("engine", "torch")
+    if engine == "torch":
+        return TorchLSTMTrainer(config)
+    if engine == "numpy":
+        return NumpyLSTMTrainer(config)
+    raise StepwiseError(f"The LSTM lab runs on the torch or numpy engine, not {engine!r}.")

@@ -1,0 +1,561 @@
+"""What the char-RNN and LSTM labs share: data streams, phases through time, generation, state.
+
+Data: the training text is cut into B parallel streams (stream b starts at b·N/B); every
+iteration reads the next T characters of each stream and predicts the character after each
+one. The recurrent state at the end of a sequence is carried into the next (truncated
+backpropagation through time), and reset to zero when the streams wrap around, as
+min-char-rnn does.
+
+Phases of one iteration: forward through each recurrent layer (all T steps), the output layer,
+the loss; backward through the output layer, then through time: for the top layer first, one
+phase per time step from the last character to the first (``PhaseSpec.step`` is the step
+reached; long sequences take a few steps per phase so no layer has more than 50), then the
+update (gradient clipping and the optimizer).
+
+A model (engines/numpy_engine/rnn.py RecurrentNet, numpy_engine/lstm.py NumpyLSTM,
+torch_engine/lstm.py StagedLSTM) implements: begin, forward_layer, forward_output, loss,
+backward_output, backward_steps, store_carry, reset_carry, layer_activations, probabilities,
+step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import StepwiseError
+from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
+                                sample_from_logits)
+from ..text_data import TextData, load_text
+from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
+
+MAX_STEP_PHASES = 50        # backward phases per layer at most; longer sequences take several steps per phase
+MODEL_FORMAT = "stepwise-text-model-1"
+MAX_GENERATE = 100_000
+
+
+# ---------------------------------------------------------------------------- config parsing
+def int_option(config: dict, key: str, default: int, lo: int, hi: int, what: str) -> int:
+    value = config.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise StepwiseError(f"The {what} {value!r} is not a whole number; give one from {lo} to {hi}.") from None
+    if not lo <= n <= hi:
+        raise StepwiseError(f"The {what} {n} is out of range; give one from {lo} to {hi}.")
+    return n
+
+
+def float_option(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
+    value = config.get(key)
+    if value is None or value == "":
+        return default
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise StepwiseError(f"The {what} {value!r} is not a number; give one from {lo:g} to {hi:g}.") from None
+    if not (math.isfinite(x) and lo <= x <= hi):
+        raise StepwiseError(f"The {what} {x:g} is out of range; give one from {lo:g} to {hi:g}.")
+    return x
+
+
+def step_chunks(T: int, max_phases: int = MAX_STEP_PHASES) -> list[tuple[int, int]]:
+    """(t_hi, t_lo) per backward phase of one layer, from the last step to the first."""
+    per = math.ceil(T / max_phases)
+    return [(hi, max(hi - per + 1, 0)) for hi in range(T - 1, -1, -per)]
+
+
+def read_model_file(path: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """(meta, parameter arrays) of a text model saved by either engine (.npz, or torch.save)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StepwiseError(f"The model file {path} does not exist; check the path.")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            if "__meta__" in f.files:
+                meta = json.loads(str(f["__meta__"]))
+                return meta, {k: f[k] for k in f.files if k != "__meta__"}
+    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
+        pass
+    try:
+        import torch
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+        meta = json.loads(blob["meta"])
+        return meta, {k: v.detach().numpy() for k, v in blob["state_dict"].items()}
+    except Exception:
+        raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
+                            "char-RNN or LSTM lab.") from None
+
+
+# ---------------------------------------------------------------------------- the trainer
+class TextTrainer(Trainer):
+    """A character-level recurrent language model, trained phase by phase."""
+
+    cell = "rnn"                 # "rnn" or "lstm"
+    cell_title = "RNN"
+    max_depth = 3
+    default_hidden = 128
+    default_depth = 2
+    default_seq_len = 25
+    default_batch = 1
+    default_lr = 0.1
+    default_clip = 5.0
+    clip_mode = "value"          # "value": each entry into [−clip, clip]; "norm": the global norm to clip
+    optimizer_name = "adagrad"
+    eval_every = 500
+    keyframe_every = 50
+    eval_streams = 32
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.hidden = int_option(config, "hidden", self.default_hidden, 1, 2048, "hidden size")
+        self.depth = int_option(config, "depth", self.default_depth, 1, self.max_depth, "number of layers")
+        self.seq_len = int_option(config, "seq_len", self.default_seq_len, 2, 1000, "sequence length")
+        self.batch_size = int_option(config, "batch_size", self.default_batch, 1, 1024, "batch size")
+        self.lr = float_option(config, "lr", self.default_lr, 1e-7, 10.0, "learning rate")
+        self.clip = float_option(config, "clip", self.default_clip, 1e-6, 1e6, "gradient clip")
+        self.eval_chars = int_option(config, "eval_chars", 32_000, 100, 10**8, "number of held-out characters")
+        self.sample_every_s = float_option(config, "sample_every", 3.0, 0.1, 3600.0, "sample interval (seconds)")
+        self.data: TextData = load_text(config.get("text") or None, notify=config.get("notify"))
+        n_stream = len(self.data.train) // self.batch_size
+        if n_stream < self.seq_len + 1:
+            raise StepwiseError(
+                f"The text is too short for {self.batch_size} streams of {self.seq_len} characters "
+                f"({len(self.data.train):,} training characters); use a longer text, a smaller batch or a "
+                "shorter sequence.")
+        # (B, N/B): stream b is the b-th slice of the training text
+        self.streams = self.data.train[: n_stream * self.batch_size].reshape(self.batch_size, n_stream)
+        self.cursor = 0
+        self.epoch = 0
+        self.chunks = step_chunks(self.seq_len)
+        self.model = self.build_model()
+        self._specs = self._build_specs()
+        self._batch: tuple[np.ndarray, np.ndarray] | None = None
+        self._reached = 0
+        self._clip_info: dict = {}
+        self._updates: dict[str, float] = {}
+        self._sample: dict | None = None
+        self._sample_time = -1e9
+        self._generations = 0
+
+    # ------------------------------------------------------------------ engine-specific
+    def build_model(self):
+        raise NotImplementedError
+
+    def apply_update(self) -> dict:
+        """Clip the gradients and take an optimizer step; returns the clip report."""
+        raise NotImplementedError
+
+    def model_state(self) -> dict:
+        raise NotImplementedError
+
+    def set_model_state(self, state: dict) -> None:
+        raise NotImplementedError
+
+    def current_lr(self) -> float:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ structure
+    def layer_label(self, l: int) -> str:
+        n_in = self.data.vocab_size if l == 0 else self.hidden
+        return f"{self.cell_title} {l + 1} · {n_in}→{self.hidden}"
+
+    def blocks(self) -> list[BlockInfo]:
+        arrays = self.model.param_arrays()
+        out = []
+        for l in range(self.depth):
+            names = (["embed"] if l == 0 else [f"W_ih{l}"]) + [f"W_hh{l}", f"b{l}"]
+            out.append(BlockInfo(f"{self.cell}{l + 1}", self.layer_label(l), self.cell,
+                                 int(sum(arrays[k].size for k in names)), (self.hidden,)))
+        out.append(BlockInfo("output", f"Output {self.hidden}→{self.data.vocab_size} + softmax", "dense",
+                             int(arrays["W_out"].size + arrays["b_out"].size), (self.data.vocab_size,)))
+        return out
+
+    def _build_specs(self) -> list[PhaseSpec]:
+        L, T = self.depth, self.seq_len
+        specs = [PhaseSpec(FORWARD, l, f"forward · {self.layer_label(l)} · {T} steps") for l in range(L)]
+        specs.append(PhaseSpec(FORWARD, L, f"forward · output layer · softmax over {self.data.vocab_size} characters"))
+        specs.append(PhaseSpec(LOSS, -1, "loss · cross-entropy per character"))
+        specs.append(PhaseSpec(BACKWARD, L, "backward · output layer"))
+        for l in reversed(range(L)):
+            for hi, lo in self.chunks:
+                when = f"t={hi}" if hi == lo else f"t={hi}…{lo}"
+                specs.append(PhaseSpec(BACKWARD, l, f"backward through time · {self.cell_title} {l + 1} · {when}", lo))
+        clip = f"clip entries to ±{self.clip:g}" if self.clip_mode == "value" else f"clip norm to {self.clip:g}"
+        specs.append(PhaseSpec(UPDATE, -1, f"update · {clip}, {self.optimizer_label()}"))
+        return specs
+
+    def optimizer_label(self) -> str:
+        return "Adagrad, decaying lr" if self.optimizer_name == "adagrad" else "Adam"
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        return list(self._specs)
+
+    # ------------------------------------------------------------------ running
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray, bool]:
+        """(inputs (T, B), targets (T, B), whether the streams start over)."""
+        T = self.seq_len
+        if self.cursor + T + 1 > self.streams.shape[1]:
+            self.cursor = 0
+            self.epoch += 1
+        fresh = self.cursor == 0
+        chunk = self.streams[:, self.cursor:self.cursor + T + 1].T       # (T+1, B)
+        self.cursor += T
+        return np.ascontiguousarray(chunk[:-1]), np.ascontiguousarray(chunk[1:]), fresh
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        specs = self._specs
+        index = 0
+
+        def event() -> PhaseEvent:
+            nonlocal index
+            ev = PhaseEvent(it, index, specs[index])
+            index += 1
+            self._reached = index
+            return ev
+
+        m = self.model
+        ids, targets, fresh = self.next_batch()
+        if fresh:
+            m.reset_carry()       # a new pass over the text starts from a zero state
+        self._reached = 0
+        self._batch = (ids, targets)
+        m.begin(ids, targets)
+        for l in range(self.depth):
+            m.forward_layer(l)
+            yield event()
+        m.forward_output()
+        yield event()
+        loss = m.loss()
+        check_finite(loss, it)
+        self._loss = loss
+        yield event()
+        m.backward_output()
+        yield event()
+        for l in reversed(range(self.depth)):
+            for hi, lo in self.chunks:
+                m.backward_steps(l, hi, lo)
+                yield event()
+        lr = self.current_lr()
+        self._clip_info = self.apply_update()
+        m.store_carry()
+        self.last_metrics = {"loss": loss, "grad_norm": self._clip_info["grad_norm"],
+                             "clipped": float(self._clip_info["clipped"]), "lr": lr}
+        self.iteration += 1
+        yield event()
+
+    def evaluate(self) -> dict[str, float]:
+        ids = self.data.heldout[: self.eval_chars + 1]
+        return {"heldout_loss_per_char": float(self.model.eval_loss(ids, streams=self.eval_streams))}
+
+    # ------------------------------------------------------------------ views
+    def _text_of(self, ids) -> str:
+        return self.data.decode(ids)
+
+    def _last_backward_index(self, block: int) -> int:
+        """The latest phase reached in this iteration that ran backward through ``block``."""
+        best = -1
+        for i in range(min(self._reached, len(self._specs))):
+            s = self._specs[i]
+            if s.kind == BACKWARD and s.block == block:
+                best = i
+        return best
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        if self._batch is None or index >= self._reached or not 0 <= block <= self.depth:
+            return {}
+        spec = self._specs[index]
+        ids, targets = self._batch
+        base = {"chars": self._text_of(ids[:, 0]), "targets": self._text_of(targets[:, 0]), "cell": self.cell,
+                "layer": block, "depth": self.depth}
+        m = self.model
+        if spec.kind == FORWARD and spec.block == block:
+            if block < self.depth:
+                return dict(base, acts={k: v.astype(np.float32) for k, v in m.layer_activations(block).items()})
+            probs = m.probabilities(0).astype(np.float32)                  # (T, V)
+            return dict(base, probs=probs, vocab=self.data.chars)
+        if spec.kind == LOSS:
+            nll = self._nll_example()
+            return dict(base, loss=float(self._loss), nll=nll)
+        if spec.kind == BACKWARD and spec.block == block:
+            if index != self._last_backward_index(block):
+                return {}   # a later phase of this block supersedes it
+            if block == self.depth:
+                return dict(base, output_grad_norm=float(self.last_output_grad_norm()))
+            grads = m.step_gradients(block, 0)
+            reached = spec.step if spec.step is not None else 0
+            out = dict(base, step=int(reached))
+            for k, v in grads.items():
+                v = np.array(v, dtype=np.float32 if v.ndim == 2 else np.float64)
+                if v.ndim == 1:
+                    v[:reached] = np.nan            # steps the backward has not reached yet
+                else:
+                    v[:reached] = 0.0
+                out[k] = v
+            return out
+        if spec.kind == UPDATE and self._clip_info and self._reached == len(self._specs):
+            out = dict(base, **{k: v for k, v in self._clip_info.items()}, lr=float(self.last_metrics.get("lr", 0)))
+            out.update(self.block_update_norms(block))
+            return out
+        return {}
+
+    def _nll_example(self) -> np.ndarray:
+        probs = self.model.probabilities(0).astype(np.float64)            # (T, V)
+        targets = self._batch[1][:, 0]
+        return -np.log(np.maximum(probs[np.arange(len(targets)), targets], 1e-30))
+
+    def last_output_grad_norm(self) -> float:
+        return float("nan")
+
+    def block_update_norms(self, block: int) -> dict:
+        return {}
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "cell": self.cell, "vocab": self.data.chars,
+                               "source": self.data.source, "depth": self.depth, "hidden": self.hidden,
+                               "seq_len": self.seq_len, "batch_size": self.batch_size, "epoch": self.epoch,
+                               "epoch_fraction": self.cursor / max(self.streams.shape[1], 1)}
+        now = time.monotonic()
+        if (self.iteration > 0 and now - self._sample_time >= self.sample_every_s
+                and (self._sample is None or self._sample["iteration"] != self.iteration)):
+            rng = np.random.default_rng([self.seed, 3, self.iteration])
+            text = "".join(chunk["text"] for chunk in self._stream("", 240, 0.8, 0, 240, rng, record=False)
+                           if "text" in chunk)
+            self._sample = {"text": text, "iteration": self.iteration}
+            self._sample_time = time.monotonic()
+        if self._sample is not None:
+            out["sample"] = dict(self._sample)
+        return out
+
+    # ------------------------------------------------------------------ generation
+    def _check_generate_args(self, args: dict) -> tuple[str, int, float, int, int]:
+        prompt = str(args.get("prompt") or "")
+        length = int_option(args, "length", 500, 0, MAX_GENERATE, "generation length")
+        temperature = float_option(args, "temperature", 1.0, 0.0, 100.0, "temperature")
+        top_k = int_option(args, "top_k", 0, 0, self.data.vocab_size, "top-k")
+        chunk = int_option(args, "chunk", 8, 1, MAX_GENERATE, "chunk size")
+        self.data.encode(prompt)            # characters outside the vocabulary: one clear sentence, now
+        return prompt, length, temperature, top_k, chunk
+
+    def _stream(self, prompt: str, length: int, temperature: float, top_k: int, chunk: int,
+                rng: np.random.Generator, record: bool = True) -> Iterator[dict]:
+        """Feed the prompt, then sample ``length`` characters; yields chunks of text with, per character,
+        each layer's activations after reading it ({name: (n, L, H)}), then {"done": True}."""
+        chars = self.data.chars
+        names = ("i", "f", "g", "o", "c", "h") if self.cell == "lstm" else ("h",)
+        L, H = self.depth, self.hidden
+        sampler = self.model.sampler(1)
+
+        def new_buffer(n):
+            return {k: np.zeros((n, L, H), dtype=np.float32) for k in names} if record else None
+
+        prompt_ids = self.data.encode(prompt) if prompt else None
+        if prompt_ids is None:
+            start = chars.index("\n") if "\n" in chars else int(np.argmax(np.bincount(self.data.train[:10000])))
+            logits = sampler.step(np.array([start]))        # a neutral first input, not shown
+        else:
+            acts = new_buffer(len(prompt_ids))
+            for k, c in enumerate(prompt_ids):
+                logits = sampler.step(np.array([c]), {n: acts[n][k] for n in names} if record else None)
+            yield {"text": prompt, "activations": acts, "prompt": True, "start": 0}
+        pos = len(prompt)
+        done = 0
+        x = np.zeros(1, dtype=np.int64)
+        while done < length:
+            n = min(chunk, length - done)
+            acts = new_buffer(n)
+            ids = []
+            for k in range(n):
+                c = sample_from_logits(logits[:, 0], temperature, top_k, rng.random())
+                ids.append(c)
+                x[0] = c
+                logits = sampler.step(x, {name: acts[name][k] for name in names} if record else None)
+            text = "".join(chars[c] for c in ids)
+            yield {"text": text, "activations": acts, "prompt": False, "start": pos}
+            pos += n
+            done += n
+        yield {"done": True, "length": done}
+
+    def generate(self, prompt: str = "", length: int = 500, temperature: float = 1.0, top_k: int = 0,
+                 seed: int | None = None) -> str:
+        """The prompt followed by ``length`` generated characters."""
+        prompt, length, temperature, top_k, _ = self._check_generate_args(
+            {"prompt": prompt, "length": length, "temperature": temperature, "top_k": top_k})
+        rng = self._generation_rng(seed)
+        parts = [c["text"] for c in self._stream(prompt, length, temperature, top_k, max(length, 1), rng, False)
+                 if "text" in c]
+        return "".join(parts)
+
+    def _generation_rng(self, seed=None) -> np.random.Generator:
+        self._generations += 1
+        return np.random.default_rng([self.seed, 2, self._generations] if seed is None else [int(seed)])
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "generate":
+            text = self.generate(args.get("prompt") or "", args.get("length", 500), args.get("temperature", 1.0),
+                                 args.get("top_k") or 0, args.get("seed"))
+            prompt = str(args.get("prompt") or "")
+            return {"text": text, "prompt": prompt, "generated": text[len(prompt):]}
+        if name in ("generate_stream", "generate_task"):
+            prompt, length, temperature, top_k, chunk = self._check_generate_args(args)
+            rng = self._generation_rng(args.get("seed"))
+            return {"task": self._stream(prompt, length, temperature, top_k, chunk, rng, record=True)}
+        if name == "sample":
+            length = int_option(args, "length", 240, 1, MAX_GENERATE, "sample length")
+            return {"text": self.generate("", length, float(args.get("temperature", 0.8)), 0, args.get("seed")),
+                    "iteration": self.iteration}
+        if name == "vocab":
+            return {"chars": self.data.chars, "source": self.data.source}
+        return super().command(name, args)
+
+    def summary(self) -> dict[str, Any]:
+        rng = np.random.default_rng([self.seed, 4, self.iteration])
+        sample = "".join(c["text"] for c in self._stream("", 300, 0.8, 0, 300, rng, record=False) if "text" in c)
+        return {"sample": sample, "vocab_size": self.data.vocab_size, "text": self.data.source,
+                "chars_per_iteration": self.seq_len * self.batch_size}
+
+    # ------------------------------------------------------------------ hyperparameters
+    def hyperparams(self) -> dict[str, float]:
+        return {"lr": float(self.lr), "clip": float(self.clip)}
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        if name not in self.hyperparams():
+            return super().set_hyperparam(name, value)
+        value = float(value)
+        if not math.isfinite(value) or value <= 0:
+            raise StepwiseError(f"{name} must be a positive number.")
+        setattr(self, name, value)
+        self.apply_hyperparams()
+
+    def apply_hyperparams(self) -> None:
+        pass
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        return {"iteration": self.iteration, "cursor": self.cursor, "epoch": self.epoch,
+                "hyper": self.hyperparams(), "last_metrics": dict(self.last_metrics), "model": self.model_state()}
+
+    def set_state(self, state: dict) -> None:
+        self.iteration = int(state["iteration"])
+        self.cursor = int(state["cursor"])
+        self.epoch = int(state["epoch"])
+        for k, v in state["hyper"].items():
+            setattr(self, k, float(v))
+        self.apply_hyperparams()
+        self.last_metrics = dict(state["last_metrics"])
+        self.set_model_state(state["model"])
+        self._batch = None
+        self._reached = 0
+        self._clip_info = {}
+
+    # ------------------------------------------------------------------ files
+    def architecture(self) -> dict:
+        return {"lab": self.lab, "cell": self.cell, "depth": self.depth, "hidden": self.hidden,
+                "chars": self.data.chars}
+
+    def meta_json(self) -> str:
+        return json.dumps({"format": MODEL_FORMAT, **self.architecture(), "engine": self.engine,
+                           "iteration": self.iteration})
+
+    def load(self, path: str) -> None:
+        meta, arrays = read_model_file(path)
+        if meta.get("format") != MODEL_FORMAT:
+            raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
+                                "char-RNN or LSTM lab.")
+        mine = self.architecture()
+        if meta.get("cell") != self.cell:
+            kinds = {"lstm": ("an LSTM", "LSTM"), "rnn": ("a vanilla RNN", "char-RNN")}
+            theirs, lab = kinds.get(meta.get("cell"), ("another kind of", "matching"))
+            raise StepwiseError(f"The model in {path} is {theirs} network, not {kinds[self.cell][0]}; "
+                                f"open it in the {lab} lab.")
+        if (meta.get("depth"), meta.get("hidden")) != (mine["depth"], mine["hidden"]):
+            raise StepwiseError(f"The model in {path} has {meta.get('depth')} layers of {meta.get('hidden')} units; "
+                                f"set --depth {meta.get('depth')} --hidden {meta.get('hidden')} to load it.")
+        if meta.get("chars") != mine["chars"]:
+            raise StepwiseError(f"The model in {path} was trained on a text with a different set of characters "
+                                f"({len(meta.get('chars') or '')} instead of {len(mine['chars'])}); open the same "
+                                "text (--text) to load it.")
+        try:
+            self.model.set_param_arrays(arrays)
+        except (KeyError, ValueError) as e:
+            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
+        self.model.reset_carry()
+        self.after_load()
+
+    def after_load(self) -> None:
+        pass
+
+
+# ---------------------------------------------------------------------------- the NumPy engine
+class NumpyTextTrainer(TextTrainer):
+    engine = "numpy"
+    net_class = RecurrentNet
+    loss_reduction = "mean"
+
+    def build_model(self):
+        self.dtype = np.float64 if self.config.get("dtype") == "float64" else np.float32
+        init_rng = np.random.default_rng([self.seed, 1])          # weights
+        net = self.net_class(self.data.vocab_size, self.hidden, self.depth, init_rng, self.dtype, self.loss_reduction)
+        self.optimizer = self.make_optimizer(net)
+        return net
+
+    def make_optimizer(self, net):
+        if self.optimizer_name == "adagrad":
+            return FlatAdagrad(net.flat, lr=self.lr, lr_decay=getattr(self, "lr_decay", 0.0), eps=1e-8)
+        return FlatAdam(net.flat, lr=self.lr)
+
+    def apply_hyperparams(self) -> None:
+        self.optimizer.lr = self.lr
+        if hasattr(self.optimizer, "lr_decay"):
+            self.optimizer.lr_decay = getattr(self, "lr_decay", 0.0)
+
+    def current_lr(self) -> float:
+        return float(self.optimizer.current_lr())
+
+    def apply_update(self) -> dict:
+        g = self.model.flat.grad
+        info = clip_elementwise(g, self.clip) if self.clip_mode == "value" else clip_global_norm(g, self.clip)
+        self.optimizer.step()
+        return info
+
+    def last_output_grad_norm(self) -> float:
+        return float(np.linalg.norm(self.model.dZ))
+
+    def block_update_norms(self, block: int) -> dict:
+        flat = self.model.flat
+        names = ["W_out", "b_out"] if block == self.depth else \
+            (["embed"] if block == 0 else [f"W_ih{block}"]) + [f"W_hh{block}", f"b{block}"]
+        u = self.optimizer.update
+        upd = math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2)) for k in names))
+        par = math.sqrt(sum(float(np.sum(flat.p[k].astype(np.float64) ** 2)) for k in names))
+        grad = math.sqrt(sum(float(np.sum(flat.g[k].astype(np.float64) ** 2)) for k in names))
+        return {"update_norm": upd, "param_norm": par, "block_grad_norm": grad, "names": names}
+
+    def model_state(self) -> dict:
+        m = self.model
+        carry = None if m.carry is None else [{k: v.copy() for k, v in c.items()} for c in m.carry]
+        return {"params": m.flat.data.copy(), "optimizer": self.optimizer.state_dict(), "carry": carry}
+
+    def set_model_state(self, state: dict) -> None:
+        m = self.model
+        m.flat.data[...] = state["params"]
+        self.optimizer.load_state_dict(state["optimizer"])
+        m.carry = None if state["carry"] is None else [{k: np.array(v) for k, v in c.items()} for c in state["carry"]]
+
+    def save(self, path: str) -> None:
+        try:
+            with open(path, "wb") as f:
+                np.savez(f, __meta__=np.array(self.meta_json()), **self.model.param_arrays())
+        except OSError as e:
+            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+
+    def after_load(self) -> None:
+        self.optimizer = self.make_optimizer(self.model)   # a loaded model starts a fresh optimizer memory

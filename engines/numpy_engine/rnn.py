@@ -1,0 +1,469 @@
+"""Character-level recurrent networks in NumPy with hand-written backpropagation through time.
+
+This module holds what the vanilla RNN (here) and the LSTM (lstm.py) share:
+
+- ``FlatParams``: every parameter is a view into one flat array, and every gradient a view into
+  another, so clipping and the optimizer are a handful of in-place vector operations;
+- ``FlatAdagrad`` / ``FlatAdam``: torch.optim.Adagrad / Adam, in place, on the flat buffers;
+- ``RecurrentNet``: a stack of recurrent layers under a softmax output layer, run the way the
+  app steps through it: ``forward_layer(l)`` (all time steps of layer l), ``forward_output()``,
+  ``loss()``, ``backward_output()``, then ``backward_steps(l, t_hi, t_lo)`` walking each layer's
+  unrolled sequence from the last character to the first, top layer first.
+
+Layouts (batch innermost, so each time step's block is contiguous and every gate is a block of
+rows): hidden states (T+1, H, B) with [0] the state carried in from the previous sequence;
+pre-activations / gates (T, G·H, B); logits and probabilities (T, V, B). Layer 0 reads
+characters: its input weight matrix times a one-hot x_t is one column of that matrix, so it is
+stored transposed as an embedding table ``embed`` (V, G·H) and looked up, never multiplied.
+
+A vanilla RNN layer:   a_t = W_ih x_t + W_hh h_{t−1} + b,   h_t = tanh(a_t).
+Output:                z_t = W_out h_t + b_out,   p_t = softmax(z_t),   loss_t = −log p_t[y_t].
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+# ---------------------------------------------------------------------------- parameters
+class FlatParams:
+    """Named parameter arrays that are views into one flat buffer ``data``; gradients likewise in ``grad``."""
+
+    def __init__(self, shapes: dict[str, tuple[int, ...]], dtype=np.float32):
+        self.shapes = {k: tuple(int(d) for d in v) for k, v in shapes.items()}
+        sizes = [math.prod(s) for s in self.shapes.values()]
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+        self.data = np.zeros(int(offsets[-1]), dtype=dtype)
+        self.grad = np.zeros_like(self.data)
+        self.p: dict[str, np.ndarray] = {}
+        self.g: dict[str, np.ndarray] = {}
+        self.slices: dict[str, slice] = {}
+        for (name, shape), a, b in zip(self.shapes.items(), offsets[:-1], offsets[1:]):
+            self.slices[name] = slice(int(a), int(b))
+            self.p[name] = self.data[a:b].reshape(shape)   # a view: writing p[name] writes data
+            self.g[name] = self.grad[a:b].reshape(shape)
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.shapes)
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+
+# ---------------------------------------------------------------------------- gradient clipping
+def clip_elementwise(grad: np.ndarray, limit: float) -> dict:
+    """min-char-rnn's clipping: every gradient entry into [−limit, limit], in place."""
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    fired = bool(grad.max() > limit or grad.min() < -limit)
+    n_clipped = int(np.count_nonzero(np.abs(grad) > limit)) if fired else 0
+    if fired:
+        np.clip(grad, -limit, limit, out=grad)
+    return {"grad_norm": norm, "clipped": fired, "clipped_fraction": n_clipped / max(grad.size, 1)}
+
+
+def clip_global_norm(grad: np.ndarray, max_norm: float) -> dict:
+    """torch.nn.utils.clip_grad_norm_: if ‖g‖ > max_norm, scale g by max_norm / (‖g‖ + 1e−6), in place."""
+    norm = float(np.sqrt(np.dot(grad, grad)))
+    fired = bool(norm > max_norm)
+    if fired:
+        grad *= max_norm / (norm + 1e-6)
+    return {"grad_norm": norm, "clipped": fired, "clipped_fraction": 1.0 if fired else 0.0}
+
+
+# ---------------------------------------------------------------------------- optimizers
+class FlatAdagrad:
+    """torch.optim.Adagrad (with its lr_decay) on a flat buffer, in place:
+
+        lr_t = lr / (1 + (t − 1) · lr_decay)      the learning rate decays as training goes on
+        G ← G + g²                                 Adagrad's memory: a running sum of squared gradients
+        θ ← θ − lr_t · g / (√G + ε)
+    """
+
+    name = "Adagrad"
+
+    def __init__(self, flat: FlatParams, lr: float = 0.1, lr_decay: float = 0.0, eps: float = 1e-10):
+        self.flat, self.lr, self.lr_decay, self.eps = flat, lr, lr_decay, eps
+        self.t = 0
+        self.sum = np.zeros_like(flat.data)
+        self.update = np.zeros_like(flat.data)   # the last step's change of θ (views read it)
+
+    def current_lr(self) -> float:
+        return self.lr / (1.0 + self.t * self.lr_decay)   # the rate the next step will use
+
+    def step(self) -> None:
+        self.t += 1
+        lr_t = self.lr / (1.0 + (self.t - 1) * self.lr_decay)
+        g, u = self.flat.grad, self.update
+        np.multiply(g, g, out=u)
+        self.sum += u                     # G ← G + g²
+        np.sqrt(self.sum, out=u)
+        u += self.eps                     # √G + ε
+        np.divide(g, u, out=u)
+        u *= -lr_t                        # Δθ = −lr_t · g / (√G + ε)
+        self.flat.data += u
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "lr": self.lr, "lr_decay": self.lr_decay, "sum": self.sum.copy()}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.t, self.lr, self.lr_decay = int(d["t"]), float(d["lr"]), float(d["lr_decay"])
+        self.sum[...] = d["sum"]
+
+
+class FlatAdam:
+    """torch.optim.Adam on a flat buffer, in place:
+
+        m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²
+        θ ← θ − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
+    """
+
+    name = "Adam"
+
+    def __init__(self, flat: FlatParams, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8):
+        self.flat, self.lr, self.betas, self.eps = flat, lr, tuple(betas), eps
+        self.t = 0
+        self.m = np.zeros_like(flat.data)
+        self.v = np.zeros_like(flat.data)
+        self.update = np.zeros_like(flat.data)
+
+    def current_lr(self) -> float:
+        return self.lr
+
+    def step(self) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        g, u, m, v = self.flat.grad, self.update, self.m, self.v
+        m *= b1
+        np.multiply(g, 1.0 - b1, out=u)
+        m += u                                        # m ← β1 m + (1 − β1) g
+        v *= b2
+        np.multiply(g, g, out=u)
+        u *= 1.0 - b2
+        v += u                                        # v ← β2 v + (1 − β2) g²
+        np.sqrt(v, out=u)
+        u /= math.sqrt(1.0 - b2 ** self.t)
+        u += self.eps                                 # √v̂ + ε
+        np.divide(m, u, out=u)
+        u *= -self.lr / (1.0 - b1 ** self.t)          # Δθ = −lr · m̂ / (√v̂ + ε)
+        self.flat.data += u
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "lr": self.lr, "m": self.m.copy(), "v": self.v.copy()}
+
+    def load_state_dict(self, d: dict) -> None:
+        self.t, self.lr = int(d["t"]), float(d["lr"])
+        self.m[...] = d["m"]
+        self.v[...] = d["v"]
+
+
+# ---------------------------------------------------------------------------- sampling
+def sample_from_logits(logits: np.ndarray, temperature: float, top_k: int, u: float) -> int:
+    """Draw a character id from logits (V,): temperature, then the top-k, with uniform u in [0, 1).
+
+    temperature 0 means greedy (the most likely character)."""
+    if temperature <= 0:
+        return int(np.argmax(logits))
+    z = logits.astype(np.float64) / temperature
+    if 0 < top_k < z.size:
+        kth = np.partition(z, -top_k)[-top_k]
+        z = np.where(z >= kth, z, -np.inf)            # keep the k largest
+    z -= z.max()
+    p = np.exp(z)
+    cdf = np.cumsum(p)
+    return int(min(np.searchsorted(cdf, u * cdf[-1], side="right"), z.size - 1))
+
+
+# ---------------------------------------------------------------------------- the network
+class RecurrentNet:
+    """A depth-L stack of recurrent layers of H units under a softmax over V characters.
+
+    ``loss_reduction``: "mean" averages the loss over all T·B characters; "sum_time" sums over
+    time and averages over the batch (min-char-rnn's objective). ``loss()`` always returns the
+    mean per character, in nats.
+    """
+
+    cell = "rnn"
+    n_gates = 1             # rows of pre-activation per hidden unit (LSTM: 4)
+    state_names = ("h",)    # what a layer carries from one sequence to the next
+
+    def __init__(self, vocab_size: int, hidden: int, depth: int, rng: np.random.Generator,
+                 dtype=np.float32, loss_reduction: str = "mean"):
+        assert loss_reduction in ("mean", "sum_time")
+        self.V, self.H, self.L = int(vocab_size), int(hidden), int(depth)
+        self.G = self.n_gates * self.H
+        self.dtype = np.dtype(dtype)
+        self.loss_reduction = loss_reduction
+        shapes: dict[str, tuple[int, ...]] = {"embed": (self.V, self.G)}   # layer 0's W_ih, transposed
+        for l in range(self.L):
+            if l > 0:
+                shapes[f"W_ih{l}"] = (self.G, self.H)
+            shapes[f"W_hh{l}"] = (self.G, self.H)
+            shapes[f"b{l}"] = (self.G,)
+        shapes["W_out"] = (self.V, self.H)
+        shapes["b_out"] = (self.V,)
+        self.flat = FlatParams(shapes, self.dtype)
+        self.p, self.g = self.flat.p, self.flat.g
+        self.init_params(rng)
+        self.carry: list[dict[str, np.ndarray]] | None = None   # per layer: state at the end of the last sequence
+        self.T = self.B = 0
+        self.ids = self.targets = None
+        self.layers_done_forward = 0
+
+    # ------------------------------------------------------------------ setup
+    def init_params(self, rng: np.random.Generator) -> None:
+        """U(−1/√H, 1/√H) for every weight and bias, as torch initialises nn.RNN / nn.LSTM / the output Linear."""
+        k = 1.0 / math.sqrt(self.H)
+        for name, p in self.p.items():
+            p[...] = rng.uniform(-k, k, size=p.shape)
+
+    def _ensure_buffers(self, T: int, B: int) -> None:
+        if (T, B) == (self.T, self.B):
+            return
+        self.T, self.B = T, B
+        H, G, V, L, dt = self.H, self.G, self.V, self.L, self.dtype
+        z = lambda *shape: np.zeros(shape, dtype=dt)  # noqa: E731
+        self.A = [z(T, G, B) for _ in range(L)]        # pre-activations (LSTM: activated gates)
+        self.Hs = [z(T + 1, H, B) for _ in range(L)]   # h_0..h_T, [0] carried in
+        self.dA = [z(T, G, B) for _ in range(L)]       # dL/da_t
+        self.D = [z(T, G, B) for _ in range(L)]        # local derivatives, filled when a layer's backward starts
+        self.dHtot = [z(T, H, B) for _ in range(L)]    # dL/dh_t, all paths (views show its norm per step)
+        self.dIn = [z(T, H, B) for _ in range(L)]      # dL/dh_t arriving from above (layer l+1 or the output)
+        self.Z = z(T, V, B)                            # logits
+        self.P = z(T, V, B)                            # probabilities
+        self.dZ = z(T, V, B)                           # dL/dz
+        self.gather = z(T, B, G)                       # embedding rows before the transpose
+        self.onehot = z(T, B, V)
+        self.tmpG = z(G, B)
+        self.tmpH = z(H, B)
+        self.dh_next = z(H, B)
+        self.nll = np.zeros((T, B))
+        self.tt, self.bb = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")   # (T,B) index grids
+        self._extra_buffers(T, B)
+
+    def _extra_buffers(self, T: int, B: int) -> None:
+        pass
+
+    def zero_carry(self, B: int) -> list[dict[str, np.ndarray]]:
+        return [{k: np.zeros((self.H, B), dtype=self.dtype) for k in self.state_names} for _ in range(self.L)]
+
+    def reset_carry(self) -> None:
+        self.carry = None
+
+    def begin(self, ids: np.ndarray, targets: np.ndarray) -> None:
+        """Start an iteration on character ids (T, B) predicting targets (T, B)."""
+        assert ids.shape == targets.shape and ids.ndim == 2
+        T, B = ids.shape
+        self._ensure_buffers(T, B)
+        self.ids, self.targets = ids, targets
+        if self.carry is None or self.carry[0]["h"].shape[1] != B:
+            self.carry = self.zero_carry(B)
+        for l in range(self.L):
+            self._load_carry(l)
+        self.onehot.fill(0)
+        self.onehot[self.tt, self.bb, ids] = 1.0        # (T, B, V), used only for the embedding gradient
+        self.layers_done_forward = 0
+
+    def _load_carry(self, l: int) -> None:
+        self.Hs[l][0] = self.carry[l]["h"]
+
+    def store_carry(self) -> None:
+        """The state after the last character becomes the next sequence's initial state."""
+        self.carry = [{"h": self.Hs[l][self.T].copy()} for l in range(self.L)]
+
+    # ------------------------------------------------------------------ forward
+    def forward_layer(self, l: int) -> None:
+        """All T steps of layer l. The input projection is hoisted out of the time loop."""
+        A = self.A[l]
+        if l == 0:
+            # W_ih x_t for one-hot x_t is row x_t of embed: an embedding lookup
+            np.take(self.p["embed"], self.ids, axis=0, out=self.gather)   # (T, B, G)
+            A[...] = self.gather.transpose(0, 2, 1)                        # (T, G, B)
+        else:
+            np.matmul(self.p[f"W_ih{l}"], self.Hs[l - 1][1:], out=A)       # (G,H)·(T,H,B) -> (T,G,B)
+        A += self.p[f"b{l}"][:, None]
+        self._recur(l)
+        self.layers_done_forward = l + 1
+
+    def _recur(self, l: int) -> None:
+        A, Hs, W, tmp = self.A[l], self.Hs[l], self.p[f"W_hh{l}"], self.tmpH
+        for t in range(self.T):
+            np.dot(W, Hs[t], out=tmp)          # W_hh h_{t−1}            (H, B)
+            np.add(A[t], tmp, out=A[t])        # a_t = W_ih x_t + b + W_hh h_{t−1}
+            np.tanh(A[t], out=Hs[t + 1])       # h_t = tanh(a_t)
+
+    def forward_output(self) -> None:
+        np.matmul(self.p["W_out"], self.Hs[-1][1:], out=self.Z)   # z_t = W_out h_t   (V,H)·(T,H,B) -> (T,V,B)
+        self.Z += self.p["b_out"][:, None]
+
+    def loss(self) -> float:
+        """Softmax cross-entropy per character (nats), averaged over the T·B characters."""
+        Z, P = self.Z, self.P
+        m = Z.max(axis=1, keepdims=True)                            # (T,1,B) shift: softmax(z) = softmax(z − max)
+        np.subtract(Z, m, out=P)
+        z_target = P[self.tt, self.targets, self.bb].astype(np.float64)   # (T,B) shifted logit of the target
+        np.exp(P, out=P)
+        s = P.sum(axis=1, keepdims=True)                            # (T,1,B)
+        P /= s                                                      # p_t = softmax(z_t)
+        np.subtract(np.log(s[:, 0, :].astype(np.float64)), z_target, out=self.nll)   # −log p_t[y_t]
+        return float(self.nll.mean())
+
+    # ------------------------------------------------------------------ backward
+    def loss_scale(self) -> float:
+        return 1.0 / (self.T * self.B) if self.loss_reduction == "mean" else 1.0 / self.B
+
+    def backward_output(self) -> None:
+        dZ = self.dZ
+        np.copyto(dZ, self.P)
+        dZ[self.tt, self.targets, self.bb] -= 1.0
+        dZ *= self.loss_scale()                                     # dL/dz = (p − onehot(y)) · scale
+        top = self.Hs[-1][1:]
+        self.g["W_out"][...] = np.tensordot(dZ, top, axes=([0, 2], [0, 2]))   # dL/dW_out = Σ_t,b dz · hᵀ
+        self.g["b_out"][...] = dZ.sum(axis=(0, 2))                             # dL/db_out = Σ_t,b dz
+        np.matmul(self.p["W_out"].T, dZ, out=self.dIn[-1])                     # dL/dh_t = W_outᵀ · dz_t
+
+    def backward_steps(self, l: int, t_hi: int, t_lo: int) -> None:
+        """Backpropagate through time steps t_hi, t_hi−1, …, t_lo of layer l (top layer first).
+
+        The first call for a layer (t_hi = T−1) starts its backward; the call that reaches t_lo = 0
+        computes the layer's weight gradients and the gradient sent to the layer below."""
+        assert 0 <= t_lo <= t_hi < self.T
+        if t_hi == self.T - 1:
+            self._begin_layer_backward(l)
+        for t in range(t_hi, t_lo - 1, -1):
+            self._backstep(l, t)
+        if t_lo == 0:
+            self._finish_layer_backward(l)
+
+    def _begin_layer_backward(self, l: int) -> None:
+        h = self.Hs[l][1:]
+        D = self.D[l]
+        np.multiply(h, h, out=D)
+        np.subtract(1.0, D, out=D)             # tanh'(a_t) = 1 − h_t²
+        self.dh_next.fill(0)
+
+    def _backstep(self, l: int, t: int) -> None:
+        dh = self.dHtot[l][t]
+        np.add(self.dIn[l][t], self.dh_next, out=dh)    # dL/dh_t = from above + from step t+1
+        np.multiply(dh, self.D[l][t], out=self.dA[l][t])   # dL/da_t = dL/dh_t ⊙ (1 − h_t²)
+        np.dot(self.p[f"W_hh{l}"].T, self.dA[l][t], out=self.dh_next)   # dL/dh_{t−1} = W_hhᵀ · dL/da_t
+
+    def _finish_layer_backward(self, l: int) -> None:
+        dA = self.dA[l]
+        # the recurrent weights are shared by all steps: dL/dW_hh = Σ_t dL/da_t · h_{t−1}ᵀ, one matrix product
+        self.g[f"W_hh{l}"][...] = np.tensordot(dA, self.Hs[l][:-1], axes=([0, 2], [0, 2]))
+        self.g[f"b{l}"][...] = dA.sum(axis=(0, 2))                                   # dL/db = Σ_t,b dL/da
+        if l == 0:
+            # dL/dembed[v] = Σ over the (t, b) where x = v of dL/da_t: onehotᵀ · dL/da
+            self.g["embed"][...] = np.tensordot(self.onehot, dA, axes=([0, 1], [0, 2]))
+        else:
+            below = self.Hs[l - 1][1:]
+            self.g[f"W_ih{l}"][...] = np.tensordot(dA, below, axes=([0, 2], [0, 2]))   # Σ_t dL/da_t · xᵀ
+            np.matmul(self.p[f"W_ih{l}"].T, dA, out=self.dIn[l - 1])                   # dL/dx_t = W_ihᵀ · dL/da_t
+
+    def forward_backward(self, ids: np.ndarray, targets: np.ndarray) -> float:
+        """One whole iteration's forward and backward (no update); returns the mean loss per character."""
+        self.begin(ids, targets)
+        for l in range(self.L):
+            self.forward_layer(l)
+        self.forward_output()
+        loss = self.loss()
+        self.backward_output()
+        for l in reversed(range(self.L)):
+            self.backward_steps(l, self.T - 1, 0)
+        return loss
+
+    # ------------------------------------------------------------------ views
+    def layer_activations(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
+        """Copies, (T, H) each, of what layer l computed for one example of the batch."""
+        return {"h": self.Hs[l][1:, :, example].copy()}
+
+    def probabilities(self, example: int = 0) -> np.ndarray:
+        return self.P[:, :, example].copy()    # (T, V)
+
+    def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
+        """dL/dh_t per step (T, H) for one example, and its norm per step over the batch (T,)."""
+        d = self.dHtot[l]
+        norms = np.sqrt(np.einsum("thb,thb->t", d, d, dtype=np.float64) / self.B)
+        return {"dh": d[:, :, example].copy(), "dh_norm": norms}
+
+    def param_arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.copy() for k, v in self.p.items()}
+
+    def set_param_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        for k, v in self.p.items():
+            if k not in arrays:
+                raise KeyError(k)
+            if tuple(arrays[k].shape) != v.shape:
+                raise ValueError(f"{k}: shape {tuple(arrays[k].shape)} != {v.shape}")
+        for k, v in self.p.items():
+            v[...] = arrays[k]
+
+    # ------------------------------------------------------------------ evaluation and sampling
+    def eval_loss(self, ids: np.ndarray, streams: int = 32, chunk: int = 100) -> float:
+        """Mean loss per character (nats) of predicting ids[1:] from ids[:-1], read as ``streams``
+        parallel streams from a zero state, carrying the state between chunks. Training state untouched."""
+        n = (len(ids) - 1) // streams
+        if n < 1:
+            streams, n = 1, len(ids) - 1
+        x = ids[: streams * n].reshape(streams, n).T                 # (n, S)
+        y = ids[1: streams * n + 1].reshape(streams, n).T
+        runner = self.sampler(streams)
+        total = 0.0
+        for start in range(0, n, chunk):
+            total += runner.nll_sum(x[start:start + chunk], y[start:start + chunk])
+        return total / (streams * n)
+
+    def sampler(self, batch: int = 1) -> "Sampler":
+        return Sampler(self, batch)
+
+
+class Sampler:
+    """Runs a frozen copy of the network one character at a time (generation and evaluation).
+
+    State per layer as (H, B) columns; ``step(ids)`` feeds one character per stream and returns the
+    logits (V, B). ``record`` (optional) receives each layer's activations of stream 0."""
+
+    def __init__(self, net: RecurrentNet, batch: int):
+        self.net = net
+        self.p = {k: v.copy() for k, v in net.p.items()}   # frozen: training may go on meanwhile
+        self.B = batch
+        self.state = net.zero_carry(batch)
+        self.a = np.zeros((net.G, batch), dtype=net.dtype)
+        self.tmp = np.zeros((net.G, batch), dtype=net.dtype)
+        self.z = np.zeros((net.V, batch), dtype=net.dtype)
+
+    def step(self, ids: np.ndarray, record: dict | None = None) -> np.ndarray:
+        p, a, tmp = self.p, self.a, self.tmp
+        x = None
+        for l in range(self.net.L):
+            if l == 0:
+                np.copyto(a, p["embed"][ids].T)                # W_ih x_t: embedding rows   (G, B)
+            else:
+                np.dot(p[f"W_ih{l}"], x, out=a)
+            a += p[f"b{l}"][:, None]
+            x = self.cell(l, a, tmp, record)
+        np.dot(p["W_out"], x, out=self.z)
+        self.z += p["b_out"][:, None]
+        return self.z
+
+    def cell(self, l: int, a: np.ndarray, tmp: np.ndarray, record: dict | None) -> np.ndarray:
+        h = self.state[l]["h"]
+        np.dot(self.p[f"W_hh{l}"], h, out=tmp)
+        a += tmp
+        np.tanh(a, out=h)                                       # h_t = tanh(W_ih x_t + W_hh h_{t−1} + b)
+        if record is not None:
+            record["h"][l] = h[:, 0]
+        return h
+
+    def nll_sum(self, x: np.ndarray, y: np.ndarray) -> float:
+        """Sum of −log p(y_t | x_≤t) over a chunk (T, B) of character ids."""
+        total = 0.0
+        cols = np.arange(self.B)
+        for t in range(len(x)):
+            z = self.step(x[t]).astype(np.float64)              # (V, B)
+            z -= z.max(axis=0, keepdims=True)
+            total += float(np.sum(np.log(np.exp(z).sum(axis=0)) - z[y[t], cols]))
+        return total
