@@ -49,7 +49,8 @@ def check_finite(loss: float, iteration: int) -> None:
     if not np.isfinite(loss):
         raise StepwiseError(
             f"The loss became {loss} at iteration {iteration + 1}: the learning rate is probably too large; "
-            "lower it and press play again (the state before that iteration is kept).")
+            "lower it, go back on the timeline to before the loss started to climb, and press play "
+            "(training paused at the iteration before, nothing is lost).")
 
 
 class Trainer:
