@@ -152,6 +152,7 @@ class _RaceBase(Trainer):
     lab = "optimizers"
     engine = "numpy"
     eval_every = 10 ** 9  # nothing held out on a surface (network mode overrides)
+    default_speed = "100 it/s"  # a race at "max" speed is over before the eye can follow it
 
     names: tuple[str, ...]
     optimizers: list[Optimizer]
@@ -413,6 +414,7 @@ class NetworkRace(_RaceBase):
         self._record()
         self.loss_trace = _Trace()
         self.landscape: dict | None = None
+        self._cancel = False
         self._batch = None
         self._losses: np.ndarray | None = None
 
@@ -518,9 +520,13 @@ class NetworkRace(_RaceBase):
         if len(next(iter(trajs.values()))) < 3:
             raise StepwiseError("Train at least a few dozen iterations before computing the landscape.")
         result = None
+        self._cancel = False
         for msg in plane_landscape(self.models[0], x, y, trajs, directions=args.get("directions", "pca"),
                                    center="first", resolution=int(args.get("resolution", 25)),
                                    seed=int(args.get("seed", self.seed))):
+            if self._cancel:  # command("landscape_cancel"): stop at the next point
+                yield {"done": True, "cancelled": True}
+                return
             if msg.get("done"):
                 result = msg
             else:
@@ -532,6 +538,9 @@ class NetworkRace(_RaceBase):
     def command(self, name: str, args: dict) -> dict[str, Any]:
         if name == "landscape":
             return {"task": self.landscape_task(dict(args))}
+        if name == "landscape_cancel":
+            self._cancel = True
+            return {"cancelled": True}
         return super().command(name, args)
 
     def final_lines(self) -> list[dict]:
