@@ -24,15 +24,13 @@ import numpy as np
 
 from .. import StepwiseError
 from ..landscape import flatten, plane_landscape, project, pca_directions
-from ..numpy_engine.optimizers import OPTIMIZERS, Optimizer, make_optimizer
+from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR, Optimizer, make_optimizer
 from ..surfaces import SURFACES, Surface, make_surface
 from ..trainer import (BACKWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 
 ALL = tuple(OPTIMIZERS)  # sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw
 NETWORK_DEFAULT = ("sgd", "momentum", "adam", "adamax")
-NETWORK_LRS = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adagrad": 0.02, "rmsprop": 0.001,
-               "adadelta": 1.0, "adam": 0.001, "adamax": 0.002, "adamw": 0.001}
 MAX_VIEW_POINTS = 2000   # path points sent to the view per optimizer (downsampled beyond)
 CHUNK = 256              # path rows per frozen chunk
 GRID = 160               # contour grid resolution
@@ -405,7 +403,7 @@ class NetworkRace(_RaceBase):
             rng = np.random.default_rng([self.seed, 1])  # the same initial weights for every optimizer
             self.models.append(Model([Dense("dense1", 784, self.hidden, "relu", rng),
                                       Dense("output", self.hidden, 10, "linear", rng)], SoftmaxCrossEntropy()))
-        self.optimizers = [make_optimizer(n, m.params(), **_config_hyper(config, n, NETWORK_LRS, OPTIMIZERS[n]))
+        self.optimizers = [make_optimizer(n, m.params(), **_config_hyper(config, n, TYPICAL_LR, OPTIMIZERS[n]))
                            for n, m in zip(self.names, self.models)]
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0

@@ -329,6 +329,12 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
+# Learning rates that train a small MNIST network well from the start (batch 64); the torch
+# defaults are for larger models (Adadelta's η = 1 is its paper's: no rate to tune).
+TYPICAL_LR: dict[str, float] = {"sgd": 0.1, "momentum": 0.02, "nesterov": 0.02, "adagrad": 0.02, "rmsprop": 0.001,
+                                "adadelta": 1.0, "adam": 0.001, "adamax": 0.002, "adamw": 0.001}
+
+
 def make_optimizer(name: str, params: list[np.ndarray], **hyper) -> Optimizer:
     """An optimizer by id with hyperparameters by name (beta1/beta2 accepted for Adam-like ones)."""
     cls = OPTIMIZERS[name]
