@@ -22,6 +22,7 @@ class LabInfo:
 LABS: dict[str, LabInfo] = {
     info.id: info for info in [
         LabInfo("mlp", "MLP on MNIST", ("numpy", "torch"), "engines.labs.mlp"),
+        LabInfo("cnn", "CNN on MNIST", ("numpy", "torch"), "engines.labs.cnn"),
         LabInfo("optimizers", "Optimizers race", ("numpy",), "engines.labs.optimizers"),
         LabInfo("resnet", "Residual vs plain (ResNet)", ("torch", "numpy"), "engines.labs.resnet"),
         LabInfo("char-rnn", "char-RNN on Shakespeare", ("numpy",), "engines.labs.char_rnn"),

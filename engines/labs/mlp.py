@@ -56,5 +56,8 @@ class MLPTrainer(NumpyClassifierTrainer):
         return layers
 
 
-def make_trainer(config: dict) -> MLPTrainer:
+def make_trainer(config: dict):
+    if config.get("engine") == "torch":
+        from ..torch_engine.mlp import TorchMLPTrainer
+        return TorchMLPTrainer(config)
     return MLPTrainer(config)

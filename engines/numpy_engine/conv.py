@@ -201,15 +201,21 @@ class MaxPool2dOp(Operation):
         train = self.training
         xc = batch_last(x)                                                    # (C, H, W, N)
         y = self.buf.get("out", (c, ho, wo, n), xc.dtype, train)
-        arg = self.buf.get("argmax", (c, ho, wo, n), np.uint8, train)         # offset index i·k + j of the max
-        better = self.buf.get("better", (c, ho, wo, n), np.bool_, train)
-        np.copyto(y, window(xc, 0, 0, ho, wo, s))
-        arg.fill(0)
-        for o in range(1, k * k):
-            v = window(xc, o // k, o % k, ho, wo, s)
-            np.greater(v, y, out=better)          # strictly greater: an earlier equal maximum keeps its place
-            np.copyto(y, v, where=better)
-            np.copyto(arg, o, where=better)
+        arg = self.buf.get("argmax", (c, ho, wo, n), np.uint8, train)         # offset o = i·k + j of the max
+        equal = self.buf.get("equal", (c, ho, wo, n), np.bool_, train)
+        step = self.buf.get("step", (c, ho, wo, n), np.uint8, train)
+        offsets = [window(xc, o // k, o % k, ho, wo, s) for o in range(k * k)]  # (C, Ho, Wo, N) views
+        np.copyto(y, offsets[0])
+        for v in offsets[1:]:
+            np.maximum(y, v, out=y)
+        # the winner is the FIRST offset holding the maximum: scan the offsets backwards and let
+        # each one that equals the maximum overwrite the winner (arg ← o where equal, without `where=`)
+        arg.fill(k * k - 1)
+        for o in range(k * k - 2, -1, -1):
+            np.equal(offsets[o], y, out=equal)
+            np.subtract(arg, o, out=step)          # arg > o here, so no wrap-around
+            np.multiply(step, equal, out=step)
+            np.subtract(arg, step, out=arg)        # arg = o where offset o holds the maximum
         self.geometry = (n, c, h, w, ho, wo)
         self.argmax = arg
         return batch_first(y)                                                 # (N, C, Ho, Wo) view

@@ -107,7 +107,7 @@ def conv_block(name: str, c_in: int, c_out: int, kernel: int, rng: np.random.Gen
     _set(conv.weight, init_conv_weight(rng, c_out, c_in, kernel, activation, np.float32))
     if bias:
         _set(conv.bias, np.zeros(c_out, np.float32))
-    norm_module = {"none": None, "bn": nn.BatchNorm2d(c_out), "gnws": nn.GroupNorm(groups, c_out)}[norm]
+    norm_module = nn.BatchNorm2d(c_out) if norm == "bn" else nn.GroupNorm(groups, c_out) if norm == "gnws" else None
     pad = f" pad {padding}" if padding else ""
     act = "" if activation == "linear" else f" + {activation}"
     prefix = "WS " if norm == "gnws" else ""

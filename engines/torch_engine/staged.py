@@ -123,7 +123,7 @@ class StagedRunner:
         self.loss_value = loss.detach()
         self.grad_outputs[-1] = self.logits.grad
         self.zero_grad()                                             # the parameters' .grad fill up in backward
-        return float(loss)
+        return float(self.loss_value)
 
     def backward_block(self, k: int) -> torch.Tensor | None:
         """out_k.backward(dL/dout_k): dL/dx_k and dL/dθ_k. Returns dL/dx_k (None if x_k needs none)."""

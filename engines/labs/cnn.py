@@ -1,0 +1,403 @@
+"""The CNN lab: a small convolutional network on MNIST, on the NumPy engine or the Torch engine.
+
+    conv 1→8 3×3 pad 1 + ReLU → maxpool 2×2 → conv 8→16 3×3 pad 1 + ReLU → maxpool 2×2
+    → flatten + dense 784→10 → softmax
+
+Both engines start from the same weights and see the same batches for a seed (training images
+shifted by up to ``shift`` pixels, a cheap augmentation that matters with 8,000 training images).
+
+Beyond the classifier's phase data the lab offers:
+- "kernels" (C_out, C_in, kh, kw) for convolution blocks (and "grad_kernels" in backward);
+- an *inspected example* (a held-out image or a digit drawn on the canvas): ``inspect`` sets it,
+  and every later view_data carries its maps at every block and the gradient reaching each
+  block for its loss, with the current weights, paused or training;
+- ``parity``: with the current weights and the current batch, every block's gradients computed
+  by both engines and their differences (max absolute and relative);
+- ``speed``: both engines' training iterations per second, measured side by side (a task).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import StepwiseError
+from ..numpy_engine.conv import Conv2d, FlattenDense, MaxPool2d
+from ..numpy_engine.layers import Layer
+from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
+from ..numpy_engine.model import Model
+from .classifier import MAX_TILES, NumpyClassifierTrainer
+
+DEFAULT_CHANNELS = (8, 16)
+DEFAULT_SHIFT = 2
+
+
+def parse_channels(value) -> tuple[int, int]:
+    """Two channel counts from '8,16', a list or a tuple; each from 1 to 64."""
+    parts = [p.strip() for p in value.replace(" ", ",").split(",") if p.strip()] if isinstance(value, str) else list(value)
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        raise StepwiseError(f"Channels {value!r} are not whole numbers; give two such as 8,16.") from None
+    if len(sizes) != 2:
+        raise StepwiseError(f"Give two channel counts (conv1, conv2), such as 8,16, not {value!r}.")
+    if not all(1 <= s <= 64 for s in sizes):
+        raise StepwiseError("Each channel count must be between 1 and 64.")
+    return sizes
+
+
+def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
+    """Each image moved by its own random (dy, dx) in [−max_shift, max_shift], zeros shifted in."""
+    if max_shift <= 0:
+        return images
+    n, h, w = images.shape
+    s = max_shift
+    padded = np.pad(images, ((0, 0), (s, s), (s, s)))                       # (N, H + 2s, W + 2s)
+    dy = rng.integers(0, 2 * s + 1, n)
+    dx = rng.integers(0, 2 * s + 1, n)
+    rows = (dy[:, None] + np.arange(h))[:, :, None]                          # (N, H, 1)
+    cols = (dx[:, None] + np.arange(w))[:, None, :]                          # (N, 1, W)
+    return padded[np.arange(n)[:, None, None], rows, cols]                   # (N, H, W)
+
+
+def numpy_cnn_layers(channels: tuple[int, int], rng: np.random.Generator, dtype=np.float32) -> list[Layer]:
+    c1, c2 = channels
+    return [Conv2d("conv1", 1, c1, 3, rng, padding=1, activation="relu", dtype=dtype),
+            MaxPool2d("pool1", 2),
+            Conv2d("conv2", c1, c2, 3, rng, padding=1, activation="relu", dtype=dtype),
+            MaxPool2d("pool2", 2),
+            FlattenDense("output", c2 * 7 * 7, 10, "linear", rng, dtype)]
+
+
+def weight_view_of(w: np.ndarray | None) -> dict[str, Any]:
+    """Conv kernels as (C_out, C_in, kh, kw); the dense head's (in, out) matrix whole (784×10)."""
+    if w is None:
+        return {}
+    w = np.asarray(w, dtype=np.float32)
+    if w.ndim == 4:
+        return {"kernels": w[:MAX_TILES, :MAX_TILES].copy()}
+    if w.ndim == 2:
+        return {"weight_matrix": w.copy()}
+    return {}
+
+
+def difference(ours: np.ndarray, theirs: np.ndarray) -> dict[str, float]:
+    """max |a − b|; that relative to the largest magnitude of either; and how many elements
+    differ by more than 1e-3 of that magnitude (rounding alone never gets there: such elements
+    are where a max-pool window had two values equal up to rounding and the engines picked
+    different winners, so the gradient went to a different pixel)."""
+    a = np.asarray(ours, dtype=np.float64)
+    b = np.asarray(theirs, dtype=np.float64)
+    if not a.size:
+        return {"max_abs": 0.0, "max_rel": 0.0, "scale": 0.0, "n_diff": 0, "size": 0}
+    d = np.abs(a - b)
+    diff = float(d.max())
+    scale = float(max(np.max(np.abs(a)), np.max(np.abs(b))))
+    return {"max_abs": diff, "max_rel": diff / scale if scale > 0 else 0.0, "scale": scale,
+            "n_diff": int(np.count_nonzero(d > 1e-3 * scale)), "size": int(a.size)}
+
+
+def gradient_parity(weights: list[np.ndarray], images: np.ndarray, labels: np.ndarray,
+                    channels: tuple[int, int], dtype: str = "float32") -> dict[str, Any]:
+    """One forward and backward of the same batch with the same weights (NumPy layout) on both
+    engines; per block, the differences of its output, of every parameter gradient, and of the
+    gradient reaching its input."""
+    import torch
+    import torch.nn.functional as F
+
+    from ..torch_engine.models import cnn_blocks, to_numpy_layout
+    from ..torch_engine.staged import StagedRunner
+
+    np_dtype = np.float64 if dtype == "float64" else np.float32
+    t_dtype = torch.float64 if dtype == "float64" else torch.float32
+    dummy = np.random.default_rng(0)
+    model = Model(numpy_cnn_layers(channels, dummy, np_dtype), SoftmaxCrossEntropy())
+    for p, w in zip(model.params(), weights):
+        p[...] = w
+    x = images.reshape(len(images), 1, 28, 28).astype(np_dtype)
+    logits = model.forward(x, training=True)
+    loss_np = model.loss.forward(logits, labels)
+    model.backward(model.loss.backward())
+
+    runner = StagedRunner(cnn_blocks(channels, dummy), input_grad=True)
+    runner.net.to(t_dtype)
+    with torch.no_grad():
+        for p, w in zip(runner.parameters(), weights):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(w.T if w.ndim == 2 else w)))
+    runner.begin(torch.from_numpy(x.copy()))
+    for k in range(len(runner)):
+        runner.forward_block(k)
+    loss_t = runner.loss(F.cross_entropy, torch.from_numpy(labels))
+    for k in reversed(range(len(runner))):
+        runner.backward_block(k)
+
+    rows = []
+    for k, (layer, block) in enumerate(zip(model.layers, runner.blocks)):
+        entries = [dict(what="output", **difference(layer.output, runner.outputs[k].detach().numpy())),
+                   dict(what="dL/d input", **difference(layer.input_grad, runner.grad_inputs[k].numpy()))]
+        names = [op.param_name for op in layer.param_ops()]
+        for name, g_np, p in zip(names, layer.param_grads(), runner.block_params(k)):
+            entries.append(dict(what=f"dL/d {name}", **difference(g_np, to_numpy_layout(p.grad))))
+        rows.append({"block": block.name, "label": block.label, "entries": entries})
+    return {"dtype": dtype, "loss_numpy": float(loss_np), "loss_torch": float(loss_t),
+            "blocks": rows, "batch_size": int(len(images)),
+            "max_rel": max(e["max_rel"] for r in rows for e in r["entries"] if e["what"] != "output")}
+
+
+class CNNLab:
+    """What the CNN lab adds to either engine's classifier trainer (a mixin; the trainer comes second)."""
+
+    lab = "cnn"
+    default_lr = 0.05
+    eval_every = 100
+
+    def _read_config(self, config: dict) -> None:
+        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
+        try:
+            self.shift = int(config.get("shift", DEFAULT_SHIFT))
+        except (TypeError, ValueError):
+            raise StepwiseError("shift must be a whole number of pixels (0 to 4).") from None
+        if not 0 <= self.shift <= 4:
+            raise StepwiseError("shift must be between 0 and 4 pixels.")
+        self.inspected: dict[str, Any] | None = None
+        self._inspected_cache: tuple | None = None
+        self.speed_result: dict[str, Any] | None = None
+        self._batch_images: np.ndarray | None = None
+        self._batch_labels: np.ndarray | None = None
+
+    def batch_indices(self) -> np.ndarray:
+        n = len(self.perm)
+        if self.cursor + self.batch_size > n:
+            self.perm = self.rng.permutation(n)
+            self.cursor = 0
+        idx = self.perm[self.cursor:self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return idx
+
+    def augmented_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.batch_indices()
+        images = shift_images(self.data.train_x[idx], self.rng, self.shift)
+        self._batch_images, self._batch_labels = images, self.data.train_y[idx]
+        return images, self._batch_labels
+
+    # ---- engine-specific pieces
+    def numpy_params(self) -> list[np.ndarray]:
+        raise NotImplementedError
+
+    def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+        raise NotImplementedError
+
+    # ---- the inspected example
+    def inspect(self, image: np.ndarray | None, label: int | None = None, source: str = "") -> dict[str, Any]:
+        if image is None:
+            self.inspected = None
+            self._inspected_cache = None
+            return {"cleared": True}
+        img = np.asarray(image, dtype=np.float32).reshape(28, 28)
+        if not np.isfinite(img).all():
+            raise StepwiseError("The drawn image has invalid pixel values; clear the canvas and draw again.")
+        self.inspected = {"image": np.clip(img, 0.0, 1.0).copy(), "label": None if label is None else int(label),
+                          "source": str(source)}
+        self._inspected_cache = None
+        return self.inspected_view()
+
+    def inspected_view(self) -> dict[str, Any]:
+        """Maps and gradients of the inspected example with the current weights (cached per iteration)."""
+        if self.inspected is None:
+            return {}
+        key = (self.iteration, id(self.inspected), self.weights_fingerprint())
+        if self._inspected_cache is not None and self._inspected_cache[0] == key:
+            return self._inspected_cache[1]
+        img, label = self.inspected["image"], self.inspected["label"]
+        probs_logits = self.predict_logits(img[None])[0]
+        probs = softmax(probs_logits[None].astype(np.float64))[0]
+        prediction = int(probs.argmax())
+        target = prediction if label is None else label
+        result = self.forward_backward_one(img, target)
+        result.update({"image": img.copy(), "label": label, "source": self.inspected["source"], "probs": probs,
+                       "prediction": prediction, "target": target, "iteration": self.iteration})
+        self._inspected_cache = (key, result)
+        return result
+
+    def weights_fingerprint(self) -> float:
+        """Changes when the weights do (cheap: a sum over 10k numbers)."""
+        return float(sum(float(np.sum(p)) for p in self.numpy_params()))
+
+    # ---- views
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out = super().view_data(selected_block)
+        out["channels"] = list(self.channels)
+        out["engine"] = self.engine
+        if self.inspected is not None:
+            out["inspected"] = self.inspected_view()
+        weights = self.block_weights(selected_block)
+        if weights is not None and weights.ndim == 4:
+            out["kernels"] = weights[:MAX_TILES, :MAX_TILES].astype(np.float32)
+        if self.speed_result is not None:
+            out["speed"] = dict(self.speed_result)
+        return out
+
+    def block_weights(self, block: int) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def parity(self, dtype: str = "float32") -> dict[str, Any]:
+        if self._batch_images is not None:
+            images, labels = self._batch_images, self._batch_labels
+        else:  # before the first iteration: the first examples of the training set, unshifted
+            images, labels = self.data.train_x[:self.batch_size], self.data.train_y[:self.batch_size]
+        result = gradient_parity(self.numpy_params(), images, labels, self.channels, dtype)
+        result["iteration"] = self.iteration
+        return result
+
+    def speed_task(self, iterations: int = 20) -> Iterator[dict[str, Any]]:
+        """Both engines' training iterations per second on fresh copies of this lab (same settings),
+        measured one after the other in this process (``python -m bench cnn`` measures carefully)."""
+        from . import make_trainer
+        rates = {}
+        for engine in ("numpy", "torch"):
+            config = {k: v for k, v in self.config.items() if k not in ("notify", "load")}
+            trainer = make_trainer(dict(config, lab="cnn", engine=engine))
+            times = []
+            for i in range(iterations + 3):
+                t0 = time.perf_counter()
+                for _ in trainer.run_iteration(detail=False):
+                    pass
+                if i >= 3:  # warm-up first
+                    times.append(time.perf_counter() - t0)
+                yield {"engine": engine, "progress": (len(rates) * (iterations + 3) + i + 1) / (2 * (iterations + 3))}
+            rates[engine] = 1.0 / float(np.median(times))
+        self.speed_result = {"numpy_it_per_s": rates["numpy"], "torch_it_per_s": rates["torch"],
+                             "numpy_over_torch": rates["torch"] / rates["numpy"], "batch_size": self.batch_size}
+        yield {"done": True, **self.speed_result}
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "inspect":
+            return self.inspect(args.get("image"), args.get("label"), args.get("source", ""))
+        if name == "inspect_heldout":
+            i = int(args["index"])
+            if not 0 <= i < len(self.data.heldout_x):
+                raise StepwiseError(f"There is no held-out example {i}.")
+            return self.inspect(self.data.heldout_x[i], int(self.data.heldout_y[i]), f"held-out #{i}")
+        if name == "parity":
+            return self.parity(args.get("dtype", "float32"))
+        if name == "speed":
+            return {"task": self.speed_task(int(args.get("iterations", 20)))}
+        return super().command(name, args)
+
+    def summary(self) -> dict[str, Any]:
+        return {"channels": list(self.channels), "shift": self.shift}
+
+
+class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
+    input_shape = (1, 28, 28)
+
+    def __init__(self, config: dict):
+        self._read_config(config)
+        super().__init__(config)
+        self._inspector: Model | None = None
+
+    def build_layers(self, rng: np.random.Generator) -> list[Layer]:
+        return numpy_cnn_layers(self.channels, rng, self.dtype)
+
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        images, labels = self.augmented_batch()
+        return self.prepare(images), labels
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        return self.model.predict(self.prepare(images), batch_size=250)  # bounded work arrays
+
+    def weight_view(self, layer: Layer, weights: np.ndarray | None = None) -> dict[str, Any]:
+        params = layer.params()
+        if not params:
+            return {}
+        return weight_view_of(params[0] if weights is None else weights)
+
+    def numpy_params(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.model.params()]
+
+    def block_weights(self, block: int) -> np.ndarray | None:
+        if not 0 <= block < len(self.model.layers):
+            return None
+        params = self.model.layers[block].params()
+        return params[0] if params else None
+
+    def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+        """One example through a twin of the model that shares nothing with the training caches."""
+        if self._inspector is None:
+            self._inspector = Model(self.build_layers(np.random.default_rng(0)), SoftmaxCrossEntropy())
+        model = self._inspector
+        for p, q in zip(model.params(), self.model.params()):
+            p[...] = q
+        x = self.prepare(image.reshape(1, 28, 28))
+        logits = model.forward(x, training=True)
+        loss = model.loss.forward(logits, np.array([target]))
+        model.backward(model.loss.backward())
+        return {"loss": float(loss),
+                "activations": [self.layer_view(layer.output[0]) for layer in model.layers],
+                "grads": [self.layer_view(layer.output_grad[0]) for layer in model.layers],
+                "input_grad": np.asarray(model.layers[0].input_grad[0, 0], dtype=np.float32).copy()}
+
+
+def _torch_cnn_class():
+    from ..torch_engine.classifier import TorchClassifierTrainer
+    from ..torch_engine.models import cnn_blocks, main_weight, to_numpy_layout
+
+    class TorchCNNTrainer(CNNLab, TorchClassifierTrainer):
+        input_shape = (1, 28, 28)
+
+        def __init__(self, config: dict):
+            self._read_config(config)
+            super().__init__(config)
+
+        def build_blocks(self, rng: np.random.Generator):
+            return cnn_blocks(self.channels, rng)
+
+        def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+            return self.augmented_batch()
+
+        def weight_view(self, k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+            w = main_weight(self.runner.blocks[k].module)
+            if w is None:
+                return {}
+            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
+
+        def numpy_params(self) -> list[np.ndarray]:
+            return [to_numpy_layout(p).copy() for p in self.runner.parameters()]
+
+        def block_weights(self, block: int) -> np.ndarray | None:
+            if not 0 <= block < len(self.runner):
+                return None
+            w = main_weight(self.runner.blocks[block].module)
+            return None if w is None else to_numpy_layout(w)
+
+        def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+            """One example in evaluation mode; torch.autograd.grad leaves the parameters' .grad alone."""
+            import torch
+            import torch.nn.functional as F
+            x = self.prepare(image.reshape(1, 28, 28)).requires_grad_(True)
+            net = self.runner.net
+            was = net.training
+            net.eval()
+            try:
+                with torch.enable_grad():
+                    outs, h = [], x
+                    for b in self.runner.blocks:
+                        h = b.module(h)
+                        outs.append(h)
+                    loss = F.cross_entropy(outs[-1], torch.tensor([target]))
+                    grads = torch.autograd.grad(loss, [x, *outs])  # dL/dx and dL/d(each block's output)
+            finally:
+                net.train(was)
+            return {"loss": float(loss.detach()),
+                    "activations": [self.layer_view(o[0]) for o in outs],
+                    "grads": [self.layer_view(g[0]) for g in grads[1:]],
+                    "input_grad": grads[0][0, 0].detach().to(torch.float32).numpy().copy()}
+
+    return TorchCNNTrainer
+
+
+def make_trainer(config: dict):
+    if config.get("engine") == "torch":
+        return _torch_cnn_class()(config)
+    return NumpyCNNTrainer(config)

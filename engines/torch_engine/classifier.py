@@ -1,0 +1,366 @@
+"""MNIST classifiers on the Torch engine, trained phase by phase with staged autograd.
+
+The torch twin of engines/labs/classifier.py (NumpyClassifierTrainer): the same data order (a
+NumPy generator seeded from the config), the same initial weights (drawn by the blocks'
+builders from the NumPy engine's generator), the same phases, and the same ``phase_data`` keys
+and layouts (weights in the NumPy engine's (in, out) layout), so every view works unchanged
+with ``--engine torch``. A subclass builds its blocks (``build_blocks``) and may change how
+images are laid out (``input_shape``).
+"""
+from __future__ import annotations
+
+import copy
+import multiprocessing as mp
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import StepwiseError
+from ..data import load_mnist
+from ..labs.classifier import MAX_TILES, classification_report, histogram
+from ..numpy_engine.losses import softmax
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
+                       rng_state, set_rng_state)
+from .models import main_weight, to_numpy_layout
+from .staged import StagedBlock, StagedRunner
+
+TORCH_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax")
+
+
+def configure_threads(config: dict) -> None:
+    """torch's intra-op threads for this process: ``threads`` from the config if given; otherwise
+    1 inside a spawned worker process (the app's engine process, so the UI keeps a core), and
+    torch's default (all cores) in a main process (headless training, benchmarks)."""
+    n = config.get("threads")
+    if n is None:
+        if mp.parent_process() is None:
+            return
+        n = 1
+    try:
+        n = int(n)
+    except (TypeError, ValueError):
+        raise StepwiseError(f"threads must be a whole number, not {n!r}.") from None
+    if n < 1:
+        raise StepwiseError("threads must be at least 1.")
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+
+
+def make_torch_optimizer(name: str, params: list[torch.Tensor], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+    """The torch.optim twin of the NumPy engine's optimizer of the same name."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "momentum":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum)
+    if name == "nesterov":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=True)
+    classes = {"adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop, "adadelta": torch.optim.Adadelta,
+               "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax}
+    if name not in classes:
+        raise StepwiseError(f"Unknown optimizer {name!r}; choose one of: {', '.join(TORCH_OPTIMIZERS)}.")
+    return classes[name](params, lr=lr)
+
+
+def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
+    """A deep copy: torch's state_dict() hands out the live momentum buffers."""
+    return copy.deepcopy(optimizer.state_dict())
+
+
+def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
+    # torch keeps the tensors it is given as its live state: give it copies, so a keyframe never changes
+    optimizer.load_state_dict(copy.deepcopy(state))
+
+
+class TorchClassifierTrainer(Trainer):
+    """Softmax classifier of MNIST images as a list of torch blocks, run with staged autograd."""
+
+    engine = "torch"
+    eval_every = 50
+    keyframe_every = 10
+    input_shape: tuple = (784,)
+    default_lr = 0.05
+    loss_label = "softmax cross-entropy"
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        configure_threads(config)
+        self.batch_size = int(config.get("batch_size", 64))
+        if self.batch_size < 1:
+            raise StepwiseError("The batch size must be a positive whole number.")
+        self.dtype = torch.float64 if config.get("dtype") == "float64" else torch.float32
+        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.rng = np.random.default_rng(self.seed)                    # data order (as the NumPy engine)
+        self.generator = torch.Generator().manual_seed(self.seed)       # dropout masks
+        init_rng = np.random.default_rng([self.seed, 1])                # weights (as the NumPy engine)
+        self.runner = StagedRunner(self.build_blocks(init_rng), input_grad=True)
+        self.runner.net.to(self.dtype)
+        opt_name = config.get("optimizer", "momentum")
+        if opt_name not in TORCH_OPTIMIZERS:
+            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(TORCH_OPTIMIZERS)}.")
+        self.optimizer_name = opt_name
+        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), float(config.get("lr", self.default_lr)),
+                                              float(config.get("momentum", 0.9)))
+        self.perm = self.rng.permutation(len(self.data.train_x))
+        self.cursor = 0
+        self.report: dict[str, Any] | None = None
+        self._updates: list[torch.Tensor] = []
+        self._x = self._y = None
+
+    # ------------------------------------------------------------------ to fill in
+    def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
+        raise NotImplementedError
+
+    def prepare(self, images: np.ndarray) -> torch.Tensor:
+        """(N, 28, 28) float images -> the first block's input."""
+        return torch.from_numpy(np.ascontiguousarray(images).reshape(len(images), *self.input_shape)).to(self.dtype)
+
+    # ------------------------------------------------------------------ structure
+    def blocks(self) -> list[BlockInfo]:
+        outs = self.runner.forward_all(torch.zeros((1, *self.input_shape), dtype=self.dtype))
+        return [BlockInfo(b.name, b.label, b.kind, int(sum(p.numel() for p in b.module.parameters())),
+                          tuple(o.shape[1:])) for b, o in zip(self.runner.blocks, outs)]
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        blocks = self.runner.blocks
+        specs = [PhaseSpec(FORWARD, i, f"forward · {b.label}") for i, b in enumerate(blocks)]
+        specs.append(PhaseSpec(LOSS, -1, f"loss · {self.loss_label}"))
+        specs += [PhaseSpec(BACKWARD, i, f"backward · {blocks[i].label}") for i in reversed(range(len(blocks)))]
+        specs.append(PhaseSpec(UPDATE, -1, f"update · {self.optimizer_name} (lr {self.optimizer.param_groups[0]['lr']:g})"))
+        return specs
+
+    # ------------------------------------------------------------------ running
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Images (N, 28, 28) and labels of the next batch, in the NumPy engine's order."""
+        n = len(self.perm)
+        if self.cursor + self.batch_size > n:
+            self.perm = self.rng.permutation(n)
+            self.cursor = 0
+        idx = self.perm[self.cursor:self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return self.data.train_x[idx], self.data.train_y[idx]
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        specs = self.phase_specs()
+        index = 0
+
+        def event():
+            nonlocal index
+            ev = PhaseEvent(it, index, specs[index])
+            index += 1
+            return ev
+
+        images, y = self.next_batch()
+        x = self.prepare(images)
+        self._x, self._y = x, y
+        yt = torch.from_numpy(y)
+        runner = self.runner
+        runner.begin(x, training=True)
+        for k in range(len(runner)):
+            runner.forward_block(k)
+            yield event()
+        loss = runner.loss(F.cross_entropy, yt)
+        check_finite(loss, it)
+        yield event()
+        for k in reversed(range(len(runner))):
+            runner.backward_block(k)
+            yield event()
+        params = runner.parameters()
+        with torch.no_grad():
+            before = [p.detach().clone() for p in params]
+            self.optimizer.step()
+            self._updates = [p.detach() - b for p, b in zip(params, before)]
+        if not all(bool(torch.isfinite(u).all()) for u in self._updates):
+            check_finite(float("nan"), it)  # the update overflowed: same message as a NaN loss
+        accuracy = float((runner.logits.detach().argmax(dim=1).numpy() == y).mean())
+        self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
+        self.iteration += 1
+        yield event()
+
+    def predict_logits(self, images: np.ndarray) -> np.ndarray:
+        return self.runner.predict(self.prepare(images)).numpy()
+
+    def evaluate(self) -> dict[str, float]:
+        logits = self.predict_logits(self.data.heldout_x)
+        pred = logits.argmax(axis=1)
+        self.report = classification_report(self.data.heldout_y, pred)
+        loss = float(F.cross_entropy(torch.from_numpy(logits.astype(np.float64)), torch.from_numpy(self.data.heldout_y)))
+        return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
+                "heldout_macro_f1": self.report["macro_f1"]}
+
+    # ------------------------------------------------------------------ views (the NumPy trainer's keys)
+    @staticmethod
+    def data_image(x: torch.Tensor) -> np.ndarray:
+        return x.detach().to(torch.float32).numpy().reshape(28, 28).copy()
+
+    @staticmethod
+    def layer_view(t: torch.Tensor) -> dict[str, Any]:
+        """One example's tensor as the view shows it: a vector, or maps (C, H, W)."""
+        a = t.detach().to(torch.float32).numpy()
+        if a.ndim == 3:
+            return {"maps": a[:MAX_TILES].copy()}
+        return {"vector": a.ravel().copy()}
+
+    def weight_view(self, k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+        """A block's main weight (or its gradient), as NumpyClassifierTrainer.weight_view shows it,
+        plus "kernels" (C_out, C_in, kh, kw) for convolutions."""
+        w_t = main_weight(self.runner.blocks[k].module)
+        if w_t is None:
+            return {}
+        w = to_numpy_layout(w_t) if weights is None else weights
+        w = np.asarray(w, dtype=np.float32)
+        if w.ndim == 4:
+            return {"kernels": w[:MAX_TILES, :MAX_TILES].copy()}
+        if w.shape[0] == 784 and self.input_shape == (784,):
+            return {"weight_tiles": np.ascontiguousarray(w[:, :MAX_TILES].T.reshape(-1, 28, 28))}
+        return {"weight_matrix": w[:128, :128].copy()}
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        runner = self.runner
+        if self._x is None or not (0 <= block < len(runner)):
+            return {}
+        spec = self.phase_specs()[index]
+        out: dict[str, Any] = {}
+        if spec.kind == FORWARD:
+            act = runner.outputs[block]
+            if act is None:
+                return {}
+            out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
+                   "activation": self.layer_view(act[0]), "activation_hist": histogram(act.detach().numpy())}
+            out.update(self.weight_view(block))
+        elif spec.kind == LOSS:
+            if runner.logits is None:
+                return {}
+            logits = runner.logits.detach().to(torch.float64).numpy()
+            out = {"loss": float(runner.loss_value), "probs": softmax(logits[:1])[0], "label": int(self._y[0])}
+        elif spec.kind == BACKWARD:
+            g_out = runner.grad_outputs[block]
+            if g_out is None:
+                return {}
+            g_in = runner.grad_inputs[block]
+            out = {"grad_output": self.layer_view(g_out[0]), "grad_hist": histogram(g_out.numpy())}
+            if g_in is not None:
+                out["grad_input"] = self.layer_view(g_in[0])
+            params = runner.block_params(block)
+            if params and all(p.grad is not None for p in params):
+                out["param_grad_norms"] = [float(torch.linalg.vector_norm(p.grad)) for p in params]
+                w_t = main_weight(runner.blocks[block].module)
+                if w_t is not None and w_t.grad is not None:
+                    out.update({"grad_" + key: v
+                                for key, v in self.weight_view(block, to_numpy_layout(w_t.grad)).items()})
+        elif spec.kind == UPDATE and self._updates:
+            ids = runner.param_index_range(block)
+            if not len(ids):
+                return {}
+            params = runner.parameters()
+            out = {"update_norms": [float(torch.linalg.vector_norm(self._updates[i])) for i in ids],
+                   "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids],
+                   "update_hist": histogram(self._updates[ids[0]].numpy())}
+        out.update(runner.extra(spec.kind, block))
+        return out
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams()}
+        if self.report is not None:
+            out["report"] = self.report
+        return out
+
+    def classify(self, image: np.ndarray) -> dict[str, Any]:
+        """Forward one 28×28 image in evaluation mode; every block's output for the views."""
+        x = self.prepare(np.asarray(image, dtype=np.float32).reshape(1, 28, 28))
+        outs = self.runner.forward_all(x)
+        probs = softmax(outs[-1].to(torch.float64).numpy())[0]
+        return {"probs": probs, "prediction": int(probs.argmax()), "layers": [self.layer_view(o[0]) for o in outs]}
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "classify":
+            return self.classify(args["image"])
+        if name == "heldout_examples":
+            idx = np.asarray(args.get("indices", range(16)), dtype=int)
+            x = self.data.heldout_x[idx]
+            pred = self.predict_logits(x).argmax(axis=1)
+            return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
+                    "indices": idx}
+        return super().command(name, args)
+
+    # ------------------------------------------------------------------ hyperparameters
+    def hyperparams(self) -> dict[str, float]:
+        group = self.optimizer.param_groups[0]
+        out = {"lr": float(group["lr"])}
+        if self.optimizer_name in ("momentum", "nesterov"):
+            out["momentum"] = float(group["momentum"])
+        return out
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        if name not in self.hyperparams():
+            return super().set_hyperparam(name, value)
+        if not np.isfinite(value) or value < 0:
+            raise StepwiseError(f"{name} must be a non-negative number.")
+        for group in self.optimizer.param_groups:
+            group[name] = float(value)
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        return {"iteration": self.iteration,
+                "params": [p.detach().clone() for p in self.runner.parameters()],
+                "buffers": [b.detach().clone() for b in self.runner.buffers()],
+                "optimizer": optimizer_state(self.optimizer), "hyper": self.hyperparams(),
+                "rng": rng_state(self.rng), "torch_rng": self.generator.get_state(),
+                "perm": self.perm.copy(), "cursor": self.cursor, "last_metrics": dict(self.last_metrics)}
+
+    def set_state(self, state: dict) -> None:
+        self.iteration = state["iteration"]
+        with torch.no_grad():
+            for p, saved in zip(self.runner.parameters(), state["params"]):
+                p.copy_(saved)
+            for b, saved in zip(self.runner.buffers(), state["buffers"]):
+                b.copy_(saved)
+        load_optimizer_state(self.optimizer, state["optimizer"])
+        for k, v in state["hyper"].items():
+            for group in self.optimizer.param_groups:
+                group[k] = v
+        set_rng_state(self.rng, state["rng"])
+        self.generator.set_state(state["torch_rng"])
+        self.perm = np.array(state["perm"])
+        self.cursor = int(state["cursor"])
+        self.last_metrics = dict(state["last_metrics"])
+        self._updates = []
+        self._x = None
+        self.runner.clear()
+
+    def architecture(self) -> dict:
+        return {"lab": self.lab, "blocks": [b.label for b in self.runner.blocks]}
+
+    def save(self, path: str) -> None:
+        state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
+        payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
+                   "state_dict": state}
+        try:
+            torch.save(payload, path)
+        except OSError as e:
+            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+
+    def load(self, path: str) -> None:
+        p = Path(path)
+        if not p.is_file():
+            raise StepwiseError(f"The model file {path} does not exist; check the path.")
+        try:
+            payload = torch.load(p, weights_only=True)
+            meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
+        except Exception:
+            meta_ok = False
+        if not meta_ok:
+            raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
+                                "with the torch engine.")
+        mine = self.architecture()
+        if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
+            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with layers "
+                                f"{payload.get('blocks')}; set the same layers to load it.")
+        try:
+            self.runner.net.load_state_dict(payload["state_dict"])
+        except (KeyError, RuntimeError) as e:
+            raise StepwiseError(f"The model file {path} does not fit this network ({str(e).splitlines()[0]}).") from None
+        self.report = None
