@@ -53,6 +53,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--surface", help="optimizer lab: rosenbrock, beale, himmelblau, saddle, quadratic")
     g.add_argument("--start", help="optimizer lab: start point X,Y")
     g.add_argument("--condition", type=float, help="optimizer lab: condition number of the quadratic")
+    g.add_argument("--angle", type=float, help="optimizer lab: rotation of the quadratic's axes, in degrees")
+    g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
     g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
     g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
     g.add_argument("--generate", type=int, metavar="N", help="text labs: print N generated characters and exit")
@@ -63,7 +65,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 
 
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
-               "optimizer", "depth", "plain", "arch", "norm", "surface", "start", "condition", "text", "seq_len")
+               "optimizer", "depth", "plain", "arch", "norm", "surface", "start", "condition", "angle", "optimizers",
+               "text", "seq_len")
 
 
 def config_from_args(args) -> dict:
@@ -225,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     from engines.labs import lab_ids
 
     parser = build_parser(lab_ids())
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1):  # "--start -1,1.5": a negative start point is a value, not an option
+        if argv[i] == "--start" and argv[i + 1].startswith("-"):
+            argv[i:i + 2] = [f"--start={argv[i + 1]}"]
+            break
     args = parser.parse_args(argv)  # unknown options: argparse prints the problem and exits with 2
     if args.list_labs:
         print("\n".join(lab_ids()))

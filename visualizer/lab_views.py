@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from widgets.lab_view import LabView, OptionSpec
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
+NUMPY_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "adamw")
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,8 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("hidden", "hidden sizes", "text", "256,128,64", tooltip="comma-separated, e.g. 256,128,64"),
         OptionSpec("activation", "activation", "choice", "relu", ACTIVATIONS),
         OptionSpec("dropout", "dropout before layer 1", "float", 0.3, maximum=0.95),
-        OptionSpec("optimizer", "optimizer", "choice", "momentum", ("sgd", "momentum")),
+        OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS,
+                   tooltip="the NumPy engine's own optimizers; each starts at a learning rate that suits it"),
         OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),

@@ -73,6 +73,7 @@ class SessionHost:
         trainer.config.pop("notify", None)
         self.config = dict(config, engine=trainer.engine)
         self.session = session
+        self.speed = getattr(trainer, "default_speed", DEFAULT_SPEED)
         self.playing = False
         self.run_to = None
         self.tasks.clear()
@@ -91,7 +92,8 @@ class SessionHost:
         return {"lab": t.lab, "engine": t.engine,
                 "config": {k: v for k, v in self.config.items() if k not in ("load", "session")},
                 "blocks": [dict(vars(b)) for b in t.blocks()],
-                "phases": [(p.kind, p.block, p.label) for p in s.specs], "hyperparams": t.hyperparams()}
+                "phases": [(p.kind, p.block, p.label) for p in s.specs], "hyperparams": t.hyperparams(),
+                "speed": self.speed}
 
     # ------------------------------------------------------------------ commands
     def handle(self, cmd: str, arg: Any = None) -> None:
@@ -227,6 +229,7 @@ class SessionHost:
                 self.send("task", (name, {"done": True}))
             except StepwiseError as e:
                 self.tasks.pop(name, None)
+                self.send("task", (name, {"cancelled": True, "error": str(e)}))
                 self.send("error", str(e))
 
     def flush(self, force: bool = False) -> None:

@@ -6,7 +6,8 @@ and emits intents; it never touches an engine. The window routes:
   through ``on_reply(name, reply)``; a long request returns a task whose progress arrives
   through ``on_task(name, progress)``;
 - ``select_block(index)``  -> the inspected block;
-- ``set_hyperparam(name, value)`` -> a live setting (learning rate, ...).
+- ``set_hyperparam(name, value)`` -> a live setting (learning rate, ...);
+- ``cancel_task(name)`` -> stop a task; ``apply_settings(values)`` -> a new run with these settings.
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ class LabView(QtWidgets.QWidget):
     command = QtCore.Signal(str, dict)
     select_block = QtCore.Signal(int)
     set_hyperparam = QtCore.Signal(str, float)
+    cancel_task = QtCore.Signal(str)        # stop a running task (e.g. a landscape computation)
+    apply_settings = QtCore.Signal(dict)    # start a new run with these settings changed (e.g. a start point)
+    owns_curves = False                     # True: the view draws its own curves; the window hides its panel
 
     def set_snapshot(self, snap: dict) -> None:
         raise NotImplementedError

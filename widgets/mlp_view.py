@@ -1,9 +1,11 @@
-"""The MLP lab's view: the layer inspector and the held-out classification report."""
+"""The MLP lab's view: the layer inspector, the held-out classification report, and the
+loss landscape around the training path (computed in the engine process on request)."""
 from __future__ import annotations
 
 from PySide6 import QtWidgets
 
 from .lab_view import LabView
+from .landscape_view import LandscapeView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
 
@@ -16,8 +18,12 @@ class MLPView(LabView):
         self.tabs = QtWidgets.QTabWidget()
         self.inspector = LayerInspector()
         self.report = ReportPanel()
+        self.landscape = LandscapeView(title="Held-out loss around this run's training path")
+        self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
+        self.landscape.cancel.connect(lambda: self.cancel_task.emit("landscape"))
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
+        self.tabs.addTab(self.landscape, "Loss landscape")
         layout.addWidget(self.tabs)
 
     def set_snapshot(self, snap: dict) -> None:
@@ -26,3 +32,13 @@ class MLPView(LabView):
         else:
             self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))
+
+    def on_task(self, name: str, progress: dict) -> None:
+        if name != "landscape":
+            return
+        if progress.get("cancelled"):
+            self.landscape.set_busy(False)
+        elif progress.get("done"):
+            self.landscape.set_result(progress, titles={"mlp": "training path", "cnn": "training path"})
+        else:
+            self.landscape.set_progress(float(progress.get("progress", 0.0)), progress.get("stage", ""))

@@ -15,10 +15,11 @@ import numpy as np
 
 from .. import StepwiseError
 from ..data import load_mnist
+from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
-from ..numpy_engine.optimizers import OPTIMIZERS
+from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer,
                        check_finite, rng_state, set_rng_state)
 
@@ -74,7 +75,9 @@ class NumpyClassifierTrainer(Trainer):
         opt_name = config.get("optimizer", "momentum")
         if opt_name not in OPTIMIZERS:
             raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-        kwargs = {"lr": float(config.get("lr", self.default_lr))}
+        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
+        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
+        kwargs = {"lr": float(config.get("lr", default_lr))}
         if opt_name in ("momentum", "nesterov"):
             kwargs["momentum"] = float(config.get("momentum", 0.9))
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
@@ -83,6 +86,11 @@ class NumpyClassifierTrainer(Trainer):
         self.report: dict[str, Any] | None = None
         self._updates: list[np.ndarray] = []
         self._x = self._y = None
+        # the parameter trajectory for the loss-landscape view: iteration -> flat float32 copy.
+        # Like the loss history it is not keyframe state: going back truncates it, replay re-records it.
+        self.record_every = int(config.get("record_every", 25))
+        self.trajectory: dict[int, np.ndarray] = {}
+        self._record()
 
     default_lr = 0.05
 
@@ -155,6 +163,8 @@ class NumpyClassifierTrainer(Trainer):
         accuracy = float((h.argmax(axis=1) == y).mean())
         self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
         self.iteration += 1
+        if self.iteration % self.record_every == 0:
+            self._record()
         yield event()
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
@@ -247,7 +257,21 @@ class NumpyClassifierTrainer(Trainer):
         probs = softmax(h.astype(np.float64))[0]
         return {"probs": probs, "prediction": int(probs.argmax()), "layers": layers}
 
+    MAX_RECORDS = 100
+
+    def _record(self) -> None:
+        self.trajectory[self.iteration] = flatten(self.model.params(), np.float32)
+        if len(self.trajectory) > self.MAX_RECORDS:  # keep every other record, record half as often
+            self.record_every *= 2
+            self.trajectory = {k: v for k, v in self.trajectory.items() if k % self.record_every == 0}
+
     def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "landscape":
+            points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
+            points.append(flatten(self.model.params(), np.float32))
+            return {"task": classifier_landscape(
+                self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
+                n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
         if name == "classify":
             return self.classify(args["image"])
         if name == "heldout_examples":
@@ -292,6 +316,7 @@ class NumpyClassifierTrainer(Trainer):
         self.last_metrics = dict(state["last_metrics"])
         self._updates = []
         self._x = None
+        self.trajectory = {k: v for k, v in self.trajectory.items() if k <= self.iteration}
 
     def architecture(self) -> dict:
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
