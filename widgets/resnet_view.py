@@ -46,11 +46,29 @@ def nice_ratio(a: float, b: float) -> str:
     return f"{1 / r:.3g}× smaller" if r < 1 else f"{r:.3g}× larger"
 
 
+class DecadeAxis(pg.AxisItem):
+    """An axis for data given as log10 values: a labelled tick at each power of ten, nothing else
+    (pyqtgraph's log axis labels 2·10ⁿ … 9·10ⁿ too, which collide on short plots)."""
+
+    def tickValues(self, minVal, maxVal, size):
+        lo, hi = math.ceil(minVal - 1e-9), math.floor(maxVal + 1e-9)
+        if hi < lo:
+            return [(1.0, [])]
+        step = max(1, math.ceil((hi - lo + 1) / max(2, size / 20)))  # ~20 px per label at least
+        return [(float(step), [float(v) for v in range(lo, hi + 1, step)])]
+
+    def tickStrings(self, values, scale, spacing):
+        out = []
+        for v in values:
+            x = 10.0 ** v
+            out.append(f"{x:g}" if 1e-3 <= x <= 1e4 else f"1e{int(round(v))}")
+        return out
+
+
 def log_axis_plot(title: str) -> pg.PlotWidget:
     """A plot whose data are log10 values and whose left axis reads as powers of ten."""
-    w = pg.PlotWidget()
+    w = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})
     w.setTitle(title, size="9pt")
-    w.getAxis("left").setLogMode(False, True)
     w.showGrid(x=False, y=True, alpha=0.25)
     w.setMouseEnabled(False, False)
     w.hideButtons()
@@ -150,13 +168,12 @@ class GradientFlowTab(QtWidgets.QWidget):
         for p in self.panels:
             row.addWidget(p, 1)
         layout.addLayout(row, 3)
-        self.over_time = pg.PlotWidget()
+        self.over_time = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})  # data are log10 values
         self.over_time.setTitle("gradient reaching the first residual block, every iteration", size="9pt")
-        self.over_time.setLogMode(False, True)
-        self.over_time.getAxis("left").setStyle(maxTextLevel=0)  # label the decades only (minor labels collide)
+        self.over_time.setLabel("left", "‖dL/dx‖")
         self.over_time.showGrid(x=True, y=True, alpha=0.2)
         self.over_time.setLabel("bottom", "iteration")
-        self.over_time.setMinimumHeight(150)
+        self.over_time.setMinimumHeight(170)
         self.over_legend = self.over_time.addLegend(offset=(-6, -6), labelTextSize="8pt")
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.over_time.addItem(self.cursor)
@@ -218,7 +235,8 @@ class GradientFlowTab(QtWidgets.QWidget):
             data = series.get(key, {})
             if key not in self.curves:
                 color = RUN_COLORS[len(self.curves) % len(RUN_COLORS)]
-                self.curves[key] = self.over_time.plot([], [], pen=pg.mkPen(color, width=1.5), name=title)
+                self.curves[key] = self.over_time.plot([], [], pen=pg.mkPen(color, width=1.5), name=title, symbol="o",
+                                                       symbolSize=5, symbolBrush=color, symbolPen=None)
             xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
             ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
             ok = np.isfinite(ys) & (ys > 0)
@@ -226,15 +244,19 @@ class GradientFlowTab(QtWidgets.QWidget):
             if len(xs) > 3000:
                 step = len(xs) // 3000 + 1
                 xs, ys = xs[::step], ys[::step]
-            self.curves[key].setData(xs, ys)
+            item = self.curves[key]
+            item.setData(xs, np.log10(ys))
+            symbol = "o" if len(xs) < 30 else None  # a lone point needs a marker
+            if item.opts["symbol"] != symbol:
+                item.setSymbol(symbol)
             logs.append(np.log10(ys))
         self.cursor.setValue(iteration)
         logs = np.concatenate(logs) if logs else np.array([])
-        if logs.size and logs.max() - logs.min() < 1.0:  # show at least one decade (log mode takes log10 values)
-            mid = 0.5 * (logs.max() + logs.min())
-            self.over_time.setYRange(mid - 0.5, mid + 0.5, padding=0)
-        else:
-            self.over_time.enableAutoRange(axis="y")
+        if logs.size:  # whole decades, at least two, so the axis labels only powers of ten
+            lo, hi = math.floor(logs.min()), math.ceil(logs.max())
+            self.over_time.setYRange(lo - 0.2, max(hi, lo + 2) + 0.2, padding=0)  # room for the end labels
+        last = max((max(series[k]) for k in names if series.get(k)), default=0)
+        self.over_time.setXRange(0, max(last, iteration, 1) + 0.5, padding=0.02)
 
 
 class RatioTab(QtWidgets.QWidget):
@@ -314,12 +336,8 @@ class CompareTab(QtWidgets.QWidget):
         self.hist.setLabel("bottom", "log10 |Δθ|")
         self.hist.setLabel("left", "parameters")
         self.hist_legend = self.hist.addLegend(offset=(6, 6), labelTextSize="8pt")
-        self.scatter_plot = pg.PlotWidget()
+        self.scatter_plot = pg.PlotWidget(axisItems={"left": DecadeAxis("left"), "bottom": DecadeAxis("bottom")})
         self.scatter_plot.setTitle("the same parameters: run 1 step vs run 2 step", size="9pt")
-        for name, log in (("left", (False, True)), ("bottom", (True, False))):
-            axis = self.scatter_plot.getAxis(name)
-            axis.setLogMode(*log)
-            axis.enableAutoSIPrefix(False)  # the data are log10 values: an SI prefix would mislabel them
         self.scatter = pg.ScatterPlotItem(size=3, pen=None, brush=pg.mkBrush("#4C78A888"))
         self.diagonal = pg.PlotDataItem([], [], pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.scatter_plot.addItem(self.scatter)
