@@ -300,6 +300,8 @@ class Legend(QtWidgets.QWidget):
 class OptimizerView(LabView):
     """The race (surface mode) or the network race with its landscape (network mode)."""
 
+    owns_curves = True  # it draws every optimizer's loss on a log scale itself
+
     apply_settings = QtCore.Signal(dict)  # a new run with these settings (e.g. a start point clicked)
 
     def __init__(self, parent=None):
