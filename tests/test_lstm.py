@@ -110,19 +110,20 @@ def _staged_from_numpy(net: NumpyLSTM) -> StagedLSTM:
     return staged
 
 
-def test_numpy_lstm_matches_torch_autograd_and_staged_matches_one_graph():
+@pytest.mark.parametrize("stepwise", [True, False])
+def test_numpy_lstm_matches_torch_autograd_and_staged_matches_one_graph(stepwise):
     net = numpy_lstm()
     ids, tg = batch(1)
     staged = _staged_from_numpy(net)
     carry = [(h.clone(), c.clone()) for h, c in staged.carry]
     loss_np = net.forward_backward(ids, tg)
-    loss_staged = staged.forward_backward(ids, tg)
+    loss_staged = staged.forward_backward(ids, tg, stepwise=stepwise)
     assert loss_np == pytest.approx(loss_staged, rel=1e-12)
     grads = staged.grads()
     for name in net.flat.names:
         np.testing.assert_allclose(net.g[name], grads[name], rtol=1e-9, atol=1e-12, err_msg=name)
 
-    # the staged per-step backward equals one autograd graph over the whole sequence
+    # the staged runner equals one autograd graph over the whole sequence
     model = staged.model
     model.zero_grad()
     logits, _ = model(torch.from_numpy(ids), carry)
@@ -130,14 +131,38 @@ def test_numpy_lstm_matches_torch_autograd_and_staged_matches_one_graph():
     for name, p in model.named_parameters():
         np.testing.assert_allclose(p.grad.numpy(), grads[name], rtol=1e-10, atol=1e-13, err_msg=name)
 
-    # the per-step gradient the views show: dL/dh_t through time, equal in both engines
+    # what the views show: the gates, and dL/dh_t, dL/dc_t through time, equal in both engines
     for l in range(L):
         a, b = net.step_gradients(l), staged.step_gradients(l)
-        np.testing.assert_allclose(a["dh_norm"], b["dh_norm"], rtol=1e-9)
-        np.testing.assert_allclose(a["dc"], b["dc"], rtol=1e-9, atol=1e-13)
+        for k in ("dh", "dc", "dh_norm", "dc_norm"):
+            np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-13, err_msg=k)
         acts_np, acts_t = net.layer_activations(l), staged.layer_activations(l)
         for k in acts_np:
             np.testing.assert_allclose(acts_np[k], acts_t[k], rtol=1e-12, atol=1e-14)
+
+
+def test_stepping_through_time_and_fast_play_give_bit_identical_gradients():
+    """Going back in time replays fast; the numbers must be those the student stepped through."""
+    ids, tg = batch(2)
+    runs = []
+    for stepwise in (True, False):
+        staged = StagedLSTM(V, H, L, torch.Generator().manual_seed(3), torch.float32)
+        staged.carry = [(torch.full((H, B), 0.1), torch.full((H, B), -0.2)) for _ in range(L)]
+        staged.begin(ids, tg, stepwise)
+        for l in range(L):
+            staged.forward_layer(l)
+        staged.forward_output()
+        staged.loss()
+        staged.backward_output()
+        for l in reversed(range(L)):
+            if stepwise:
+                for t in reversed(range(T)):
+                    staged.backward_steps(l, t, t)
+            else:
+                staged.backward_steps(l, T - 1, 0)
+        runs.append(staged.grads())
+    for name in runs[0]:
+        assert np.array_equal(runs[0][name], runs[1][name]), name
 
 
 def test_samplers_match_the_sequence_forward():

@@ -228,7 +228,24 @@ class TextTrainer(Trainer):
             m.reset_carry()       # a new pass over the text starts from a zero state
         self._reached = 0
         self._batch = (ids, targets)
-        m.begin(ids, targets)
+        m.begin(ids, targets, stepwise=detail)
+        if not detail:
+            # fast play: the same computations in the same order, each layer's steps in one call,
+            # then the phases' events (the Session does not stop inside such an iteration)
+            for l in range(self.depth):
+                m.forward_layer(l)
+            m.forward_output()
+            loss = m.loss()
+            check_finite(loss, it)
+            self._loss = loss
+            m.backward_output()
+            for l in reversed(range(self.depth)):
+                m.backward_steps(l, self.seq_len - 1, 0)
+            self._finish_iteration(loss)
+            self._reached = len(specs)
+            for i, spec in enumerate(specs):
+                yield PhaseEvent(it, i, spec)
+            return
         for l in range(self.depth):
             m.forward_layer(l)
             yield event()
@@ -244,13 +261,17 @@ class TextTrainer(Trainer):
             for hi, lo in self.chunks:
                 m.backward_steps(l, hi, lo)
                 yield event()
+        self._finish_iteration(loss)
+        yield event()
+
+    def _finish_iteration(self, loss: float) -> None:
+        """The update phase: clip, optimizer step, carry the state to the next sequence."""
         lr = self.current_lr()
         self._clip_info = self.apply_update()
-        m.store_carry()
+        self.model.store_carry()
         self.last_metrics = {"loss": loss, "grad_norm": self._clip_info["grad_norm"],
                              "clipped": float(self._clip_info["clipped"]), "lr": lr}
         self.iteration += 1
-        yield event()
 
     def evaluate(self) -> dict[str, float]:
         ids = self.data.heldout[: self.eval_chars + 1]

@@ -57,6 +57,12 @@ class NumpyLSTM(RecurrentNet):
         self.DC = [np.zeros((T, H, B), dtype=dt) for _ in range(self.L)]       # 1 − tanh²(c_t)
         self.dc_next = np.zeros((H, B), dtype=dt)
         self.tmpH2 = np.zeros((H, B), dtype=dt)
+        self.C_t, self.TC_t, self.dCtot_t, self.DC_t = (
+            [list(a) for a in arrays] for arrays in (self.C, self.TC, self.dCtot, self.DC))
+        # per step: the fused block and its gate rows [i; f; o; g], for the gates and for their gradients
+        rows = lambda a: (a, a[:3 * H], a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:])  # noqa: E731
+        self.gate_t = [[rows(a) for a in self.A[l]] for l in range(self.L)]
+        self.dgate_t = [[rows(a) for a in self.dA[l]] for l in range(self.L)]
 
     def _load_carry(self, l: int) -> None:
         self.Hs[l][0] = self.carry[l]["h"]
@@ -67,21 +73,20 @@ class NumpyLSTM(RecurrentNet):
 
     # ------------------------------------------------------------------ forward
     def _recur(self, l: int) -> None:
-        H = self.H
-        A, Hs, C, TC = self.A[l], self.Hs[l], self.C[l], self.TC[l]
+        gates, Hs, C, TC = self.gate_t[l], self.Hs_t[l], self.C_t[l], self.TC_t[l]
         W, tmpG, tmpH = self.p[f"W_hh{l}"], self.tmpG, self.tmpH
+        dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
         for t in range(self.T):
-            np.dot(W, Hs[t], out=tmpG)               # W_hh h_{t−1}                  (4H, B)
-            a = A[t]
-            a += tmpG                                 # [a_i; a_f; a_o; a_g]  (A[t] held W_ih x_t + b)
-            sigmoid_(a[:3 * H])                       # i, f, o = σ(a_i), σ(a_f), σ(a_o)
-            np.tanh(a[3 * H:], out=a[3 * H:])         # g = tanh(a_g)
-            i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-            np.multiply(f, C[t], out=C[t + 1])
-            np.multiply(i, g, out=tmpH)
-            C[t + 1] += tmpH                          # c_t = f ⊙ c_{t−1} + i ⊙ g
-            np.tanh(C[t + 1], out=TC[t])
-            np.multiply(o, TC[t], out=Hs[t + 1])      # h_t = o ⊙ tanh(c_t)
+            a, ifo, i, f, o, g = gates[t]             # views of A[t]: [a_i; a_f; a_o; a_g], which held W_ih x_t + b
+            dot(W, Hs[t], out=tmpG)                   # W_hh h_{t−1}                  (4H, B)
+            add(a, tmpG, out=a)                       # a = W_ih x_t + W_hh h_{t−1} + b
+            sigmoid_(ifo)                             # i, f, o = σ(a_i), σ(a_f), σ(a_o)
+            tanh(g, out=g)                            # g = tanh(a_g)
+            mul(f, C[t], out=C[t + 1])
+            mul(i, g, out=tmpH)
+            add(C[t + 1], tmpH, out=C[t + 1])         # c_t = f ⊙ c_{t−1} + i ⊙ g
+            tanh(C[t + 1], out=TC[t])
+            mul(o, TC[t], out=Hs[t + 1])              # h_t = o ⊙ tanh(c_t)
 
     # ------------------------------------------------------------------ backward
     def _begin_layer_backward(self, l: int) -> None:
@@ -97,24 +102,29 @@ class NumpyLSTM(RecurrentNet):
         np.subtract(1.0, DC, out=DC)                  # d tanh(c)/dc = 1 − tanh²(c)
         self.dh_next.fill(0)
         self.dc_next.fill(0)
+        self.W_hh_T = np.ascontiguousarray(self.p[f"W_hh{l}"].T)   # W_hhᵀ, contiguous: the fastest product below
 
-    def _backstep(self, l: int, t: int) -> None:
-        H = self.H
-        a, da = self.A[l][t], self.dA[l][t]
-        i, f, o, g = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-        dh, dc = self.dHtot[l][t], self.dCtot[l][t]
-        tmp = self.tmpH
-        np.add(self.dIn[l][t], self.dh_next, out=dh)        # dL/dh_t = from above + from step t+1
-        np.multiply(dh, self.TC[l][t], out=da[2 * H:3 * H])  # dL/do = dL/dh_t ⊙ tanh(c_t)
-        np.multiply(dh, o, out=tmp)
-        tmp *= self.DC[l][t]
-        np.add(self.dc_next, tmp, out=dc)                   # dL/dc_t = from step t+1 + dL/dh_t ⊙ o ⊙ (1 − tanh²c_t)
-        np.multiply(dc, g, out=da[:H])                      # dL/di = dL/dc_t ⊙ g
-        np.multiply(dc, self.C[l][t], out=da[H:2 * H])      # dL/df = dL/dc_t ⊙ c_{t−1}
-        np.multiply(dc, i, out=da[3 * H:])                  # dL/dg = dL/dc_t ⊙ i
-        da *= self.D[l][t]                                  # through σ' and tanh': dL/da for all four gates
-        np.multiply(dc, f, out=self.dc_next)                # dL/dc_{t−1} = dL/dc_t ⊙ f
-        np.dot(self.p[f"W_hh{l}"].T, da, out=self.dh_next)  # dL/dh_{t−1} = W_hhᵀ · dL/da_t
+    def _backsteps(self, l: int, t_hi: int, t_lo: int) -> None:
+        gates, dgates = self.gate_t[l], self.dgate_t[l]
+        dIn, dH, dC, D = self.dIn_t[l], self.dHtot_t[l], self.dCtot_t[l], self.D_t[l]
+        C, TC, DC = self.C_t[l], self.TC_t[l], self.DC_t[l]
+        W_T, dh_next, dc_next, tmp = self.W_hh_T, self.dh_next, self.dc_next, self.tmpH
+        add, mul, dot = np.add, np.multiply, np.dot
+        for t in range(t_hi, t_lo - 1, -1):
+            _, _, i, f, o, g = gates[t]
+            da, _, da_i, da_f, da_o, da_g = dgates[t]
+            dh, dc = dH[t], dC[t]
+            add(dIn[t], dh_next, out=dh)          # dL/dh_t = from above + from step t+1
+            mul(dh, TC[t], out=da_o)              # dL/do = dL/dh_t ⊙ tanh(c_t)
+            mul(dh, o, out=tmp)
+            mul(tmp, DC[t], out=tmp)
+            add(dc_next, tmp, out=dc)             # dL/dc_t = from step t+1 + dL/dh_t ⊙ o ⊙ (1 − tanh²c_t)
+            mul(dc, g, out=da_i)                  # dL/di = dL/dc_t ⊙ g
+            mul(dc, C[t], out=da_f)               # dL/df = dL/dc_t ⊙ c_{t−1}
+            mul(dc, i, out=da_g)                  # dL/dg = dL/dc_t ⊙ i
+            mul(da, D[t], out=da)                 # through σ' and tanh': dL/da for all four gates
+            mul(dc, f, out=dc_next)               # dL/dc_{t−1} = dL/dc_t ⊙ f
+            dot(W_T, da, out=dh_next)             # dL/dh_{t−1} = W_hhᵀ · dL/da_t
 
     # ------------------------------------------------------------------ views
     def layer_activations(self, l: int, example: int = 0) -> dict[str, np.ndarray]:

@@ -235,12 +235,19 @@ class RecurrentNet:
         self.P = z(T, V, B)                            # probabilities
         self.dZ = z(T, V, B)                           # dL/dz
         self.gather = z(T, B, G)                       # embedding rows before the transpose
-        self.onehot = z(T, B, V)
+        self.onehot = z(V, T * B)                      # column t·B + b is onehot(x_tb)
+        self.cols = np.arange(T * B)
+        # (K, T·B) matrices of per-step blocks (T, K, B), for the products over all steps at once
+        self.mat = {K: z(K, T * B) for K in {G, H, V}} if B > 1 else {}
+        self.mat2 = z(H, T * B) if B > 1 else None
         self.tmpG = z(G, B)
         self.tmpH = z(H, B)
         self.dh_next = z(H, B)
         self.nll = np.zeros((T, B))
         self.tt, self.bb = np.meshgrid(np.arange(T), np.arange(B), indexing="ij")   # (T,B) index grids
+        # per-step views, [l][t], made once: indexing a list is cheaper than slicing an array in the time loops
+        self.A_t, self.Hs_t, self.dA_t, self.D_t, self.dHtot_t, self.dIn_t = (
+            [list(a) for a in arrays] for arrays in (self.A, self.Hs, self.dA, self.D, self.dHtot, self.dIn))
         self._extra_buffers(T, B)
 
     def _extra_buffers(self, T: int, B: int) -> None:
@@ -252,8 +259,9 @@ class RecurrentNet:
     def reset_carry(self) -> None:
         self.carry = None
 
-    def begin(self, ids: np.ndarray, targets: np.ndarray) -> None:
-        """Start an iteration on character ids (T, B) predicting targets (T, B)."""
+    def begin(self, ids: np.ndarray, targets: np.ndarray, stepwise: bool = True) -> None:
+        """Start an iteration on character ids (T, B) predicting targets (T, B). (``stepwise``: the
+        torch engine builds a graph per step when True; here every step is computed alike.)"""
         assert ids.shape == targets.shape and ids.ndim == 2
         T, B = ids.shape
         self._ensure_buffers(T, B)
@@ -263,8 +271,22 @@ class RecurrentNet:
         for l in range(self.L):
             self._load_carry(l)
         self.onehot.fill(0)
-        self.onehot[self.tt, self.bb, ids] = 1.0        # (T, B, V), used only for the embedding gradient
+        self.onehot[ids.reshape(-1), self.cols] = 1.0   # (V, T·B), used only for the embedding gradient
         self.layers_done_forward = 0
+
+    def steps_matrix(self, x: np.ndarray, buffer: np.ndarray | None = None) -> np.ndarray:
+        """Per-step blocks x (T, K, B) as one matrix (K, T·B), column t·B + b; a view when B = 1."""
+        T, K, B = x.shape
+        if B == 1:
+            return x.reshape(T, K).T
+        out = (buffer if buffer is not None else self.mat[K]).reshape(K, T, B)
+        np.copyto(out, x.transpose(1, 0, 2))
+        return out.reshape(K, T * B)
+
+    def matrix_to_steps(self, m: np.ndarray, out: np.ndarray) -> None:
+        """The inverse: a (K, T·B) matrix into per-step blocks out (T, K, B)."""
+        T, K, B = out.shape
+        np.copyto(out, m.reshape(K, T, B).transpose(1, 0, 2))
 
     def _load_carry(self, l: int) -> None:
         self.Hs[l][0] = self.carry[l]["h"]
@@ -281,6 +303,9 @@ class RecurrentNet:
             # W_ih x_t for one-hot x_t is row x_t of embed: an embedding lookup
             np.take(self.p["embed"], self.ids, axis=0, out=self.gather)   # (T, B, G)
             A[...] = self.gather.transpose(0, 2, 1)                        # (T, G, B)
+        elif self.B == 1:
+            np.dot(self.Hs[l - 1][1:].reshape(self.T, self.H), self.p[f"W_ih{l}"].T,
+                   out=A.reshape(self.T, self.G))                          # (T,H)·(H,G): W_ih x_t for all t
         else:
             np.matmul(self.p[f"W_ih{l}"], self.Hs[l - 1][1:], out=A)       # (G,H)·(T,H,B) -> (T,G,B)
         A += self.p[f"b{l}"][:, None]
@@ -288,14 +313,19 @@ class RecurrentNet:
         self.layers_done_forward = l + 1
 
     def _recur(self, l: int) -> None:
-        A, Hs, W, tmp = self.A[l], self.Hs[l], self.p[f"W_hh{l}"], self.tmpH
+        A, Hs, W, tmp = self.A_t[l], self.Hs_t[l], self.p[f"W_hh{l}"], self.tmpH
+        dot, add, tanh = np.dot, np.add, np.tanh
         for t in range(self.T):
-            np.dot(W, Hs[t], out=tmp)          # W_hh h_{t−1}            (H, B)
-            np.add(A[t], tmp, out=A[t])        # a_t = W_ih x_t + b + W_hh h_{t−1}
-            np.tanh(A[t], out=Hs[t + 1])       # h_t = tanh(a_t)
+            dot(W, Hs[t], out=tmp)             # W_hh h_{t−1}            (H, B)
+            add(A[t], tmp, out=A[t])           # a_t = W_ih x_t + b + W_hh h_{t−1}
+            tanh(A[t], out=Hs[t + 1])          # h_t = tanh(a_t)
 
     def forward_output(self) -> None:
-        np.matmul(self.p["W_out"], self.Hs[-1][1:], out=self.Z)   # z_t = W_out h_t   (V,H)·(T,H,B) -> (T,V,B)
+        top = self.Hs[-1][1:]
+        if self.B == 1:
+            np.dot(top.reshape(self.T, self.H), self.p["W_out"].T, out=self.Z.reshape(self.T, self.V))
+        else:
+            np.matmul(self.p["W_out"], top, out=self.Z)           # z_t = W_out h_t   (V,H)·(T,H,B) -> (T,V,B)
         self.Z += self.p["b_out"][:, None]
 
     def loss(self) -> float:
@@ -319,10 +349,18 @@ class RecurrentNet:
         np.copyto(dZ, self.P)
         dZ[self.tt, self.targets, self.bb] -= 1.0
         dZ *= self.loss_scale()                                     # dL/dz = (p − onehot(y)) · scale
-        top = self.Hs[-1][1:]
-        self.g["W_out"][...] = np.tensordot(dZ, top, axes=([0, 2], [0, 2]))   # dL/dW_out = Σ_t,b dz · hᵀ
-        self.g["b_out"][...] = dZ.sum(axis=(0, 2))                             # dL/db_out = Σ_t,b dz
-        np.matmul(self.p["W_out"].T, dZ, out=self.dIn[-1])                     # dL/dh_t = W_outᵀ · dz_t
+        dZm = self.steps_matrix(dZ)                                           # (V, T·B)
+        top = self.steps_matrix(self.Hs[-1][1:], self.mat2)                   # (H, T·B)
+        np.dot(dZm, top.T, out=self.g["W_out"])                               # dL/dW_out = Σ_t,b dz · hᵀ
+        np.sum(dZm, axis=1, out=self.g["b_out"])                              # dL/db_out = Σ_t,b dz
+        self.dh_from(self.p["W_out"], dZm, self.dIn[-1])                      # dL/dh_t = W_outᵀ · dz_t
+
+    def dh_from(self, W: np.ndarray, dm: np.ndarray, out: np.ndarray) -> None:
+        """out (T, H, B) = Wᵀ · dm for every step, dm a (K, T·B) matrix of per-step gradients."""
+        if self.B == 1:
+            np.dot(dm.T, W, out=out.reshape(self.T, self.H))                  # (T,K)·(K,H)
+        else:
+            self.matrix_to_steps(W.T @ dm, out)                               # (H,K)·(K,T·B)
 
     def backward_steps(self, l: int, t_hi: int, t_lo: int) -> None:
         """Backpropagate through time steps t_hi, t_hi−1, …, t_lo of layer l (top layer first).
@@ -332,8 +370,7 @@ class RecurrentNet:
         assert 0 <= t_lo <= t_hi < self.T
         if t_hi == self.T - 1:
             self._begin_layer_backward(l)
-        for t in range(t_hi, t_lo - 1, -1):
-            self._backstep(l, t)
+        self._backsteps(l, t_hi, t_lo)
         if t_lo == 0:
             self._finish_layer_backward(l)
 
@@ -343,25 +380,29 @@ class RecurrentNet:
         np.multiply(h, h, out=D)
         np.subtract(1.0, D, out=D)             # tanh'(a_t) = 1 − h_t²
         self.dh_next.fill(0)
+        self.W_hh_T = np.ascontiguousarray(self.p[f"W_hh{l}"].T)   # W_hhᵀ, contiguous: the fastest product below
 
-    def _backstep(self, l: int, t: int) -> None:
-        dh = self.dHtot[l][t]
-        np.add(self.dIn[l][t], self.dh_next, out=dh)    # dL/dh_t = from above + from step t+1
-        np.multiply(dh, self.D[l][t], out=self.dA[l][t])   # dL/da_t = dL/dh_t ⊙ (1 − h_t²)
-        np.dot(self.p[f"W_hh{l}"].T, self.dA[l][t], out=self.dh_next)   # dL/dh_{t−1} = W_hhᵀ · dL/da_t
+    def _backsteps(self, l: int, t_hi: int, t_lo: int) -> None:
+        dIn, D, dA, dH = self.dIn_t[l], self.D_t[l], self.dA_t[l], self.dHtot_t[l]
+        W_T, dh_next = self.W_hh_T, self.dh_next
+        add, mul, dot = np.add, np.multiply, np.dot
+        for t in range(t_hi, t_lo - 1, -1):
+            add(dIn[t], dh_next, out=dH[t])    # dL/dh_t = from above + from step t+1
+            mul(dH[t], D[t], out=dA[t])        # dL/da_t = dL/dh_t ⊙ (1 − h_t²)
+            dot(W_T, dA[t], out=dh_next)       # dL/dh_{t−1} = W_hhᵀ · dL/da_t
 
     def _finish_layer_backward(self, l: int) -> None:
-        dA = self.dA[l]
+        dA = self.steps_matrix(self.dA[l])                                      # (G, T·B): dL/da_t of every step
         # the recurrent weights are shared by all steps: dL/dW_hh = Σ_t dL/da_t · h_{t−1}ᵀ, one matrix product
-        self.g[f"W_hh{l}"][...] = np.tensordot(dA, self.Hs[l][:-1], axes=([0, 2], [0, 2]))
-        self.g[f"b{l}"][...] = dA.sum(axis=(0, 2))                                   # dL/db = Σ_t,b dL/da
+        np.dot(dA, self.steps_matrix(self.Hs[l][:-1], self.mat2).T, out=self.g[f"W_hh{l}"])
+        np.sum(dA, axis=1, out=self.g[f"b{l}"])                                 # dL/db = Σ_t,b dL/da
         if l == 0:
-            # dL/dembed[v] = Σ over the (t, b) where x = v of dL/da_t: onehotᵀ · dL/da
-            self.g["embed"][...] = np.tensordot(self.onehot, dA, axes=([0, 1], [0, 2]))
+            # dL/dembed[v] = Σ over the (t, b) where x = v of dL/da_t: onehot · dL/daᵀ
+            np.dot(self.onehot, dA.T, out=self.g["embed"])
         else:
-            below = self.Hs[l - 1][1:]
-            self.g[f"W_ih{l}"][...] = np.tensordot(dA, below, axes=([0, 2], [0, 2]))   # Σ_t dL/da_t · xᵀ
-            np.matmul(self.p[f"W_ih{l}"].T, dA, out=self.dIn[l - 1])                   # dL/dx_t = W_ihᵀ · dL/da_t
+            below = self.steps_matrix(self.Hs[l - 1][1:], self.mat2)            # (H, T·B)
+            np.dot(dA, below.T, out=self.g[f"W_ih{l}"])                          # dL/dW_ih = Σ_t dL/da_t · x_tᵀ
+            self.dh_from(self.p[f"W_ih{l}"], dA, self.dIn[l - 1])               # dL/dx_t = W_ihᵀ · dL/da_t
 
     def forward_backward(self, ids: np.ndarray, targets: np.ndarray) -> float:
         """One whole iteration's forward and backward (no update); returns the mean loss per character."""

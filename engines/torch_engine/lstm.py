@@ -17,10 +17,13 @@ gates of a sequence (4H, T·B), column t·B + b for step t of stream b.
 - ``CharLSTM.forward``: the whole sequence as one autograd graph (evaluation, parity tests).
   The input projection W_ih x_t + b of all T steps is one matrix product, hoisted out of the
   time loop, and the loop walks ``xw.split(B, 1)`` (indexing xw[:, t] per step makes backward slow).
-- ``StagedLSTM``: what the app trains with. Each time step is its own small graph whose inputs
-  (h_{t−1}, c_{t−1}, the step's input projection) are detached leaves, so backward can run one
-  step at a time: ``backward_steps(l, t_hi, t_lo)`` calls autograd on steps t_hi…t_lo of layer l,
-  and the gradient that reaches h_{t−1} is real, not replayed.
+- ``StagedLSTM``: what the app trains with, a layer at a time (each layer's input is a detached
+  leaf). When the student steps through time (``begin(..., stepwise=True)``), each time step is
+  its own small graph whose inputs (h_{t−1}, c_{t−1}, the step's input projection) are detached
+  leaves, so backward runs one step at a time: ``backward_steps(l, t_hi, t_lo)`` calls autograd
+  on steps t_hi…t_lo of layer l, and the gradient that reaches h_{t−1} is real, not replayed.
+  In fast play (stepwise=False) a layer's steps form one graph and one autograd call; the two
+  give bit-identical gradients (tested), so going back in time replays exactly.
 - ``TorchSampler``: one character at a time into preallocated buffers (generation).
 """
 from __future__ import annotations
@@ -216,9 +219,10 @@ class StagedLSTM:
     def reset_carry(self) -> None:
         self.carry = None
 
-    def begin(self, ids: np.ndarray, targets: np.ndarray) -> None:
+    def begin(self, ids: np.ndarray, targets: np.ndarray, stepwise: bool = True) -> None:
         T, B = ids.shape
         self.T, self.B = T, B
+        self.stepwise = stepwise
         self.ids = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
         self.targets = torch.from_numpy(np.ascontiguousarray(targets, dtype=np.int64)).reshape(-1)   # (T·B,)
         if self.carry is None or self.carry[0][0].shape[1] != B:
@@ -239,15 +243,23 @@ class StagedLSTM:
         W_hh = m.p(f"W_hh{l}")
         h, c = self.carry[l]
         steps = []
-        for xw_t in xw.detach().split(B, 1):
-            xw_t.requires_grad_()                                          # leaves: each step is its own graph
-            h_prev = h.detach().requires_grad_()
-            c_prev = c.detach().requires_grad_()
-            h, c, gates = m.cell(xw_t, W_hh, h_prev, c_prev)
-            c.retain_grad()                                                # dL/dc_t, all paths, for the views
-            steps.append(_Step(xw_t, h_prev, c_prev, h, c, gates))
-        tape.update(x_leaf=x_leaf, xw=xw, steps=steps,
-                    out=torch.cat([s.h.detach() for s in steps], 1))       # (H, T·B)
+        if self.stepwise:
+            for xw_t in xw.detach().split(B, 1):
+                xw_t.requires_grad_()                                      # leaves: each step is its own graph
+                h_prev = h.detach().requires_grad_()
+                c_prev = c.detach().requires_grad_()
+                h, c, gates = m.cell(xw_t, W_hh, h_prev, c_prev)
+                steps.append(_Step(xw_t, h_prev, c_prev, h, c, gates))
+            out = torch.cat([s.h.detach() for s in steps], 1)              # (H, T·B)
+        else:
+            for xw_t in xw.split(B, 1):                                    # one graph through all steps
+                h, c, gates = m.cell(xw_t, W_hh, h, c)
+                h.retain_grad()                                            # dL/dh_t, dL/dc_t (all paths), for views
+                c.retain_grad()
+                steps.append(_Step(None, None, None, h, c, gates))
+            tape["graph_out"] = torch.cat([s.h for s in steps], 1)         # (H, T·B)
+            out = tape["graph_out"].detach()
+        tape.update(x_leaf=x_leaf, xw=xw, steps=steps, out=out)
 
     def forward_output(self) -> None:
         top = self.tapes[-1]["out"].requires_grad_()
@@ -260,11 +272,18 @@ class StagedLSTM:
 
     def backward_output(self) -> None:
         self._loss.backward()                                              # W_out, b_out and dL/dh_t of the top layer
-        self.tapes[-1]["d_in"] = self.top.grad.split(self.B, 1)
+        self.tapes[-1]["d_in_all"] = self.top.grad                         # (H, T·B)
 
     def backward_steps(self, l: int, t_hi: int, t_lo: int) -> None:
         tape = self.tapes[l]
-        steps, d_in = tape["steps"], tape["d_in"]
+        if not self.stepwise:
+            assert (t_hi, t_lo) == (self.T - 1, 0), "fast play runs a layer's steps in one call"
+            torch.autograd.backward(tape["graph_out"], tape["d_in_all"])   # all steps, W_hh, W_ih, b, the layer below
+            tape["dh"] = [s.h.grad for s in tape["steps"]]
+            if l > 0:
+                self.tapes[l - 1]["d_in_all"] = tape["x_leaf"].grad
+            return
+        steps, d_in = tape["steps"], tape["d_in_all"].split(self.B, 1)
         if t_hi == self.T - 1:
             tape["dh"] = [None] * self.T
         for t in range(t_hi, t_lo - 1, -1):
@@ -282,13 +301,13 @@ class StagedLSTM:
             d_xw = torch.cat([s.xw.grad for s in steps], 1)                # (4H, T·B)
             tape["xw"].backward(d_xw)
             if l > 0:
-                self.tapes[l - 1]["d_in"] = tape["x_leaf"].grad.split(self.B, 1)
+                self.tapes[l - 1]["d_in_all"] = tape["x_leaf"].grad
 
     def store_carry(self) -> None:
         self.carry = [(t["steps"][-1].h.detach(), t["steps"][-1].c.detach()) for t in self.tapes]
 
-    def forward_backward(self, ids: np.ndarray, targets: np.ndarray) -> float:
-        self.begin(ids, targets)
+    def forward_backward(self, ids: np.ndarray, targets: np.ndarray, stepwise: bool = False) -> float:
+        self.begin(ids, targets, stepwise)
         for l in range(self.L):
             self.forward_layer(l)
         self.forward_output()
@@ -318,12 +337,20 @@ class StagedLSTM:
         dtype = self.model.W_out.detach().numpy().dtype
         dh = np.zeros((T, H, B), dtype=dtype)
         dc = np.zeros((T, H, B), dtype=dtype)
+        steps = tape["steps"]
         for t in range(T):
-            if tape.get("dh") and tape["dh"][t] is not None:
-                dh[t] = tape["dh"][t].detach().numpy()
-            g = tape["steps"][t].c.grad
-            if g is not None:
-                dc[t] = g.numpy()
+            if not tape.get("dh") or tape["dh"][t] is None:
+                continue
+            dh[t] = tape["dh"][t].detach().numpy()
+            if not self.stepwise:
+                dc[t] = steps[t].c.grad.numpy()
+            else:
+                # dL/dc_t, all paths: from step t+1 (its c_{t−1} leaf) + through h_t = o ⊙ tanh(c_t)
+                s = steps[t]
+                o, tc = s.gates[2].detach().numpy(), np.tanh(s.c.detach().numpy())
+                dc[t] = dh[t] * o * (1.0 - tc * tc)
+                if t + 1 < T and steps[t + 1].c_prev.grad is not None:
+                    dc[t] += steps[t + 1].c_prev.grad.numpy()
         return {"dh": dh[:, :, example].copy(), "dh_norm": np.sqrt(np.einsum("thb,thb->t", dh, dh, dtype=np.float64) / B),
                 "dc": dc[:, :, example].copy(), "dc_norm": np.sqrt(np.einsum("thb,thb->t", dc, dc, dtype=np.float64) / B)}
 
