@@ -61,11 +61,16 @@ class Run:
 
 
 class TorchRun(Run):
+    """A BlockNet stepped by the shared staged-autograd runner (engines/torch_engine/staged.py)."""
+
     def __init__(self, net, optimizer_name: str, lr: float, tag: str, title: str):
+        from ..torch_engine.staged import StagedBlock, StagedRunner
         self.net, self.tag, self.title = net, tag, title
         self.optimizer_name = optimizer_name
         self.skip = all(net.blocks[i].skip for i in net.residual_indices())
-        params = list(net.parameters())
+        self.runner = StagedRunner([StagedBlock(f"block{i}", b.describe(), b.kind, b) for i, b in enumerate(net.blocks)],
+                                   input_grad=True)
+        params = list(net.parameters())  # the same tensors, in the same order, as self.runner.parameters()
         if optimizer_name == "adam":
             self.optimizer = torch.optim.Adam(params, lr=lr)
         elif optimizer_name == "adamax":
@@ -77,10 +82,7 @@ class TorchRun(Run):
         self.clear()
 
     def clear(self) -> None:
-        nb = len(self.net.blocks)
-        self.inputs: list[torch.Tensor | None] = [None] * nb
-        self.outputs: list[torch.Tensor | None] = [None] * nb
-        self.logits: torch.Tensor | None = None
+        self.runner.clear()
         self.updates: list[torch.Tensor] | None = None
         self.norms: list[dict | None] = [None] * len(self.residual)  # per residual block, latest measured
         self.fresh = [False] * len(self.residual)                     # measured in this iteration
@@ -89,27 +91,35 @@ class TorchRun(Run):
     def n_blocks(self) -> int:
         return len(self.net.blocks)
 
+    # what the phases of the latest iteration computed (the runner's caches)
+    @property
+    def outputs(self) -> list:
+        return self.runner.outputs
+
+    @property
+    def logits(self):
+        return self.runner.logits
+
+    def grad_output(self, k: int):
+        return self.runner.grad_outputs[k]  # dL/d(out_k)
+
+    def grad_input(self, k: int):
+        return self.runner.grad_inputs[k]   # dL/d(x_k)
+
     # ---- phases
-    def begin(self) -> None:
-        self.net.train()
+    def begin(self, x: torch.Tensor) -> None:
+        self.runner.begin(x, training=True)
         self.fresh = [False] * len(self.residual)
 
-    def forward_block(self, k: int, x: torch.Tensor | None = None) -> None:
-        src = x if k == 0 else self.outputs[k - 1]
-        inp = src.detach().requires_grad_(True)  # a leaf: the gradient reaching this block lands in inp.grad
-        self.inputs[k] = inp
-        self.outputs[k] = self.net.blocks[k](inp)
+    def forward_block(self, k: int) -> None:
+        self.runner.forward_block(k)  # x_k = out_{k−1} detached as a leaf; out_k = block_k(x_k)
 
     def loss(self, y: torch.Tensor) -> float:
-        self.logits = self.outputs[-1].detach().requires_grad_(True)  # (N, classes)
-        loss = F.cross_entropy(self.logits, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # dL/dlogits = (softmax(z) − onehot(y)) / N, into self.logits.grad
-        return float(loss.detach())
+        # dL/dlogits = (softmax(z) − onehot(y)) / N; the parameters' gradients are zeroed for backward
+        return self.runner.loss(F.cross_entropy, y)
 
     def backward_block(self, k: int) -> None:
-        g = self.logits.grad if k == len(self.net.blocks) - 1 else self.inputs[k + 1].grad
-        self.outputs[k].backward(g)  # dL/d(block input) → inputs[k].grad, dL/dθ_k → θ.grad
+        self.runner.backward_block(k)  # out_k.backward(dL/dout_k): dL/dx_k and dL/dθ_k
         if k in self.residual:
             j = self.residual.index(k)
             self.norms[j] = self.net.blocks[k].grad_norms()
@@ -140,13 +150,8 @@ class TorchRun(Run):
             values.append(float(p.grad.norm() / p.detach().norm()) if p.grad is not None else np.nan)
         return where, np.asarray(values)
 
-    @torch.no_grad()
-    def predict(self, x: torch.Tensor, batch: int = 500) -> np.ndarray:
-        self.net.eval()
-        try:
-            return np.concatenate([self.net(x[i:i + batch]).double().numpy() for i in range(0, len(x), batch)])
-        finally:
-            self.net.train()
+    def predict(self, x: torch.Tensor) -> np.ndarray:
+        return self.runner.predict(x).double().numpy()  # evaluation mode, in chunks; caches untouched
 
     def block_params(self, k: int) -> list[torch.Tensor]:
         return list(self.net.blocks[k].parameters())
@@ -217,12 +222,13 @@ class NumpyRun(Run):
     def n_blocks(self) -> int:
         return len(self.model.layers)
 
-    def begin(self) -> None:
+    def begin(self, x: np.ndarray) -> None:
+        self.x = x
         self.fresh = [False] * len(self.residual)
 
-    def forward_block(self, k: int, x: np.ndarray | None = None) -> None:
+    def forward_block(self, k: int) -> None:
         layer = self.model.layers[k]
-        layer.forward(x if k == 0 else self.model.layers[k - 1].output, training=True)
+        layer.forward(self.x if k == 0 else self.model.layers[k - 1].output, training=True)
 
     def loss(self, y: np.ndarray) -> float:
         value = self.model.loss.forward(self.model.layers[-1].output, y)
@@ -541,10 +547,10 @@ class ResNetTrainer(Trainer):
         self._images, self._x, self._y = images, x, y
         nb = len(self.blocks())
         for run in self.runs:
-            run.begin()
+            run.begin(x)
         for k in range(nb):
             for run in self.runs:
-                run.forward_block(k, x)
+                run.forward_block(k)
             yield event()
         losses = [run.loss(y) for run in self.runs]
         self._losses = {run.tag: loss for run, loss in zip(self.runs, losses)}
@@ -654,9 +660,7 @@ class ResNetTrainer(Trainer):
             return {"loss": losses[run.tag], "probs": p / p.sum(), "label": int(self._y[0]), "run_losses": losses}
         if spec.kind == BACKWARD:
             if torch_run:
-                g_out = run.logits.grad if block == run.n_blocks() - 1 else (
-                    run.inputs[block + 1].grad if run.inputs[block + 1] is not None else None)
-                g_in = run.inputs[block].grad if run.inputs[block] is not None else None
+                g_out, g_in = run.grad_output(block), run.grad_input(block)
                 if g_out is None or g_in is None:
                     return {}
                 g_out, g_in = g_out.numpy(), g_in.numpy()
