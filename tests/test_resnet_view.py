@@ -80,3 +80,41 @@ def test_single_run_hides_the_second_panel(view):
     snap["view"]["mode"] = "none"
     view.set_snapshot(snap)
     assert not view.flow.panels[1].isVisibleTo(view)
+
+
+def test_run_controls_ask_for_a_new_run(view, qtbot):
+    view.on_ready({"config": {"lab": "resnet", "depth": 32, "norm": "bn"}, "engine": "torch"})
+    controls = view.flow.controls
+    assert controls.depth.currentText() == "32" and controls.norm.currentText() == "bn"
+    controls.skips.setChecked(False)
+    controls.depth.setCurrentText("56")
+    with qtbot.waitSignal(view.apply_settings) as blocker:
+        controls.button.click()
+    assert blocker.args[0] == {"plain": True, "depth": 56, "norm": "bn"}
+    view.on_ready({"config": {"lab": "resnet"}, "engine": "numpy"})
+    assert controls.depth.currentText() == "10" and not controls.norm.isVisibleTo(view)
+    view.on_ready({"config": {"lab": "resnet", "arch": "resnet50"}, "engine": "torch"})
+    assert not controls.isVisibleTo(view)
+
+
+def test_in_the_window_with_a_real_engine(qtbot):
+    from visualizer.main_window import MainWindow
+    configure_pyqtgraph()
+    w = MainWindow({"lab": "resnet", "seed": 0, "depth": 8, "batch_size": 8})
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=60000)
+        w.client.send("step_iteration")
+        qtbot.waitUntil(lambda: w.last_snapshot["iteration"] == 1, timeout=60000)
+        flow = w.view.flow
+        assert len(flow.panels[0].total.getData()[0]) == 3 and len(flow.panels[1].total.getData()[0]) == 3
+        assert "smaller" in flow.header.text() or "larger" in flow.header.text()
+        flow.controls.skips.setChecked(False)  # a new run from the same init, the first run now plain
+        flow.controls.button.click()
+        qtbot.waitUntil(lambda: w.config.get("plain") is True and w.last_snapshot["iteration"] == 0, timeout=60000)
+        w.client.send("step_iteration")
+        qtbot.waitUntil(lambda: w.last_snapshot["iteration"] == 1, timeout=60000)
+        assert not w.last_snapshot["view"]["runs"][0]["skip"]
+    finally:
+        w.close()

@@ -154,6 +154,68 @@ class GradientFlowPanel(QtWidgets.QWidget):
                              f"{fmt(first / last) if last else '–'}{stale}")
 
 
+TORCH_DEPTHS = (8, 14, 20, 26, 32, 44, 56, 110)
+NUMPY_DEPTHS = (4, 6, 10, 20, 40)
+
+
+class RunControls(QtWidgets.QWidget):
+    """Remove or restore the skip connections, change depth or normalization: a new run from the same init."""
+
+    apply = QtCore.Signal(dict)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        row = QtWidgets.QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(QtWidgets.QLabel("<b>New run, same init:</b>"))
+        self.skips = QtWidgets.QCheckBox("skip connections in the first run")
+        self.skips.setChecked(True)
+        self.skips.setToolTip("Unchecked: the first (inspected) run is the plain net — the same layers and initial "
+                              "weights with the skip connections removed")
+        row.addWidget(self.skips)
+        row.addWidget(QtWidgets.QLabel("depth"))
+        self.depth = QtWidgets.QComboBox()
+        self.depth.setToolTip("weight layers on the longest path")
+        row.addWidget(self.depth)
+        self.norm_label = QtWidgets.QLabel("norm")
+        row.addWidget(self.norm_label)
+        self.norm = QtWidgets.QComboBox()
+        self.norm.addItems(["none", "bn", "gnws"])
+        self.norm.setToolTip("none; BatchNorm; GroupNorm after weight-standardized convolutions")
+        row.addWidget(self.norm)
+        self.button = QtWidgets.QPushButton("Start")
+        self.button.setToolTip("Start a new run with these settings from the same initial weights (same seed)")
+        self.button.clicked.connect(self._emit)
+        row.addWidget(self.button)
+        row.addStretch(1)
+        self.engine = "torch"
+
+    def set_config(self, config: dict, engine: str) -> None:
+        self.engine = engine
+        depths = TORCH_DEPTHS if engine == "torch" else NUMPY_DEPTHS
+        depth = int(config.get("depth") or (20 if engine == "torch" else 10))
+        self.depth.blockSignals(True)
+        self.depth.clear()
+        self.depth.addItems([str(d) for d in sorted(set(depths) | {depth})])
+        self.depth.setCurrentText(str(depth))
+        self.depth.blockSignals(False)
+        self.skips.setChecked(not config.get("plain", False))
+        norm = config.get("norm") or "none"
+        self.norm.setCurrentText(norm if norm in ("none", "bn", "gnws") else "none")
+        self.norm.setVisible(engine == "torch")
+        self.norm_label.setVisible(engine == "torch")
+        self.setVisible((config.get("arch") or "small") == "small")  # ResNet-50 has its own depth
+
+    def values(self) -> dict:
+        out = {"plain": not self.skips.isChecked(), "depth": int(self.depth.currentText())}
+        if self.engine == "torch":
+            out["norm"] = self.norm.currentText()
+        return out
+
+    def _emit(self) -> None:
+        self.apply.emit(self.values())
+
+
 class GradientFlowTab(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -163,6 +225,8 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         layout.addWidget(self.header)
+        self.controls = RunControls()
+        layout.addWidget(self.controls)
         row = QtWidgets.QHBoxLayout()
         self.panels = [GradientFlowPanel(), GradientFlowPanel()]
         for p in self.panels:
@@ -222,7 +286,7 @@ class GradientFlowTab(QtWidgets.QWidget):
         norm = {"none": "no normalization", "bn": "BatchNorm", "gnws": "GroupNorm + weight standardization"}.get(
             view.get("norm"), view.get("norm"))
         lines.append(f"<span style='color:#666'>depth {view.get('depth')}, {norm}, {view.get('engine')} engine. "
-                     "Try: Settings → depth, norm, plain.</span>")
+                     "Remove the skips or change depth and normalization above.</span>")
         return "<br>".join(lines)
 
     def reset(self) -> None:
@@ -452,6 +516,7 @@ class ResNetView(LabView):
         layout.addWidget(self.tabs)
         self.series: dict[str, dict[int, float]] = {}
         self._last: dict | None = None
+        self.flow.controls.apply.connect(self.apply_settings)
         self.tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, _index: int) -> None:
@@ -467,6 +532,7 @@ class ResNetView(LabView):
 
     def on_ready(self, info: dict) -> None:
         self._reset_history()
+        self.flow.controls.set_config(info.get("config", {}), info.get("engine", "torch"))
 
     def _reset_history(self) -> None:
         self.series = {}
