@@ -23,6 +23,7 @@ LABS: dict[str, LabInfo] = {
     info.id: info for info in [
         LabInfo("mlp", "MLP on MNIST", ("numpy", "torch"), "engines.labs.mlp"),
         LabInfo("cnn", "CNN on MNIST", ("numpy", "torch"), "engines.labs.cnn"),
+        LabInfo("batch1", "Batch size 1: GN+WS vs BatchNorm", ("torch",), "engines.labs.batch1"),
         LabInfo("optimizers", "Optimizers race", ("numpy",), "engines.labs.optimizers"),
         LabInfo("resnet", "Residual vs plain (ResNet)", ("torch", "numpy"), "engines.labs.resnet"),
         LabInfo("char-rnn", "char-RNN on Shakespeare", ("numpy",), "engines.labs.char_rnn"),

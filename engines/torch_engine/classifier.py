@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 import multiprocessing as mp
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
@@ -30,15 +30,19 @@ from .staged import StagedBlock, StagedRunner
 TORCH_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax")
 
 
-def configure_threads(config: dict) -> None:
+def configure_threads(config: dict, default: int | None = None) -> None:
     """torch's intra-op threads for this process: ``threads`` from the config if given; otherwise
     1 inside a spawned worker process (the app's engine process, so the UI keeps a core), and
-    torch's default (all cores) in a main process (headless training, benchmarks)."""
+    ``default`` in a main process (None: torch's own default, all cores). Work on one example is
+    too small to split: there a second thread only waits (7 → 120 ms per step on a busy 2-core machine)."""
     n = config.get("threads")
     if n is None:
-        if mp.parent_process() is None:
+        if mp.parent_process() is not None:
+            n = 1
+        elif default is not None:
+            n = default
+        else:
             return
-        n = 1
     try:
         n = int(n)
     except (TypeError, ValueError):
@@ -72,6 +76,58 @@ def optimizer_state(optimizer: torch.optim.Optimizer) -> dict:
 def load_optimizer_state(optimizer: torch.optim.Optimizer, state: dict) -> None:
     # torch keeps the tensors it is given as its live state: give it copies, so a keyframe never changes
     optimizer.load_state_dict(copy.deepcopy(state))
+
+
+def layer_view(t: torch.Tensor) -> dict[str, Any]:
+    """One example's tensor as the view shows it: a vector, or maps (C, H, W)."""
+    a = t.detach().to(torch.float32).numpy()
+    if a.ndim == 3:
+        return {"maps": a[:MAX_TILES].copy()}
+    return {"vector": a.ravel().copy()}
+
+
+def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.ndarray, label: int,
+                      updates: list[torch.Tensor], weight_view: Callable[..., dict]) -> dict[str, Any]:
+    """What phase ``kind`` of the latest iteration computed for ``block`` of ``runner``, with the
+    NumPy classifier's keys: the inspected example is the first of the batch. ``weight_view(k,
+    weights=None)`` turns a block's main weight (or its gradient, NumPy layout) into view arrays."""
+    out: dict[str, Any] = {}
+    if kind == FORWARD:
+        act = runner.outputs[block]
+        if act is None:
+            return {}
+        out = {"input_image": image, "label": label, "activation": layer_view(act[0]),
+               "activation_hist": histogram(act.detach().numpy())}
+        out.update(weight_view(block))
+    elif kind == LOSS:
+        if runner.logits is None:
+            return {}
+        logits = runner.logits.detach().to(torch.float64).numpy()
+        out = {"loss": float(runner.loss_value), "probs": softmax(logits[:1])[0], "label": label}
+    elif kind == BACKWARD:
+        g_out = runner.grad_outputs[block]
+        if g_out is None:
+            return {}
+        g_in = runner.grad_inputs[block]
+        out = {"grad_output": layer_view(g_out[0]), "grad_hist": histogram(g_out.numpy())}
+        if g_in is not None:
+            out["grad_input"] = layer_view(g_in[0])
+        params = runner.block_params(block)
+        if params and all(p.grad is not None for p in params):
+            out["param_grad_norms"] = [float(torch.linalg.vector_norm(p.grad)) for p in params]
+            w_t = main_weight(runner.blocks[block].module)
+            if w_t is not None and w_t.grad is not None:
+                out.update({"grad_" + key: v for key, v in weight_view(block, to_numpy_layout(w_t.grad)).items()})
+    elif kind == UPDATE and updates:
+        ids = runner.param_index_range(block)
+        if not len(ids):
+            return {}
+        params = runner.parameters()
+        out = {"update_norms": [float(torch.linalg.vector_norm(updates[i])) for i in ids],
+               "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids],
+               "update_hist": histogram(updates[ids[0]].numpy())}
+    out.update(runner.extra(kind, block))
+    return out
 
 
 class TorchClassifierTrainer(Trainer):
@@ -196,13 +252,7 @@ class TorchClassifierTrainer(Trainer):
     def data_image(x: torch.Tensor) -> np.ndarray:
         return x.detach().to(torch.float32).numpy().reshape(28, 28).copy()
 
-    @staticmethod
-    def layer_view(t: torch.Tensor) -> dict[str, Any]:
-        """One example's tensor as the view shows it: a vector, or maps (C, H, W)."""
-        a = t.detach().to(torch.float32).numpy()
-        if a.ndim == 3:
-            return {"maps": a[:MAX_TILES].copy()}
-        return {"vector": a.ravel().copy()}
+    layer_view = staticmethod(layer_view)
 
     def weight_view(self, k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
         """A block's main weight (or its gradient), as NumpyClassifierTrainer.weight_view shows it,
@@ -219,48 +269,11 @@ class TorchClassifierTrainer(Trainer):
         return {"weight_matrix": w[:128, :128].copy()}
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
-        runner = self.runner
-        if self._x is None or not (0 <= block < len(runner)):
+        if self._x is None or not (0 <= block < len(self.runner)):
             return {}
-        spec = self.phase_specs()[index]
-        out: dict[str, Any] = {}
-        if spec.kind == FORWARD:
-            act = runner.outputs[block]
-            if act is None:
-                return {}
-            out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
-                   "activation": self.layer_view(act[0]), "activation_hist": histogram(act.detach().numpy())}
-            out.update(self.weight_view(block))
-        elif spec.kind == LOSS:
-            if runner.logits is None:
-                return {}
-            logits = runner.logits.detach().to(torch.float64).numpy()
-            out = {"loss": float(runner.loss_value), "probs": softmax(logits[:1])[0], "label": int(self._y[0])}
-        elif spec.kind == BACKWARD:
-            g_out = runner.grad_outputs[block]
-            if g_out is None:
-                return {}
-            g_in = runner.grad_inputs[block]
-            out = {"grad_output": self.layer_view(g_out[0]), "grad_hist": histogram(g_out.numpy())}
-            if g_in is not None:
-                out["grad_input"] = self.layer_view(g_in[0])
-            params = runner.block_params(block)
-            if params and all(p.grad is not None for p in params):
-                out["param_grad_norms"] = [float(torch.linalg.vector_norm(p.grad)) for p in params]
-                w_t = main_weight(runner.blocks[block].module)
-                if w_t is not None and w_t.grad is not None:
-                    out.update({"grad_" + key: v
-                                for key, v in self.weight_view(block, to_numpy_layout(w_t.grad)).items()})
-        elif spec.kind == UPDATE and self._updates:
-            ids = runner.param_index_range(block)
-            if not len(ids):
-                return {}
-            params = runner.parameters()
-            out = {"update_norms": [float(torch.linalg.vector_norm(self._updates[i])) for i in ids],
-                   "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids],
-                   "update_hist": histogram(self._updates[ids[0]].numpy())}
-        out.update(runner.extra(spec.kind, block))
-        return out
+        kind = self.phase_specs()[index].kind
+        return staged_phase_data(self.runner, kind, block, image=self.data_image(self._x[0]), label=int(self._y[0]),
+                                 updates=self._updates, weight_view=self.weight_view)
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams()}

@@ -1,0 +1,395 @@
+"""Batch size 1: GroupNorm + weight standardization vs BatchNorm (Torch engine).
+
+Two CNNs with the same layers, the same initial weights, the same examples in the same order,
+trained side by side with one example per step:
+
+    BN net:     conv → BatchNorm2d → ReLU → pool → conv → BatchNorm2d → ReLU → pool → dense
+    GN+WS net:  WS conv → GroupNorm → ReLU → pool → WS conv → GroupNorm → ReLU → pool → dense
+
+BatchNorm normalizes with statistics of the *batch*. With one example they are that example's
+own per-channel statistics over its pixels, so in training every image is normalized by itself;
+in evaluation BatchNorm switches to running averages of those statistics, which wander from
+example to example (the running mean and variance drift). The network is then evaluated with
+a normalization it never trained with. GroupNorm (Wu & He 2018) normalizes each example by
+itself in training and evaluation alike, and weight standardization (Qiao et al. 2019) keeps
+each filter at zero mean and unit variance, which smooths the loss landscape as BatchNorm's
+batch statistics would.
+
+One iteration: forward through the BN net's blocks, then the GN+WS net's, both losses,
+backward through the GN+WS net, then the BN net, and one SGD step of each (learning rate
+lr / (1 + t / decay)). Staged autograd as everywhere on the Torch engine.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import StepwiseError
+from ..data import load_mnist
+from ..numpy_engine.losses import softmax
+from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
+from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
+from ..torch_engine.staged import StagedRunner
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
+                       rng_state, set_rng_state)
+from .classifier import classification_report
+from .cnn import DEFAULT_CHANNELS, parse_channels, shift_images, weight_view_of
+
+NETS = ("bn", "gnws")
+TITLES = {"bn": "BN", "gnws": "GN+WS"}
+MAX_CURVE_POINTS = 600
+
+
+def _number(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
+    try:
+        value = float(config.get(key, default))
+    except (TypeError, ValueError):
+        raise StepwiseError(f"{what} must be a number.") from None
+    if not (np.isfinite(value) and lo <= value <= hi):
+        raise StepwiseError(f"{what} must be between {lo:g} and {hi:g}.")
+    return value
+
+
+def bn_extra(kind: str, runner: StagedRunner, k: int) -> dict[str, Any]:
+    """BatchNorm blocks: the statistics this batch was normalized with, and the running ones
+    that evaluation will use instead."""
+    module = runner.blocks[k].module
+    bn = module.norm
+    out = {"bn": {"running_mean": bn.running_mean.detach().numpy().copy(),
+                  "running_var": bn.running_var.detach().numpy().copy()}}
+    if kind == FORWARD and runner.inputs[k] is not None:
+        with torch.no_grad():
+            h = module.conv(runner.inputs[k])                                # (N, C, H, W) before the norm
+            out["bn"]["batch_mean"] = h.mean(dim=(0, 2, 3)).numpy().copy()
+            out["bn"]["batch_var"] = h.var(dim=(0, 2, 3), unbiased=False).numpy().copy()
+    return out
+
+
+class Batch1Trainer(Trainer):
+    lab = "batch1"
+    engine = "torch"
+    eval_every = 500
+    keyframe_every = 50
+
+    def __init__(self, config: dict):
+        super().__init__(config)
+        if config.get("engine", "torch") != "torch":
+            raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
+        configure_threads(config, default=1)
+        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
+        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
+        for c in self.channels:
+            if c % min(self.groups, c):
+                raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
+                                    "choose groups that divide both channel counts.")
+        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
+        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
+        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
+        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
+        self.shift = int(_number(config, "shift", 0, 0, 4, "shift"))
+        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
+        self.runners: dict[str, StagedRunner] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for net in NETS:
+            init_rng = np.random.default_rng([self.seed, 1])                 # the same initial weights
+            runner = StagedRunner(cnn_blocks(self.channels, init_rng, norm=net, groups=self.groups), input_grad=True)
+            for b in runner.blocks:
+                b.label = f"{TITLES[net]} · {b.label}"
+                if net == "bn" and isinstance(b.module, ConvBlock):
+                    b.extra = bn_extra
+            self.runners[net] = runner
+            self.optimizers[net] = torch.optim.SGD(runner.parameters(), lr=self.base_lr, momentum=self.momentum)
+        self.perm = self.rng.permutation(len(self.data.train_x))
+        self.cursor = 0
+        self._updates: dict[str, list[torch.Tensor]] = {net: [] for net in NETS}
+        self._x = self._y = None
+        self._losses: dict[str, float] = {}
+        self.bn_log: list[tuple[int, np.ndarray]] = []   # (iteration, running mean/var of every BN layer)
+        self.reports: dict[str, dict] = {}
+        self.last_eval: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def n(self) -> int:
+        return len(self.runners["bn"])
+
+    def locate(self, block: int) -> tuple[str, int]:
+        return ("bn", block) if block < self.n else ("gnws", block - self.n)
+
+    def blocks(self) -> list[BlockInfo]:
+        out = []
+        for net in NETS:
+            runner = self.runners[net]
+            shapes = runner.forward_all(torch.zeros((1, 1, 28, 28)))
+            for b, o in zip(runner.blocks, shapes):
+                out.append(BlockInfo(f"{net}.{b.name}", b.label, b.kind,
+                                     int(sum(p.numel() for p in b.module.parameters())), tuple(o.shape[1:])))
+        return out
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        n = self.n
+        labels = [b.label for net in NETS for b in self.runners[net].blocks]
+        specs = [PhaseSpec(FORWARD, j, f"forward · {labels[j]}") for j in range(2 * n)]
+        specs.append(PhaseSpec(LOSS, -1, "loss · cross-entropy of both nets"))
+        specs += [PhaseSpec(BACKWARD, j, f"backward · {labels[j]}") for j in reversed(range(n, 2 * n))]
+        specs += [PhaseSpec(BACKWARD, j, f"backward · {labels[j]}") for j in reversed(range(n))]
+        specs.append(PhaseSpec(UPDATE, -1, f"update · SGD of both nets (lr {self.current_lr():.3g})"))
+        return specs
+
+    def current_lr(self, iteration: int | None = None) -> float:
+        t = self.iteration if iteration is None else iteration
+        return self.base_lr / (1.0 + t / self.decay) if self.decay > 0 else self.base_lr
+
+    # ------------------------------------------------------------------ running
+    def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        n = len(self.perm)
+        if self.cursor + self.batch_size > n:
+            self.perm = self.rng.permutation(n)
+            self.cursor = 0
+        idx = self.perm[self.cursor:self.cursor + self.batch_size]
+        self.cursor += self.batch_size
+        return shift_images(self.data.train_x[idx], self.rng, self.shift), self.data.train_y[idx]
+
+    @staticmethod
+    def prepare(images: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), 1, 28, 28))
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        specs = self.phase_specs()
+        index = 0
+
+        def event():
+            nonlocal index
+            ev = PhaseEvent(it, index, specs[index])
+            index += 1
+            return ev
+
+        lr = self.current_lr(it)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+        images, y = self.next_batch()
+        x = self.prepare(images)
+        self._x, self._y = x, y
+        yt = torch.from_numpy(y)
+        for net in NETS:
+            self.runners[net].begin(x, training=True)
+        for net in NETS:
+            for k in range(self.n):
+                self.runners[net].forward_block(k)
+                yield event()
+        for net in NETS:
+            self._losses[net] = self.runners[net].loss(F.cross_entropy, yt)
+            check_finite(self._losses[net], it)
+        yield event()
+        for net in reversed(NETS):
+            for k in reversed(range(self.n)):
+                self.runners[net].backward_block(k)
+                yield event()
+        with torch.no_grad():
+            for net in NETS:
+                params = self.runners[net].parameters()
+                before = [p.detach().clone() for p in params]
+                self.optimizers[net].step()
+                self._updates[net] = [p.detach() - b for p, b in zip(params, before)]
+        if not all(bool(torch.isfinite(u).all()) for net in NETS for u in self._updates[net]):
+            check_finite(float("nan"), it)
+        self.bn_log.append((it + 1, self._bn_row()))
+        acc = {net: float((self.runners[net].logits.detach().argmax(1).numpy() == y).mean()) for net in NETS}
+        self.last_metrics = {"loss": self._losses["gnws"], "loss_gnws": self._losses["gnws"],
+                             "loss_bn": self._losses["bn"], "train_accuracy": acc["gnws"],
+                             "train_accuracy_gnws": acc["gnws"], "train_accuracy_bn": acc["bn"], "lr": lr}
+        self.iteration += 1
+        yield event()
+
+    def _bn_layers(self) -> list[tuple[str, torch.nn.BatchNorm2d]]:
+        return [(b.name, b.module.norm) for b in self.runners["bn"].blocks if isinstance(b.module, ConvBlock)]
+
+    def _bn_row(self) -> np.ndarray:
+        """Every BN layer's running mean then running variance, as one row."""
+        return np.concatenate([np.concatenate([bn.running_mean.numpy(), bn.running_var.numpy()])
+                               for _, bn in self._bn_layers()]).astype(np.float32)
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def _own_stats_logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The BN net with each example normalized by its own statistics, as training at batch 1
+        normalized it (BatchNorm on a batch of one = instance normalization with BN's γ, β)."""
+        h = x
+        for b in self.runners["bn"].blocks:
+            m = b.module
+            if isinstance(m, ConvBlock):
+                h = m.conv(h)
+                h = F.instance_norm(h, weight=m.norm.weight, bias=m.norm.bias, eps=m.norm.eps)
+                h = m.act(h)
+            else:
+                h = m(h)
+        return h
+
+    def evaluate(self) -> dict[str, float]:
+        x = self.prepare(self.data.heldout_x)
+        y = self.data.heldout_y
+        out: dict[str, float] = {}
+        for net in NETS:
+            logits = self.runners[net].predict(x)                            # BN in eval mode: running statistics
+            report = classification_report(y, logits.argmax(1).numpy())
+            self.reports[net] = report
+            out[f"heldout_accuracy_{net}"] = report["accuracy"]
+            out[f"heldout_loss_{net}"] = float(F.cross_entropy(logits, torch.from_numpy(y)))
+        own = torch.cat([self._own_stats_logits(x[i:i + 500]) for i in range(0, len(x), 500)])
+        out["heldout_accuracy_bn_own_stats"] = float((own.argmax(1).numpy() == y).mean())
+        out["heldout_accuracy"] = out["heldout_accuracy_gnws"]
+        out["heldout_loss"] = out["heldout_loss_gnws"]
+        self.last_eval = dict(out)
+        return out
+
+    # ------------------------------------------------------------------ views
+    def weight_view(self, net: str):
+        runner = self.runners[net]
+
+        def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+            w = main_weight(runner.blocks[k].module)
+            if w is None:
+                return {}
+            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
+        return view
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        if self._x is None or not 0 <= block < 2 * self.n:
+            return {}
+        net, k = self.locate(block)
+        kind = self.phase_specs()[index].kind
+        image = self._x[0, 0].numpy().copy()
+        out = staged_phase_data(self.runners[net], kind, k, image=image, label=int(self._y[0]),
+                                updates=self._updates[net], weight_view=self.weight_view(net))
+        if out:
+            out["net"] = net
+        return out
+
+    def bn_history(self) -> dict[str, Any]:
+        """Running mean and variance of every BN layer per iteration (at most MAX_CURVE_POINTS rows)."""
+        if not self.bn_log:
+            return {}
+        rows = self.bn_log
+        if len(rows) > MAX_CURVE_POINTS:
+            step = int(np.ceil(len(rows) / MAX_CURVE_POINTS))
+            rows = rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else [])
+        its = np.array([r[0] for r in rows], dtype=np.int64)
+        table = np.stack([r[1] for r in rows])                               # (T, Σ 2·C)
+        layers, start = [], 0
+        for name, bn in self._bn_layers():
+            c = bn.num_features
+            layers.append({"name": name, "mean": table[:, start:start + c].copy(),
+                           "var": table[:, start + c:start + 2 * c].copy()})
+            start += 2 * c
+        return {"iterations": its, "layers": layers}
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "nets": dict(TITLES), "n_blocks_per_net": self.n,
+                               "bn_history": self.bn_history(), "batch_size": self.batch_size,
+                               "last_eval": dict(self.last_eval)}
+        if 0 <= selected_block < 2 * self.n:
+            out["selected_net"] = self.locate(selected_block)[0]
+        if self.reports:
+            out["reports"] = {net: r for net, r in self.reports.items()}
+            out["report"] = self.reports["gnws"]
+        return out
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "classify":
+            x = self.prepare(np.asarray(args["image"], dtype=np.float32).reshape(1, 28, 28))
+            reply: dict[str, Any] = {}
+            for net in NETS:
+                outs = self.runners[net].forward_all(x)
+                probs = softmax(outs[-1].double().numpy())[0]
+                reply[net] = {"probs": probs, "prediction": int(probs.argmax()),
+                              "layers": [layer_view(o[0]) for o in outs]}
+            reply["probs"], reply["prediction"] = reply["gnws"]["probs"], reply["gnws"]["prediction"]
+            return reply
+        return super().command(name, args)
+
+    def summary(self) -> dict[str, Any]:
+        return {"batch_size": self.batch_size, "groups": self.groups, "channels": list(self.channels),
+                "lr": self.base_lr, "decay": self.decay, "momentum": self.momentum}
+
+    # ------------------------------------------------------------------ hyperparameters
+    def hyperparams(self) -> dict[str, float]:
+        return {"lr": float(self.base_lr), "decay": float(self.decay)}
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        if name not in self.hyperparams():
+            return super().set_hyperparam(name, value)
+        if not np.isfinite(value) or value < 0:
+            raise StepwiseError(f"{name} must be a non-negative number.")
+        if name == "lr":
+            self.base_lr = float(value)
+        else:
+            self.decay = float(value)
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        nets = {}
+        for net in NETS:
+            r = self.runners[net]
+            nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
+                         "buffers": [b.detach().clone() for b in r.buffers()],
+                         "optimizer": copy.deepcopy(self.optimizers[net].state_dict())}
+        return {"iteration": self.iteration, "nets": nets, "hyper": self.hyperparams(), "rng": rng_state(self.rng),
+                "perm": self.perm.copy(), "cursor": self.cursor, "last_metrics": dict(self.last_metrics)}
+
+    def set_state(self, state: dict) -> None:
+        self.iteration = int(state["iteration"])
+        for net in NETS:
+            r, saved = self.runners[net], state["nets"][net]
+            with torch.no_grad():
+                for p, v in zip(r.parameters(), saved["params"]):
+                    p.copy_(v)
+                for b, v in zip(r.buffers(), saved["buffers"]):
+                    b.copy_(v)
+            self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
+            r.clear()
+            self._updates[net] = []
+        for k, v in state["hyper"].items():
+            self.set_hyperparam(k, v)
+        set_rng_state(self.rng, state["rng"])
+        self.perm = np.array(state["perm"])
+        self.cursor = int(state["cursor"])
+        self.last_metrics = dict(state["last_metrics"])
+        self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
+        self._x = None
+
+    def save(self, path: str) -> None:
+        payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
+                   "groups": self.groups, "iteration": self.iteration,
+                   "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
+                                  for net in NETS}}
+        try:
+            torch.save(payload, path)
+        except OSError as e:
+            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+
+    def load(self, path: str) -> None:
+        try:
+            payload = torch.load(path, weights_only=True)
+            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-batch1-1"
+        except FileNotFoundError:
+            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
+        except Exception:
+            ok = False
+        if not ok:
+            raise StepwiseError(f"The file {path} is not a model saved by the batch-size-1 lab; choose one that is.")
+        if payload["channels"] != list(self.channels) or payload["groups"] != self.groups:
+            raise StepwiseError(f"The models in {path} have channels {payload['channels']} and {payload['groups']} "
+                                "groups; set the same to load them.")
+        for net in NETS:
+            self.runners[net].net.load_state_dict(payload["state_dict"][net])
+
+
+def make_trainer(config: dict) -> Batch1Trainer:
+    return Batch1Trainer(config)
