@@ -189,9 +189,12 @@ class RunControls(QtWidgets.QWidget):
         row.addWidget(self.button)
         row.addStretch(1)
         self.engine = "torch"
+        self.configured = False
+        self.set_config({}, "torch", configured=False)
 
-    def set_config(self, config: dict, engine: str) -> None:
+    def set_config(self, config: dict, engine: str, configured: bool = True) -> None:
         self.engine = engine
+        self.configured = configured
         depths = TORCH_DEPTHS if engine == "torch" else NUMPY_DEPTHS
         depth = int(config.get("depth") or (20 if engine == "torch" else 10))
         self.depth.blockSignals(True)
@@ -549,6 +552,10 @@ class ResNetView(LabView):
         runs = view.get("runs", [])
         for i, run in enumerate(runs):  # a short name for legends
             run["short"] = run["tag"] if view.get("mode") != "optimizer" else run.get("optimizer", run["tag"])
+        if not self.flow.controls.configured and view.get("depth"):  # shown without on_ready (e.g. alone)
+            self.flow.controls.set_config({k: view.get(k) for k in ("depth", "norm", "arch")}
+                                          | {"plain": bool(view.get("runs")) and not view["runs"][0].get("skip")},
+                                          view.get("engine", "torch"))
         self.flow.set_view(view)
         names = {("_grad_first" if i == 0 else f"_{r['tag']}_grad_first"): r.get("title", r["tag"])
                  for i, r in enumerate(runs)}
