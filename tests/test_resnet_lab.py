@@ -137,3 +137,18 @@ def test_resnet50_opens_and_steps_one_input():
     assert len(norms) == 16 and all(np.isfinite(n["total"]) and n["total"] > 0 for n in norms)
     fwd = session.block_phase_data(3)
     assert fwd["forward"]["input_image"].shape == (224, 224)
+
+
+def test_saved_session_reopens_exactly(tmp_path):
+    config = dict(SMALL)
+    trainer = make_trainer(dict(config))
+    session = Session(trainer)
+    session.run(6)
+    session.step_phase()
+    path = str(tmp_path / "resnet.stepwise.npz")
+    session.save(path, config)
+    session.run(2)
+    again, _ = Session.open(path, make_trainer)
+    again.run(2)
+    for a, b in zip(params_of(trainer), params_of(again.trainer)):
+        np.testing.assert_array_equal(a, b)
