@@ -90,7 +90,7 @@ class Batch1Trainer(Trainer):
         self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
         self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
         self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
-        self.shift = int(_number(config, "shift", 0, 0, 4, "shift"))
+        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
         self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
         self.runners: dict[str, StagedRunner] = {}
@@ -316,7 +316,7 @@ class Batch1Trainer(Trainer):
 
     def summary(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "groups": self.groups, "channels": list(self.channels),
-                "lr": self.base_lr, "decay": self.decay, "momentum": self.momentum}
+                "base_lr": self.base_lr, "decay": self.decay, "momentum": self.momentum}
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:

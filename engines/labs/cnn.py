@@ -149,7 +149,7 @@ class CNNLab:
     """What the CNN lab adds to either engine's classifier trainer (a mixin; the trainer comes second)."""
 
     lab = "cnn"
-    default_lr = 0.05
+    default_lr = 0.02  # momentum 0.9: 0.05 trains as fast but wanders ±0.5 % in held-out accuracy
     eval_every = 100
 
     def _read_config(self, config: dict) -> None:
