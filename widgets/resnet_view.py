@@ -289,7 +289,9 @@ class GradientFlowTab(QtWidgets.QWidget):
         norm = {"none": "no normalization", "bn": "BatchNorm", "gnws": "GroupNorm + weight standardization"}.get(
             view.get("norm"), view.get("norm"))
         lines.append(f"<span style='color:#666'>depth {view.get('depth')}, {norm}, {view.get('engine')} engine. "
-                     "Remove the skips or change depth and normalization above.</span>")
+                     + ("Remove the skips or change depth and normalization above." if view.get("arch") != "resnet50"
+                        else "ResNet-50 on one 224×224 input (an MNIST digit, upsampled); Settings → normalization "
+                             "gnws for GroupNorm + WS.") + "</span>")
         return "<br>".join(lines)
 
     def reset(self) -> None:
