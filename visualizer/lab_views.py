@@ -30,6 +30,23 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
+    "cnn": LabUI("widgets.cnn_view:CNNView", (
+        OptionSpec("channels", "channels (conv1, conv2)", "text", "8,16", tooltip="two numbers, e.g. 8,16"),
+        OptionSpec("shift", "random shift (pixels)", "int", 2, maximum=4,
+                   tooltip="training images moved by up to this many pixels: more variety from 8,000 images"),
+        OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS),
+        OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
+        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
+    )),
+    "batch1": LabUI("widgets.batch1_view:Batch1View", (
+        OptionSpec("batch_size", "batch size", "int", 1, minimum=1, maximum=512,
+                   tooltip="1: the point of the lab; try 32 to see BatchNorm work again"),
+        OptionSpec("groups", "GroupNorm groups", "int", 4, minimum=1, maximum=16),
+        OptionSpec("decay", "lr halves after (iterations)", "float", 2000.0, maximum=1e7,
+                   tooltip="learning rate = lr / (1 + t / decay); 0: constant"),
+        OptionSpec("shift", "random shift (pixels)", "int", 1, maximum=4),
+        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
+    )),
     "optimizers": LabUI("widgets.optimizer_view:OptimizerView", (
         OptionSpec("surface", "surface", "choice", "rosenbrock",
                    ("rosenbrock", "beale", "himmelblau", "saddle", "quadratic", "network"),

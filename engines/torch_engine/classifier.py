@@ -22,6 +22,7 @@ from .. import StepwiseError
 from ..data import load_mnist
 from ..labs.classifier import MAX_TILES, classification_report, histogram
 from ..numpy_engine.losses import softmax
+from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .models import main_weight, to_numpy_layout
@@ -157,7 +158,9 @@ class TorchClassifierTrainer(Trainer):
         if opt_name not in TORCH_OPTIMIZERS:
             raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(TORCH_OPTIMIZERS)}.")
         self.optimizer_name = opt_name
-        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), float(config.get("lr", self.default_lr)),
+        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer (as the NumPy engine)
+        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
+        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), float(config.get("lr", default_lr)),
                                               float(config.get("momentum", 0.9)))
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
