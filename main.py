@@ -49,6 +49,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--depth", type=int, help="number of layers / blocks")
     g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
     g.add_argument("--arch", help="residual lab: small or resnet50")
+    g.add_argument("--compare", help="residual lab: plain (residual vs plain), optimizer (Adam vs AdaMax) or none")
     g.add_argument("--norm", help="normalization: bn or gnws")
     g.add_argument("--surface", help="optimizer lab: rosenbrock, beale, himmelblau, saddle, quadratic")
     g.add_argument("--start", help="optimizer lab: start point X,Y")
@@ -65,7 +66,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 
 
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
-               "optimizer", "depth", "plain", "arch", "norm", "surface", "start", "condition", "angle", "optimizers",
+               "optimizer", "depth", "plain", "arch", "compare", "norm", "surface", "start", "condition", "angle", "optimizers",
                "text", "seq_len")
 
 

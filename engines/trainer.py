@@ -121,6 +121,15 @@ class Trainer:
         """Extra fields for the CLI's final summary line."""
         return {}
 
+    def settings(self) -> dict[str, Any]:
+        """The settings the trainer really uses where they differ from the config asked for
+        (e.g. "auto" resolved), so the settings form shows the truth."""
+        return {}
+
+    def metric_labels(self) -> dict[str, str]:
+        """Names for the curves of this lab's metrics, e.g. {"plain_loss": "plain: training loss"}."""
+        return {}
+
     def final_lines(self) -> list[dict[str, Any]]:
         """JSON objects the CLI prints before its summary line (e.g. one per optimizer)."""
         return []

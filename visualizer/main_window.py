@@ -252,7 +252,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.set_options(options, self.config)
         self.settings.clear_live()
         self.diagram.set_blocks(info["blocks"])
-        self.curves.reset()
+        self.curves.clear(info.get("metric_labels"))
         self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")
         self.view.on_ready(info)
 

@@ -89,8 +89,9 @@ class SessionHost:
     def ready_info(self) -> dict:
         s = self.session
         t = s.trainer
-        return {"lab": t.lab, "engine": t.engine,
-                "config": {k: v for k, v in self.config.items() if k not in ("load", "session")},
+        config = {k: v for k, v in self.config.items() if k not in ("load", "session")}
+        return {"lab": t.lab, "engine": t.engine, "config": {**config, **t.settings()},
+                "metric_labels": t.metric_labels(),
                 "blocks": [dict(vars(b)) for b in t.blocks()],
                 "phases": [(p.kind, p.block, p.label) for p in s.specs], "hyperparams": t.hyperparams(),
                 "speed": self.speed}

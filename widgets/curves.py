@@ -62,6 +62,19 @@ class CurvesPanel(QtWidgets.QWidget):
         self.series: dict[str, dict[int, float]] = {}
         self.items: dict[str, pg.PlotDataItem] = {}
         self.smoothed: pg.PlotDataItem | None = None
+        self.labels: dict[str, str] = {}
+
+    def clear(self, labels: dict[str, str] | None = None) -> None:
+        """Remove every curve (a new lab or run): new names, new colours."""
+        for item in list(self.items.values()) + ([self.smoothed] if self.smoothed is not None else []):
+            for plot, legend in ((self.top, self.top_legend), (self.bottom, self.bottom_legend)):
+                if item in plot.listDataItems():
+                    plot.removeItem(item)
+                    legend.removeItem(item)
+        self.items.clear()
+        self.series.clear()
+        self.smoothed = None
+        self.labels = dict(labels or {})
 
     def reset(self) -> None:
         for key, item in self.items.items():
@@ -86,13 +99,18 @@ class CurvesPanel(QtWidgets.QWidget):
     def _item(self, key: str) -> pg.PlotDataItem:
         if key not in self.items:
             panel = self.top if self.panel_of(key) == "top" else self.bottom
-            color = KEY_COLORS.get(key) or SERIES_COLORS[(len(self.items) + 4) % len(SERIES_COLORS)]
-            if key == "loss":
-                item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=pretty(key))
-                self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="training loss (smoothed)")
+            used = {pg.mkPen(i.opts["pen"]).color().name()[:7] for i in self.items.values()}
+            color = KEY_COLORS.get(key) or next((c for c in SERIES_COLORS[4:] + SERIES_COLORS[:4]
+                                                 if pg.mkColor(c).name() not in used), SERIES_COLORS[0])
+            if key != "loss" and "heldout" not in key:  # another run's training curve: a line, no markers
+                item = panel.plot([], [], pen=pg.mkPen(color, width=1.5), name=self.labels.get(key, pretty(key)))
+            elif key == "loss":
+                name = self.labels.get(key, pretty(key))
+                item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=name)
+                self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name=f"{name} (smoothed)")
             else:
                 item = panel.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
-                                  symbolBrush=color, symbolPen=None, name=pretty(key))
+                                  symbolBrush=color, symbolPen=None, name=self.labels.get(key, pretty(key)))
             self.items[key] = item
         return self.items[key]
 

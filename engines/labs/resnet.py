@@ -580,6 +580,20 @@ class ResNetTrainer(Trainer):
             return float((run.logits.detach().argmax(dim=1) == y).double().mean())
         return float((run.model.layers[-1].output.argmax(axis=1) == y).mean())
 
+    def settings(self) -> dict[str, Any]:
+        return {"arch": self.arch, "depth": self.depth, "norm": self.norm, "compare": self.compare,
+                "plain": self.plain, "optimizer": self.optimizer_name}
+
+    def metric_labels(self) -> dict[str, str]:
+        names = {"loss": "training loss", "heldout_accuracy": "held-out accuracy", "heldout_loss": "held-out loss",
+                 "heldout_macro_f1": "held-out macro F1"}
+        out = {}
+        for i, run in enumerate(self.runs):
+            prefix = "" if i == 0 else f"{run.tag}_"
+            for key, name in names.items():
+                out[prefix + key] = f"{run.tag}: {name}"
+        return out
+
     def evaluate(self) -> dict[str, Any]:
         key = (self.iteration, tuple(self.hyperparams().values()))
         if self._eval_cache is not None and self._eval_cache[0] == key:  # e.g. the CLI's final lines
