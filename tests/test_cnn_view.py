@@ -34,10 +34,10 @@ def test_feature_maps_one_tiled_image_with_explicit_levels(view):
     assert tab.grads.image.diverging
     k = snap["view"]["kernels"]
     assert tab.kernels.image.image.shape == kernel_grid(k).shape
-    assert "8×1" in tab.kernels.plot.titleLabel.text
+    assert "8×1 kernels" in tab.kernels.plot.titleLabel.text
     assert "first image of the batch" in tab.header.text()
     assert tab.use_batch.isChecked()
-    assert tab.input_grad.image.image is not None  # first layer in backward: the gradient on the image
+    assert tab.input_grad.isVisible() and tab.input_grad.image.image is not None  # first layer in backward
 
 
 def test_gradient_panel_waits_for_backward(view):
@@ -45,8 +45,9 @@ def test_gradient_panel_waits_for_backward(view):
     tab = view.maps_tab
     assert tab.grads.levels is None
     assert "backward" in tab.grads.image.caption.text
+    assert not tab.input_grad.isVisible()
     assert tab.maps.levels is not None
-    assert "16×8" in tab.kernels.plot.titleLabel.text and "row: output map" in tab.kernels.plot.titleLabel.text
+    assert "16×8 kernels" in tab.kernels.plot.titleLabel.text and "columns: output maps" in tab.kernels.caption.text
 
 
 def test_dense_block_shows_bars(view):
@@ -135,7 +136,9 @@ def test_helpers():
     assert map_levels(np.array([[0.0, 2.0]])) == ((0.0, 2.0), False)
     assert map_levels(np.array([[-1.0, 3.0]])) == ((-3.0, 3.0), True)
     assert kernel_grid(np.zeros((8, 1, 3, 3))).shape == (3, 8 * 4 - 1)
-    assert kernel_grid(np.zeros((16, 8, 3, 3))).shape == (16 * 4 - 1, 8 * 4 - 1)
+    assert kernel_grid(np.zeros((16, 8, 3, 3))).shape == (8 * 4 - 1, 16 * 4 - 1)
+    k = np.arange(2 * 3 * 1 * 1, dtype=np.float32).reshape(2, 3, 1, 1)   # (out, in) = (2, 3)
+    np.testing.assert_array_equal(kernel_grid(k)[::2, ::2], k[:, :, 0, 0].T)  # row: input map, column: output map
 
 
 # ---------------------------------------------------------------- batch size 1

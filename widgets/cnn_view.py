@@ -24,15 +24,16 @@ DIGITS = [str(i) for i in range(10)]
 
 
 def kernel_grid(kernels: np.ndarray) -> np.ndarray:
-    """(C_out, C_in, kh, kw) -> one image: a row per output channel, a column per input channel
-    (a single input channel: the C_out kernels side by side, 8 to a row)."""
+    """(C_out, C_in, kh, kw) -> one image: a column per output channel, a row per input channel
+    (wide, as the panels are); a single input channel: the C_out kernels side by side, 8 to a row."""
     k = np.asarray(kernels, dtype=np.float32)
     if k.ndim == 3:
         k = k[:, None]
     c_out, c_in = k.shape[:2]
     if c_in == 1:
         return tile(k[:, 0], columns=min(8, c_out))
-    return tile(k.reshape(c_out * c_in, *k.shape[2:]), columns=c_in)
+    by_input = k.transpose(1, 0, 2, 3).reshape(c_in * c_out, *k.shape[2:])   # (C_in·C_out, kh, kw), row = input
+    return tile(by_input, columns=c_out)
 
 
 def map_levels(maps: np.ndarray) -> tuple[tuple[float, float], bool]:
@@ -70,7 +71,7 @@ class MapsOrBars(QtWidgets.QStackedWidget):
         self.diverging = diverging
         self.levels: tuple[float, float] | None = None   # what the image shows, for tests and captions
 
-    def show(self, data: dict | None, title: str, empty: str = "") -> None:
+    def show(self, data: dict | None, title: str, empty: str = "", note: str = "") -> None:
         if not data:
             self.setCurrentWidget(self.image)
             self.image.set_title(title)
@@ -87,7 +88,8 @@ class MapsOrBars(QtWidgets.QStackedWidget):
             self.image.set_title(title)
             self.image.set_image(tile(maps, columns=cols), levels=levels, diverging=div,
                                  caption=f"{len(maps)} maps of {maps.shape[1]}×{maps.shape[2]} · levels "
-                                         f"{fmt(levels[0])} … {fmt(levels[1])}" + (" (blue −, red +)" if div else ""))
+                                         f"{fmt(levels[0])} … {fmt(levels[1])}" + (" (blue −, red +)" if div else "")
+                                         + (f" · {note}" if note else ""))
             self.levels = levels
             self.setCurrentWidget(self.image)
         else:
@@ -169,6 +171,8 @@ class FeatureMapsTab(QtWidgets.QWidget):
         top.addWidget(QtWidgets.QLabel("Layer:"))
         self.layer_combo = QtWidgets.QComboBox()
         self.layer_combo.setToolTip("the layer whose maps are shown (or click a block in the network diagram)")
+        self.layer_combo.setMinimumContentsLength(28)
+        self.layer_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         top.addWidget(self.layer_combo)
         self.header = QtWidgets.QLabel()
         self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -200,18 +204,17 @@ class FeatureMapsTab(QtWidgets.QWidget):
 
         self.maps = MapsOrBars("feature maps", diverging=False)
         self.grads = MapsOrBars("gradient maps", diverging=True)
-        grid.addWidget(self.maps, 1, 1)
-        grid.addWidget(self.grads, 2, 1)
-        right = QtWidgets.QVBoxLayout()
+        small = QtWidgets.QHBoxLayout()
         self.kernels = ImagePanel("kernels", diverging=True, min_height=120)
         self.kernel_grads = ImagePanel("dL/d kernels", diverging=True, min_height=120)
         self.input_grad = ImagePanel("dL/d input image", diverging=True, min_height=120)
         for w in (self.kernels, self.kernel_grads, self.input_grad):
-            right.addWidget(w, 1)
-        right_w = QtWidgets.QWidget()
-        right_w.setLayout(right)
-        right_w.setMaximumWidth(300)
-        grid.addWidget(right_w, 1, 2, 2, 1)
+            small.addWidget(w, 1)
+        centre = QtWidgets.QVBoxLayout()
+        centre.addWidget(self.maps, 3)
+        centre.addWidget(self.grads, 3)
+        centre.addLayout(small, 2)
+        grid.addLayout(centre, 1, 1, 2, 2)
         grid.addWidget(section_label("Held-out examples (prediction → true label) — click one to inspect it"),
                        3, 0, 1, 3)
         self.strip = ExampleStrip()
@@ -254,9 +257,9 @@ class FeatureMapsTab(QtWidgets.QWidget):
             pred, target = insp.get("prediction"), insp.get("target")
             source = insp.get("source") or "chosen example"
             why = ("its true label" if label is not None else
-                   "the predicted class (a drawing has no label): the gradient shows what would make the net surer")
-            grad_title = f"dL/d(output) of {name.split(' ')[0]} for this example · loss toward {target} ({why})"
-            who = f"{source}" + (f", true label {label}" if label is not None else "")
+                   "the predicted class (a drawing has no label)")
+            grad_title = f"dL/d(output) for this example · loss toward {target}"
+            who = f"{source}" + (f", true label {label}" if label is not None else "") + f" · gradient toward {why}"
             grad_empty = ""
             input_grad = insp.get("input_grad")
         else:
@@ -264,18 +267,17 @@ class FeatureMapsTab(QtWidgets.QWidget):
             image, probs, label = fwd.get("input_image"), loss.get("probs"), fwd.get("label")
             pred = int(np.argmax(probs)) if probs is not None else None
             who = "first image of the batch" + (f", true label {label}" if label is not None else "")
-            grad_title = "dL/d(output): the gradient reaching this layer in backward"
+            grad_title = "dL/d(output): the gradient reaching this layer (backward)"
             grad_empty = "appears when the backward pass reaches this layer (step → through the phases)"
             input_grad = bwd.get("grad_input", {}).get("maps", [None])[0] if sel == 0 and bwd.get("grad_input") else None
         phase_color = PHASE_COLORS["backward"] if backward_now else "#333"
-        self._header(f"<b>{name}</b> · <span style='color:{phase_color}'>{snap.get('label', '')}</span><br>"
-                     f"<span style='color:#666'>example: {who} · iteration {snap.get('iteration', 0)} · "
-                     f"{snap.get('engine', '')} engine</span>")
-        what = {"conv": "after ReLU: bright = the filter found its pattern here",
-                "pool": "max of each 2×2 window: half the size, the strongest responses kept"}.get(kind, "")
-        self.maps.show(act, f"{name}: output for this example" + (f" — {what}" if what else ""),
-                       "run a forward phase (→) to see the maps")
-        self.grads.show(grad, grad_title, grad_empty)
+        self._header(f"<span style='color:{phase_color}'><b>{name}</b></span> · iteration {snap.get('iteration', 0)}"
+                     f"<br><span style='color:#666'>example: {who}</span>")
+        what = {"conv": "bright: the filter's pattern is here",
+                "pool": "max of each 2×2 window"}.get(kind, "")
+        short = name.split(" + ")[0]
+        self.maps.show(act, f"output of {short} for this example", "run a forward phase (→) to see the maps", what)
+        self.grads.show(grad, grad_title, grad_empty, "red: the loss rises if it grows")
         if image is not None:
             self.input_image.set_image(np.asarray(image), levels=(0.0, 1.0), gray=True,
                                        caption=f"true label: {label}" if label is not None else "drawn: no label")
@@ -290,29 +292,29 @@ class FeatureMapsTab(QtWidgets.QWidget):
         kernels = view.get("kernels")
         if kernels is not None:
             k = np.asarray(kernels)
-            self.kernels.set_title(f"kernels {k.shape[0]}×{k.shape[1]} of {k.shape[2]}×{k.shape[3]}"
-                                   + (" (row: output map, column: input map)" if k.shape[1] > 1 else ""))
-            self.kernels.set_image(kernel_grid(k), levels=symmetric(k), caption="blue −, red + · levels ±"
-                                   + fmt(symmetric(k)[1]))
+            self.kernels.set_title(f"{k.shape[0]}×{k.shape[1]} kernels of {k.shape[2]}×{k.shape[3]}")
+            self.kernels.set_image(kernel_grid(k), levels=symmetric(k),
+                                   caption=("columns: output maps, rows: input maps" if k.shape[1] > 1
+                                            else "one per map") + f" · ±{fmt(symmetric(k)[1])}")
         else:
             self.kernels.set_title("kernels")
-            self.kernels.clear_image("this layer has no kernels")
+            self.kernels.clear_image("no kernels")
         gk = bwd.get("grad_kernels")
         if gk is not None and not chosen:
             self.kernel_grads.set_title("dL/d kernels (this batch)")
             self.kernel_grads.set_image(kernel_grid(gk), levels=symmetric(gk), caption="blue −, red +")
         else:
             self.kernel_grads.set_title("dL/d kernels")
-            self.kernel_grads.clear_image("after this layer's backward phase" if kernels is not None and not chosen
-                                          else ("shown for the batch only" if chosen and kernels is not None
-                                                else "this layer has no kernels"))
+            self.kernel_grads.clear_image("after backward" if kernels is not None and not chosen
+                                          else ("for the batch only" if chosen and kernels is not None
+                                                else "no kernels"))
         if input_grad is not None:
             g = np.asarray(input_grad)
-            self.input_grad.set_title("dL/d input image: pixels that would change the loss most")
-            self.input_grad.set_image(g, levels=symmetric(g), caption="blue −, red +")
-        else:
             self.input_grad.set_title("dL/d input image")
-            self.input_grad.clear_image("choose an example, or select the first layer in backward")
+            self.input_grad.set_image(g, levels=symmetric(g), caption="most sensitive pixels")
+            self.input_grad.setVisible(True)
+        else:
+            self.input_grad.setVisible(False)  # only for a chosen example, or the first layer in backward
 
     def _header(self, text: str) -> None:
         if text != self.header.text():
