@@ -25,7 +25,7 @@ def test_two_nets_same_start_same_data():
     t = make_trainer({"lab": "batch1", "seed": 0})
     labels = [b.label for b in t.blocks()]
     assert len(labels) == 10 and labels[0].startswith("BN · ") and labels[5].startswith("GN+WS · ")
-    assert "BatchNorm" in labels[0] and "GroupNorm" in labels[5] and labels[5].startswith("GN+WS · WS Conv")
+    assert "+ BN +" in labels[0] and "+ GN +" in labels[5] and labels[5].startswith("GN+WS · WS Conv")
     bn, gn = t.runners["bn"], t.runners["gnws"]
     torch.testing.assert_close(bn.blocks[0].module.conv.weight, gn.blocks[0].module.conv.weight, rtol=0, atol=0)
     torch.testing.assert_close(bn.blocks[4].module.linear.weight, gn.blocks[4].module.linear.weight, rtol=0, atol=0)

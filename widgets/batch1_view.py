@@ -42,6 +42,8 @@ def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
     w.setMinimumHeight(170)
+    for axis in ("left", "bottom"):
+        w.getAxis(axis).enableAutoSIPrefix(False)  # no "(x0.001)": values as they are
     return w
 
 
@@ -55,9 +57,9 @@ class Batch1Tab(QtWidgets.QWidget):
         self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
-        self.acc_plot = plot("held-out accuracy", "accuracy")
-        for p in (self.loss_plot, self.acc_plot):
-            p.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.acc_plot = plot("held-out accuracy", "accuracy (%)")
+        self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")  # bottom right: the curves rise
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, (where, label, colour, dashed) in CURVES.items():
             target = self.loss_plot if where == "loss" else self.acc_plot
@@ -74,12 +76,10 @@ class Batch1Tab(QtWidgets.QWidget):
         self.var_plot = plot("BN running variance per channel", "running variance")
         self.mean_plot.addItem(self.cursors[2])
         self.var_plot.addItem(self.cursors[3])
-        self.var_plot.setXLink(self.mean_plot)
         self.stat_lines: dict[str, list[pg.PlotDataItem]] = {"mean": [], "var": []}
-        self.stats_plot = plot("this example vs the running statistics", "value", bottom="channel")
-        self.stats_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.batch_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#F58518", name="this example's mean")
-        self.running_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#9D755D", name="running mean")
+        self.stats_plot = plot("this image vs the running statistics", "mean", bottom="channel")
+        self.batch_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#F58518")
+        self.running_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#9D755D")
         self.stats_plot.addItem(self.batch_bars)
         self.stats_plot.addItem(self.running_bars)
         self.stats_note = pg.TextItem("", color="#666", anchor=(0, 0))
@@ -118,7 +118,23 @@ class Batch1Tab(QtWidgets.QWidget):
                 if len(xs) > 3000:
                     step = len(xs) // 3000 + 1
                     xs, ys = xs[::step], ys[::step]
+            else:
+                ys = 100.0 * ys
             self.curves[key].setData(xs, ys)
+        if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
+            self._loss_range()
+
+    def _loss_range(self) -> None:
+        """0 … the largest smoothed loss after the first 5 % of the run: the first steps (losses
+        of 10 and more) would flatten everything else."""
+        tops = []
+        for key, (where, *_rest) in CURVES.items():
+            if where == "loss" and key in self.series:
+                _, ys = self.curves[key].getData()
+                if ys is not None and len(ys):
+                    tops.append(float(np.max(ys[len(ys) // 20:])))
+        if tops:
+            self.loss_plot.setYRange(0.0, 1.1 * max(max(tops), 1e-3), padding=0)
 
     def set_bn_history(self, hist: dict, layer: str) -> None:
         layers = hist.get("layers", []) if hist else []
@@ -144,6 +160,8 @@ class Batch1Tab(QtWidgets.QWidget):
                     line.setData(its, values[:, c])
                 else:
                     line.setData([], [])
+            target.setXRange(0, max(float(its[-1]), 1.0), padding=0.02)
+            target.enableAutoRange(axis="y")
 
     def set_example_stats(self, stats: dict | None, block_label: str) -> None:
         if not stats or "batch_mean" not in stats:
@@ -156,7 +174,10 @@ class Batch1Tab(QtWidgets.QWidget):
         self.batch_bars.setOpts(x=x - 0.18, height=m, width=0.35)
         self.running_bars.setOpts(x=x + 0.18, height=r, width=0.35)
         self.stats_note.setText("")
-        self.stats_plot.setTitle(f"{block_label}: this example's mean (orange) vs running mean (brown)", size="9pt")
+        layer = block_label.split("·")[-1].strip().split(" + ")[0].split(" ")[-2] if "→" in block_label else ""
+        self.stats_plot.setTitle(f"conv {layer} means: <span style='color:#F58518'>■ this image</span> vs "
+                                 f"<span style='color:#9D755D'>■ running</span>", size="9pt")
+        self.stats_plot.setXRange(-0.6, len(m) - 0.4, padding=0)
 
     def set_cursor(self, iteration: int) -> None:
         for c in self.cursors:

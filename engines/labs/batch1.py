@@ -22,6 +22,7 @@ lr / (1 + t / decay)). Staged autograd as everywhere on the Torch engine.
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any, Iterator
 
 import numpy as np
@@ -99,7 +100,8 @@ class Batch1Trainer(Trainer):
             init_rng = np.random.default_rng([self.seed, 1])                 # the same initial weights
             runner = StagedRunner(cnn_blocks(self.channels, init_rng, norm=net, groups=self.groups), input_grad=True)
             for b in runner.blocks:
-                b.label = f"{TITLES[net]} · {b.label}"
+                short = re.sub(r"GroupNorm\(\d+\)", "GN", b.label.replace(" pad 1", "").replace("BatchNorm", "BN"))
+                b.label = f"{TITLES[net]} · {short}"
                 if net == "bn" and isinstance(b.module, ConvBlock):
                     b.extra = bn_extra
             self.runners[net] = runner
@@ -320,17 +322,14 @@ class Batch1Trainer(Trainer):
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:
-        return {"lr": float(self.base_lr), "decay": float(self.decay)}
+        return {"lr": float(self.base_lr)}   # decay is a setting (a new run); lr: the rate before decay
 
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
         if not np.isfinite(value) or value < 0:
             raise StepwiseError(f"{name} must be a non-negative number.")
-        if name == "lr":
-            self.base_lr = float(value)
-        else:
-            self.decay = float(value)
+        self.base_lr = float(value)
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
