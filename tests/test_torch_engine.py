@@ -139,3 +139,18 @@ def test_save_load_weights_only(tmp_path):
 def test_bad_optimizer_is_one_sentence():
     with pytest.raises(StepwiseError, match="Unknown optimizer"):
         make_trainer({"lab": "mlp", "engine": "torch", "optimizer": "lbfgs"})
+
+
+def test_torch_mlp_loss_landscape_via_numpy_twin():
+    t = make_trainer({"lab": "mlp", "engine": "torch", "hidden": "16", "seed": 0, "batch_size": 8, "record_every": 2})
+    Session(t).run(6)
+    assert sorted(t.trajectory) == [0, 2, 4, 6]
+    progress = list(t.command("landscape", {"resolution": 5, "n_examples": 50})["task"])
+    result = progress[-1]
+    assert result["done"] and result["loss"].shape == (5, 5) and np.isfinite(result["loss"]).all()
+    # the twin computes the same loss as torch at the current weights
+    x = torch.from_numpy(t.data.heldout_x[:50].reshape(50, 784))
+    with torch.no_grad():
+        t.runner.net.eval()
+        expected = float(F.cross_entropy(t.runner.net(x), torch.from_numpy(t.data.heldout_y[:50])))
+    assert result["path_loss"]["mlp"]["loss"][-1] == pytest.approx(expected, rel=1e-4)

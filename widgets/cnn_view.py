@@ -16,6 +16,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .common import PHASE_COLORS, BarPanel, ImagePanel, fmt, section_label, tile
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
+from .landscape_view import LandscapeView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
 
@@ -442,10 +443,14 @@ class CNNView(LabView):
         self.engines_tab = EnginesTab()
         self.inspector = LayerInspector()
         self.report = ReportPanel()
+        self.landscape = LandscapeView(title="Held-out loss around this run's training path")
+        self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
+        self.landscape.cancel.connect(lambda: self.cancel_task.emit("landscape"))
         self.tabs.addTab(self.maps_tab, "Feature maps")
         self.tabs.addTab(self.engines_tab, "NumPy vs Torch")
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
+        self.tabs.addTab(self.landscape, "Loss landscape")
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
         self._strip_requested_at = 0.0
@@ -499,6 +504,13 @@ class CNNView(LabView):
     def on_task(self, name: str, progress: dict) -> None:
         if name == "speed":
             self.engines_tab.set_speed_progress(progress)
+        elif name == "landscape":
+            if progress.get("cancelled"):
+                self.landscape.set_busy(False)
+            elif progress.get("done"):
+                self.landscape.set_result(progress, titles={"cnn": "training path"})
+            else:
+                self.landscape.set_progress(float(progress.get("progress", 0.0)), progress.get("stage", ""))
 
     def set_snapshot(self, snap: dict) -> None:
         self.snap = snap

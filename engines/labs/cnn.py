@@ -181,10 +181,7 @@ class CNNLab:
         self._batch_images, self._batch_labels = images, self.data.train_y[idx]
         return images, self._batch_labels
 
-    # ---- engine-specific pieces
-    def numpy_params(self) -> list[np.ndarray]:
-        raise NotImplementedError
-
+    # ---- engine-specific pieces (and numpy_params(): the weights in the NumPy engine's layout)
     def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -362,8 +359,8 @@ def _torch_cnn_class():
                 return {}
             return weight_view_of(to_numpy_layout(w) if weights is None else weights)
 
-        def numpy_params(self) -> list[np.ndarray]:
-            return [to_numpy_layout(p).copy() for p in self.runner.parameters()]
+        def numpy_twin_layers(self) -> list:
+            return numpy_cnn_layers(self.channels, np.random.default_rng(0))
 
         def block_weights(self, block: int) -> np.ndarray | None:
             if not 0 <= block < len(self.runner):

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from .. import StepwiseError
 from ..data import load_mnist
 from ..labs.classifier import MAX_TILES, classification_report, histogram
+from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
@@ -167,10 +168,20 @@ class TorchClassifierTrainer(Trainer):
         self.report: dict[str, Any] | None = None
         self._updates: list[torch.Tensor] = []
         self._x = self._y = None
+        # the parameter trajectory for the loss-landscape view, as the NumPy trainer records it (NumPy
+        # layout and order): not keyframe state; going back truncates it, replay re-records it
+        self.record_every = int(config.get("record_every", 25))
+        self.trajectory: dict[int, np.ndarray] = {}
+        self._record()
 
     # ------------------------------------------------------------------ to fill in
     def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
         raise NotImplementedError
+
+    def numpy_twin_layers(self) -> list:
+        """The same network as NumPy engine layers (for the loss landscape, computed by the NumPy
+        engine on a copy with these weights); a subclass that has one returns it."""
+        raise StepwiseError(f"The {self.lab} lab has no loss landscape on the torch engine.")
 
     def prepare(self, images: np.ndarray) -> torch.Tensor:
         """(N, 28, 28) float images -> the first block's input."""
@@ -237,6 +248,8 @@ class TorchClassifierTrainer(Trainer):
         accuracy = float((runner.logits.detach().argmax(dim=1).numpy() == y).mean())
         self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
         self.iteration += 1
+        if self.iteration % self.record_every == 0:
+            self._record()
         yield event()
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
@@ -291,7 +304,40 @@ class TorchClassifierTrainer(Trainer):
         probs = softmax(outs[-1].to(torch.float64).numpy())[0]
         return {"probs": probs, "prediction": int(probs.argmax()), "layers": [self.layer_view(o[0]) for o in outs]}
 
+    MAX_RECORDS = 100
+
+    def numpy_params(self) -> list[np.ndarray]:
+        """The parameters in the NumPy engine's layout and order."""
+        return [to_numpy_layout(p).copy() for p in self.runner.parameters()]
+
+    def _record(self) -> None:
+        self.trajectory[self.iteration] = flatten(self.numpy_params(), np.float32)
+        if len(self.trajectory) > self.MAX_RECORDS:  # keep every other record, record half as often
+            self.record_every *= 2
+            self.trajectory = {k: v for k, v in self.trajectory.items() if k % self.record_every == 0}
+
+    def landscape(self, args: dict) -> dict[str, Any]:
+        """The loss landscape around this run's path, computed by the NumPy engine on a twin of the
+        network with the same weights (the landscape code is the NumPy engine's)."""
+        from types import SimpleNamespace
+
+        from ..numpy_engine.losses import SoftmaxCrossEntropy
+        from ..numpy_engine.model import Model
+        model = Model(self.numpy_twin_layers(), SoftmaxCrossEntropy())
+        for p, q in zip(model.params(), self.numpy_params()):
+            p[...] = q
+        shape = self.input_shape
+        twin = SimpleNamespace(model=model, data=self.data, lab=self.lab,
+                               prepare=lambda images: np.asarray(images, np.float32).reshape(len(images), *shape))
+        points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
+        points.append(flatten(self.numpy_params(), np.float32))
+        return {"task": classifier_landscape(twin, points, directions=args.get("directions", "pca"),
+                                             resolution=int(args.get("resolution", 25)),
+                                             n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
+
     def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "landscape":
+            return self.landscape(args)
         if name == "classify":
             return self.classify(args["image"])
         if name == "heldout_examples":
@@ -346,6 +392,7 @@ class TorchClassifierTrainer(Trainer):
         self._updates = []
         self._x = None
         self.runner.clear()
+        self.trajectory = {k: v for k, v in self.trajectory.items() if k <= self.iteration}
 
     def architecture(self) -> dict:
         return {"lab": self.lab, "blocks": [b.label for b in self.runner.blocks]}
