@@ -161,6 +161,8 @@ def quality(args) -> int:
     c0 = time.perf_counter()
     full = float(trainer.model.eval_loss(trainer.data.heldout, streams=trainer.eval_streams))
     eval_s = time.perf_counter() - c0
+    if args.save:
+        trainer.save(args.save)
     sample = trainer.generate("", 600, 0.8, 0, seed=args.seed)
     print("\nsample (temperature 0.8):\n" + sample + "\n")
     result = {"bench": "text-quality", "lab": trainer.lab, "engine": trainer.engine, "minutes": args.quality,
@@ -185,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lab", default="lstm")
     p.add_argument("--engine")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save", help="quality: save the trained model here")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--reps", type=int, default=5, help=argparse.SUPPRESS)
     args = p.parse_args(argv)

@@ -140,3 +140,31 @@ def test_a_real_trainer_snapshot_renders(view):
     assert view.sequence.rows["nll"]["axis"].chars == snap["block_data"]["forward"]["chars"]
     x, _ = view.sequence.rows["dh_norm"]["curve"].getData()
     assert len(x) == 2   # two steps back through time so far in the top layer
+
+
+def test_in_the_window_with_a_real_engine_process(qtbot):
+    """The view in the main window: training snapshots, then generation streamed from the worker."""
+    from visualizer.main_window import MainWindow
+    configure_pyqtgraph()
+    w = MainWindow({"lab": "lstm", "engine": "numpy", "hidden": 16, "seq_len": 10, "batch_size": 4, "seed": 0})
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=60000)
+        assert isinstance(w.view, TextView)
+        w.client.send("run_to", 3)
+        qtbot.waitUntil(lambda: w.last_snapshot["iteration"] == 3 and not w.last_snapshot["playing"], timeout=60000)
+        for _ in range(4):
+            w.client.send("step_phase")
+        qtbot.waitUntil(lambda: w.last_snapshot["phase"] == 4, timeout=30000)
+        qtbot.waitUntil(lambda: w.view.sequence.rows and w.view.sequence.rows["f"]["image"].image is not None,
+                        timeout=30000)
+        gen = w.view.generator
+        gen.prompt.setText("ROMEO:")
+        gen.length.setValue(40)
+        gen.button.click()
+        qtbot.waitUntil(lambda: not gen.running, timeout=60000)
+        assert gen.text.toPlainText().startswith("ROMEO:") and len(gen.chars) == 46
+        assert gen.acts["f"][10].shape == (2, 16)
+    finally:
+        w.close()

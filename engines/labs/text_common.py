@@ -283,12 +283,16 @@ class TextTrainer(Trainer):
 
     def _last_backward_index(self, block: int) -> int:
         """The latest phase reached in this iteration that ran backward through ``block``."""
-        best = -1
-        for i in range(min(self._reached, len(self._specs))):
-            s = self._specs[i]
-            if s.kind == BACKWARD and s.block == block:
-                best = i
-        return best
+        reached = min(self._reached, len(self._specs))
+        memo = getattr(self, "_last_backward_memo", None)
+        if memo is None or memo[0] != reached:
+            last: dict[int, int] = {}
+            for i in range(reached):
+                s = self._specs[i]
+                if s.kind == BACKWARD:
+                    last[s.block] = i
+            memo = self._last_backward_memo = (reached, last)
+        return memo[1].get(block, -1)
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
         if self._batch is None or index >= self._reached or not 0 <= block <= self.depth:
@@ -366,10 +370,23 @@ class TextTrainer(Trainer):
         self.data.encode(prompt)            # characters outside the vocabulary: one clear sentence, now
         return prompt, length, temperature, top_k, chunk
 
+    def primer(self) -> np.ndarray:
+        """The opening of the training text, up to its last blank line within 400 characters.
+
+        Generation reads it first (not shown): training carries the state from one sequence to the
+        next and starts from zero only once per pass over the text, so a zero state is unusual for
+        the model, and its first characters from there are often garbled; after the primer it
+        starts from a state like those it was trained in, at the start of a new paragraph."""
+        head = self.data.train[:400]
+        text = self.data.decode(head)
+        cut = text.rfind("\n\n")
+        return head[: cut + 2] if cut > 0 else head
+
     def _stream(self, prompt: str, length: int, temperature: float, top_k: int, chunk: int,
-                rng: np.random.Generator, record: bool = True) -> Iterator[dict]:
-        """Feed the prompt, then sample ``length`` characters; yields chunks of text with, per character,
-        each layer's activations after reading it ({name: (n, L, H)}), then {"done": True}."""
+                rng: np.random.Generator, record: bool = True, warmup: bool = True) -> Iterator[dict]:
+        """Read the primer (unless ``warmup`` is False) and the prompt, then sample ``length`` characters;
+        yields chunks of text with, per character, each layer's activations after reading it
+        ({name: (n, L, H)}), then {"done": True}."""
         chars = self.data.chars
         names = ("i", "f", "g", "o", "c", "h") if self.cell == "lstm" else ("h",)
         L, H = self.depth, self.hidden
@@ -379,9 +396,14 @@ class TextTrainer(Trainer):
             return {k: np.zeros((n, L, H), dtype=np.float32) for k in names} if record else None
 
         prompt_ids = self.data.encode(prompt) if prompt else None
+        logits = None
+        if warmup:
+            for c in self.primer():
+                logits = sampler.step(np.array([c]))
         if prompt_ids is None:
-            start = chars.index("\n") if "\n" in chars else int(np.argmax(np.bincount(self.data.train[:10000])))
-            logits = sampler.step(np.array([start]))        # a neutral first input, not shown
+            if logits is None:
+                start = chars.index("\n") if "\n" in chars else int(np.argmax(np.bincount(self.data.train[:10000])))
+                logits = sampler.step(np.array([start]))    # a neutral first input, not shown
         else:
             acts = new_buffer(len(prompt_ids))
             for k, c in enumerate(prompt_ids):
