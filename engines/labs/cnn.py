@@ -182,7 +182,7 @@ class CNNLab:
         return images, self._batch_labels
 
     # ---- engine-specific pieces (and numpy_params(): the weights in the NumPy engine's layout)
-    def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+    def forward_backward_one(self, image: np.ndarray, target: int | None) -> dict[str, Any]:
         raise NotImplementedError
 
     # ---- the inspected example
@@ -207,13 +207,9 @@ class CNNLab:
         if self._inspected_cache is not None and self._inspected_cache[0] == key:
             return self._inspected_cache[1]
         img, label = self.inspected["image"], self.inspected["label"]
-        probs_logits = self.predict_logits(img[None])[0]
-        probs = softmax(probs_logits[None].astype(np.float64))[0]
-        prediction = int(probs.argmax())
-        target = prediction if label is None else label
-        result = self.forward_backward_one(img, target)
-        result.update({"image": img.copy(), "label": label, "source": self.inspected["source"], "probs": probs,
-                       "prediction": prediction, "target": target, "iteration": self.iteration})
+        result = self.forward_backward_one(img, label)   # no label (a drawing): toward the prediction
+        result.update({"image": img.copy(), "label": label, "source": self.inspected["source"],
+                       "iteration": self.iteration})
         self._inspected_cache = (key, result)
         return result
 
@@ -319,7 +315,7 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
         params = self.model.layers[block].params()
         return params[0] if params else None
 
-    def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+    def forward_backward_one(self, image: np.ndarray, target: int | None) -> dict[str, Any]:
         """One example through a twin of the model that shares nothing with the training caches."""
         if self._inspector is None:
             self._inspector = Model(self.build_layers(np.random.default_rng(0)), SoftmaxCrossEntropy())
@@ -327,10 +323,12 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
         for p, q in zip(model.params(), self.model.params()):
             p[...] = q
         x = self.prepare(image.reshape(1, 28, 28))
-        logits = model.forward(x, training=True)
+        logits = model.forward(x, training=True)                 # no dropout or batch statistics here
+        probs = softmax(logits.astype(np.float64))[0]
+        target = int(probs.argmax()) if target is None else int(target)
         loss = model.loss.forward(logits, np.array([target]))
         model.backward(model.loss.backward())
-        return {"loss": float(loss),
+        return {"loss": float(loss), "probs": probs, "prediction": int(probs.argmax()), "target": target,
                 "activations": [self.layer_view(layer.output[0]) for layer in model.layers],
                 "grads": [self.layer_view(layer.output_grad[0]) for layer in model.layers],
                 "input_grad": np.asarray(model.layers[0].input_grad[0, 0], dtype=np.float32).copy()}
@@ -368,7 +366,7 @@ def _torch_cnn_class():
             w = main_weight(self.runner.blocks[block].module)
             return None if w is None else to_numpy_layout(w)
 
-        def forward_backward_one(self, image: np.ndarray, target: int) -> dict[str, Any]:
+        def forward_backward_one(self, image: np.ndarray, target: int | None) -> dict[str, Any]:
             """One example in evaluation mode; torch.autograd.grad leaves the parameters' .grad alone."""
             import torch
             import torch.nn.functional as F
@@ -382,11 +380,13 @@ def _torch_cnn_class():
                     for b in self.runner.blocks:
                         h = b.module(h)
                         outs.append(h)
+                    probs = softmax(outs[-1].detach().to(torch.float64).numpy())[0]
+                    target = int(probs.argmax()) if target is None else int(target)
                     loss = F.cross_entropy(outs[-1], torch.tensor([target]))
                     grads = torch.autograd.grad(loss, [x, *outs])  # dL/dx and dL/d(each block's output)
             finally:
                 net.train(was)
-            return {"loss": float(loss.detach()),
+            return {"loss": float(loss.detach()), "probs": probs, "prediction": int(probs.argmax()), "target": target,
                     "activations": [self.layer_view(o[0]) for o in outs],
                     "grads": [self.layer_view(g[0]) for g in grads[1:]],
                     "input_grad": grads[0][0, 0].detach().to(torch.float32).numpy().copy()}
