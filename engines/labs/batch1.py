@@ -140,7 +140,8 @@ class Batch1Trainer(Trainer):
         specs.append(PhaseSpec(LOSS, -1, "loss · cross-entropy of both nets"))
         specs += [PhaseSpec(BACKWARD, j, f"backward · {labels[j]}") for j in reversed(range(n, 2 * n))]
         specs += [PhaseSpec(BACKWARD, j, f"backward · {labels[j]}") for j in reversed(range(n))]
-        specs.append(PhaseSpec(UPDATE, -1, f"update · SGD of both nets (lr {self.current_lr():.3g})"))
+        schedule = f"lr {self.base_lr:g} / (1 + t/{self.decay:g})" if self.decay > 0 else f"lr {self.base_lr:g}"
+        specs.append(PhaseSpec(UPDATE, -1, f"update · SGD of both nets ({schedule})"))
         return specs
 
     def current_lr(self, iteration: int | None = None) -> float:
