@@ -234,6 +234,11 @@ class CNNLab:
     def block_weights(self, block: int) -> np.ndarray | None:
         raise NotImplementedError
 
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
+        self._inspected_cache = None
+
     def parity(self, dtype: str = "float32") -> dict[str, Any]:
         if self._batch_images is not None:
             images, labels = self._batch_images, self._batch_labels
