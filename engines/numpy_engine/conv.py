@@ -37,18 +37,24 @@ def batch_first(a: np.ndarray) -> np.ndarray:
 
 class Buffers:
     """Work arrays of one operation. In training they persist and are reused while the shape
-    stays the same (written with out=); in evaluation every call gets fresh arrays."""
+    stays the same (written with out=). In evaluation, arrays an operation returns are fresh
+    (a caller may keep them), and its private scratch (``scratch=True``: the padded input, the
+    im2col matrix) persists apart from the training arrays: a fresh 50 MB im2col matrix per call
+    made evaluating 1,000 images 6× slower (page faults)."""
 
     def __init__(self):
         self._arrays: dict[str, np.ndarray] = {}
+        self._eval: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, shape: tuple, dtype, training: bool, zero: bool = False) -> np.ndarray:
-        if not training:
+    def get(self, name: str, shape: tuple, dtype, training: bool, zero: bool = False,
+            scratch: bool = False) -> np.ndarray:
+        if not training and not scratch:
             return np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-        a = self._arrays.get(name)
+        store = self._arrays if training else self._eval
+        a = store.get(name)
         if a is None or a.shape != shape or a.dtype != dtype:
             a = np.zeros(shape, dtype)  # zeroed once: padding borders stay zero for good
-            self._arrays[name] = a
+            store[name] = a
         elif zero:
             a.fill(0)
         return a
@@ -95,11 +101,11 @@ class Conv2dOp(ParamOperation):
         train = self.training
         xc = batch_last(x)                                                    # (C, H, W, N)
         if p:
-            xp = self.buf.get("padded", (c, h + 2 * p, w + 2 * p, n), dtype, train, zero=not train)
+            xp = self.buf.get("padded", (c, h + 2 * p, w + 2 * p, n), dtype, train, scratch=True)
             xp[:, p:p + h, p:p + w, :] = xc                                   # borders stay 0
         else:
             xp = xc
-        cols = self.buf.get("cols", (c, kh, kw, ho, wo, n), dtype, train)
+        cols = self.buf.get("cols", (c, kh, kw, ho, wo, n), dtype, train, scratch=True)
         for i in range(kh):
             for j in range(kw):
                 cols[:, i, j] = window(xp, i, j, ho, wo, s)                   # (C, Ho, Wo, N)

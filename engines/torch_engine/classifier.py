@@ -178,6 +178,8 @@ class TorchClassifierTrainer(Trainer):
     def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
         raise NotImplementedError
 
+    twin_model_class = None  # the NumPy Model class of the twin (None: engines.numpy_engine.model.Model)
+
     def numpy_twin_layers(self) -> list:
         """The same network as NumPy engine layers (for the loss landscape, computed by the NumPy
         engine on a copy with these weights); a subclass that has one returns it."""
@@ -323,7 +325,7 @@ class TorchClassifierTrainer(Trainer):
 
         from ..numpy_engine.losses import SoftmaxCrossEntropy
         from ..numpy_engine.model import Model
-        model = Model(self.numpy_twin_layers(), SoftmaxCrossEntropy())
+        model = (self.twin_model_class or Model)(self.numpy_twin_layers(), SoftmaxCrossEntropy())
         for p, q in zip(model.params(), self.numpy_params()):
             p[...] = q
         shape = self.input_shape
