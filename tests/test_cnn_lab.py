@@ -173,3 +173,19 @@ def test_bad_settings():
         trainer("numpy", channels="8")
     with pytest.raises(StepwiseError):
         trainer("torch", shift=9)
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_learning_rate_schedule(engine):
+    t = trainer(engine, decay=10)
+    s = Session(t)
+    s.run(10)
+    used = t.optimizer.lr if engine == "numpy" else t.optimizer.param_groups[0]["lr"]
+    assert used == pytest.approx(0.02 / (1 + 9 / 10))   # the rate of the 10th iteration (t = 9)
+    assert t.hyperparams()["lr"] == 0.02                  # the setting is the rate at t = 0
+    s.set_hyperparam("lr", 0.04)
+    s.run(1)
+    assert t.hyperparams()["lr"] == 0.04
+    s.seek(5)                                             # before the change: the old setting again
+    assert t.hyperparams()["lr"] == 0.02
+    assert "1 + t/10" in t.phase_specs()[-1].label

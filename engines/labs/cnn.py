@@ -27,10 +27,12 @@ from ..numpy_engine.conv import Conv2d, FlattenDense, MaxPool2d
 from ..numpy_engine.layers import Layer
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
+from ..trainer import PhaseSpec
 from .classifier import MAX_TILES, NumpyClassifierTrainer
 
 DEFAULT_CHANNELS = (8, 16)
 DEFAULT_SHIFT = 2
+DEFAULT_DECAY = 1000.0  # iterations for the learning rate to halve
 
 
 def parse_channels(value) -> tuple[int, int]:
@@ -168,11 +170,48 @@ class CNNLab:
             raise StepwiseError("shift must be a whole number of pixels (0 to 4).") from None
         if not 0 <= self.shift <= 4:
             raise StepwiseError("shift must be between 0 and 4 pixels.")
+        try:
+            self.decay = float(config.get("decay", DEFAULT_DECAY))
+        except (TypeError, ValueError):
+            raise StepwiseError("decay must be a number of iterations (0: a constant learning rate).") from None
+        if not (np.isfinite(self.decay) and self.decay >= 0):
+            raise StepwiseError("decay must be a number of iterations, 0 or more (0: a constant learning rate).")
         self.inspected: dict[str, Any] | None = None
         self._inspected_cache: tuple | None = None
         self.speed_result: dict[str, Any] | None = None
         self._batch_images: np.ndarray | None = None
         self._batch_labels: np.ndarray | None = None
+
+    # ---- the learning-rate schedule: lr_t = lr / (1 + t / decay); "lr" is the rate at t = 0
+    def current_lr(self) -> float:
+        return self.base_lr / (1.0 + self.iteration / self.decay) if self.decay > 0 else self.base_lr
+
+    def run_iteration(self, detail: bool = True):
+        self.set_optimizer_lr(self.current_lr())
+        yield from super().run_iteration(detail)
+
+    def phase_specs(self):
+        specs = super().phase_specs()
+        rate = f"lr {self.base_lr:g} / (1 + t/{self.decay:g})" if self.decay > 0 else f"lr {self.base_lr:g}"
+        last = specs[-1]
+        specs[-1] = PhaseSpec(last.kind, last.block, last.label.split(" (lr")[0] + f" ({rate})")
+        return specs
+
+    def hyperparams(self) -> dict[str, float]:
+        out = super().hyperparams()
+        out["lr"] = float(self.base_lr)
+        return out
+
+    def set_hyperparam(self, name: str, value: float) -> None:
+        super().set_hyperparam(name, value)
+        if name == "lr":
+            self.base_lr = float(value)
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.base_lr = float(state["hyper"]["lr"])
+        self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
+        self._inspected_cache = None
 
     def batch_indices(self) -> np.ndarray:
         n = len(self.perm)
@@ -242,10 +281,6 @@ class CNNLab:
     def block_weights(self, block: int) -> np.ndarray | None:
         raise NotImplementedError
 
-    def set_state(self, state: dict) -> None:
-        super().set_state(state)
-        self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
-        self._inspected_cache = None
 
     def parity(self, dtype: str = "float32") -> dict[str, Any]:
         if self._batch_images is not None:
@@ -292,7 +327,7 @@ class CNNLab:
         return super().command(name, args)
 
     def summary(self) -> dict[str, Any]:
-        return {"channels": list(self.channels), "shift": self.shift}
+        return {"channels": list(self.channels), "shift": self.shift, "decay": self.decay}
 
 
 class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
@@ -301,8 +336,12 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
     def __init__(self, config: dict):
         self._read_config(config)
         super().__init__(config)
+        self.base_lr = float(self.optimizer.lr)
         self.model = CNNModel(self.model.layers, self.model.loss)  # the same layers and arrays, chunked evaluation
         self._inspector: Model | None = None
+
+    def set_optimizer_lr(self, lr: float) -> None:
+        self.optimizer.lr = lr
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         return numpy_cnn_layers(self.channels, rng, self.dtype)
@@ -356,6 +395,11 @@ def _torch_cnn_class():
         def __init__(self, config: dict):
             self._read_config(config)
             super().__init__(config)
+            self.base_lr = float(self.optimizer.param_groups[0]["lr"])
+
+        def set_optimizer_lr(self, lr: float) -> None:
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
 
         def build_blocks(self, rng: np.random.Generator):
             return cnn_blocks(self.channels, rng)
