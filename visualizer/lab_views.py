@@ -34,6 +34,8 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("channels", "channels (conv1, conv2)", "text", "8,16", tooltip="two numbers, e.g. 8,16"),
         OptionSpec("shift", "random shift (pixels)", "int", 2, maximum=4,
                    tooltip="training images moved by up to this many pixels: more variety from 8,000 images"),
+        OptionSpec("decay", "lr halves after (iterations)", "float", 1000.0, maximum=1e7,
+                   tooltip="learning rate = lr / (1 + t / decay); 0: constant"),
         OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS),
         OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
