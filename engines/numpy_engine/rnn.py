@@ -234,7 +234,7 @@ class RecurrentNet:
         self.Z = z(T, V, B)                            # logits
         self.P = z(T, V, B)                            # probabilities
         self.dZ = z(T, V, B)                           # dL/dz
-        self.gather = z(T, B, G)                       # embedding rows before the transpose
+        self.gather = z(1, B, G)                       # one step's embedding rows before the transpose
         self.onehot = z(V, T * B)                      # column t·B + b is onehot(x_tb)
         self.cols = np.arange(T * B)
         # (K, T·B) matrices of per-step blocks (T, K, B), for the products over all steps at once
@@ -300,15 +300,24 @@ class RecurrentNet:
         """All T steps of layer l. The input projection is hoisted out of the time loop."""
         A = self.A[l]
         if l == 0:
-            # W_ih x_t for one-hot x_t is row x_t of embed: an embedding lookup
-            np.take(self.p["embed"], self.ids, axis=0, out=self.gather)   # (T, B, G)
-            A[...] = self.gather.transpose(0, 2, 1)                        # (T, G, B)
-        elif self.B == 1:
-            np.dot(self.Hs[l - 1][1:].reshape(self.T, self.H), self.p[f"W_ih{l}"].T,
-                   out=A.reshape(self.T, self.G))                          # (T,H)·(H,G): W_ih x_t for all t
+            # W_ih x_t + b for one-hot x_t is row x_t of embed, plus b: an embedding lookup, one step
+            # at a time (B rows, then transposed into the step's (G, B) block while it is in cache)
+            table = self.p["embed"] + self.p["b0"]                            # (V, G)
+            if self.B == 1:                                                   # (T, G, 1) is (T, G): one lookup
+                np.take(table, self.ids[:, 0], axis=0, out=A.reshape(self.T, self.G))
+            else:
+                rows = self.gather[0]                                         # (B, G)
+                take, copyto = np.take, np.copyto
+                for t, a in enumerate(self.A_t[0]):
+                    take(table, self.ids[t], axis=0, out=rows)
+                    copyto(a, rows.T)
         else:
-            np.matmul(self.p[f"W_ih{l}"], self.Hs[l - 1][1:], out=A)       # (G,H)·(T,H,B) -> (T,G,B)
-        A += self.p[f"b{l}"][:, None]
+            if self.B == 1:
+                np.dot(self.Hs[l - 1][1:].reshape(self.T, self.H), self.p[f"W_ih{l}"].T,
+                       out=A.reshape(self.T, self.G))                      # (T,H)·(H,G): W_ih x_t for all t
+            else:
+                np.matmul(self.p[f"W_ih{l}"], self.Hs[l - 1][1:], out=A)   # (G,H)·(T,H,B) -> (T,G,B)
+            A += self.p[f"b{l}"][:, None]
         self._recur(l)
         self.layers_done_forward = l + 1
 
