@@ -214,3 +214,15 @@ def ensure_full_mnist(directory: Path, mirrors=None, checksums=None, timeout: fl
         else:
             raise StepwiseError(errors[-1] if errors else f"No mirror for {name}.")
     return paths
+
+
+def next_batch_indices(rng: np.random.Generator, perm: np.ndarray, cursor: int,
+                       batch_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Epoch-by-epoch random order: the next ``batch_size`` indices of ``perm`` from ``cursor``;
+    when the epoch cannot fill a batch, a new permutation from ``rng`` starts the next one.
+    Returns (indices, perm, cursor) — the trainer keeps perm and cursor in its keyframe state."""
+    n = len(perm)
+    if cursor + batch_size > n:
+        perm = rng.permutation(n)
+        cursor = 0
+    return perm[cursor:cursor + batch_size], perm, cursor + batch_size

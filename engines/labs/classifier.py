@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import StepwiseError
-from ..data import load_mnist
+from ..data import load_mnist, next_batch_indices
 from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -122,12 +122,7 @@ class NumpyClassifierTrainer(Trainer):
 
     # ------------------------------------------------------------------ running
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         return self.prepare(self.data.train_x[idx]), self.data.train_y[idx]
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import StepwiseError
+from ..data import next_batch_indices
 from ..landscape import flatten, plane_landscape, project, pca_directions
 from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR, Optimizer, make_optimizer
 from ..surfaces import SURFACES, Surface, make_surface
@@ -436,12 +437,7 @@ class NetworkRace(_RaceBase):
             self.record_every *= 2
 
     def next_batch(self):
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         return self.data.train_x[idx].reshape(len(idx), 784), self.data.train_y[idx]
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:

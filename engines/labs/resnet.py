@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..data import load_mnist
+from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import classification_report, histogram
@@ -521,12 +521,7 @@ class ResNetTrainer(Trainer):
         return x
 
     def next_batch(self):
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         images, labels = self.data.train_x[idx], self.data.train_y[idx]
         y = labels if self.engine == "numpy" else torch.from_numpy(labels)
         return images, self._prepare(images), y
