@@ -10,7 +10,7 @@ from engines.labs.cnn import shift_images
 from visualizer.session import Session
 
 torch.set_num_threads(1)
-CFG = {"lab": "cnn", "seed": 0, "batch_size": 16}
+CFG = {"lab": "cnn", "seed": 0, "batch_size": 16, "channels": "8,16"}
 
 
 def trainer(engine, **kw):
@@ -189,3 +189,9 @@ def test_learning_rate_schedule(engine):
     s.seek(5)                                             # before the change: the old setting again
     assert t.hyperparams()["lr"] == 0.02
     assert "1 + t/10" in t.phase_specs()[-1].label
+
+
+def test_default_network():
+    t = make_trainer({"lab": "cnn"})
+    assert [b.out_shape for b in t.blocks()] == [(12, 28, 28), (12, 14, 14), (24, 14, 14), (24, 7, 7), (10,)]
+    assert t.blocks()[-1].label == "Flatten + Dense 1176→10"

@@ -31,7 +31,7 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
     "cnn": LabUI("widgets.cnn_view:CNNView", (
-        OptionSpec("channels", "channels (conv1, conv2)", "text", "8,16", tooltip="two numbers, e.g. 8,16"),
+        OptionSpec("channels", "channels (conv1, conv2)", "text", "12,24", tooltip="two numbers, e.g. 12,24 or 8,16"),
         OptionSpec("shift", "random shift (pixels)", "int", 2, maximum=4,
                    tooltip="training images moved by up to this many pixels: more variety from 8,000 images"),
         OptionSpec("decay", "lr halves after (iterations)", "float", 1000.0, maximum=1e7,

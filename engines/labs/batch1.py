@@ -38,11 +38,12 @@ from ..torch_engine.staged import StagedRunner
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import classification_report
-from .cnn import DEFAULT_CHANNELS, parse_channels, shift_images, weight_view_of
+from .cnn import parse_channels, shift_images, weight_view_of
 
 NETS = ("bn", "gnws")
 TITLES = {"bn": "BN", "gnws": "GN+WS"}
 MAX_CURVE_POINTS = 600
+DEFAULT_CHANNELS = (8, 16)
 
 
 def _number(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
