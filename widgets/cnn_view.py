@@ -89,7 +89,7 @@ class MapsOrBars(QtWidgets.QStackedWidget):
             self.image.set_title(title)
             self.image.set_image(tile(maps, columns=cols), levels=levels, diverging=div,
                                  caption=f"{len(maps)} maps of {maps.shape[1]}×{maps.shape[2]} · levels "
-                                         f"{fmt(levels[0])} … {fmt(levels[1])}" + (" (blue −, red +)" if div else "")
+                                         f"{fmt(levels[0])} … {fmt(levels[1])}" + (" (blue −, red +)" if div and not note else "")
                                          + (f" · {note}" if note else ""))
             self.levels = levels
             self.setCurrentWidget(self.image)
@@ -278,7 +278,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
                 "pool": "max of each 2×2 window"}.get(kind, "")
         short = name.split(" + ")[0]
         self.maps.show(act, f"output of {short} for this example", "run a forward phase (→) to see the maps", what)
-        self.grads.show(grad, grad_title, grad_empty, "red: the loss rises if it grows")
+        self.grads.show(grad, grad_title, grad_empty, "red: the loss rises if it grows, blue: falls")
         if image is not None:
             self.input_image.set_image(np.asarray(image), levels=(0.0, 1.0), gray=True,
                                        caption=f"true label: {label}" if label is not None else "drawn: no label")
