@@ -113,6 +113,18 @@ def test_stop_cancels_and_live_samples_appear(view):
     assert "What say you?" in view.live.toPlainText() and "12 iterations" in view.live.toPlainText()
 
 
+def test_paused_run_asks_for_a_fresh_sample(view):
+    asked = []
+    view.command.connect(lambda name, args: asked.append(name))
+    snap = fake_snapshot("lstm")
+    snap["iteration"], snap["playing"] = 40, False
+    view.set_snapshot(snap)
+    view.set_snapshot(snap)
+    assert asked == ["sample"]                         # once per iteration
+    view.on_reply("sample", {"text": "KING:\nNow is the winter", "iteration": 40})
+    assert "winter" in view.live.toPlainText() and "40 iterations" in view.live.toPlainText()
+
+
 def test_open_text_starts_a_new_run(view, monkeypatch):
     from PySide6 import QtWidgets
     monkeypatch.setattr(QtWidgets.QFileDialog, "getOpenFileName", lambda *a, **k: ("/tmp/some.txt", ""))
@@ -168,3 +180,15 @@ def test_in_the_window_with_a_real_engine_process(qtbot):
         assert gen.acts["f"][10].shape == (2, 16)
     finally:
         w.close()
+
+
+def test_own_curves_loss_per_char_and_gradient_norm(view):
+    snap = fake_snapshot("lstm")
+    view.set_snapshot(snap)
+    assert TextView.owns_curves
+    assert view.curves.latest("loss") is not None and view.curves.latest("heldout_loss_per_char") == 3.2
+    assert view.curves.latest("grad_norm") is not None
+    assert view.clip_line.isVisible() and view.clip_line.value() == 5.0
+    snap["view"]["clip_mode"] = "value"
+    view.set_snapshot(dict(snap, history=[]))
+    assert not view.clip_line.isVisible()

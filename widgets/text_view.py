@@ -10,7 +10,9 @@ Tabs:
 - Generate: a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
   Each character is coloured by one unit's activation when the model read it (Karpathy's
   "Unreasonable Effectiveness" view); hovering a character shows its gates.
-Below the tabs, a sample written by the model every few seconds while it trains.
+Below the tabs, a sample written by the model every few seconds while it trains. On the right,
+the loss per character (training and held-out, nats) and the gradient norm before clipping over
+the iterations, with the clipping threshold.
 
 Reads snapshot["block_data"] (phase data of the selected block), snapshot["view"] (see
 engines/labs/text_common.py view_data), and task progress of "generate_stream".
@@ -25,6 +27,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import DIVERGING, SEQUENTIAL, fmt
+from .curves import CurvesPanel
 from .lab_view import LabView, OptionSpec
 
 GATE_ROWS = {  # name -> (title, short label, levels or None for symmetric)
@@ -95,13 +98,16 @@ class DecadeAxis(pg.AxisItem):
 
     def tickValues(self, minVal, maxVal, size):
         lo, hi = math.ceil(minVal - 1e-9), math.floor(maxVal + 1e-9)
-        if hi < lo:
-            return [(1.0, [])]
-        step = max(1, math.ceil((hi - lo + 1) / max(2, size / 18)))
-        return [(float(step), [float(v) for v in range(lo, hi + 1, step)])]
+        if hi - lo >= 1:
+            step = max(1, math.ceil((hi - lo + 1) / max(2, size / 18)))
+            return [(float(step), [float(v) for v in range(lo, hi + 1, step)])]
+        # less than a decade in view: 1, 2 and 5 times powers of ten
+        values = [math.log10(m) + e for e in range(math.floor(minVal) - 1, math.ceil(maxVal) + 1)
+                  for m in (1, 2, 5) if minVal <= math.log10(m) + e <= maxVal]
+        return [(1.0, values)]
 
     def tickStrings(self, values, scale, spacing):
-        return [f"1e{int(round(v))}" for v in values]
+        return [f"{10.0 ** v:.2g}" if -3 <= v <= 4 else f"1e{int(round(v))}" for v in values]
 
 
 def robust_max(a: np.ndarray) -> float:
@@ -234,10 +240,13 @@ class SequencePanel(QtWidgets.QWidget):
         else:
             rows = ("<b>i</b> input gate · <b>f</b> forget gate · <b>c̃</b> candidate · <b>o</b> output gate · "
                     "<b>c</b> cell state · <b>h</b> hidden state" if cell == "lstm" else "<b>h</b> hidden state")
+            batch = int(view.get("batch_size", 1))
+            which = "of the training sequence" if batch == 1 else f"of the first of {batch} sequences in the batch"
+            scale = ("Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red." if cell == "lstm"
+                     else "Blue &lt; 0 &lt; red.")
             self.header.setText(
-                f"<b>{title}</b>: {view.get('hidden', '?')} units (rows) × {self.T} characters (columns) of the "
-                f"first of {view.get('batch_size', 1)} sequences in the batch. {rows}; <b>dL/dh</b> the gradient "
-                "carried back through time so far. Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red.")
+                f"<b>{title}</b>: {view.get('hidden', '?')} units (rows) × {self.T} characters (columns) {which}. "
+                f"{rows}; <b>dL/dh</b> the gradient carried back through time so far. {scale}")
         T = max(self.T, 1)
         for name in names:
             row = self.rows[name]
@@ -364,6 +373,8 @@ class GeneratePanel(QtWidgets.QWidget):
         self.prompt.setToolTip("The text the model reads before it writes; only characters of its training text")
         self.prompt.returnPressed.connect(self._clicked)
         form.addWidget(self.prompt, 1)
+        outer.addLayout(form)
+        form = QtWidgets.QHBoxLayout()
         form.addWidget(QtWidgets.QLabel("temperature"))
         self.temperature = QtWidgets.QDoubleSpinBox()
         self.temperature.setRange(0.0, 5.0)
@@ -383,13 +394,15 @@ class GeneratePanel(QtWidgets.QWidget):
         self.length.setRange(1, 100_000)
         self.length.setValue(500)
         form.addWidget(self.length)
+        form.addStretch(1)
         self.button = QtWidgets.QPushButton("Generate")
+        self.button.setMinimumWidth(90)
         self.button.clicked.connect(self._clicked)
         form.addWidget(self.button)
         outer.addLayout(form)
 
         colour = QtWidgets.QHBoxLayout()
-        colour.addWidget(QtWidgets.QLabel("Colour each character by"))
+        colour.addWidget(QtWidgets.QLabel("Colour by"))
         self.signal = QtWidgets.QComboBox()
         colour.addWidget(self.signal)
         colour.addWidget(QtWidgets.QLabel("of layer"))
@@ -400,7 +413,7 @@ class GeneratePanel(QtWidgets.QWidget):
         self.unit = QtWidgets.QSpinBox()
         self.unit.setRange(0, 0)
         colour.addWidget(self.unit)
-        self.auto_unit = QtWidgets.QPushButton("Most varied unit")
+        self.auto_unit = QtWidgets.QPushButton("Most varied")
         self.auto_unit.setToolTip("Pick the unit whose value changes most over this text")
         self.auto_unit.clicked.connect(self.pick_varied_unit)
         colour.addWidget(self.auto_unit)
@@ -618,11 +631,39 @@ class GeneratePanel(QtWidgets.QWidget):
                                      "(gates 0…1 dark → bright; c̃, c, h −1…1 blue → red)", size="8pt")
 
 
+def text_curve_panel(key: str) -> str | None:
+    """Loss per character (training, held-out) on top; the gradient norm before clipping below."""
+    if key in ("loss", "heldout_loss_per_char"):
+        return "top"
+    if key == "grad_norm":
+        return "bottom"
+    return None
+
+
 class TextView(LabView):
+    owns_curves = True
+
     def __init__(self, parent=None):
         super().__init__(parent)
-        layout = QtWidgets.QVBoxLayout(self)
+        outer = QtWidgets.QHBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        hsplit = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        outer.addWidget(hsplit)
+        main = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(main)
         layout.setContentsMargins(0, 0, 0, 0)
+        hsplit.addWidget(main)
+        self.curves = CurvesPanel(text_curve_panel)
+        self.curves.setMinimumWidth(280)
+        self.curves.top.setTitle("Loss per character (nats)", size="9pt")
+        self.curves.bottom.setTitle("‖gradient‖ before clipping", size="9pt")
+        self.clip_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#E45756", width=1, style=QtCore.Qt.PenStyle.DashLine),
+                                         label="clip", labelOpts={"position": 0.05, "color": "#E45756"})
+        self.clip_line.setVisible(False)
+        self.curves.bottom.addItem(self.clip_line, ignoreBounds=True)
+        hsplit.addWidget(self.curves)
+        hsplit.setSizes([840, 340])
+        hsplit.setStretchFactor(0, 1)
         top = QtWidgets.QHBoxLayout()
         self.source = QtWidgets.QLabel()
         self.source.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -663,10 +704,13 @@ class TextView(LabView):
         self.pending: dict | None = None
         self._key = None
         self._sample_it = None
+        self._requested = None
 
     def on_ready(self, info: dict) -> None:
         self._key = None
         self._sample_it = None
+        self._requested = None
+        self.curves.reset()
         self.live.clear()
         self.generator.clear()
         if self.generator.running:
@@ -679,7 +723,21 @@ class TextView(LabView):
             self.apply_settings.emit({"text": path})
 
     def set_snapshot(self, snap: dict) -> None:
+        if snap.get("history_reset"):
+            self.curves.reset()
+        self.curves.add_points(snap.get("history", []))   # always: points arrive only once
+        self.curves.set_cursor(int(snap.get("iteration", 0)))
         view = snap.get("view", {})
+        clip = view.get("hyperparams", {}).get("clip")
+        norm_clip = view.get("clip_mode") == "norm" and clip is not None
+        self.clip_line.setVisible(norm_clip)      # elementwise clipping has no single norm threshold
+        if norm_clip:
+            self.clip_line.setValue(clip)
+        if clip is not None:
+            title = "‖gradient‖ before clipping" if norm_clip else f"‖gradient‖ (entries clipped to ±{clip:g})"
+            if title != getattr(self, "_clip_title", None):
+                self._clip_title = title
+                self.curves.bottom.setTitle(title, size="9pt")
         if view:
             self.generator.configure(view.get("cell", "lstm"), int(view.get("depth", 1)), int(view.get("hidden", 1)),
                                      view.get("vocab", ""))
@@ -687,9 +745,12 @@ class TextView(LabView):
             self.source.setText(f"Text: <b>{src}</b>, {len(view.get('vocab', ''))} distinct characters · "
                                 f"epoch {view.get('epoch', 0) + view.get('epoch_fraction', 0):.2f}")
             sample = view.get("sample")
-            if sample and sample.get("iteration") != self._sample_it:
-                self._sample_it = sample.get("iteration")
-                self.live.setPlainText(f"— after {sample['iteration']:,} iterations —\n{sample['text']}")
+            if sample and (self._sample_it is None or sample.get("iteration", 0) > self._sample_it):
+                self.show_sample(sample)
+            it = int(snap.get("iteration", 0))
+            if (not snap.get("playing") and it > 0 and it != self._sample_it and it != self._requested):
+                self._requested = it     # paused: ask for a sample of the model as it is now
+                self.command.emit("sample", {"length": 240, "temperature": 0.8})
         self.pending = snap
         self._render_pending()
 
@@ -702,6 +763,14 @@ class TextView(LabView):
             return
         self._key = key
         self.sequence.render_snapshot(snap.get("block_data", {}), snap, snap.get("view", {}))
+
+    def show_sample(self, sample: dict) -> None:
+        self._sample_it = int(sample.get("iteration", 0))
+        self.live.setPlainText(f"— after {self._sample_it:,} iterations (temperature 0.8) —\n{sample['text']}")
+
+    def on_reply(self, name: str, reply: dict) -> None:
+        if name == "sample" and "text" in reply:
+            self.show_sample(reply)
 
     def on_task(self, name: str, progress: dict) -> None:
         if name == TASK:
@@ -741,13 +810,15 @@ def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, 
     return {
         "iteration": 12, "phase": 20, "selected_block": 0, "active_kind": "backward", "active_block": 0,
         "history_reset": False, "last_metrics": {"loss": 2.1, "clipped": 1.0, "grad_norm": 7.5},
+        "history": [(k, {"loss": 4.0 - k / 10, "grad_norm": 3.0 + k % 4}) for k in range(1, 13)]
+        + [(10, {"loss": 3.0, "grad_norm": 4.0, "heldout_loss_per_char": 3.2})],
         "block_data": {"forward": {"acts": acts, "chars": chars, "targets": chars[1:] + "e", "cell": cell},
                        "loss": {"nll": rng.uniform(0.1, 4.0, T), "loss": 2.0, "chars": chars},
                        "backward": back},
         "view": {"cell": cell, "depth": depth, "hidden": H, "vocab": "".join(sorted(set(chars + "ROMEO"))),
                  "source": "Tiny Shakespeare (1,115,394 characters)", "batch_size": 32, "epoch": 0,
                  "epoch_fraction": 0.25, "sample": {"text": "ROMEO:\nWhat say you?", "iteration": 12},
-                 "hyperparams": {"lr": 0.002}},
+                 "hyperparams": {"lr": 0.002, "clip": 5.0}, "clip_mode": "norm"},
     }
 
 

@@ -347,6 +347,7 @@ class TextTrainer(Trainer):
         out: dict[str, Any] = {"hyperparams": self.hyperparams(), "cell": self.cell, "vocab": self.data.chars,
                                "source": self.data.source, "depth": self.depth, "hidden": self.hidden,
                                "seq_len": self.seq_len, "batch_size": self.batch_size, "epoch": self.epoch,
+                               "clip_mode": self.clip_mode,
                                "epoch_fraction": self.cursor / max(self.streams.shape[1], 1)}
         now = time.monotonic()
         if (self.iteration > 0 and now - self._sample_time >= self.sample_every_s
