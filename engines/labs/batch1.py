@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..data import load_mnist
+from ..data import load_mnist, next_batch_indices
 from ..numpy_engine.losses import softmax
 from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
@@ -151,12 +151,7 @@ class Batch1Trainer(Trainer):
 
     # ------------------------------------------------------------------ running
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         return shift_images(self.data.train_x[idx], self.rng, self.shift), self.data.train_y[idx]
 
     @staticmethod

@@ -23,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import StepwiseError
+from ..data import next_batch_indices
 from ..numpy_engine.conv import Conv2d, FlattenDense, MaxPool2d
 from ..numpy_engine.layers import Layer
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -213,17 +214,8 @@ class CNNLab:
         self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
         self._inspected_cache = None
 
-    def batch_indices(self) -> np.ndarray:
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
-        return idx
-
     def augmented_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        idx = self.batch_indices()
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         images = shift_images(self.data.train_x[idx], self.rng, self.shift)
         self._batch_images, self._batch_labels = images, self.data.train_y[idx]
         return images, self._batch_labels

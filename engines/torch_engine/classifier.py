@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..data import load_mnist
+from ..data import load_mnist, next_batch_indices
 from ..labs.classifier import MAX_TILES, classification_report, histogram
 from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.losses import softmax
@@ -206,12 +206,7 @@ class TorchClassifierTrainer(Trainer):
     # ------------------------------------------------------------------ running
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
         """Images (N, 28, 28) and labels of the next batch, in the NumPy engine's order."""
-        n = len(self.perm)
-        if self.cursor + self.batch_size > n:
-            self.perm = self.rng.permutation(n)
-            self.cursor = 0
-        idx = self.perm[self.cursor:self.cursor + self.batch_size]
-        self.cursor += self.batch_size
+        idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         return self.data.train_x[idx], self.data.train_y[idx]
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
