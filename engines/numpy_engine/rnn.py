@@ -365,11 +365,13 @@ class RecurrentNet:
         self.dh_from(self.p["W_out"], dZm, self.dIn[-1])                      # dL/dh_t = W_outᵀ · dz_t
 
     def dh_from(self, W: np.ndarray, dm: np.ndarray, out: np.ndarray) -> None:
-        """out (T, H, B) = Wᵀ · dm for every step, dm a (K, T·B) matrix of per-step gradients."""
+        """out (T, H, B) = Wᵀ · dm for every step, dm a (K, T·B) matrix of per-step gradients.
+        (Uses mat2: callers have finished with what they put there.)"""
         if self.B == 1:
             np.dot(dm.T, W, out=out.reshape(self.T, self.H))                  # (T,K)·(K,H)
         else:
-            self.matrix_to_steps(W.T @ dm, out)                               # (H,K)·(K,T·B)
+            np.dot(W.T, dm, out=self.mat2)                                    # (H,K)·(K,T·B), a kept buffer
+            self.matrix_to_steps(self.mat2, out)
 
     def backward_steps(self, l: int, t_hi: int, t_lo: int) -> None:
         """Backpropagate through time steps t_hi, t_hi−1, …, t_lo of layer l (top layer first).
