@@ -47,6 +47,11 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--batch-size", dest="batch_size", type=int)
     g.add_argument("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw")
     g.add_argument("--depth", type=int, help="number of layers / blocks")
+    g.add_argument("--channels", help="CNN lab: channels of the two conv layers, e.g. 12,24")
+    g.add_argument("--shift", type=int, help="CNN / batch-1 labs: random shift of the training images, in pixels")
+    g.add_argument("--decay", type=float, help="CNN lab: learning-rate decay lr / (1 + t/decay)")
+    g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
+    g.add_argument("--threads", type=int, help="torch engine: intra-op threads")
     g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
     g.add_argument("--arch", help="residual lab: small or resnet50")
     g.add_argument("--compare", help="residual lab: plain (residual vs plain), optimizer (Adam vs AdaMax) or none")
@@ -66,8 +71,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 
 
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
-               "optimizer", "depth", "plain", "arch", "compare", "norm", "surface", "start", "condition", "angle", "optimizers",
-               "text", "seq_len")
+               "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
+               "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len")
 
 
 def config_from_args(args) -> dict:

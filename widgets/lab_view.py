@@ -130,7 +130,7 @@ class SettingsForm(QtWidgets.QGroupBox):
             if name not in self.live:
                 box = QtWidgets.QDoubleSpinBox()
                 box.setDecimals(5)
-                box.setRange(0.0, 1e3)
+                box.setRange(0.0, 1e9)
                 box.setSingleStep(0.001 if value < 0.05 else 0.01)
                 box.setKeyboardTracking(False)
                 box.valueChanged.connect(lambda v, n=name: self.hyperparam.emit(n, float(v)))
