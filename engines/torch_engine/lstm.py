@@ -254,8 +254,7 @@ class StagedLSTM:
         else:
             for xw_t in xw.split(B, 1):                                    # one graph through all steps
                 h, c, gates = m.cell(xw_t, W_hh, h, c)
-                h.retain_grad()                                            # dL/dh_t, dL/dc_t (all paths), for views
-                c.retain_grad()
+                h.retain_grad()                                            # dL/dh_t (all paths), for the views
                 steps.append(_Step(None, None, None, h, c, gates))
             tape["graph_out"] = torch.cat([s.h for s in steps], 1)         # (H, T·B)
             out = tape["graph_out"].detach()
@@ -332,25 +331,31 @@ class StagedLSTM:
         return probs.reshape(self.T, self.B, self.V)[:, example].numpy().copy()
 
     def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
+        """dL/dh_t and dL/dc_t (all paths) per step: (T, H) for one example, and norms per step over the batch.
+
+        Autograd kept dL/dh_t (stepwise: the gradients passed between the steps' graphs; fast play:
+        retained on h_t). dL/dc_t follows for the view: dL/dc_t = (what came back from step t+1)
+        + dL/dh_t ⊙ o_t ⊙ (1 − tanh²c_t), where what came back is the c_{t−1} leaf's gradient of
+        step t+1 (stepwise), or dL/dc_{t+1} ⊙ f_{t+1} (fast play)."""
         T, H, B = self.T, self.H, self.B
         tape = self.tapes[l]
         dtype = self.model.W_out.detach().numpy().dtype
         dh = np.zeros((T, H, B), dtype=dtype)
         dc = np.zeros((T, H, B), dtype=dtype)
-        steps = tape["steps"]
-        for t in range(T):
-            if not tape.get("dh") or tape["dh"][t] is None:
-                continue
-            dh[t] = tape["dh"][t].detach().numpy()
-            if not self.stepwise:
-                dc[t] = steps[t].c.grad.numpy()
-            else:
-                # dL/dc_t, all paths: from step t+1 (its c_{t−1} leaf) + through h_t = o ⊙ tanh(c_t)
-                s = steps[t]
-                o, tc = s.gates[2].detach().numpy(), np.tanh(s.c.detach().numpy())
-                dc[t] = dh[t] * o * (1.0 - tc * tc)
-                if t + 1 < T and steps[t + 1].c_prev.grad is not None:
-                    dc[t] += steps[t + 1].c_prev.grad.numpy()
+        steps, got = tape["steps"], tape.get("dh") or [None] * T
+        for t in reversed(range(T)):
+            if got[t] is None:
+                continue                                   # not reached yet
+            s = steps[t]
+            dh[t] = got[t].detach().numpy()
+            o, tc = s.gates[2].detach().numpy(), np.tanh(s.c.detach().numpy())
+            dc[t] = dh[t] * o * (1.0 - tc * tc)
+            if t + 1 < T:
+                if self.stepwise:
+                    if steps[t + 1].c_prev.grad is not None:
+                        dc[t] += steps[t + 1].c_prev.grad.numpy()
+                else:
+                    dc[t] += dc[t + 1] * steps[t + 1].gates[1].detach().numpy()
         return {"dh": dh[:, :, example].copy(), "dh_norm": np.sqrt(np.einsum("thb,thb->t", dh, dh, dtype=np.float64) / B),
                 "dc": dc[:, :, example].copy(), "dc_norm": np.sqrt(np.einsum("thb,thb->t", dc, dc, dtype=np.float64) / B)}
 
