@@ -67,3 +67,13 @@ def test_screenshot_writes_a_png(tmp_path):
     assert r.returncode == 0, r.stderr
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20000
+
+
+def test_optimizer_lab_prints_one_line_per_optimizer_and_takes_a_negative_start():
+    r = run("--lab", "optimizers", "--headless", "--surface", "rosenbrock", "--steps", "20", "--start", "-1,1.5")
+    assert r.returncode == 0, r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    names = [line["optimizer"] for line in lines if "optimizer" in line]
+    assert names == ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "adamw"]
+    assert all({"x", "y", "loss"} <= set(line) for line in lines if "optimizer" in line)
+    assert lines[-1]["start"] == [-1.0, 1.5]
