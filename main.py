@@ -63,6 +63,9 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
     g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
     g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
+    g.add_argument("--clip", type=float, help="text labs: gradient clipping threshold")
+    g.add_argument("--lr-decay", dest="lr_decay", type=float, help="char-RNN: learning-rate decay")
+    g.add_argument("--eval-chars", dest="eval_chars", type=int, help="text labs: held-out characters per evaluation")
     g.add_argument("--generate", type=int, metavar="N", help="text labs: print N generated characters and exit")
     g.add_argument("--prompt", default=None, help="text labs: the text to start generating from")
     g.add_argument("--temperature", type=float, default=None)
@@ -72,7 +75,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
-               "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len")
+               "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
+               "eval_chars")
 
 
 def config_from_args(args) -> dict:

@@ -85,6 +85,7 @@ class MainWindow(QtWidgets.QMainWindow):
         menu = self.menuBar().addMenu("&File")
         menu.addAction("&Save model…", self.save_model, QtGui.QKeySequence.StandardKey.Save)
         menu.addAction("&Load model…", self.load_model, QtGui.QKeySequence.StandardKey.Open)
+        self.open_text_action = menu.addAction("Open &text… (text labs)", self.open_text)
         menu.addSeparator()
         menu.addAction("Save s&ession…", self.save_session)
         menu.addAction("&Open session…", self.open_session)
@@ -193,6 +194,17 @@ class MainWindow(QtWidgets.QMainWindow):
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load model", "", "Models (*.npz *.pt);;All files (*)")
         if path:
             self.client.send("load", path)
+
+    TEXT_LABS = ("char-rnn", "lstm")
+
+    def open_text(self) -> None:
+        """Train a text lab on any UTF-8 file (checked in the engine process: bad files get a message)."""
+        path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a UTF-8 text file", "", "Text (*.txt);;All files (*)")
+        if path:
+            lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
+            config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
+                                                                              "seed": self.config.get("seed", 0)}
+            self.client.send("configure", config)
 
     def save_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
