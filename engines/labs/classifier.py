@@ -54,7 +54,25 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
             "accuracy": float(tp.sum() / max(cm.sum(), 1)), "macro_f1": float(f1.mean())}
 
 
-class NumpyClassifierTrainer(Trainer):
+class ClassifierCommands:
+    """The view requests that both engines' MNIST classifiers answer alike: the loss landscape
+    (a task), classifying a drawn digit, and a strip of held-out examples with predictions."""
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "landscape":
+            return self.landscape(args)
+        if name == "classify":
+            return self.classify(args["image"])
+        if name == "heldout_examples":
+            idx = np.asarray(args.get("indices", range(16)), dtype=int)
+            x = self.data.heldout_x[idx]
+            pred = self.predict_logits(x).argmax(axis=1)
+            return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
+                    "indices": idx}
+        return super().command(name, args)
+
+
+class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     """Softmax classifier of MNIST images with a NumPy layer stack."""
 
     engine = "numpy"
@@ -260,22 +278,12 @@ class NumpyClassifierTrainer(Trainer):
             self.record_every *= 2
             self.trajectory = {k: v for k, v in self.trajectory.items() if k % self.record_every == 0}
 
-    def command(self, name: str, args: dict) -> dict[str, Any]:
-        if name == "landscape":
-            points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
-            points.append(flatten(self.model.params(), np.float32))
-            return {"task": classifier_landscape(
-                self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
-                n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
-        if name == "classify":
-            return self.classify(args["image"])
-        if name == "heldout_examples":
-            idx = np.asarray(args.get("indices", range(16)), dtype=int)
-            x = self.data.heldout_x[idx]
-            pred = self.predict_logits(x).argmax(axis=1)
-            return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
-                    "indices": idx}
-        return super().command(name, args)
+    def landscape(self, args: dict) -> dict[str, Any]:
+        points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
+        points.append(flatten(self.model.params(), np.float32))
+        return {"task": classifier_landscape(
+            self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
+            n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
-from ..labs.classifier import MAX_TILES, classification_report, histogram
+from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, histogram
 from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
@@ -132,7 +132,7 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
     return out
 
 
-class TorchClassifierTrainer(Trainer):
+class TorchClassifierTrainer(ClassifierCommands, Trainer):
     """Softmax classifier of MNIST images as a list of torch blocks, run with staged autograd."""
 
     engine = "torch"
@@ -331,19 +331,6 @@ class TorchClassifierTrainer(Trainer):
         return {"task": classifier_landscape(twin, points, directions=args.get("directions", "pca"),
                                              resolution=int(args.get("resolution", 25)),
                                              n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
-
-    def command(self, name: str, args: dict) -> dict[str, Any]:
-        if name == "landscape":
-            return self.landscape(args)
-        if name == "classify":
-            return self.classify(args["image"])
-        if name == "heldout_examples":
-            idx = np.asarray(args.get("indices", range(16)), dtype=int)
-            x = self.data.heldout_x[idx]
-            pred = self.predict_logits(x).argmax(axis=1)
-            return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
-                    "indices": idx}
-        return super().command(name, args)
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:

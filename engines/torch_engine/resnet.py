@@ -32,28 +32,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .models import Conv2dWS  # one weight-standardized conv for every lab
+
 NORMS = ("bn", "gnws", "none")
 
 
 # ---------------------------------------------------------------------------- layers
-class Conv2dWS(nn.Conv2d):
-    """Conv2d with Weight Standardization (Qiao et al. 2019): each output filter is standardized
-    to zero mean and unit variance over (in, kh, kw) before the convolution:
-
-        ŵ_o = (w_o − mean(w_o)) / sqrt(var(w_o) + eps)
-
-    Autograd differentiates through the standardization, so dL/dw includes its Jacobian."""
-
-    eps = 1e-5
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight                                           # (out, in, kh, kw)
-        mean = w.mean(dim=(1, 2, 3), keepdim=True)                # (out, 1, 1, 1)
-        var = w.var(dim=(1, 2, 3), keepdim=True, unbiased=False)  # (out, 1, 1, 1)
-        w_hat = (w - mean) / torch.sqrt(var + self.eps)
-        return F.conv2d(x, w_hat, self.bias, self.stride, self.padding, self.dilation, self.groups)
-
-
 def gn_groups(channels: int) -> int:
     """GroupNorm groups: 32 as in the GN paper for wide layers, about 4 channels a group for narrow ones."""
     if channels >= 64 and channels % 32 == 0:
