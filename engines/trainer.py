@@ -45,6 +45,18 @@ class PhaseEvent:
     data: dict[str, Any] = field(default_factory=dict)  # copies only: arrays and numbers for the views
 
 
+class PhaseCounter:
+    """The PhaseEvents of one iteration, in order: each call returns the next one."""
+
+    def __init__(self, iteration: int, specs: list[PhaseSpec]):
+        self.iteration, self.specs, self.index = iteration, specs, 0
+
+    def __call__(self) -> PhaseEvent:
+        event = PhaseEvent(self.iteration, self.index, self.specs[self.index])
+        self.index += 1
+        return event
+
+
 def check_finite(loss: float, iteration: int) -> None:
     if not np.isfinite(loss):
         raise StepwiseError(

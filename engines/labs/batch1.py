@@ -35,7 +35,7 @@ from ..numpy_engine.losses import softmax
 from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import classification_report
 from .cnn import parse_channels, shift_images, weight_view_of
@@ -160,14 +160,7 @@ class Batch1Trainer(Trainer):
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        specs = self.phase_specs()
-        index = 0
-
-        def event():
-            nonlocal index
-            ev = PhaseEvent(it, index, specs[index])
-            index += 1
-            return ev
+        event = PhaseCounter(it, self.phase_specs())
 
         lr = self.current_lr(it)
         for opt in self.optimizers.values():

@@ -20,7 +20,7 @@ from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
 from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer,
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer,
                        check_finite, rng_state, set_rng_state)
 
 HIST_BINS = 40
@@ -145,14 +145,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        index = 0
-        specs = self.phase_specs()
-
-        def event():
-            nonlocal index
-            ev = PhaseEvent(it, index, specs[index])
-            index += 1
-            return ev
+        event = PhaseCounter(it, self.phase_specs())
 
         x, y = self.next_batch()
         self._x, self._y = x, y

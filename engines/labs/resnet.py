@@ -30,7 +30,7 @@ import torch.nn.functional as F
 
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import classification_report, histogram
 
@@ -529,14 +529,7 @@ class ResNetTrainer(Trainer):
     # ---------------------------------------------------------------- running
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        specs = self.phase_specs()
-        index = 0
-
-        def event() -> PhaseEvent:
-            nonlocal index
-            ev = PhaseEvent(it, index, specs[index])
-            index += 1
-            return ev
+        event = PhaseCounter(it, self.phase_specs())
 
         images, x, y = self.next_batch()
         self._images, self._x, self._y = images, x, y

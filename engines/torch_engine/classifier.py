@@ -24,7 +24,7 @@ from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_repo
 from ..landscape import classifier_landscape, flatten
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .models import main_weight, to_numpy_layout
 from .staged import StagedBlock, StagedRunner
@@ -211,14 +211,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
 
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        specs = self.phase_specs()
-        index = 0
-
-        def event():
-            nonlocal index
-            ev = PhaseEvent(it, index, specs[index])
-            index += 1
-            return ev
+        event = PhaseCounter(it, self.phase_specs())
 
         images, y = self.next_batch()
         x = self.prepare(images)
