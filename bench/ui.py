@@ -21,6 +21,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--seconds", type=float, default=6.0)
     args = ap.parse_args(argv)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    for var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # as main.py: one BLAS thread in the UI process
+        os.environ.setdefault(var, "1")
     from PySide6 import QtCore, QtWidgets
 
     from visualizer.main_window import MainWindow
@@ -38,11 +40,15 @@ def main(argv: list[str]) -> int:
     state = {"start": None, "it0": 0, "it1": 0}
     original = window.on_snapshot
 
+    updates: list[float] = []
+
     def counted(snap):
         t0 = time.perf_counter()
         original(snap)
-        app.processEvents()
+        t1 = time.perf_counter()
+        app.processEvents()  # the repaint this snapshot caused
         if state["start"] is not None:
+            updates.append(t1 - t0)
             frames.append(time.perf_counter() - t0)
             state["it1"] = snap["iteration"]
 
@@ -71,6 +77,7 @@ def main(argv: list[str]) -> int:
     result = {"lab": args.lab, "seconds": round(elapsed, 2),
               "ui_frames_per_s": round(len(frames) / elapsed, 1),
               "ui_render_ms_median": round(1000 * sorted(frames)[len(frames) // 2], 2) if frames else None,
+              "ui_update_ms_median": round(1000 * sorted(updates)[len(updates) // 2], 2) if updates else None,
               "ui_timer_max_gap_ms": round(1000 * max(gaps), 1) if gaps else None,
               "engine_iterations_per_s": round((state["it1"] - state["it0"]) / elapsed, 1)}
     window.close()

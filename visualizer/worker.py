@@ -34,8 +34,9 @@ DEFAULT_SPEED = "max"
 class SessionHost:
     """Commands in, messages out. ``send(kind, payload)`` delivers a message."""
 
-    def __init__(self, send: Callable[[str, Any], None]):
+    def __init__(self, send: Callable[[str, Any], None], ready_for_snapshot: Callable[[], bool] = lambda: True):
         self.send = send
+        self.ready_for_snapshot = ready_for_snapshot  # False while the UI has not taken the last snapshot
         self.session = None
         self.config: dict = {}
         self.playing = False
@@ -239,6 +240,8 @@ class SessionHost:
             return
         if not force and now - self._last_snapshot < SNAPSHOT_INTERVAL:
             return
+        if not self.ready_for_snapshot():
+            return  # stays dirty: the next flush sends the then-latest state, curve points included
         self.send("snapshot", self.snapshot())
         self._last_snapshot = now
         self._dirty = False
@@ -282,19 +285,53 @@ class SessionHost:
         return self._blocks_cache
 
 
+class _Sender:
+    """Sends messages from a thread of its own, so training never waits for the UI to read.
+
+    At most one snapshot is on its way at a time; while it is, the host keeps the state dirty
+    and sends the latest one afterwards (the UI keeps only the latest anyway)."""
+
+    def __init__(self, conn):
+        import queue
+        import threading
+        self.conn = conn
+        self.queue: queue.Queue = queue.Queue()
+        self.snapshot_in_flight = threading.Event()
+        self.broken = threading.Event()
+        threading.Thread(target=self._run, daemon=True, name="stepwise-sender").start()
+
+    def send(self, kind: str, payload: Any) -> None:
+        if self.broken.is_set():
+            raise SystemExit(0)
+        if kind == "snapshot":
+            self.snapshot_in_flight.set()
+        self.queue.put((kind, payload))
+
+    def ready_for_snapshot(self) -> bool:
+        return not self.snapshot_in_flight.is_set()
+
+    def _run(self) -> None:
+        while True:
+            kind, payload = self.queue.get()
+            try:
+                self.conn.send((kind, payload))
+            except (BrokenPipeError, EOFError, OSError):
+                self.broken.set()
+                return
+            if kind == "snapshot":
+                self.snapshot_in_flight.clear()
+
+
 def worker_main(conn, config: dict) -> None:
     """Entry point of the child process."""
     import warnings
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
-    def send(kind, payload):
-        try:
-            conn.send((kind, payload))
-        except (BrokenPipeError, EOFError, OSError):
-            raise SystemExit(0)
-
-    host = SessionHost(send)
+    sender = _Sender(conn)
+    host = SessionHost(sender.send, sender.ready_for_snapshot)
     host.configure(config)
     while True:
+        if sender.broken.is_set():
+            return
         busy = host.playing or bool(host.tasks)
         try:
             has_cmd = conn.poll(0 if busy else 0.05)
