@@ -136,3 +136,20 @@ def test_foreign_session_file_is_refused_clearly(tmp_path):
     host.handle("open_session", str(bad))
     assert any(k == "error" and "not a saved Stepwise session" in p for k, p in messages)
     assert host.session.trainer.lab == "mlp"
+
+
+def test_no_snapshot_while_one_is_in_flight_and_no_curve_point_lost():
+    messages = []
+    in_flight = {"busy": False}
+    host = SessionHost(lambda kind, payload: messages.append((kind, payload)), lambda: not in_flight["busy"])
+    assert host.configure(CONFIG)
+    in_flight["busy"] = True  # the UI has not taken the last snapshot yet
+    before = len([k for k, _ in messages if k == "snapshot"])
+    for _ in range(20):
+        host.handle("step_iteration")
+        host.flush(force=True)
+    assert len([k for k, _ in messages if k == "snapshot"]) == before
+    in_flight["busy"] = False
+    host.flush(force=True)
+    snap = messages[-1][1]
+    assert [it for it, _ in snap["history"]] == list(range(1, 21)) and snap["iteration"] == 20
