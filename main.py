@@ -156,6 +156,12 @@ def raise_usage(message: str):
 
 
 def run_gui(config: dict, args) -> int:
+    if (sys.platform.startswith("linux") and not os.environ.get("QT_QPA_PLATFORM")
+            and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY")):
+        if not args.screenshot:
+            raise UsageError("There is no display to open the window on (DISPLAY is not set): run it in a desktop "
+                             "session or under Xvfb (see README), or use --headless or --screenshot.")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
     from PySide6 import QtCore, QtWidgets
 
     from visualizer.main_window import MainWindow
