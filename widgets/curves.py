@@ -55,6 +55,9 @@ class CurvesPanel(QtWidgets.QWidget):
         self.bottom.setLabel("bottom", "iteration")
         self.bottom_legend = self.bottom.addLegend(offset=(-5, -5), labelTextSize="8pt")
         self.bottom.setXLink(self.top)
+        # one evaluation point must not blow a 0.0001 difference up to the whole plot height
+        self.top.setLimits(minYRange=0.05)
+        self.bottom.setLimits(minYRange=0.02)
         self.cursor_top = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.cursor_bottom = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.top.addItem(self.cursor_top)

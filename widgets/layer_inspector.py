@@ -138,10 +138,10 @@ class LayerInspector(QtWidgets.QWidget):
             self.weights.clear_image("this block has no weights")
         if "grad_weight_tiles" in bwd:
             self.weight_grad.set_title("dL/dW of the same units · blue −, red +")
-            self.weight_grad.set_image(tile(bwd["grad_weight_tiles"], columns=8))
+            self.weight_grad.set_image(tile(bwd["grad_weight_tiles"], columns=8), caption="")
         elif "grad_weight_matrix" in bwd:
             self.weight_grad.set_title("dL/dW")
-            self.weight_grad.set_image(bwd["grad_weight_matrix"])
+            self.weight_grad.set_image(bwd["grad_weight_matrix"], caption="")
         else:
             self.weight_grad.set_title("dL/dW")
             has_weights = any(k in fwd for k in ("weight_tiles", "weight_matrix", "kernels"))
