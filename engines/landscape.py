@@ -280,3 +280,32 @@ def classifier_landscape(trainer, trajectory: list[np.ndarray] | np.ndarray, dir
     y = trainer.data.heldout_y[:n_examples]
     yield from plane_landscape(trainer.model, x, y, {trainer.lab: traj}, directions=directions, center="last",
                                resolution=resolution, seed=seed)
+
+
+class ParameterTrajectory(dict):
+    """iteration -> the flat parameter vector (float32) recorded then, for the landscape view.
+
+    Recorded every ``every`` iterations; past ``max_records`` every other record is dropped and
+    recording halves its rate. Like the loss history it is not keyframe state: going back
+    truncates it, and replay records the same vectors again."""
+
+    def __init__(self, every: int = 25, max_records: int = 100):
+        super().__init__()
+        self.every, self.max_records = int(every), int(max_records)
+
+    def maybe_record(self, iteration: int, params: Callable[[], list[np.ndarray]]) -> None:
+        if iteration % self.every:
+            return
+        self[iteration] = flatten(params(), np.float32)
+        if len(self) > self.max_records:  # keep every other record, record half as often
+            self.every *= 2
+            for k in [k for k in self if k % self.every]:
+                del self[k]
+
+    def truncate(self, iteration: int) -> None:
+        for k in [k for k in self if k > iteration]:
+            del self[k]
+
+    def path_to(self, iteration: int, current: list[np.ndarray]) -> list[np.ndarray]:
+        """The recorded points before ``iteration``, then the current parameters."""
+        return [self[k] for k in sorted(self) if k < iteration] + [flatten(current, np.float32)]

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
-from ..landscape import classifier_landscape, flatten
+from ..landscape import ParameterTrajectory, classifier_landscape
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
@@ -104,11 +104,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self.report: dict[str, Any] | None = None
         self._updates: list[np.ndarray] = []
         self._x = self._y = None
-        # the parameter trajectory for the loss-landscape view: iteration -> flat float32 copy.
-        # Like the loss history it is not keyframe state: going back truncates it, replay re-records it.
-        self.record_every = int(config.get("record_every", 25))
-        self.trajectory: dict[int, np.ndarray] = {}
-        self._record()
+        self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
+        self.trajectory.maybe_record(0, self.model.params)
 
     default_lr = 0.05
 
@@ -169,8 +166,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         accuracy = float((h.argmax(axis=1) == y).mean())
         self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
         self.iteration += 1
-        if self.iteration % self.record_every == 0:
-            self._record()
+        self.trajectory.maybe_record(self.iteration, self.model.params)
         yield event()
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
@@ -263,17 +259,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         probs = softmax(h.astype(np.float64))[0]
         return {"probs": probs, "prediction": int(probs.argmax()), "layers": layers}
 
-    MAX_RECORDS = 100
-
-    def _record(self) -> None:
-        self.trajectory[self.iteration] = flatten(self.model.params(), np.float32)
-        if len(self.trajectory) > self.MAX_RECORDS:  # keep every other record, record half as often
-            self.record_every *= 2
-            self.trajectory = {k: v for k, v in self.trajectory.items() if k % self.record_every == 0}
-
     def landscape(self, args: dict) -> dict[str, Any]:
-        points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
-        points.append(flatten(self.model.params(), np.float32))
+        points = self.trajectory.path_to(self.iteration, self.model.params())
         return {"task": classifier_landscape(
             self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
             n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
@@ -312,7 +299,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self.last_metrics = dict(state["last_metrics"])
         self._updates = []
         self._x = None
-        self.trajectory = {k: v for k, v in self.trajectory.items() if k <= self.iteration}
+        self.trajectory.truncate(self.iteration)
 
     def architecture(self) -> dict:
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}

@@ -59,6 +59,14 @@ class Run:
     def n_blocks(self) -> int:
         raise NotImplementedError
 
+    def first_block_total(self) -> float:
+        n = self.norms[0] if self.norms else None
+        return float(n["total"]) if n else float("nan")
+
+    def block_grad_norms(self) -> list[dict]:
+        return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
+                for n in self.norms]
+
 
 class TorchRun(Run):
     """A BlockNet stepped by the shared staged-autograd runner (engines/torch_engine/staged.py)."""
@@ -132,14 +140,6 @@ class TorchRun(Run):
         self.updates = [p.detach() - b for p, b in zip(params, before)] if keep_updates else None
 
     # ---- reading
-    def first_block_total(self) -> float:
-        n = self.norms[0] if self.norms else None
-        return float(n["total"]) if n else float("nan")
-
-    def block_grad_norms(self) -> list[dict]:
-        return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
-                for n in self.norms]
-
     def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
         """‖dL/dW‖ / ‖W‖ per conv/linear weight, first layer first (NaN before any backward);
         each named (block index, "branch" | "shortcut" | "")."""
@@ -250,14 +250,6 @@ class NumpyRun(Run):
         before = [p.copy() for p in params] if keep_updates else None
         self.optimizer.step(self.model.param_grads())
         self.updates = [p - b for p, b in zip(params, before)] if keep_updates else None
-
-    def first_block_total(self) -> float:
-        n = self.norms[0] if self.norms else None
-        return float(n["total"]) if n else float("nan")
-
-    def block_grad_norms(self) -> list[dict]:
-        return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
-                for n in self.norms]
 
     def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
         where, values = [], []

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
 from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, histogram
-from ..landscape import classifier_landscape, flatten
+from ..landscape import ParameterTrajectory, classifier_landscape
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
@@ -168,11 +168,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self.report: dict[str, Any] | None = None
         self._updates: list[torch.Tensor] = []
         self._x = self._y = None
-        # the parameter trajectory for the loss-landscape view, as the NumPy trainer records it (NumPy
-        # layout and order): not keyframe state; going back truncates it, replay re-records it
-        self.record_every = int(config.get("record_every", 25))
-        self.trajectory: dict[int, np.ndarray] = {}
-        self._record()
+        # for the landscape view, in the NumPy engine's layout and order
+        self.trajectory = ParameterTrajectory(config.get("record_every", 25))
+        self.trajectory.maybe_record(0, self.numpy_params)
 
     # ------------------------------------------------------------------ to fill in
     def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
@@ -238,8 +236,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         accuracy = float((runner.logits.detach().argmax(dim=1).numpy() == y).mean())
         self.last_metrics = {"loss": loss, "train_accuracy": accuracy}
         self.iteration += 1
-        if self.iteration % self.record_every == 0:
-            self._record()
+        self.trajectory.maybe_record(self.iteration, self.numpy_params)
         yield event()
 
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
@@ -294,17 +291,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         probs = softmax(outs[-1].to(torch.float64).numpy())[0]
         return {"probs": probs, "prediction": int(probs.argmax()), "layers": [self.layer_view(o[0]) for o in outs]}
 
-    MAX_RECORDS = 100
-
     def numpy_params(self) -> list[np.ndarray]:
         """The parameters in the NumPy engine's layout and order."""
         return [to_numpy_layout(p).copy() for p in self.runner.parameters()]
-
-    def _record(self) -> None:
-        self.trajectory[self.iteration] = flatten(self.numpy_params(), np.float32)
-        if len(self.trajectory) > self.MAX_RECORDS:  # keep every other record, record half as often
-            self.record_every *= 2
-            self.trajectory = {k: v for k, v in self.trajectory.items() if k % self.record_every == 0}
 
     def landscape(self, args: dict) -> dict[str, Any]:
         """The loss landscape around this run's path, computed by the NumPy engine on a twin of the
@@ -319,8 +308,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         shape = self.input_shape
         twin = SimpleNamespace(model=model, data=self.data, lab=self.lab,
                                prepare=lambda images: np.asarray(images, np.float32).reshape(len(images), *shape))
-        points = [self.trajectory[k] for k in sorted(self.trajectory) if k < self.iteration]
-        points.append(flatten(self.numpy_params(), np.float32))
+        points = self.trajectory.path_to(self.iteration, self.numpy_params())
         return {"task": classifier_landscape(twin, points, directions=args.get("directions", "pca"),
                                              resolution=int(args.get("resolution", 25)),
                                              n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
@@ -369,7 +357,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self._updates = []
         self._x = None
         self.runner.clear()
-        self.trajectory = {k: v for k, v in self.trajectory.items() if k <= self.iteration}
+        self.trajectory.truncate(self.iteration)
 
     def architecture(self) -> dict:
         return {"lab": self.lab, "blocks": [b.label for b in self.runner.blocks]}
