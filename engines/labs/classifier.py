@@ -55,8 +55,15 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
 
 
 class ClassifierCommands:
-    """The view requests that both engines' MNIST classifiers answer alike: the loss landscape
-    (a task), classifying a drawn digit, and a strip of held-out examples with predictions."""
+    """What both engines' MNIST classifiers give the views alike: the live hyperparameters and the
+    held-out report, the loss landscape (a task), classifying a drawn digit, and a strip of
+    held-out examples with predictions."""
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams()}
+        if self.report is not None:
+            out["report"] = self.report
+        return out
 
     def command(self, name: str, args: dict) -> dict[str, Any]:
         if name == "landscape":
@@ -241,12 +248,6 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         if w.ndim == 2:
             return {"weight_matrix": np.asarray(w[:128, :128], dtype=np.float32).copy()}
         return {}
-
-    def view_data(self, selected_block: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"hyperparams": self.hyperparams()}
-        if self.report is not None:
-            out["report"] = self.report
-        return out
 
     def classify(self, image: np.ndarray) -> dict[str, Any]:
         """Forward one 28×28 image in evaluation mode; every layer's output for the views."""

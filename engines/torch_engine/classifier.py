@@ -278,12 +278,6 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         return staged_phase_data(self.runner, kind, block, image=self.data_image(self._x[0]), label=int(self._y[0]),
                                  updates=self._updates, weight_view=self.weight_view)
 
-    def view_data(self, selected_block: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"hyperparams": self.hyperparams()}
-        if self.report is not None:
-            out["report"] = self.report
-        return out
-
     def classify(self, image: np.ndarray) -> dict[str, Any]:
         """Forward one 28×28 image in evaluation mode; every block's output for the views."""
         x = self.prepare(np.asarray(image, dtype=np.float32).reshape(1, 28, 28))
