@@ -206,25 +206,31 @@ class Session:
         self.history_version += 1
 
     # ------------------------------------------------------------------ saving
-    def save(self, path: str, config: dict, keyframe_budget_bytes: int = 256 << 20) -> None:
-        """The session as it is: settings, history, the state at the cursor's iteration and, within
-        a size budget, the keyframes, so that going back still works after reopening."""
-        from engines.state_io import save_tree
+    def to_tree(self, config: dict, keyframe_budget_bytes: int = 256 << 20) -> dict:
+        """The session as a plain tree of copies (settings, history, the state at the start of the
+        current iteration and, within a size budget, the keyframes), safe to write from another
+        thread with ``engines.state_io.save_tree``. The cursor does not move."""
         boundary = self.iteration * len(self.specs)
         here = self.position
         if self.phase:
-            self._seek_position(boundary)  # save at the start of the current iteration
+            self._seek_position(boundary)  # the state at the start of the current iteration
         keyframes = dict(self.keyframes)
         while len(keyframes) > 1 and state_nbytes(keyframes) > keyframe_budget_bytes:
             del keyframes[min(keyframes)]
         keyframes[self.iteration] = self.trainer.get_state()
         tree = {"config": {k: v for k, v in config.items() if k not in ("notify", "load")},
-                "iteration": self.iteration, "furthest": self.furthest, "selected_block": self.selected_block,
-                "history": {int(k): v for k, v in self.history.items()}, "settings_log": list(self.settings_log),
+                "iteration": self.iteration, "phase": self.phase if here == boundary else here - boundary,
+                "furthest": self.furthest, "selected_block": self.selected_block,
+                "history": {int(k): dict(v) for k, v in self.history.items()}, "settings_log": list(self.settings_log),
                 "keyframes": keyframes}
-        save_tree(path, tree)
         if here != boundary:
             self._seek_position(here)
+        return tree
+
+    def save(self, path: str, config: dict, keyframe_budget_bytes: int = 256 << 20) -> None:
+        """The session as it is, so that going back still works after reopening."""
+        from engines.state_io import save_tree
+        save_tree(path, self.to_tree(config, keyframe_budget_bytes))
 
     @classmethod
     def open(cls, path: str, make_trainer) -> tuple["Session", dict]:
