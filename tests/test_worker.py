@@ -118,6 +118,8 @@ def test_session_saved_and_reopened_where_it_was(tmp_path):
 
     other, other_messages = make_host()
     other.handle("open_session", path)
+    assert other.replay is not None  # the engine replays to the saved cursor in slices
+    other.finish_replay()
     s = other.session
     assert s.iteration == 30 and s.phase == 3  # reopened exactly where it was
     assert s.history == history and s.trainer.optimizer.lr == 0.02
