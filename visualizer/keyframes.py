@@ -130,14 +130,14 @@ class KeyframeStore:
             self.discard(key)
 
     def _enforce(self) -> None:
-        while self.max_count is not None and len(self) > self.max_count and self._widen():
+        while self.max_count is not None and len(self) > self.max_count and self.widen():
             pass
         while self.memory_bytes() > self.memory_budget:
             movable = [k for k in self.memory]
             if len(movable) <= 1 or not self._spill(movable[0]):
-                if not self._widen():
+                if not self.widen():
                     break
-        while self.disk_bytes() > self.disk_budget and self._widen():
+        while self.disk_bytes() > self.disk_budget and self.widen():
             pass
 
     def _spill(self, key: Key) -> bool:
@@ -159,7 +159,7 @@ class KeyframeStore:
         del self.memory[key]
         return True
 
-    def _widen(self) -> bool:
+    def widen(self) -> bool:
         """Double the interval and drop every keyframe off the new grid (pinned ones stay)."""
         if self.interval >= 1 << 20:
             return False

@@ -69,7 +69,7 @@ class Session:
         self._kf_seconds = time.perf_counter() - t0
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
-        self._interval_fixed = max_keyframes is not None
+        self.adaptive = max_keyframes is None   # spacing sized from measured costs (tests fix it)
         start = trainer.iteration
         self.store = KeyframeStore(keyframe_budget_bytes, disk_budget_bytes,
                                    interval=_pow2_floor(max(1, trainer.keyframe_every)), max_count=max_keyframes)
@@ -88,6 +88,8 @@ class Session:
         self.selected_block = next((i for i, b in enumerate(trainer.blocks()) if b.n_params), 0)
         self.error: str | None = None
         self._rate_window: list[float] = []
+        self._foreign_state = False
+        self._recent_iterations: list[float] = []
 
     # ------------------------------------------------------------------ the current line
     @property
@@ -215,16 +217,15 @@ class Session:
     def _measure_iteration(self, seconds: float) -> None:
         """Size the keyframe spacing from what an iteration and a keyframe cost on this machine."""
         first = self._it_seconds is None
-        self._it_seconds = seconds if first else 0.9 * self._it_seconds + 0.1 * seconds
-        if first or self.iteration % 16 == 0:
+        self._recent_iterations = (self._recent_iterations + [seconds])[-15:]
+        self._it_seconds = sorted(self._recent_iterations)[len(self._recent_iterations) // 2]  # the median
+        if self.adaptive and (first or self.iteration % 16 == 0):
             t_it = max(self._it_seconds, 1e-6)
             self.near_every = _pow2_floor(max(1.0, NEAR_SECONDS / t_it))
-            if not self._interval_fixed:
-                by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
-                by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
-                wanted = max(by_time, by_cost)
-                while self.store.interval < wanted:
-                    self.store._widen()  # noqa: SLF001 — the store's own even thinning
+            by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
+            by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
+            while self.store.interval < max(by_time, by_cost):
+                self.store.widen()
 
     def _run_phase(self, detail: bool = True) -> PhaseEvent | None:
         if self._gen is None:
@@ -340,6 +341,8 @@ class Session:
         iterations of replay after each replayed iteration; the cursor is exact when it ends."""
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
+        restore = restore or self._foreign_state
+        self._foreign_state = False
         forward_ok = (not restore and self.iteration <= target_it
                       and (self._gen is None or (self.iteration == target_it and self.phase <= target_phase)))
         key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
@@ -408,6 +411,7 @@ class Session:
         self._gen = None
         self.phase = 0
         self._start = None
+        self._foreign_state = True  # the trainer holds the other line's state: restore, never go on from it
         self.line_id = line_id
         self.history_version += 1
         self.lines_version += 1

@@ -561,6 +561,7 @@ def _qt_client():
         reply = QtCore.Signal(str, dict)
         task = QtCore.Signal(str, dict)
         reached = QtCore.Signal(int)
+        progress = QtCore.Signal(dict)   # replay under way: {"what", "target", "fraction"} / {"done": True}
         died = QtCore.Signal(str)
 
         def __init__(self, config: dict, parent=None, poll_ms: int = 15):
@@ -616,6 +617,8 @@ def _qt_client():
                         self.task.emit(payload[0], payload[1])
                     elif kind == "reached":
                         self.reached.emit(int(payload))
+                    elif kind == "progress":
+                        self.progress.emit(payload)
             except (EOFError, OSError):
                 self._report_death()
             if latest is not None:
