@@ -61,7 +61,7 @@ class Line:
 class Session:
     def __init__(self, trainer: Trainer, max_keyframes: int | None = None,
                  keyframe_budget_bytes: int = MEMORY_BUDGET, disk_budget_bytes: int = DISK_BUDGET,
-                 pool_budget_bytes: int = POOL_BUDGET):
+                 pool_budget_bytes: int = POOL_BUDGET, interval: int | None = None):
         self.trainer = trainer
         self.specs = trainer.phase_specs()
         t0 = time.perf_counter()
@@ -69,10 +69,12 @@ class Session:
         self._kf_seconds = time.perf_counter() - t0
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
-        self.adaptive = max_keyframes is None   # spacing sized from measured costs (tests fix it)
+        # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
+        self.adaptive = max_keyframes is None and interval is None
         start = trainer.iteration
         self.store = KeyframeStore(keyframe_budget_bytes, disk_budget_bytes,
-                                   interval=_pow2_floor(max(1, trainer.keyframe_every)), max_count=max_keyframes)
+                                   interval=_pow2_floor(max(1, interval or trainer.keyframe_every)),
+                                   max_count=max_keyframes)
         self.pool = NearPool(pool_budget_bytes)
         self.near_every = 1
         self.lines: dict[int, Line] = {0: Line(0, None, start, "", furthest=start)}

@@ -33,6 +33,22 @@ REPLAY_SLICE = 0.025     # seconds of replay between two looks at the command pi
 PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
 
 
+def session_budgets(config: dict) -> dict:
+    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``."""
+    out = {}
+    if config.get("keyframe_disk_gb") is not None:
+        gb = float(config["keyframe_disk_gb"])
+        if not 0 <= gb <= 1024:
+            raise StepwiseError(f"The keyframe disk budget must be between 0 and 1024 GB, not {gb:g}.")
+        out["disk_budget_bytes"] = int(gb * (1 << 30))
+    if config.get("keyframe_interval") is not None:
+        n = int(config["keyframe_interval"])
+        if not 1 <= n <= 1 << 20:
+            raise StepwiseError(f"The keyframe interval must be between 1 and {1 << 20} iterations, not {n}.")
+        out["interval"] = n
+    return out
+
+
 def downsample_history(history: dict, points: int = 400) -> list:
     """(iteration, metrics) of a line's history, at most ``points`` of them, for a faded curve."""
     its = sorted(history)
@@ -83,7 +99,7 @@ class SessionHost:
                 trainer = make_trainer(config)
                 if config.get("load"):
                     trainer.load(config["load"])
-                session = Session(trainer)
+                session = Session(trainer, **session_budgets(config))
         except StepwiseError as e:
             self.send("error", str(e))
             return False
@@ -604,6 +620,8 @@ def _qt_client():
                             # keep only the latest snapshot, but never drop curve points
                             payload["history"] = latest["history"] + payload["history"]
                             payload["history_reset"] = latest["history_reset"]
+                        if latest is not None and "lines" in latest and "lines" not in payload:
+                            payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
                         latest = payload
                     elif kind == "ready":
                         self.ready.emit(payload)
