@@ -99,3 +99,18 @@ def test_a_branch_shows_on_the_timeline_and_in_the_curves(qtbot, window):
     bar.clicked.emit(0)  # back to the first run, at the same iteration
     wait_for(qtbot, window, lambda s: s["line"] == 0 and s["furthest"] == 60)
     assert [l["current"] for l in window.timeline.branches.lines] == [True, False]
+
+
+def test_the_disk_budget_preference_goes_with_every_new_run(qtbot, window):
+    from visualizer import preferences
+    preferences.settings().setValue("keyframe_disk_gb", 0.5)
+    try:
+        sent = []
+        original = window.client.send
+        window.client.send = lambda cmd, arg=None: (sent.append((cmd, arg)), original(cmd, arg))
+        window.switch_lab("mlp")
+        assert sent[-1][0] == "configure" and sent[-1][1]["keyframe_disk_gb"] == 0.5
+        dialog = preferences.PreferencesDialog(window)
+        assert dialog.fields["keyframe_disk_gb"].value() == 0.5 and dialog.fields["keyframe_disk_gb"].toolTip()
+    finally:
+        preferences.settings().remove("keyframe_disk_gb")

@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.labs import LABS
+from visualizer import preferences
 from visualizer.lab_views import lab_ui, make_view
 from visualizer.worker import SPEEDS, SessionClient
 from widgets.common import PHASE_COLORS, fmt
@@ -27,7 +28,7 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
-        self.config = dict(config)
+        self.config = {**preferences.load(), **config}  # the command line wins over saved preferences
         self.lab = None
         self.view = None
         self.last_error: str | None = None
@@ -94,6 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addSeparator()
         menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
         menu.addSeparator()
+        menu.addAction("&Preferences…", self.edit_preferences)
+        menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         lab_menu = self.menuBar().addMenu("&Lab")
         for lab_id, info in LABS.items():
@@ -158,8 +161,18 @@ class MainWindow(QtWidgets.QMainWindow):
         return act
 
     # ------------------------------------------------------------------ intents
+    def send_configure(self, config: dict) -> None:
+        """A new run; the engine-side preferences (disk space for keyframes) go with every one."""
+        self.client.send("configure", {**{k: v for k, v in preferences.load().items() if k not in config}, **config})
+
+    def edit_preferences(self) -> None:
+        dialog = preferences.PreferencesDialog(self)
+        if dialog.exec():
+            self.config.update(dialog.values())
+            self.statusBar().showMessage("Preferences saved; they take effect with the next run (Apply or a new lab).", 8000)
+
     def switch_lab(self, lab_id: str) -> None:
-        self.client.send("configure", {"lab": lab_id, "seed": self.config.get("seed", 0),
+        self.send_configure({"lab": lab_id, "seed": self.config.get("seed", 0),
                                        "data": self.config.get("data", "shipped")})
 
     def _lab_chosen(self, index: int) -> None:
@@ -170,10 +183,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _engine_chosen(self, index: int) -> None:
         engine = self.engine_combo.itemText(index)
         if engine != self.config.get("engine"):
-            self.client.send("configure", dict(self.config, engine=engine))
+            self.send_configure(dict(self.config, engine=engine))
 
     def _apply_settings(self, values: dict) -> None:
-        self.client.send("configure", dict(self.config, **values))
+        self.send_configure(dict(self.config, **values))
 
     def save_model(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", f"{self.lab}.npz",
@@ -195,7 +208,7 @@ class MainWindow(QtWidgets.QMainWindow):
             lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
             config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
                                                                               "seed": self.config.get("seed", 0)}
-            self.client.send("configure", config)
+            self.send_configure(config)
 
     def save_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
