@@ -272,3 +272,30 @@ def test_the_engine_process_removes_its_keyframe_folder_when_it_quits(cache):
     host.close()
     assert not any(cache.iterdir())
     assert os.path.isdir(cache)
+
+
+def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
+    host, _ = make_host()
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 16
+    s.near_every = 1
+    seen = record(s, 40)
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2  # as if an iteration took 200 ms (LSTM, ResNet): worth preparing
+    host.handle("seek", 30)
+    settle(host)
+    s.pool.clear()
+    trainer_params = params(s)
+    for _ in range(200):  # the engine is idle: it fills the pool behind the cursor
+        host.tick()
+    assert all(s._has_state(j) for j in range(20, 30)), sorted(s.pool.keys())
+    assert same(params(s), trainer_params), "the cursor's own trainer was not touched"
+    for expected in range(29, 22, -1):
+        replayed = []
+        original = s.step_iteration
+        s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+        host.handle("back_iteration")
+        settle(host)
+        del s.step_iteration
+        assert s.iteration == expected and same(params(s), seen[expected]) and len(replayed) == 1

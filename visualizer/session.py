@@ -167,10 +167,10 @@ class Session:
     def position(self) -> int:
         return self.iteration * len(self.specs) + self.phase
 
-    def _apply_settings_at(self, iteration: int) -> None:
+    def _apply_settings_at(self, iteration: int, trainer: Trainer | None = None) -> None:
         for it, name, value in self.settings_log:
             if it == iteration:
-                self.trainer.set_hyperparam(name, value)
+                (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
         self._apply_settings_at(self.iteration)
@@ -371,6 +371,45 @@ class Session:
         for _ in range(target_phase - self.phase):
             self._run_phase(detail=True)
 
+    def _has_state(self, iteration: int) -> bool:
+        key = self._owner(iteration)
+        return key in self.pool or key in self.store or (self._start is not None and self._start[0] == key)
+
+    def prefetch_steps(self, make_trainer) -> Iterator[None] | None:
+        """Where one iteration costs much (LSTM, ResNet), fill the pool just behind the cursor while
+        the student looks, so the next Shift+← presses each replay one iteration, not a whole gap.
+        The work is done by a second trainer (``make_trainer()``, made once), so the cursor's own
+        trainer and its caches are never touched. None when there is nothing worth doing."""
+        t_it = self._it_seconds
+        if t_it is None or self.store.interval * t_it < 0.25 or self._kf_bytes > 64 << 20:
+            return None
+        cap = self.pool.capacity(self._kf_bytes)
+        step = self.near_every
+        if cap < 4:
+            return None
+        lo = max(self.first_iteration, self.iteration - step * (cap - 2))
+        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0 and not self._has_state(j)]
+        if not missing:
+            return None
+        return self._prefetch(make_trainer, missing[0], set(missing))
+
+    def _prefetch(self, make_trainer, top: int, wanted: set[int]) -> Iterator[None]:
+        if getattr(self, "_clone", None) is None:
+            self._clone = make_trainer()
+        clone = self._clone
+        key, getter = self._base_for(top, at_boundary=False)
+        clone.set_state(getter())
+        cursor = (self.line_id, self.iteration)
+        yield
+        while clone.iteration < top:
+            self._apply_settings_at(clone.iteration, clone)
+            for _ in clone.run_iteration(detail=False):
+                pass
+            it = clone.iteration
+            if it in wanted and not self._has_state(it):
+                self.pool.put(self._owner(it), clone.get_state(), cursor)
+            yield
+
     # ------------------------------------------------------------------ settings and branches
     def select_block(self, index: int) -> None:
         self.selected_block = int(index)
@@ -523,6 +562,7 @@ class Session:
 
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
+        self._clone = None
         self.store.close()
         self.pool.clear()
         self._start = None

@@ -80,6 +80,8 @@ class SessionHost:
         self.replay: dict | None = None   # a seek running in slices: {"steps", "target", "started", ...}
         self.virtual: int | None = None   # the phase shown while the engine is further on in the iteration
         self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
+        self.prefetch = None                  # filling the pool behind the cursor while idle
+        self._prefetched_at = None
 
     # ------------------------------------------------------------------ set-up
     def configure(self, config: dict) -> bool:
@@ -146,6 +148,7 @@ class SessionHost:
 
     # ------------------------------------------------------------------ commands
     def handle(self, cmd: str, arg: Any = None) -> None:
+        self._stop_prefetch()
         try:
             self._handle(cmd, arg)
         except StepwiseError as e:
@@ -353,6 +356,34 @@ class SessionHost:
             self.send("progress", {"what": r["what"], "target": r["target"] // n,
                                    "fraction": done / max(1, total), "iteration": self.session.iteration})
 
+    def _stop_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
+
+    def _pump_prefetch(self) -> bool:
+        """Idle: prepare what the next Shift+← needs (Session.prefetch_steps); False when nothing to do."""
+        s = self.session
+        if self.prefetch is None:
+            here = (s.line_id, s.position)
+            if self._prefetched_at == here:
+                return False
+            self._prefetched_at = here
+            from engines.labs import make_trainer
+            self.prefetch = s.prefetch_steps(lambda: make_trainer(dict(self.config)))
+            if self.prefetch is None:
+                return False
+        deadline = time.perf_counter() + REPLAY_SLICE
+        try:
+            while time.perf_counter() < deadline:
+                next(self.prefetch)
+        except StopIteration:
+            self.prefetch = None
+            self._prefetched_at = None  # look again: more may be missing further back
+        except StepwiseError:
+            self.prefetch = None
+        return True
+
     def busy(self) -> bool:
         """Work left to do without a new command: play, a replay in slices, a task."""
         return self.playing or self.replay is not None or bool(self.tasks)
@@ -382,6 +413,8 @@ class SessionHost:
             worked = True
             self._pump_tasks()
         self.flush()
+        if s is not None and not worked and not self._dirty:
+            worked = self._pump_prefetch()
         return worked
 
     def _play_slice(self) -> None:
@@ -546,7 +579,7 @@ def _serve(conn, sender, host, config: dict) -> None:
     while True:
         if sender.broken.is_set():
             return
-        busy = host.busy()
+        busy = host.busy() or host.prefetch is not None
         try:
             has_cmd = conn.poll(0 if busy else 0.05)
         except (EOFError, OSError):
