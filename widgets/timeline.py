@@ -138,10 +138,13 @@ class Timeline(QtWidgets.QWidget):
         self.slider.blockSignals(False)
         self.label.setText(f"iteration {iteration} / {furthest}")
         if self._lines:
+            for line in self._lines:  # the current line grows as it trains; the others stay
+                if line["current"]:
+                    line["furthest"] = furthest
             self.branches.set_lines(self._lines, furthest)
 
     def set_lines(self, lines: list[dict]) -> None:
-        self._lines = list(lines)
+        self._lines = [dict(line) for line in lines]
         self.branches.set_lines(self._lines, self.slider.maximum())
 
     def set_progress(self, progress: dict) -> None:
