@@ -79,7 +79,7 @@ class Session:
         self.near_every = 1
         self.lines: dict[int, Line] = {0: Line(0, None, start, "", furthest=start)}
         self.line_id = 0
-        self.lines_version = 0                     # bumped when a line is made or switched to
+        self.lines_version = 0                     # bumped when a line is made, switched to or its settings change
         self.store.put((0, start), first, pin=True)
         self.history_version = 0  # bumped when the current line's history is rewritten (not merely appended)
         self.phase = 0
@@ -429,6 +429,7 @@ class Session:
             self._branch(at, name, old, value)
         self.settings_log = [e for e in self.settings_log if e[0] < at or (e[0] == at and e[1] != name)]
         self.settings_log.append((at, name, value))
+        self.lines_version += 1  # the timeline marks live setting changes (lines_info "settings")
 
     def _branch(self, at: int, name: str, old: float | None, value: float) -> None:
         parent = self.line
@@ -460,7 +461,8 @@ class Session:
 
     def lines_info(self) -> list[dict]:
         return [{"id": l.id, "parent": l.parent, "fork": l.fork, "label": l.label or "this run",
-                 "furthest": l.furthest, "current": l.id == self.line_id} for l in self.lines.values()]
+                 "furthest": l.furthest, "current": l.id == self.line_id,
+                 "settings": [list(e) for e in l.settings_log]} for l in self.lines.values()]
 
     # ------------------------------------------------------------------ saving
     def to_tree(self, config: dict, keyframe_budget_bytes: int = 256 << 20) -> dict:
