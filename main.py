@@ -37,6 +37,11 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--load", metavar="FILE", help="load a saved model before starting")
     p.add_argument("--save", metavar="FILE", help="save the model after headless training")
     p.add_argument("--session", metavar="FILE", help="window: open a session saved with File → Save session")
+    p.add_argument("--lesson", metavar="FILE", help="window: open a lesson (Markdown, see docs/LESSONS.md)")
+    p.add_argument("--lesson-step", dest="lesson_step", type=int, metavar="N",
+                   help="with --lesson and --screenshot: render step N (1 = the first) and exit")
+    p.add_argument("--list-lessons", action="store_true", help="print the shipped lesson files, one path per line")
+    p.add_argument("--reveal", action="store_true", help="with --lesson-step: show the step's answer in the screenshot")
     p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
     p.add_argument("--keyframe-disk-gb", dest="keyframe_disk_gb", type=float,
                    help="going back: disk space for keyframes that do not fit in memory (default 4 GB; 0: memory only)")
@@ -181,7 +186,9 @@ def run_gui(config: dict, args) -> int:
     window = MainWindow(config)
     window.show()
     status = {"code": 0}
-    if args.screenshot or args.steps or args.phases:
+    if args.lesson:
+        run_lesson(app, window, args, status)
+    elif args.screenshot or args.steps or args.phases:
         steps = args.steps or 0
         state = {"reached": False, "shot": False}
 
@@ -239,6 +246,39 @@ def run_gui(config: dict, args) -> int:
     return status["code"]
 
 
+def run_lesson(app, window, args, status: dict) -> None:
+    """--lesson FILE: open it; with --screenshot, render step --lesson-step and quit."""
+    from PySide6 import QtCore
+    controller = window.open_lesson(args.lesson)
+    if not args.screenshot:
+        return
+    wanted = (args.lesson_step or 1) - 1
+
+    def done(code: int, message: str | None = None):
+        if message:
+            print(f"stepwise: {message}", file=sys.stderr)
+        status["code"] = code
+        window.close()
+        app.quit()
+
+    def take():
+        ok = window.save_screenshot(args.screenshot)
+        done(0 if ok else 2, None if ok else f"could not write the screenshot to {args.screenshot}; check the folder.")
+
+    def arrived(index: int):
+        if index == wanted:
+            if window.lesson.panel.has_answer and args.reveal:
+                window.lesson.panel.reveal()
+            QtCore.QTimer.singleShot(800, take)
+
+    controller.arrived.connect(arrived)
+    controller.failed.connect(lambda message: done(2, message))
+    # the lesson opens at its first step; go straight to the one wanted
+    controller.arrived.connect(lambda index: index == 0 and wanted > 0 and controller.goto(wanted))
+    limit = float(os.environ.get("STEPWISE_SCREENSHOT_TIMEOUT", "900"))
+    QtCore.QTimer.singleShot(int(limit * 1000), lambda: done(1, f"the screenshot was not taken within {limit:.0f} s."))
+
+
 def main(argv: list[str] | None = None) -> int:
     import warnings
 
@@ -257,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_labs:
         print("\n".join(lab_ids()))
         return 0
+    if args.list_lessons:
+        from visualizer.lessons import shipped_lessons
+        print("\n".join(str(p) for p in shipped_lessons()))
+        return 0
     config = config_from_args(args)
     try:
         if args.steps is not None and args.steps < 0:
@@ -266,6 +310,21 @@ def main(argv: list[str] | None = None) -> int:
         # check the settings before opening a window, so bad input fails fast with status 2
         from engines.labs import lab_info
         lab_info(config["lab"])
+        if args.lesson_step is not None and not (args.lesson and args.screenshot):
+            raise UsageError("--lesson-step needs --lesson FILE and --screenshot FILE.png.")
+        if args.lesson:
+            from visualizer.lessons import load_lesson
+            lesson = load_lesson(args.lesson)  # a bad lesson fails here, with status 2
+            if args.lesson_step is not None and not 1 <= args.lesson_step <= len(lesson.steps):
+                raise UsageError(f"--lesson-step {args.lesson_step} is not a step of {args.lesson}; "
+                                 f"it has steps 1 to {len(lesson.steps)}.")
+            if "--lab" not in " ".join(argv):
+                config = {**config, **lesson.steps[0].lab}  # the first run is already the lesson's
+        elif "--lab" not in " ".join(argv) and not args.session and not args.screenshot:
+            from visualizer.presenter import last_lab
+            lab = last_lab()
+            if lab in lab_ids():
+                config["lab"] = lab  # the window opens on the last lab used
         if args.session:
             from engines.labs import make_trainer
             from engines.state_io import load_tree

@@ -61,8 +61,14 @@ class Lesson:
     path: str = ""
 
 
-def _value(text: str):
-    """A setting's value as the CLI would give it: int, float, bool or text."""
+TEXT_SETTINGS = ("hidden", "channels", "start", "optimizers", "text", "surface", "arch", "compare", "norm",
+                 "activation", "optimizer", "data", "engine")
+
+
+def _value(text: str, key: str = ""):
+    """A setting's value as the CLI would give it: int, float, bool or text ("hidden=64" stays text)."""
+    if key in TEXT_SETTINGS:
+        return text
     low = text.lower()
     if low in ("true", "yes", "on"):
         return True
@@ -135,7 +141,8 @@ def parse_lesson(text: str, path: str = "<lesson>") -> Lesson:
                     key, eq, value = word.partition("=")
                     if not eq or not key:
                         raise StepwiseError(f"{where}: @lab settings are key=value, not {word!r}.")
-                    config[key.replace("-", "_")] = _value(value)
+                    key = key.replace("-", "_")
+                    config[key] = _value(value, key)
                 if step.lab is not None or step.moves:
                     raise StepwiseError(f"{where}: @lab must be the first move of its step; start a new step.")
                 step.lab = config

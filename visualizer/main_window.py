@@ -44,6 +44,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
         self.client.progress.connect(self.on_progress)
+        # --- classroom hook: lessons, presenter mode, export, notes (visualizer/classroom.py)
+        from visualizer import classroom
+        classroom.install(self)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:

@@ -79,6 +79,7 @@ class Session:
         self.near_every = 1
         self.lines: dict[int, Line] = {0: Line(0, None, start, "", furthest=start)}
         self.line_id = 0
+        self.notes: list = []                      # the student's notes: [line, iteration, text]
         self.lines_version = 0                     # bumped when a line is made, switched to or its settings change
         self.store.put((0, start), first, pin=True)
         self.history_version = 0  # bumped when the current line's history is rewritten (not merely appended)
@@ -496,7 +497,7 @@ class Session:
                 "format": "stepwise-session-2", "line": self.line_id, "iteration": self.iteration,
                 "phase": here_phase, "selected_block": self.selected_block,
                 "lines": lines, "keyframes": [[k[0], k[1], v] for k, v in frames.items()],
-                "first": self.first_iteration}
+                "first": self.first_iteration, "notes": [list(n) for n in self.notes]}
 
     def _state_at(self, iteration: int) -> dict:
         """The state at the start of ``iteration`` of the current line, without moving the cursor."""
@@ -552,6 +553,7 @@ class Session:
             if not (first <= iteration <= furthest) or not 0 <= phase < len(session.specs):
                 raise ValueError("cursor")
             session.selected_block = int(tree["selected_block"])
+            session.notes = [[int(a), int(b), str(c)] for a, b, c in tree.get("notes", [])]
             session.pending_position = iteration * len(session.specs) + phase
             if replay:
                 session._seek_position(session.pending_position)

@@ -163,7 +163,7 @@ class SessionHost:
 
     # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
     # (the cursor stays where the replay had got to), and every other one lets it finish first
-    KEEP_REPLAY = ("seek", "back_phase", "back_iteration", "select", "speed", "switch_line", "cancel_task")
+    KEEP_REPLAY = ("seek", "back_phase", "back_iteration", "select", "speed", "switch_line", "cancel_task", "notes")
     CANCEL_REPLAY = ("pause", "play", "toggle", "run_to", "step_phase", "step_iteration")
     # commands that need the engine exactly at the phase shown (not further on in the iteration)
     NEED_EXACT = ("hyper", "command", "save", "save_session", "select")
@@ -245,6 +245,9 @@ class SessionHost:
         elif cmd == "save_session":
             s.save(arg, self.config)
             self.send("info", f"Saved the session to {arg}; open it again with File → Open session.")
+        elif cmd == "notes":  # the student's notes: [line, iteration, text], saved with the session
+            s.notes = [[int(a), int(b), str(c)] for a, b, c in arg]
+            s.lines_version += 1
         elif cmd == "open_session":
             self.configure({"session": arg})
         else:
@@ -515,6 +518,7 @@ class SessionHost:
         if self._sent_lines != s.lines_version:
             self._sent_lines = s.lines_version
             snap["lines"] = s.lines_info()
+            snap["notes"] = [list(n) for n in s.notes]
             snap["line_curves"] = {l.id: downsample_history(l.history) for l in s.lines.values() if l.id != s.line_id}
         return snap
 

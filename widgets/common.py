@@ -12,6 +12,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 # Phase colours, shared by the diagram, the status bar and the legends.
 PHASE_COLORS = {"forward": "#4C78A8", "loss": "#E45756", "backward": "#F58518", "update": "#54A24B"}
+TEXT = {"scale": 1.0}  # presenter mode's text size (1.0 = 100 %): painted text multiplies its sizes by it
 SERIES_COLORS = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC"]
 
 SEQUENTIAL = pg.colormap.get("viridis")

@@ -68,6 +68,22 @@ class CurvesPanel(QtWidgets.QWidget):
         self.labels: dict[str, str] = {}
         self.branch_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
 
+    MARKER_PENS = {"setting": "#E69F00", "branch": "#4C78A8", "note": "#CC79A7"}
+
+    def set_markers(self, markers: list[dict]) -> None:
+        """Vertical marks at live setting changes, branch points and notes (text on hover)."""
+        for plot, line in getattr(self, "marker_items", []):
+            plot.removeItem(line)
+        self.marker_items = []
+        for m in markers:
+            for plot in (self.top, self.bottom):
+                line = pg.InfiniteLine(m["iteration"], angle=90, movable=False,
+                                       pen=pg.mkPen(self.MARKER_PENS.get(m["kind"], "#666"), width=1.5,
+                                                    style=pg.QtCore.Qt.PenStyle.DotLine))
+                line.setToolTip(f"{m['kind']} at {m['iteration']}: {m['text']}")
+                plot.addItem(line, ignoreBounds=True)
+                self.marker_items.append((plot, line))
+
     def clear(self, labels: dict[str, str] | None = None) -> None:
         """Remove every curve (a new lab or run): new names, new colours."""
         for item in list(self.items.values()) + ([self.smoothed] if self.smoothed is not None else []):

@@ -163,7 +163,8 @@ class Highlight(QtWidgets.QWidget):
             self.callout.adjustSize()
             h = self.callout.height()
             x = min(max(4, rect.left() + 12), host.width() - width - 4)
-            y = rect.top() + 12 if rect.height() > 3 * h else max(4, rect.top() - h - 6)
+            # inside the frame at its foot when it is tall (the panel's title stays readable), else above it
+            y = rect.bottom() - h - 12 if rect.height() > 3 * h else max(4, rect.top() - h - 6)
             self.callout.move(x, y)
             self.callout.raise_()
             self.callout.show()

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import PHASE_COLORS
+from .common import PHASE_COLORS, TEXT
 
 BOX_H = 44
 GAP = 14
 MARGIN = 10
+
+
+def _box_h() -> float:
+    return BOX_H * max(1.0, 0.35 + 0.65 * TEXT["scale"])  # room for the title and its line under it
 
 
 class NetworkDiagram(QtWidgets.QWidget):
@@ -52,14 +56,14 @@ class NetworkDiagram(QtWidgets.QWidget):
         return rows
 
     def _total_height(self) -> int:
-        return MARGIN * 2 + len(self._rows()) * (BOX_H + GAP)
+        return int(MARGIN * 2 + len(self._rows()) * (_box_h() + GAP))
 
     def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(240, self._total_height())
 
     def box_rect(self, row: int) -> QtCore.QRectF:
         w = self.width() - 2 * MARGIN
-        return QtCore.QRectF(MARGIN, MARGIN + row * (BOX_H + GAP), w, BOX_H)
+        return QtCore.QRectF(MARGIN, MARGIN + row * (_box_h() + GAP), w, _box_h())
 
     # ---------------------------------------------------------------- painting
     def paintEvent(self, event) -> None:
@@ -85,14 +89,14 @@ class NetworkDiagram(QtWidgets.QWidget):
             p.drawRoundedRect(rect, 6, 6)
             p.setPen(QtGui.QColor("#111"))
             f = p.font()
-            f.setPointSizeF(9)
+            f.setPointSizeF(9 * TEXT["scale"])
             f.setBold(index == self.selected)
             p.setFont(f)
             text_rect = rect.adjusted(8, 3, -8, -3)
             if sub:
                 p.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignTop, title)
                 f.setBold(False)
-                f.setPointSizeF(8)
+                f.setPointSizeF(8 * TEXT["scale"])
                 p.setFont(f)
                 p.setPen(QtGui.QColor("#555"))
                 p.drawText(text_rect, QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignBottom, sub)

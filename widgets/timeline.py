@@ -82,8 +82,53 @@ class BranchBar(QtWidgets.QWidget):
             self.clicked.emit(int(line["id"]))
 
 
+MARKER_COLORS = {"setting": QtGui.QColor("#E69F00"), "branch": QtGui.QColor("#4C78A8"),
+                 "note": QtGui.QColor("#CC79A7")}
+
+
+class MarkerBar(QtWidgets.QWidget):
+    """Markers under the slider: live setting changes, branch points, notes; hover for the text."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.markers: list[dict] = []
+        self.maximum = 1
+        self.setFixedHeight(12)
+        self.setMouseTracking(True)
+        self.setVisible(False)
+
+    def set_markers(self, markers: list[dict], maximum: int) -> None:
+        self.markers = list(markers)
+        self.maximum = max(1, maximum)
+        self.setVisible(bool(self.markers))
+        self.update()
+
+    def _x(self, iteration: int) -> float:
+        margin = 8
+        return margin + (self.width() - 2 * margin) * min(iteration, self.maximum) / self.maximum
+
+    def paintEvent(self, event) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        for m in self.markers:
+            x = self._x(m["iteration"])
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(MARKER_COLORS.get(m["kind"], QtGui.QColor("#666")))
+            p.drawPolygon(QtGui.QPolygonF([QtCore.QPointF(x, 0), QtCore.QPointF(x - 5, 11), QtCore.QPointF(x + 5, 11)]))
+        p.end()
+
+    def marker_at(self, x: float) -> list[dict]:
+        return [m for m in self.markers if abs(self._x(m["iteration"]) - x) <= 6]
+
+    def mouseMoveEvent(self, event) -> None:
+        hits = self.marker_at(event.position().x())
+        text = "<br>".join(f"<b>{m['iteration']}</b> {m['kind']}: {m['text']}" for m in hits)
+        QtWidgets.QToolTip.showText(event.globalPosition().toPoint(), text, self) if text else QtWidgets.QToolTip.hideText()
+
+
 class Timeline(QtWidgets.QWidget):
     seek = QtCore.Signal(int)
+    note_requested = QtCore.Signal(int)   # the Note button: a note at the iteration shown
     switch_line = QtCore.Signal(int)
     moved = QtCore.Signal(int)   # while dragging, at once (the curves' cursor follows it)
     cancel = QtCore.Signal()
@@ -115,7 +160,14 @@ class Timeline(QtWidgets.QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setVisible(False)
         row.addWidget(self.cancel_button)
+        self.note_button = QtWidgets.QPushButton("Note…")
+        self.note_button.setToolTip("Write a note at this iteration: it shows on the timeline and the curves "
+                                    "and is saved with the session")
+        self.note_button.clicked.connect(lambda: self.note_requested.emit(self.slider.value()))
+        row.addWidget(self.note_button)
         v.addLayout(row)
+        self.marker_bar = MarkerBar()
+        v.addWidget(self.marker_bar)
         self.branches = BranchBar()
         self.branches.clicked.connect(self.switch_line)
         v.addWidget(self.branches)
@@ -137,11 +189,17 @@ class Timeline(QtWidgets.QWidget):
         self.slider.setValue(iteration)
         self.slider.blockSignals(False)
         self.label.setText(f"iteration {iteration} / {furthest}")
+        if self.marker_bar.markers and self.marker_bar.maximum != max(1, furthest):
+            self.marker_bar.set_markers(self.marker_bar.markers, furthest)
         if self._lines:
             for line in self._lines:  # the current line grows as it trains; the others stay
                 if line["current"]:
                     line["furthest"] = furthest
             self.branches.set_lines(self._lines, furthest)
+
+    def set_markers(self, markers: list[dict]) -> None:
+        """[{"iteration", "kind": "setting" | "branch" | "note", "text"}] of the current branch."""
+        self.marker_bar.set_markers(markers, self.slider.maximum())
 
     def set_lines(self, lines: list[dict]) -> None:
         self._lines = [dict(line) for line in lines]
@@ -166,6 +224,9 @@ if __name__ == "__main__":
                  {"id": 1, "parent": 0, "fork": 400, "label": "lr 0.2 from iteration 400", "furthest": 900,
                   "current": True}])
     w.set_progress({"what": "going back to", "target": 812, "fraction": 0.4})
+    w.set_markers([{"iteration": 400, "kind": "branch", "text": "lr 0.2 from iteration 400"},
+                   {"iteration": 400, "kind": "setting", "text": "lr → 0.2"},
+                   {"iteration": 600, "kind": "note", "text": "the loss jumps here"}])
     w.seek.connect(lambda it: print("seek", it))
     w.switch_line.connect(lambda i: print("switch to branch", i))
     w.show()

@@ -1,0 +1,84 @@
+"""Every shipped lesson runs end to end in the window with a real engine process (a test scale
+keeps the iterations few; every directive still executes and its target must exist), and Back
+returns to a step's state exactly."""
+import pytest
+
+from visualizer.lessons import shipped_lessons
+from visualizer.main_window import MainWindow
+from widgets.common import configure_pyqtgraph
+
+SCALE = 0.02  # @run 300 -> 6 iterations
+
+
+@pytest.fixture
+def window(qtbot):
+    configure_pyqtgraph()
+    w = MainWindow({"lab": "mlp", "seed": 0, "hidden": "16"})
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=30000)
+    yield w
+    w.close()
+
+
+def go(qtbot, controller, k, timeout=120000):
+    with qtbot.waitSignal(controller.arrived, timeout=timeout, check_params_cb=lambda i: i == k):
+        controller.goto(k)
+    assert controller.error is None, controller.error
+
+
+def check_step(window, controller, k):
+    snap = window.last_snapshot
+    plan = controller.runner.plan(k, snap["phase_count"])
+    assert snap["iteration"] * snap["phase_count"] + snap["phase"] == plan.target
+    assert snap["lab"] == plan.config["lab"]
+    step = plan.step
+    if plan.select is not None:
+        assert snap["selected_block"] == plan.select
+    if step.tab:
+        from visualizer.lesson_controller import find_tab
+        tabs, i = find_tab(window.view, step.tab)
+        assert tabs.currentIndex() == i
+    if step.highlight:
+        assert controller.highlight.target is not None and controller.highlight.target.isVisible()
+        assert controller.highlight.isVisible()
+    assert window.last_error is None, window.last_error
+
+
+@pytest.mark.parametrize("path", shipped_lessons(), ids=lambda p: p.stem)
+def test_shipped_lesson_runs_end_to_end(qtbot, window, path):
+    controller = window.open_lesson(str(path), scale=SCALE)
+    qtbot.waitSignal(controller.arrived, timeout=120000).wait() if controller.index != 0 else None
+    for k in range(len(controller.lesson.steps)):
+        go(qtbot, controller, k)
+        check_step(window, controller, k)
+
+
+def test_back_returns_to_the_step_exactly_by_going_back_in_time(qtbot, window):
+    path = next(p for p in shipped_lessons() if p.stem == "mlp")
+    controller = window.open_lesson(str(path), scale=SCALE)
+    last = len(controller.lesson.steps) - 1
+    seen = {}
+    for k in range(last + 1):
+        go(qtbot, controller, k)
+        seen[k] = (window.last_snapshot["iteration"], window.last_snapshot["phase"],
+                   dict(window.last_snapshot["last_metrics"]))
+    readies = []
+    window.client.ready.connect(readies.append)
+    for k in range(last - 1, -1, -1):  # Back all the way: the same states, without a new run
+        go(qtbot, controller, k)
+        snap = window.last_snapshot
+        assert (snap["iteration"], snap["phase"]) == seen[k][:2]
+        if snap["iteration"] == seen[k][0] and snap["phase"] == 0 and snap["iteration"]:
+            assert snap["last_metrics"]["loss"] == seen[k][2]["loss"]  # bit-identical
+    assert readies == [], "Back should go back in time, not start the lab again"
+
+
+def test_a_lesson_with_a_missing_panel_says_so(qtbot, window, tmp_path):
+    bad = tmp_path / "bad.md"
+    bad.write_text("# Bad\n\n## One\n@lab mlp seed=0 hidden=16\n@highlight view.no_such_panel | x\n", encoding="utf-8")
+    controller = window.open_lesson(str(bad))
+    with qtbot.waitSignal(controller.failed, timeout=60000) as blocker:
+        pass
+    assert "no panel 'view.no_such_panel'" in blocker.args[0]
+    assert window.last_error == blocker.args[0]
