@@ -41,6 +41,10 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--lesson-step", dest="lesson_step", type=int, metavar="N",
                    help="with --lesson and --screenshot: render step N (1 = the first) and exit")
     p.add_argument("--list-lessons", action="store_true", help="print the shipped lesson files, one path per line")
+    p.add_argument("--text-size", dest="text_size", type=int, metavar="PERCENT",
+                   help="window: text size 100-200 %% for this run (View → Text size keeps one between runs)")
+    p.add_argument("--window-size", dest="window_size", metavar="WxH",
+                   help="window: its size in pixels, e.g. 1280x720 (a projector: 1920x1080)")
     p.add_argument("--reveal", action="store_true", help="with --lesson-step: show the step's answer in the screenshot")
     p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
     p.add_argument("--keyframe-disk-gb", dest="keyframe_disk_gb", type=float,
@@ -184,6 +188,10 @@ def run_gui(config: dict, args) -> int:
     if args.session:
         config = {"session": args.session}
     window = MainWindow(config)
+    if args.text_size is not None:
+        window.presenter.set_percent(args.text_size, keep=False)
+    if args.window_size:
+        window.resize(*window_size(args.window_size))
     window.show()
     status = {"code": 0}
     if args.lesson:
@@ -244,6 +252,16 @@ def run_gui(config: dict, args) -> int:
             QtCore.QTimer.singleShot(int(limit * 1000), too_slow)
     app.exec()
     return status["code"]
+
+
+def window_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise UsageError(f"--window-size {text!r} is not WIDTHxHEIGHT; write it like 1280x720.") from None
+    if not (320 <= w <= 10000 and 240 <= h <= 10000):
+        raise UsageError(f"--window-size {text} is out of range; use at least 320x240.")
+    return w, h
 
 
 def run_lesson(app, window, args, status: dict) -> None:
@@ -310,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         # check the settings before opening a window, so bad input fails fast with status 2
         from engines.labs import lab_info
         lab_info(config["lab"])
+        if args.window_size:
+            window_size(args.window_size)
+        if args.text_size is not None and not 100 <= args.text_size <= 200:
+            raise UsageError(f"--text-size {args.text_size} is out of range; use 100 to 200 (per cent).")
         if args.lesson_step is not None and not (args.lesson and args.screenshot):
             raise UsageError("--lesson-step needs --lesson FILE and --screenshot FILE.png.")
         if args.lesson:

@@ -93,9 +93,20 @@ def install(window) -> None:
     window.client.ready.connect(lambda info: on_ready(window, info))
     window.curves.setToolTip(EXPORT_TIP)
 
-    # ---------------------------------------------------------------- geometry, text size
+    # ---------------------------------------------------------------- small screens, geometry, text size
+    # the lab view scrolls when the window is smaller than it needs (1280×720, or large text)
+    holder, splitter = window.view_holder, window.splitter
+    sizes = splitter.sizes()
+    scroll = QtWidgets.QScrollArea()
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    splitter.replaceWidget(splitter.indexOf(holder), scroll)
+    scroll.setWidget(holder)
+    splitter.setSizes(sizes)
+    splitter.setStretchFactor(1, 1)
+    window.view_scroll = scroll
     p.restore_geometry()
-    p.apply()
+    p.apply(share_space=True)
     window.installEventFilter(_CloseWatcher(window))
 
 

@@ -89,10 +89,11 @@ class Presenter(QtCore.QObject):
         self.original_colours = {"phase": dict(common.PHASE_COLORS), "series": list(common.SERIES_COLORS)}
 
     # ------------------------------------------------------------------ text size
-    def set_percent(self, percent: int) -> None:
+    def set_percent(self, percent: int, keep: bool = True) -> None:
         self.percent = int(min(max(percent, SIZES[0]), SIZES[-1]))
-        settings().setValue("presenter/text_percent", self.percent)
-        self.apply()
+        if keep:
+            settings().setValue("presenter/text_percent", self.percent)
+        self.apply(share_space=True)
 
     def larger(self) -> None:
         self.set_percent(self.percent + STEP)
@@ -103,23 +104,37 @@ class Presenter(QtCore.QObject):
     def reset(self) -> None:
         self.set_percent(100)
 
-    def apply(self) -> None:
+    def apply(self, share_space: bool = False) -> None:
+        """Scale every font; ``share_space``: also share the window's width out again between the
+        diagram, the view and the curves (larger text needs wider side panels)."""
         factor = self.percent / 100.0
         common.TEXT["scale"] = factor
         app = QtWidgets.QApplication.instance()
+        # widgets whose font sets its own size keep their size × factor; the others inherit the
+        # application font (remember each own size before the application font changes)
+        own = []
+        for widget in [self.window, *self.window.findChildren(QtWidgets.QWidget)]:
+            f = widget.font()
+            if widget.testAttribute(QtCore.Qt.WidgetAttribute.WA_SetFont) and f.resolveMask() & 0x2:  # SizeResolved
+                if widget.property("stepwise_base_pt") is None and f.pointSizeF() > 0:
+                    widget.setProperty("stepwise_base_pt", f.pointSizeF())
+                if widget.property("stepwise_base_pt") is not None:
+                    own.append(widget)
         font = app.font()
         font.setPointSizeF(self.base_pt * factor)
         app.setFont(font)
-        for widget in [self.window, *self.window.findChildren(QtWidgets.QWidget)]:
-            if widget.testAttribute(QtCore.Qt.WidgetAttribute.WA_SetFont):
-                base = widget.property("stepwise_base_pt")
-                if base is None:
-                    base = widget.font().pointSizeF() if widget.font().pointSizeF() > 0 else self.base_pt
-                    widget.setProperty("stepwise_base_pt", base)
-                f = widget.font()
-                f.setPointSizeF(float(base) * factor)
-                widget.setFont(f)
-            widget.update()
+        for widget in own:
+            f = widget.font()
+            f.setPointSizeF(float(widget.property("stepwise_base_pt")) * factor)
+            widget.setFont(f)
+        splitter = getattr(self.window, "splitter", None)
+        if share_space and splitter is not None and splitter.count() == 3:
+            total = sum(splitter.sizes()) or self.window.width()
+            side = min(0.24, 0.17 * (0.6 + 0.4 * factor))
+            splitter.setSizes([int(total * side), int(total * (1 - 2.3 * side)), int(total * 1.3 * side)])
+        diagram = getattr(self.window, "diagram", None)
+        if diagram is not None:
+            diagram.set_blocks(diagram.blocks)  # taller boxes for larger text
         tick_font = QtGui.QFont(font)
         for view in self.window.findChildren(pg.GraphicsView):
             scene = view.scene()
