@@ -164,7 +164,7 @@ class Presenter(QtCore.QObject):
         from widgets import curves, timeline
         for key, c in list(curves.KEY_COLORS.items()):
             curves.KEY_COLORS[key] = mapping.get(c.upper(), c)
-        timeline.CURRENT.setNamedColor(mapping.get(timeline.CURRENT.name().upper(), timeline.CURRENT.name()))
+        timeline.CURRENT.setRgb(QtGui.QColor(mapping.get(timeline.CURRENT.name().upper(), timeline.CURRENT.name())).rgb())
         upper = {k.upper(): v for k, v in mapping.items()}
         for view in self.window.findChildren(pg.GraphicsView):
             if view.scene() is None:
