@@ -17,7 +17,8 @@ from widgets.lesson_panel import Highlight, LessonPanel
 PANELS = {
     "diagram": lambda w: w.diagram,
     "settings": lambda w: w.settings,
-    "curves": lambda w: w.curves,
+    # the text labs draw their own curves (the window's panel is hidden there)
+    "curves": lambda w: w.view.curves if getattr(w.view, "owns_curves", False) and hasattr(w.view, "curves") else w.curves,
     "timeline": lambda w: w.timeline,
     "transport": lambda w: w.findChild(QtWidgets.QToolBar),
     "phase": lambda w: w.phase_label,
@@ -96,6 +97,7 @@ class LessonController(QtCore.QObject):
         self.error: str | None = None
         self._sent_config: dict = {}
         self._after_ready = False
+        self._pending_configures = 0     # configures sent whose ready has not come back
         c = window.client
         c.ready.connect(self._on_ready)
         c.snapshot.connect(self._on_snapshot)
@@ -113,14 +115,18 @@ class LessonController(QtCore.QObject):
         self.panel.set_busy(True)
         self.highlight.clear()
         self.error = None
-        self.queue = self.runner.route(k, self.phase_count, self.run_config, self.line_settings, self.ours)
         self.expect = self.expect_select = None
+        if self.awaiting_ready and self.runner.same_config(self.runner.config_of(k), self._sent_config):
+            self.queue = []  # the lab is starting with this step's config: its moves follow once it is up
+            return
+        self.queue = self.runner.route(k, self.phase_count, self.run_config, self.line_settings, self.ours)
         self._advance()
 
     def adopt_first_run(self) -> None:
         """The window's first run, not up yet, was started with the lesson's first config: step 1
         goes on from it instead of starting the lab a second time."""
         self.awaiting_ready = True
+        self._pending_configures = 1
         self._sent_config = self.runner.config_of(0)
         self.index = 0
         step = self.lesson.steps[0]
@@ -134,6 +140,7 @@ class LessonController(QtCore.QObject):
             if op[0] == "configure":
                 self.queue.pop(0)
                 self.awaiting_ready = True
+                self._pending_configures += 1
                 self._sent_config = dict(op[1])
                 w.send_configure(dict(op[1]))
                 return
@@ -173,6 +180,9 @@ class LessonController(QtCore.QObject):
             if step.highlight:
                 target = find_panel(self.window, step.highlight[0])
                 show_widget(target)
+                if not target.isVisible():
+                    raise StepwiseError(f"the panel {step.highlight[0]!r} is hidden in this lab; highlight "
+                                        "one that shows")
                 self.highlight.show_on(target, markdown_to_html(step.highlight[1]) if step.highlight[1] else "")
         except StepwiseError as e:
             return self._fail(f"Step {self.index + 1} ('{step.title}'): {e}")
@@ -188,6 +198,10 @@ class LessonController(QtCore.QObject):
 
     # ------------------------------------------------------------------ what the engine says
     def _on_ready(self, info: dict) -> None:
+        if self._pending_configures > 1:  # an earlier configure of ours: the latest one is still coming
+            self._pending_configures -= 1
+            return
+        self._pending_configures = 0
         self.phase_count = len(info["phases"])
         # the lesson's own config when the run is the lesson's (the engine reads it back normalised)
         self.run_config = dict(self._sent_config) if self.awaiting_ready else dict(info["config"])
@@ -215,6 +229,8 @@ class LessonController(QtCore.QObject):
 
     def _on_error(self, message: str) -> None:
         if self.awaiting_ready or self.expect is not None or self.queue:
+            if self.awaiting_ready:
+                self._pending_configures = max(0, self._pending_configures - 1)
             self.awaiting_ready = False
             self.expect = None
             self.queue = []
