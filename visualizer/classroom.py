@@ -97,9 +97,7 @@ def install(window) -> None:
     # the lab view scrolls when the window is smaller than it needs (1280×720, or large text)
     holder, splitter = window.view_holder, window.splitter
     sizes = splitter.sizes()
-    scroll = QtWidgets.QScrollArea()
-    scroll.setWidgetResizable(True)
-    scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    scroll = FitScrollArea()
     splitter.replaceWidget(splitter.indexOf(holder), scroll)
     scroll.setWidget(holder)
     splitter.setSizes(sizes)
@@ -108,6 +106,37 @@ def install(window) -> None:
     p.restore_geometry()
     p.apply(share_space=True)
     window.installEventFilter(_CloseWatcher(window))
+
+
+class FitScrollArea(QtWidgets.QScrollArea):
+    """Fills its viewport like a plain layout and scrolls only below the widget's minimum size
+    (QScrollArea's own resizing lays word-wrapped views out at their preferred, taller, height)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWidgetResizable(False)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+
+    def setWidget(self, widget: QtWidgets.QWidget) -> None:
+        super().setWidget(widget)
+        widget.installEventFilter(self)
+        self.fit()
+
+    def fit(self) -> None:
+        widget = self.widget()
+        if widget is None:
+            return
+        needed = widget.minimumSizeHint().expandedTo(widget.minimumSize())
+        widget.resize(self.viewport().size().expandedTo(needed))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.widget() and event.type() == QtCore.QEvent.Type.LayoutRequest:
+            QtCore.QTimer.singleShot(0, self.fit)
+        return False
 
 
 class _CloseWatcher(QtCore.QObject):

@@ -47,12 +47,17 @@ def find_panel(window, name: str) -> QtWidgets.QWidget:
 
 
 def show_widget(widget: QtWidgets.QWidget) -> None:
-    """Bring a widget inside a tab to the front (each tab widget on the way)."""
+    """Bring a widget inside a tab to the front (each tab widget on the way) and scroll to it."""
     child, parent = widget, widget.parentWidget()
+    scrolls = []
     while parent is not None:
         if isinstance(parent, QtWidgets.QStackedWidget) and isinstance(parent.parentWidget(), QtWidgets.QTabWidget):
             parent.parentWidget().setCurrentWidget(child)
+        if isinstance(parent, QtWidgets.QScrollArea):
+            scrolls.append(parent)
         child, parent = parent, parent.parentWidget()
+    for scroll in scrolls:
+        scroll.ensureWidgetVisible(widget, 8, 8)
 
 
 def find_tab(view: QtWidgets.QWidget, name: str) -> tuple[QtWidgets.QTabWidget, int]:

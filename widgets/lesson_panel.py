@@ -144,8 +144,17 @@ class Highlight(QtWidgets.QWidget):
         t = self.target
         if t is None or not t.isVisible():
             return None
-        top_left = t.mapTo(self.parentWidget(), QtCore.QPoint(0, 0))
-        return QtCore.QRect(top_left, t.size()).adjusted(-3, -3, 3, 3)
+        host = self.parentWidget()
+        rect = QtCore.QRect(t.mapTo(host, QtCore.QPoint(0, 0)), t.size())
+        parent = t.parentWidget()
+        while parent is not None and parent is not host:  # only the part that shows (scroll areas clip)
+            if isinstance(parent, QtWidgets.QAbstractScrollArea):
+                view = parent.viewport()
+                rect = rect.intersected(QtCore.QRect(view.mapTo(host, QtCore.QPoint(0, 0)), view.size()))
+            parent = parent.parentWidget()
+        if rect.isEmpty():
+            return None
+        return rect.adjusted(-3, -3, 3, 3)
 
     def place(self) -> None:
         rect = self.frame_rect()
