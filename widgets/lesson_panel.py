@@ -134,6 +134,7 @@ class Highlight(QtWidgets.QWidget):
 
     def show_on(self, target: QtWidgets.QWidget | None, text: str = "") -> None:
         self.target = target
+        self.callout.setFont(QtWidgets.QApplication.font())  # a styled label misses application font changes
         self.callout.setText(text)
         self.place()
 
