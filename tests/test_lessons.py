@@ -95,3 +95,39 @@ def test_shipped_lessons_parse_and_cover_every_lab():
         assert 6 <= len(lesson.steps) <= 12, path
         labs.add(lesson.steps[0].lab["lab"])
     assert labs == {"mlp", "cnn", "batch1", "resnet", "char-rnn", "lstm", "optimizers"}
+
+
+def run_main(*args):
+    from test_cli import run  # the CLI as a user runs it
+    return run(*args, timeout=300)
+
+
+def test_list_lessons_prints_the_shipped_files():
+    out = run_main("--list-lessons")
+    assert out.returncode == 0
+    paths = out.stdout.split()
+    assert len(paths) == 7 and all(p.endswith(".md") for p in paths)
+    assert paths == [str(p) for p in shipped_lessons()]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--lesson", "no-such-lesson.md"], "There is no lesson file no-such-lesson.md"),
+    (["--lesson", "lessons/mlp.md", "--lesson-step", "99", "--screenshot", "x.png"], "it has steps 1 to 9"),
+    (["--lesson-step", "2"], "--lesson-step needs --lesson FILE and --screenshot"),
+    (["--text-size", "300"], "use 100 to 200"),
+    (["--window-size", "big"], "WIDTHxHEIGHT"),
+])
+def test_bad_lesson_options_exit_2_with_one_sentence(args, words):
+    out = run_main(*args)
+    assert out.returncode == 2
+    assert words in out.stderr and out.stderr.count("\n") == 1
+
+
+def test_lesson_step_screenshot(tmp_path):
+    shot = tmp_path / "step.png"
+    out = run_main("--lesson", "lessons/optimizers.md", "--lesson-step", "3", "--screenshot", str(shot),
+                   "--window-size", "1280x720")
+    assert out.returncode == 0, out.stderr
+    from PySide6 import QtGui
+    image = QtGui.QImage(str(shot))
+    assert (image.width(), image.height()) == (1280, 720)

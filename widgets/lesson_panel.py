@@ -168,7 +168,7 @@ class Highlight(QtWidgets.QWidget):
         self.raise_()
         self.show()
         if self.callout.text():
-            width = min(340, max(200, rect.width() - 20))
+            width = min(360, max(260, rect.width() - 20))
             self.callout.setFixedWidth(width)
             self.callout.adjustSize()
             h = self.callout.height()
