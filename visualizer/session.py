@@ -345,8 +345,7 @@ class Session:
         target_it, target_phase = divmod(position, n)
         restore = restore or self._foreign_state
         self._foreign_state = False
-        forward_ok = (not restore and self.iteration <= target_it
-                      and (self._gen is None or (self.iteration == target_it and self.phase <= target_phase)))
+        forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
         key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
         if forward_ok and (self.iteration > key[1] or (self.iteration == key[1] and self.phase)):
             pass  # going on from here replays less than from any saved state
