@@ -32,7 +32,7 @@ def test_parse_hidden_accepts(value, sizes):
 @pytest.mark.parametrize("config, message", [
     ({"hidden": "0"}, "out of range"),
     ({"activation": "softplus"}, "Unknown activation"),
-    ({"dropout": 1.0}, "Dropout"),
+    ({"dropout": 1.0}, "dropout"),
     ({"batch_size": 0}, "batch size"),
     ({"optimizer": "lbfgs"}, "Unknown optimizer"),
     ({"lab": "nope"}, "Unknown lab"),
