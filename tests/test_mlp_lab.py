@@ -96,7 +96,7 @@ def test_load_rejects_bad_files(tmp_path):
 
 
 def test_save_to_an_impossible_place(tmp_path):
-    with pytest.raises(StepwiseError, match="Could not save"):
+    with pytest.raises(StepwiseError, match="does not exist; create it"):
         make_trainer(SMALL).save(str(tmp_path / "no-such-folder" / "m.npz"))
 
 
