@@ -152,7 +152,7 @@ def test_save_and_load_between_engines(tmp_path):
         trainer("char-rnn").load(str(path2))
     bogus = tmp_path / "bogus.npz"
     bogus.write_bytes(b"not a model")
-    with pytest.raises(StepwiseError, match="not a Stepwise text model"):
+    with pytest.raises(StepwiseError, match="not a Stepwise model"):
         numpy_t.load(str(bogus))
 
 
