@@ -38,8 +38,8 @@ class OptionSpec:
         return "--" + self.key.replace("_", "-")
 
     def _range(self) -> str:
-        lo = f"above {self.minimum:g}" if self.above else f"from {self.minimum:g}"
-        return f"{lo} to {self.maximum:g}"
+        lo, hi = _number(self.minimum), _number(self.maximum)
+        return f"above {lo} and at most {hi}" if self.above else f"from {lo} to {hi}"
 
     def check(self, value):
         """The value as the lab uses it; StepwiseError with one sentence when it is not allowed."""
@@ -73,8 +73,13 @@ class OptionSpec:
                 raise StepwiseError(f"{what} cannot be {number}; give a number {self._range()}.")
         low_ok = number > self.minimum if self.above else number >= self.minimum
         if not (low_ok and number <= self.maximum):
-            raise StepwiseError(f"{what} {number:g} is out of range; give one {self._range()}.")
+            raise StepwiseError(f"{what} {_number(number)} is out of range; give one {self._range()}.")
         return number
+
+
+def _number(x: float) -> str:
+    """2147483647, not 2.14748e+09; 0.95, not 0.950000."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _seed() -> OptionSpec:
