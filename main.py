@@ -212,7 +212,8 @@ def run_gui(config: dict, args) -> int:
         config["load"] = args.load
     if args.session:
         config = {"session": args.session}
-    window = MainWindow(config)
+    scripted = bool(args.screenshot or args.steps or args.phases)
+    window = MainWindow(config, offer_recovery=not scripted)  # a scripted run asks nothing
     window.show()
     status = {"code": 0}
     if args.screenshot or args.steps or args.phases:
@@ -242,8 +243,7 @@ def run_gui(config: dict, args) -> int:
         def take():
             ok = window.save_screenshot(args.screenshot)
             if not ok:
-                print(f"stepwise: could not write the screenshot to {args.screenshot}; check the folder.",
-                      file=sys.stderr)
+                print(f"stepwise: {window.last_error}", file=sys.stderr)
                 status["code"] = 2
             window.close()
             app.quit()
