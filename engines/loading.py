@@ -195,7 +195,7 @@ def check_meta(meta: Any, p: Path, lab: str, formats: tuple[str, ...], what: str
         except ValueError:
             raise _corrupt(p, what, "its metadata is not JSON") from None
     if not isinstance(meta, dict):
-        raise _corrupt(p, what, f"its metadata is a {type(meta).__name__}, not an object")
+        raise _corrupt(p, what, f"its metadata is not an object but of type {type(meta).__name__}")
     fmt = meta.get("format")
     if not isinstance(fmt, str) or not fmt.startswith("stepwise"):
         raise StepwiseError(f"The {what} {p} is not a Stepwise model (it has no Stepwise format mark); "
@@ -203,7 +203,7 @@ def check_meta(meta: Any, p: Path, lab: str, formats: tuple[str, ...], what: str
     for key, types in META_TYPES.items():
         value = meta.get(key)
         if value is not None and (not isinstance(value, types) or (types == (int,) and isinstance(value, bool))):
-            raise _corrupt(p, what, f"its metadata field {key!r} is a {type(value).__name__}")
+            raise _corrupt(p, what, f"its metadata field {key!r} has the wrong type ({type(value).__name__})")
     if meta.get("lab") not in (None, lab):
         raise StepwiseError(f"The {what} {p} holds a model of the {meta['lab']} lab, not the {lab} lab; "
                             f"open it in the {meta['lab']} lab.")

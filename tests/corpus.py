@@ -1,0 +1,264 @@
+"""A generated corpus of bad model and session files, bad values and faults (nothing large is committed).
+
+Used by tests/test_files.py and tests/test_values.py; ``python -m tests.corpus`` runs all of it
+and prints how many inputs kept the promise (one clear sentence, a StepwiseError, nothing else),
+the last line one JSON object.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import struct
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+# small networks of every lab and engine: (name, config)
+LABS = [
+    ("mlp-numpy", {"lab": "mlp", "hidden": "16"}),
+    ("mlp-torch", {"lab": "mlp", "engine": "torch", "hidden": "16"}),
+    ("cnn-numpy", {"lab": "cnn", "channels": "4,8"}),
+    ("cnn-torch", {"lab": "cnn", "engine": "torch", "channels": "4,8"}),
+    ("batch1", {"lab": "batch1"}),
+    ("resnet-torch", {"lab": "resnet", "depth": 8}),
+    ("resnet-numpy", {"lab": "resnet", "engine": "numpy", "depth": 4}),
+    ("char-rnn", {"lab": "char-rnn", "hidden": 16}),
+    ("lstm-torch", {"lab": "lstm", "hidden": 16}),
+    ("lstm-numpy", {"lab": "lstm", "engine": "numpy", "hidden": 16}),
+]
+
+# each bad file: (kind, words one of which the sentence must hold)
+EXPECT = {
+    "empty": ("empty",),
+    "truncated": ("not a Stepwise", "damaged"),
+    "random": ("not a Stepwise", "damaged"),
+    "folder": ("is a folder",),
+    "missing": ("does not exist",),
+    "other-lab": ("lab", "engine", "set the", "does not fit"),
+    "other-version": ("another version", "engine"),
+    "wrong-shape": ("does not fit", "set the"),
+    "extra-array": ("does not fit",),
+    "meta-list": ("not a Stepwise", "damaged"),
+    "meta-string": ("not a Stepwise", "damaged"),
+    "meta-types": ("damaged",),
+    "meta-missing": ("not a Stepwise", "damaged"),
+    "nan": ("NaN",),
+    "bomb": ("declares", "zip bomb"),
+    "forged-1gib": ("declares",),
+    "pickle": ("not a Stepwise", "damaged", "objects"),
+    "object-array": ("objects", "Python"),
+    "torch-code": ("objects", "not a Stepwise", "damaged"),
+}
+
+
+def forge_declared_size(path: Path, size: int) -> None:
+    """Patch a one-entry zip's declared uncompressed size (local header and central directory)."""
+    data = bytearray(path.read_bytes())
+    local = data.index(b"PK\x03\x04")
+    struct.pack_into("<I", data, local + 22, size)
+    central = data.index(b"PK\x01\x02")
+    struct.pack_into("<I", data, central + 24, size)
+    path.write_bytes(bytes(data))
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo this-should-never-run",))
+
+
+def _is_torch(path: Path) -> bool:
+    with zipfile.ZipFile(path) as z:
+        return any(n.endswith("data.pkl") for n in z.namelist())
+
+
+def _rewrite(path: Path, out: Path, change_meta=None, change_arrays=None) -> None:
+    """A copy of a saved model with its metadata and/or arrays changed, in the same container."""
+    if _is_torch(path):
+        import torch
+        payload = torch.load(path, weights_only=True)
+        meta_key = "meta" if "meta" in payload else None
+        if change_meta is not None:
+            if meta_key:
+                meta = payload["meta"]
+                meta = json.loads(meta) if isinstance(meta, str) else meta
+                new = change_meta(meta)
+                payload["meta"] = json.dumps(new) if isinstance(payload["meta"], str) else new
+            else:
+                new = change_meta({k: v for k, v in payload.items() if k != "state_dict"})
+                payload = {"state_dict": payload["state_dict"], **new} if isinstance(new, dict) else \
+                    {"state_dict": payload["state_dict"], "meta": new}
+        if change_arrays is not None:
+            sd = payload["state_dict"]
+            inner = next(iter(sd.values())) if isinstance(next(iter(sd.values())), dict) else sd
+            change_arrays(inner, torch)
+        torch.save(payload, out)
+    else:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        if change_meta is not None:
+            new = change_meta(json.loads(str(arrays["__meta__"])))
+            arrays["__meta__"] = np.array(json.dumps(new))
+        if change_arrays is not None:
+            rest = {k: v for k, v in arrays.items() if k != "__meta__"}
+            change_arrays(rest, None)
+            arrays = {"__meta__": arrays["__meta__"], **rest}
+        with open(out, "wb") as f:
+            np.savez(f, **arrays)
+
+
+def _reshape_first(arrays: dict, torch) -> None:
+    name = next(k for k, v in arrays.items() if getattr(v, "ndim", 0) >= 1 and v.shape[0] > 1)
+    arrays[name] = arrays[name][:-1]
+
+
+def _nan_first(arrays: dict, torch) -> None:
+    name = next(k for k, v in arrays.items() if str(v.dtype).replace("torch.", "").startswith("float"))
+    a = arrays[name].clone() if torch else arrays[name].copy()
+    a.reshape(-1)[0] = float("nan")
+    arrays[name] = a
+
+
+def _extra(arrays: dict, torch) -> None:
+    arrays["stowaway"] = torch.zeros(3) if torch else np.zeros(3, np.float32)
+
+
+def bad_model_files(valid: Path, other_lab: Path, folder: Path) -> dict[str, Path]:
+    """Every kind of bad file, made from a valid save of the lab and a valid save of another lab."""
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Path] = {}
+
+    def put(kind: str) -> Path:
+        out[kind] = folder / f"{kind}{valid.suffix}"
+        return out[kind]
+
+    put("empty").write_bytes(b"")
+    put("truncated").write_bytes(valid.read_bytes()[: valid.stat().st_size // 2])
+    put("random").write_bytes(np.random.default_rng(0).bytes(4096))
+    (folder / "a-folder.npz").mkdir(exist_ok=True)
+    out["folder"] = folder / "a-folder.npz"
+    out["missing"] = folder / "no-such-file.npz"
+    out["other-lab"] = other_lab
+    _rewrite(valid, put("other-version"), change_meta=lambda m: {**m, "format": str(m["format"])[:-1] + "99"})
+    _rewrite(valid, put("wrong-shape"), change_arrays=_reshape_first)
+    _rewrite(valid, put("extra-array"), change_arrays=_extra)
+    _rewrite(valid, put("meta-list"), change_meta=lambda m: [1, 2, 3])
+    _rewrite(valid, put("meta-string"), change_meta=lambda m: "just a string")
+    _rewrite(valid, put("meta-types"), change_meta=lambda m: {**m, "blocks": 5, "depth": "deep", "hidden": [1],
+                                                               "channels": "x", "chars": 7, "lab": m.get("lab")})
+    _rewrite(valid, put("meta-missing"), change_meta=lambda m: {})
+    _rewrite(valid, put("nan"), change_arrays=_nan_first)
+    bomb = put("bomb")
+    with open(bomb, "wb") as f:
+        np.savez_compressed(f, w=np.zeros(1 << 22, np.float32))    # 16 MiB of zeros in ~16 KB
+    forged = put("forged-1gib")
+    with open(forged, "wb") as f:
+        np.savez_compressed(f, w=np.zeros(1 << 16, np.float32))
+    forge_declared_size(forged, 1 << 30)                            # its headers say 1 GiB
+    put("pickle").write_bytes(pickle.dumps({"format": "stepwise-model-1", "weights": [1.0, 2.0]}))
+    with open(put("object-array"), "wb") as f:
+        np.savez(f, __meta__=np.array('{"format": "stepwise-model-1"}'), w=np.array([{"a": 1}, None], dtype=object))
+    import torch
+    torch.save({"meta": "{}", "state_dict": {}, "payload": _RunsCode()}, put("torch-code"))
+    return out
+
+
+# ---------------------------------------------------------------------------- values
+BAD_VALUES = [  # (config changes, words) — each on its lab; the CLI gives the same sentences
+    ({"lab": "mlp", "seed": -1}, "seed"),
+    ({"lab": "cnn", "engine": "torch", "threads": 10**9}, "threads"),
+    ({"lab": "optimizers", "lr": float("nan")}, "learning rate"),
+    ({"lab": "optimizers", "lr": float("inf")}, "learning rate"),
+    ({"lab": "optimizers", "lr": -1.0}, "learning rate"),
+    ({"lab": "optimizers", "momentum": 1.5}, "momentum"),
+    ({"lab": "optimizers", "momentum": float("nan")}, "momentum"),
+    ({"lab": "mlp", "lr": float("nan")}, "learning rate"),
+    ({"lab": "mlp", "momentum": -0.5}, "momentum"),
+    ({"lab": "resnet", "batch_size": 0}, "batch size"),
+    ({"lab": "resnet", "norm": "bogus"}, "normalization"),
+    ({"lab": "batch1", "lr": 0.0}, "learning rate"),
+    ({"lab": "char-rnn", "seq_len": 1}, "sequence length"),
+    ({"lab": "lstm", "hidden": 10**6}, "hidden"),
+    ({"lab": "mlp", "dropout": float("inf")}, "dropout"),
+    ({"lab": "cnn", "shift": 99}, "shift"),
+    ({"lab": "optimizers", "condition": 0.5}, "condition"),
+]
+
+CLI_REFUSED = [  # (argv, words): options a lab does not use, and the CLI's own numbers
+    (["--lab", "mlp", "--depth", "3", "--headless"], "does not use --depth"),
+    (["--lab", "batch1", "--norm", "bogus", "--headless"], "does not use --norm"),
+    (["--lab", "char-rnn", "--data", "full", "--headless"], "does not use --data"),
+    (["--lab", "optimizers", "--channels", "4,8", "--headless"], "does not use --channels"),
+    (["--lab", "cnn", "--threads", "4", "--headless"], "numpy engine does not use --threads"),
+    (["--seed", "-1", "--headless"], "seed"),
+    (["--lab", "cnn", "--engine", "torch", "--threads", "1000000000", "--headless"], "threads"),
+    (["--lab", "optimizers", "--lr", "nan", "--headless", "--steps", "5"], "learning rate"),
+    (["--lab", "optimizers", "--lr", "inf", "--headless", "--steps", "5"], "learning rate"),
+    (["--lab", "optimizers", "--lr", "-1", "--headless", "--steps", "5"], "learning rate"),
+    (["--lab", "optimizers", "--momentum", "2", "--headless", "--steps", "5"], "momentum"),
+    (["--lab", "resnet", "--batch-size", "0", "--headless"], "batch size"),
+    (["--select", "99", "--screenshot", "never.png"], "--select 99"),
+    (["--phases", "-1", "--screenshot", "never.png"], "--phases"),
+    (["--log-every", "0", "--headless"], "--log-every"),
+    (["--lab", "lstm", "--generate", "-5"], "--generate"),
+    (["--lab", "lstm", "--generate", "5", "--temperature", "nan"], "--temperature"),
+    (["--load", "a.npz", "--session", "b.npz"], "cannot be used together"),
+    (["--session", "b.npz", "--hidden", "8"], "leave out --hidden"),
+]
+
+
+def one_sentence(message: str) -> bool:
+    """The promise: one line, ending with a full stop, no traceback, no 'Internal error'."""
+    return ("\n" not in message.strip() and message.strip().endswith(".") and "Traceback" not in message
+            and "Internal error" not in message)
+
+
+def main() -> int:  # pragma: no cover - a report, run by hand: python -m tests.corpus
+    import tempfile
+    import warnings
+    warnings.filterwarnings("ignore")
+    from engines import StepwiseError
+    from engines.labs import make_trainer
+    from visualizer.session import Session
+    tally = {"file": [0, 0], "value": [0, 0]}
+    failures = []
+    root = Path(tempfile.mkdtemp(prefix="stepwise-corpus-"))
+    saves = {}
+    for name, config in LABS:
+        t = make_trainer(dict(config))
+        Session(t).run(1)
+        p = root / f"{name}{'.pt' if config.get('engine') == 'torch' or config['lab'] == 'batch1' else '.npz'}"
+        t.save(str(p))
+        saves[name] = (config, p)
+    for name, (config, p) in saves.items():
+        other = saves["char-rnn" if not name.startswith("char") else "mlp-numpy"][1]
+        for kind, path in bad_model_files(p, other, root / name).items():
+            tally["file"][0] += 1
+            try:
+                make_trainer(dict(config)).load(str(path))
+                failures.append((name, kind, "loaded"))
+            except StepwiseError as e:
+                if one_sentence(str(e)) and any(w in str(e) for w in EXPECT[kind]):
+                    tally["file"][1] += 1
+                else:
+                    failures.append((name, kind, str(e)))
+            except Exception as e:
+                failures.append((name, kind, f"{type(e).__name__}: {e}"))
+    for changes, words in BAD_VALUES:
+        tally["value"][0] += 1
+        try:
+            make_trainer(dict(changes))
+            failures.append((changes, "accepted"))
+        except StepwiseError as e:
+            tally["value"][1] += one_sentence(str(e)) and words in str(e)
+    for f in failures:
+        print("FAILED", f)
+    print(json.dumps({k: {"tried": v[0], "kept": v[1]} for k, v in tally.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
