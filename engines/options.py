@@ -32,6 +32,7 @@ class OptionSpec:
     engines: tuple = field(default=())   # used only by these engines (empty: all)
     form: bool = True
     above: bool = False       # True: the minimum itself is excluded (a learning rate must be above 0)
+    sequence: bool = False    # text that may also come as a list (hidden sizes [256, 128], a start point)
 
     @property
     def flag(self) -> str:
@@ -54,7 +55,7 @@ class OptionSpec:
                 raise StepwiseError(f"{what} is on or off, not {value!r}.")
             return value
         if self.kind == "text":
-            if not isinstance(value, (str, list, tuple)):
+            if not (isinstance(value, str) or (self.sequence and isinstance(value, (list, tuple)))):
                 raise StepwiseError(f"{what} must be text, not {value!r}.")
             return value
         if self.kind == "int":
@@ -128,7 +129,8 @@ def text_options(hidden: int, max_depth: int, seq_len: int, batch: int) -> tuple
 
 LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
     "mlp": (
-        OptionSpec("hidden", "hidden sizes", "text", "256,128,64", tooltip="comma-separated, e.g. 256,128,64"),
+        OptionSpec("hidden", "hidden sizes", "text", "256,128,64", tooltip="comma-separated, e.g. 256,128,64",
+                   sequence=True),
         OptionSpec("activation", "activation", "choice", "relu", ACTIVATIONS),
         OptionSpec("dropout", "dropout before layer 1", "float", 0.3, maximum=0.95),
         OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS,
@@ -137,7 +139,8 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         _seed(), _lr(), _momentum(), _data(), _threads(),
     ),
     "cnn": (
-        OptionSpec("channels", "channels (conv1, conv2)", "text", "12,24", tooltip="two numbers, e.g. 12,24 or 8,16"),
+        OptionSpec("channels", "channels (conv1, conv2)", "text", "12,24", tooltip="two numbers, e.g. 12,24 or 8,16",
+                   sequence=True),
         OptionSpec("shift", "random shift (pixels)", "int", 2, maximum=4,
                    tooltip="training images moved by up to this many pixels: more variety from 8,000 images"),
         _decay(1000.0),
@@ -152,18 +155,20 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         _decay(2000.0),
         OptionSpec("shift", "random shift (pixels)", "int", 1, maximum=4),
         _seed(),
-        OptionSpec("channels", "channels (conv1, conv2)", "text", None, form=False),
+        OptionSpec("channels", "channels (conv1, conv2)", "text", None, form=False, sequence=True),
         _lr(), OptionSpec("momentum", "momentum", "float", None, maximum=0.999, form=False), _data(), _threads(),
     ),
     "optimizers": (
         OptionSpec("surface", "surface", "choice", "rosenbrock",
                    ("rosenbrock", "beale", "himmelblau", "saddle", "quadratic", "network"),
                    tooltip="network: one small MLP on MNIST per optimizer, and its loss landscape"),
-        OptionSpec("start", "start X,Y", "text", "", tooltip="empty: the surface's usual start; or click the plot"),
+        OptionSpec("start", "start X,Y", "text", "", tooltip="empty: the surface's usual start; or click the plot",
+                   sequence=True),
         OptionSpec("condition", "condition number κ (quadratic)", "float", 50.0, minimum=1.0, maximum=10000.0),
         OptionSpec("angle", "axes turned by ° (quadratic)", "float", 0.0, minimum=-90.0, maximum=90.0),
         OptionSpec("optimizers", "optimizers", "text", "all",
-                   tooltip="all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw"),
+                   tooltip="all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw",
+                   sequence=True),
         _seed(),
         OptionSpec("optimizer", "optimizer", "choice", None, NUMPY_OPTIMIZERS, form=False),
         _lr(100.0), _momentum(),
@@ -218,8 +223,11 @@ def check_config(config: dict, strict: bool = False) -> dict:
     specs = {o.key: o for o in lab_options(lab, engine)}
     out = dict(config)
     for key, value in config.items():
-        if key in NOT_OPTIONS or value is None or (isinstance(key, str) and "." in key):
+        if key in NOT_OPTIONS or (isinstance(key, str) and "." in key):
             continue  # "adam.lr": a per-optimizer setting, checked by the optimizer lab
+        if value is None:
+            del out[key]  # None: the lab's default, as if absent
+            continue
         spec = specs.get(key)
         if spec is None:
             if strict:
