@@ -122,6 +122,11 @@ class SessionHost:
         except StepwiseError as e:
             self.send("error", str(e))
             return False
+        except Exception as e:  # a bug must not kill the engine process at start-up: say so, keep the old run
+            traceback.print_exc()
+            self.send("error", f"Internal error ({type(e).__name__}: {e}) while starting the run; the previous "
+                               "run was kept. Please report this with the settings that led to it.")
+            return False
         config.pop("notify", None)
         trainer.config.pop("notify", None)
         self.config = dict(config, engine=trainer.engine)
