@@ -6,6 +6,7 @@ renders the latest snapshot, at most once per timer tick.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -280,8 +281,9 @@ class MainWindow(QtWidgets.QMainWindow):
         newest = left[0]
         box = self.recovery_box = QtWidgets.QMessageBox(
             QtWidgets.QMessageBox.Icon.Question, "Stepwise",
-            "Stepwise did not close cleanly last time; its session was autosaved "
-            f"({newest.name}). Reopen it?", parent=self)
+            "Stepwise did not close cleanly last time; its session was autosaved at "
+            f"{time.strftime('%H:%M on %d %b', time.localtime(newest.stat().st_mtime))} ({newest.name}). "
+            "Reopen it?", parent=self)
         reopen = box.addButton("Reopen", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
         reopen.clicked.connect(lambda: self.reopen_autosave(newest, left[1:]))
         discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
