@@ -271,3 +271,30 @@ def test_on_a_full_disk_every_save_keeps_the_earlier_file(small_disk):
     assert path.read_bytes() == before and load_tree(path)["iteration"] == 0
     assert not [p for p in small_disk.iterdir() if p.name.endswith(".part")]
     assert kept == FULL_DISK_SAVERS
+
+
+def test_the_engine_host_answers_bad_files_at_start_up_with_a_sentence(saves, tmp_path):
+    from visualizer.worker import SessionHost
+    config, valid = saves["resnet-torch"]
+    for kind, path in bad_model_files(valid, saves["char-rnn"][1], tmp_path).items():
+        sent = []
+        host = SessionHost(lambda k, p: sent.append((k, p)))
+        assert not host.configure(dict(config, load=str(path)))   # as `--load` in the window starts it
+        errors = [p for k, p in sent if k == "error"]
+        assert len(errors) == 1 and one_sentence(errors[0]) and "Internal error" not in errors[0], (kind, errors)
+
+
+def test_an_in_app_save_on_a_full_disk_is_a_sentence_and_keeps_the_run(small_disk):
+    from visualizer.worker import SessionHost
+    sent = []
+    host = SessionHost(lambda k, p: sent.append((k, p)))
+    host.configure({"lab": "mlp", "engine": "torch", "hidden": "16"})
+    path = small_disk / "model.pt"
+    host.handle("save", str(path))
+    before = path.read_bytes()
+    fill(small_disk)
+    host.handle("step_iteration")
+    host.handle("save", str(path))
+    errors = [p for k, p in sent if k == "error"]
+    assert len(errors) == 1 and "no space left" in errors[0] and "Internal error" not in errors[0]
+    assert path.read_bytes() == before and host.session.iteration == 1
