@@ -289,16 +289,49 @@ def _param_arrays(tree: Any, inside_params: bool = False) -> Iterable[np.ndarray
         yield tree
 
 
+def _check_history(history: Any, path, where: str) -> None:
+    if not isinstance(history, dict):
+        raise _fail(path, f"the history{where} is not a table")
+    for it, record in history.items():
+        _whole(it, "a history iteration", path, 1)
+        if not isinstance(record, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, (int, float)))
+                                                   for k, v in record.items()):
+            raise _fail(path, f"the history of iteration {it}{where} is not a set of numbers")
+
+
+def _check_log(log: Any, path, where: str) -> None:
+    if not isinstance(log, (list, tuple)) or not all(
+            isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[1], str)
+            and isinstance(e[2], (int, float)) and not isinstance(e[2], bool) and math.isfinite(e[2])
+            and _whole(e[0], "a setting's iteration", path) >= 0 for e in log):
+        raise _fail(path, f"the settings log{where} is not a list of (iteration, name, value)")
+
+
+def _check_state(state: Any, it: int, path) -> None:
+    if not isinstance(state, dict):
+        raise _fail(path, f"the keyframe of iteration {it} is not a training state")
+    if any(not np.isfinite(np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)).all()
+           for a in _param_arrays(state) if getattr(a, "dtype", None) is not None
+           and str(a.dtype).replace("torch.", "").startswith(("float", "complex"))):
+        raise StepwiseError(f"The session file {path} holds NaN or infinite weights (keyframe {it}); it was "
+                            "saved after training diverged and cannot be opened; start a new run.")
+
+
 def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
-    """The shape and types of a loaded session tree (Session.to_tree's layout); StepwiseError
-    with one sentence otherwise. Bounds the work of opening it: the cursor may only be where
-    the history reached, so replay is at most the distance to the nearest keyframe."""
+    """The shape and types of a loaded session tree (Session.to_tree's layout, "stepwise-session-2"
+    with lines, or the first one-line layout); StepwiseError with one sentence otherwise. It bounds
+    the work of opening it: the cursor may only be where the history reached, so the replay is at
+    most the distance to the nearest keyframe (a cursor at iteration 10⁹ is refused at once)."""
     if not isinstance(tree, dict):
         raise _fail(path, f"it holds a {type(tree).__name__} instead of a session")
-    need = ("config", "iteration", "phase", "furthest", "selected_block", "history", "settings_log", "keyframes")
+    two = tree.get("format") == "stepwise-session-2"
+    need = ("config", "line", "iteration", "phase", "selected_block", "lines", "keyframes", "first") if two else \
+        ("config", "iteration", "phase", "furthest", "selected_block", "history", "settings_log", "keyframes")
     missing = [k for k in need if k not in tree]
     if missing:
         raise _fail(path, f"it lacks {', '.join(missing)}")
+    if tree.get("format") not in (None, "stepwise-session-2"):
+        raise _fail(path, f"its layout is {tree.get('format')!r}")
     config = tree["config"]
     if not isinstance(config, dict) or not isinstance(config.get("lab"), str):
         raise _fail(path, "its settings name no lab")
@@ -308,37 +341,53 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
     check_config(config)
     iteration = _whole(tree["iteration"], "the iteration", path)
     phase = _whole(tree["phase"], "the phase", path)
-    furthest = _whole(tree["furthest"], "the furthest iteration", path)
     _whole(tree["selected_block"], "the inspected block", path)
-    history = tree["history"]
-    if not isinstance(history, dict):
-        raise _fail(path, "its history is not a table")
-    for it, record in history.items():
-        _whole(it, "a history iteration", path, 1)
-        if not isinstance(record, dict) or not all(isinstance(k, str) and (v is None or isinstance(v, (int, float)))
-                                                   for k, v in record.items()):
-            raise _fail(path, f"the history of iteration {it} is not a set of numbers")
-    log = tree["settings_log"]
-    if not isinstance(log, (list, tuple)) or not all(
-            isinstance(e, (list, tuple)) and len(e) == 3 and isinstance(e[1], str)
-            and isinstance(e[2], (int, float)) and not isinstance(e[2], bool) and math.isfinite(e[2])
-            and _whole(e[0], "a setting's iteration", path) >= 0 for e in log):
-        raise _fail(path, "its settings log is not a list of (iteration, name, value)")
-    keyframes = tree["keyframes"]
-    if not isinstance(keyframes, dict) or not keyframes:
-        raise _fail(path, "it holds no keyframe")
-    for it, state in keyframes.items():
-        _whole(it, "a keyframe's iteration", path)
-        if not isinstance(state, dict):
-            raise _fail(path, f"the keyframe of iteration {it} is not a training state")
-        if any(not np.isfinite(np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)).all()
-               for a in _param_arrays(state) if getattr(a, "dtype", None) is not None
-               and str(a.dtype).replace("torch.", "").startswith(("float", "complex"))):
-            raise StepwiseError(f"The session file {path} holds NaN or infinite weights (keyframe {it}); it was "
-                                "saved after training diverged and cannot be opened; start a new run.")
-    recorded = max([0, *history, *keyframes])
-    if not min(keyframes) <= iteration <= furthest <= recorded:
-        raise _fail(path, f"its cursor (iteration {iteration}, furthest {furthest}) lies beyond what it recorded "
-                          f"(keyframes from {min(keyframes)}, history to {max([0, *history])})")
     if phase > 10_000:
         raise _fail(path, f"the phase {phase} is beyond any lab's iteration")
+    keyframes = tree["keyframes"]
+    if two:
+        lines = tree["lines"]
+        if not isinstance(lines, dict) or not lines:
+            raise _fail(path, "it holds no line of training")
+        for line_id, line in lines.items():
+            _whole(line_id, "a line's number", path)
+            if not isinstance(line, dict) or any(k not in line for k in ("parent", "fork", "label", "settings_log",
+                                                                          "history", "furthest")):
+                raise _fail(path, f"line {line_id} is not a line of training")
+            _whole(line["parent"], "a line's parent", path, -1)
+            _whole(line["fork"], "a line's fork", path)
+            _whole(line["furthest"], "a line's furthest iteration", path)
+            if not isinstance(line["label"], str):
+                raise _fail(path, f"line {line_id} has no label")
+            _check_history(line["history"], path, f" of line {line_id}")
+            _check_log(line["settings_log"], path, f" of line {line_id}")
+        current = _whole(tree["line"], "the current line", path)
+        if current not in lines:
+            raise _fail(path, f"the current line {current} is not among its lines")
+        first = _whole(tree["first"], "the first iteration", path)
+        if not isinstance(keyframes, (list, tuple)) or not keyframes:
+            raise _fail(path, "it holds no keyframe")
+        its = []
+        for entry in keyframes:
+            if not isinstance(entry, (list, tuple)) or len(entry) != 3:
+                raise _fail(path, "a keyframe is not (line, iteration, state)")
+            _whole(entry[0], "a keyframe's line", path)
+            its.append(_whole(entry[1], "a keyframe's iteration", path))
+            _check_state(entry[2], entry[1], path)
+        history, furthest = lines[current]["history"], int(lines[current]["furthest"])
+        low = min(first, *its)
+    else:
+        furthest = _whole(tree["furthest"], "the furthest iteration", path)
+        history = tree["history"]
+        _check_history(history, path, "")
+        _check_log(tree["settings_log"], path, "")
+        if not isinstance(keyframes, dict) or not keyframes:
+            raise _fail(path, "it holds no keyframe")
+        its = [_whole(it, "a keyframe's iteration", path) for it in keyframes]
+        for it, state in keyframes.items():
+            _check_state(state, it, path)
+        low = min(its)
+    recorded = max([0, *history, *its])
+    if not low <= iteration <= furthest <= recorded:
+        raise _fail(path, f"its cursor (iteration {iteration}, furthest {furthest}) lies beyond what it recorded "
+                          f"(keyframes from {low}, history to {max([0, *history])})")

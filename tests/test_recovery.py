@@ -53,8 +53,9 @@ def test_killed_engine_restarts_from_the_last_autosave(qtbot, autosave_folder):
     os.kill(w.client.process.pid, signal.SIGKILL)
     qtbot.waitUntil(lambda: w.restart_box is not None and w.restart_box.isVisible(), timeout=10000)
     assert "stopped unexpectedly" in w.restart_box.text()
+    w.last_snapshot = None
     button(w.restart_box, "Restart from the last autosave").click()
-    wait_for(qtbot, w, lambda s: s["iteration"] == 30)
+    wait_for(qtbot, w, lambda s: s["iteration"] == 30)  # replayed from its keyframes to where it was
     assert w.last_snapshot["furthest"] == 30
     # the restarted engine is a new process that takes commands
     w.client.send("step_iteration")
@@ -121,7 +122,7 @@ def test_host_autosaves_in_the_background_only_with_new_history(tmp_path):
     assert path.stat().st_mtime_ns >= first
     opened, _ = Session.open(str(path), make_trainer)
     assert opened.iteration == 6
-    host.close()
+    host.discard_autosave()
     assert not path.exists()
 
 
