@@ -210,6 +210,24 @@ CLI_REFUSED = [  # (argv, words): options a lab does not use, and the CLI's own 
 ]
 
 
+def suffix(config: dict) -> str:
+    return ".pt" if config.get("engine") == "torch" or config["lab"] == "batch1" else ".npz"
+
+
+def valid_saves(root: Path) -> dict[str, tuple[dict, Path]]:
+    """name -> (config, a file saved by that lab after one iteration)."""
+    from engines.labs import make_trainer
+    from visualizer.session import Session
+    out = {}
+    for name, config in LABS:
+        t = make_trainer(dict(config))
+        Session(t).run(1)
+        path = root / f"{name}{suffix(config)}"
+        t.save(str(path))
+        out[name] = (config, path)
+    return out
+
+
 def one_sentence(message: str) -> bool:
     """The promise: one line, ending with a full stop, no traceback, no 'Internal error'."""
     return ("\n" not in message.strip() and message.strip().endswith(".") and "Traceback" not in message
@@ -222,17 +240,10 @@ def main() -> int:  # pragma: no cover - a report, run by hand: python -m tests.
     warnings.filterwarnings("ignore")
     from engines import StepwiseError
     from engines.labs import make_trainer
-    from visualizer.session import Session
     tally = {"file": [0, 0], "value": [0, 0]}
     failures = []
     root = Path(tempfile.mkdtemp(prefix="stepwise-corpus-"))
-    saves = {}
-    for name, config in LABS:
-        t = make_trainer(dict(config))
-        Session(t).run(1)
-        p = root / f"{name}{'.pt' if config.get('engine') == 'torch' or config['lab'] == 'batch1' else '.npz'}"
-        t.save(str(p))
-        saves[name] = (config, p)
+    saves = valid_saves(root)
     for name, (config, p) in saves.items():
         other = saves["char-rnn" if not name.startswith("char") else "mlp-numpy"][1]
         for kind, path in bad_model_files(p, other, root / name).items():

@@ -15,27 +15,15 @@ from engines.atomic import atomic_write, check_writable
 from engines.labs import make_trainer
 from engines.loading import check_session_tree
 from engines.state_io import load_tree, save_tree
-from tests.corpus import EXPECT, LABS, bad_model_files, forge_declared_size, one_sentence
+from tests.corpus import EXPECT, LABS, bad_model_files, forge_declared_size, one_sentence, suffix, valid_saves
 from visualizer.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def suffix(config: dict) -> str:
-    return ".pt" if config.get("engine") == "torch" or config["lab"] == "batch1" else ".npz"
-
-
 @pytest.fixture(scope="module")
 def saves(tmp_path_factory):
-    root = tmp_path_factory.mktemp("saves")
-    out = {}
-    for name, config in LABS:
-        t = make_trainer(dict(config))
-        Session(t).run(1)
-        path = root / f"{name}{suffix(config)}"
-        t.save(str(path))
-        out[name] = (config, path)
-    return out
+    return valid_saves(tmp_path_factory.mktemp("saves"))
 
 
 @pytest.mark.parametrize("name", [name for name, _ in LABS])

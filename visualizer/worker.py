@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from engines import StepwiseError
+from visualizer.keyframes import _pid_alive
 
 SNAPSHOT_INTERVAL = 1.0 / 30.0
 SPEEDS: dict[str, tuple[str, float | None]] = {
@@ -50,16 +51,6 @@ def autosave_path(ui_pid: int | None = None) -> Path:
     return autosave_dir() / f"autosave-{os.getpid() if ui_pid is None else ui_pid}.stepwise.npz"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
-
-
 def leftover_autosaves() -> list[Path]:
     """Autosaves of windows that are no longer running (a crash, a kill): newest first."""
     folder = autosave_dir()
@@ -71,7 +62,7 @@ def leftover_autosaves() -> list[Path]:
             pid = int(p.name.split("-")[1].split(".")[0])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        if pid != os.getpid() and not _pid_alive(pid):  # the keyframe store's test, for its folders
             out.append(p)
     return sorted(out, key=lambda p: p.stat().st_mtime, reverse=True)
 
