@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 # One BLAS thread per process: robust when the other core is busy (see docs); set before NumPy loads.
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -189,7 +190,11 @@ def check_args(args, config: dict, argv: list[str]) -> None:
     check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)
     if args.save:
         check_writable(args.save, "the model")
-    if args.screenshot:
+    if args.screenshot:  # its folder is made, as it always was (make screenshots relies on it)
+        try:
+            Path(args.screenshot).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable names the cause
         check_writable(args.screenshot, "the screenshot")
 
 

@@ -294,3 +294,20 @@ def test_an_in_app_save_on_a_full_disk_is_a_sentence_and_keeps_the_run(small_dis
     errors = [p for k, p in sent if k == "error"]
     assert len(errors) == 1 and "no space left" in errors[0] and "Internal error" not in errors[0]
     assert path.read_bytes() == before and host.session.iteration == 1
+
+
+def test_save_into_a_read_only_folder_fails_before_training_even_as_root(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("a read-only tmpfs needs root")
+    mnt = tmp_path / "ro"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("tmpfs cannot be mounted here")
+    try:
+        env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+        r = subprocess.run([sys.executable, "main.py", "--lab", "mlp", "--headless", "--steps", "100000",
+                            "--save", str(mnt / "m.npz")], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           env=env)
+        assert r.returncode == 2 and "read-only file system" in r.stderr and r.stdout == ""
+    finally:
+        subprocess.run(["umount", str(mnt)])
