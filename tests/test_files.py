@@ -311,3 +311,20 @@ def test_save_into_a_read_only_folder_fails_before_training_even_as_root(tmp_pat
         assert r.returncode == 2 and "read-only file system" in r.stderr and r.stdout == ""
     finally:
         subprocess.run(["umount", str(mnt)])
+
+
+def test_opening_a_session_past_its_record_in_the_window_is_refused_at_once(session_file, tmp_path):
+    from visualizer.worker import SessionHost
+
+    def far(t):
+        t.update(iteration=10**9)
+        current_line(t).update(furthest=10**9)
+
+    path = rewritten_session(session_file, tmp_path / "far.stepwise.npz", far)
+    sent = []
+    host = SessionHost(lambda k, p: sent.append((k, p)))
+    assert host.configure({"lab": "mlp", "hidden": "16"})
+    host.handle("open_session", str(path))
+    errors = [p for k, p in sent if k == "error"]
+    assert len(errors) == 1 and "beyond what it recorded" in errors[0]
+    assert host.session.trainer.lab == "mlp" and host.replay is None   # the run before is kept, nothing replays
