@@ -166,6 +166,33 @@ def bad_model_files(valid: Path, other_lab: Path, folder: Path) -> dict[str, Pat
     return out
 
 
+# ---------------------------------------------------------------------------- sessions
+def current_line(tree: dict) -> dict:
+    return tree["lines"][tree["line"]]
+
+
+SESSION_CHANGES = [  # (a change to a valid session tree, words of the sentence it must get)
+    (lambda t: t.update(iteration=10**9), "beyond what it recorded"),
+    (lambda t: current_line(t).update(furthest=10**9), "beyond what it recorded"),
+    (lambda t: t.update(iteration=-3), "whole number"),
+    (lambda t: t.update(iteration="six"), "whole number"),
+    (lambda t: t.update(phase=10**9), "beyond any lab"),
+    (lambda t: t.update(config=[1, 2]), "no lab"),
+    (lambda t: t.update(config={"lab": "nope"}), "Unknown lab"),
+    (lambda t: t.update(config={"lab": "mlp", "batch_size": 0}), "batch size"),
+    (lambda t: current_line(t).update(history=[1, 2]), "history"),
+    (lambda t: current_line(t).update(history={1: "loss"}), "history"),
+    (lambda t: current_line(t).update(settings_log=[("x", 1, 2)]), "settings log"),
+    (lambda t: t.update(lines={}), "no line"),
+    (lambda t: t.update(line=7), "current line 7"),
+    (lambda t: t.update(keyframes=[]), "no keyframe"),
+    (lambda t: t.update(keyframes=[[0, 0, [1, 2]]]), "not a training state"),
+    (lambda t: t.update(keyframes=[[0, 0]]), "keyframe"),
+    (lambda t: t.pop("keyframes"), "lacks keyframes"),
+    (lambda t: t["keyframes"][0][2]["params"][0].__setitem__((0, 0), np.nan), "NaN"),
+]
+
+
 # ---------------------------------------------------------------------------- values
 BAD_VALUES = [  # (config changes, words) — each on its lab; the CLI gives the same sentences
     ({"lab": "mlp", "seed": -1}, "seed"),
@@ -234,37 +261,69 @@ def one_sentence(message: str) -> bool:
             and "Internal error" not in message)
 
 
+def _kept(tally: dict, failures: list, what: str, label, run, words) -> None:
+    """Run one input; count it as kept when it ends in a StepwiseError sentence holding one of ``words``."""
+    from engines import StepwiseError
+    tally[what][0] += 1
+    try:
+        run()
+        failures.append((what, label, "accepted"))
+    except StepwiseError as e:
+        if one_sentence(str(e)) and any(w in str(e) for w in words):
+            tally[what][1] += 1
+        else:
+            failures.append((what, label, str(e)))
+    except Exception as e:
+        failures.append((what, label, f"{type(e).__name__}: {e}"))
+
+
 def main() -> int:  # pragma: no cover - a report, run by hand: python -m tests.corpus
+    import contextlib
     import tempfile
     import warnings
     warnings.filterwarnings("ignore")
-    from engines import StepwiseError
+    import main as cli
     from engines.labs import make_trainer
+    from engines.loading import load_session_tree
+    from engines.state_io import load_tree, save_tree
+    from visualizer.session import Session
     tally = {"file": [0, 0], "value": [0, 0]}
-    failures = []
+    failures: list = []
     root = Path(tempfile.mkdtemp(prefix="stepwise-corpus-"))
     saves = valid_saves(root)
-    for name, (config, p) in saves.items():
+    for name, (config, p) in saves.items():  # model files, every lab and engine
         other = saves["char-rnn" if not name.startswith("char") else "mlp-numpy"][1]
         for kind, path in bad_model_files(p, other, root / name).items():
-            tally["file"][0] += 1
-            try:
-                make_trainer(dict(config)).load(str(path))
-                failures.append((name, kind, "loaded"))
-            except StepwiseError as e:
-                if one_sentence(str(e)) and any(w in str(e) for w in EXPECT[kind]):
-                    tally["file"][1] += 1
-                else:
-                    failures.append((name, kind, str(e)))
-            except Exception as e:
-                failures.append((name, kind, f"{type(e).__name__}: {e}"))
-    for changes, words in BAD_VALUES:
+            _kept(tally, failures, "file", (name, kind), lambda: make_trainer(dict(config)).load(str(path)),
+                  EXPECT[kind])
+    session = Session(make_trainer({"lab": "mlp", "hidden": "16"}))   # session files
+    session.run(6)
+    good = root / "good.stepwise.npz"
+    session.save(str(good), {"lab": "mlp", "hidden": "16"})
+    (root / "empty.stepwise.npz").write_bytes(b"")
+    (root / "cut.stepwise.npz").write_bytes(good.read_bytes()[:1000])
+    for path, words in {root / "empty.stepwise.npz": "empty", root / "cut.stepwise.npz": "not a Stepwise",
+                        root / "mlp-numpy": "is a folder", root / "gone.npz": "does not exist",
+                        saves["mlp-numpy"][1]: "not a saved Stepwise session"}.items():
+        _kept(tally, failures, "file", ("session", path.name), lambda: load_session_tree(path), (words,))
+    for i, (change, words) in enumerate(SESSION_CHANGES):
+        tree = load_tree(good)
+        change(tree)
+        path = root / f"changed-{i}.stepwise.npz"
+        save_tree(path, tree)
+        _kept(tally, failures, "file", ("session tree", i), lambda: load_session_tree(path), (words,))
+    for changes, words in BAD_VALUES:   # values, through make_trainer (the form's path)
+        _kept(tally, failures, "value", changes, lambda: make_trainer(dict(changes)), (words,))
+    for argv, words in CLI_REFUSED:    # values and options, through the CLI (status 2 and the sentence)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = cli.main(list(argv))
         tally["value"][0] += 1
-        try:
-            make_trainer(dict(changes))
-            failures.append((changes, "accepted"))
-        except StepwiseError as e:
-            tally["value"][1] += one_sentence(str(e)) and words in str(e)
+        message = err.getvalue().strip().removeprefix("stepwise: ")
+        if code == 2 and words in message and one_sentence(message):
+            tally["value"][1] += 1
+        else:
+            failures.append(("cli", argv, code, message))
     for f in failures:
         print("FAILED", f)
     print(json.dumps({k: {"tried": v[0], "kept": v[1]} for k, v in tally.items()}))

@@ -15,7 +15,8 @@ from engines.atomic import atomic_write, check_writable
 from engines.labs import make_trainer
 from engines.loading import check_session_tree
 from engines.state_io import load_tree, save_tree
-from tests.corpus import EXPECT, LABS, bad_model_files, forge_declared_size, one_sentence, suffix, valid_saves
+from tests.corpus import (EXPECT, LABS, SESSION_CHANGES, bad_model_files, current_line, forge_declared_size,
+                          one_sentence, suffix, valid_saves)
 from visualizer.session import Session
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,30 +107,7 @@ def rewritten_session(session_file, out, change):
     return out
 
 
-def current_line(tree: dict) -> dict:
-    return tree["lines"][tree["line"]]
-
-
-@pytest.mark.parametrize("change, words", [
-    (lambda t: t.update(iteration=10**9), "beyond what it recorded"),
-    (lambda t: current_line(t).update(furthest=10**9), "beyond what it recorded"),
-    (lambda t: t.update(iteration=-3), "whole number"),
-    (lambda t: t.update(iteration="six"), "whole number"),
-    (lambda t: t.update(phase=10**9), "beyond any lab"),
-    (lambda t: t.update(config=[1, 2]), "no lab"),
-    (lambda t: t.update(config={"lab": "nope"}), "Unknown lab"),
-    (lambda t: t.update(config={"lab": "mlp", "batch_size": 0}), "batch size"),
-    (lambda t: current_line(t).update(history=[1, 2]), "history"),
-    (lambda t: current_line(t).update(history={1: "loss"}), "history"),
-    (lambda t: current_line(t).update(settings_log=[("x", 1, 2)]), "settings log"),
-    (lambda t: t.update(lines={}), "no line"),
-    (lambda t: t.update(line=7), "current line 7"),
-    (lambda t: t.update(keyframes=[]), "no keyframe"),
-    (lambda t: t.update(keyframes=[[0, 0, [1, 2]]]), "not a training state"),
-    (lambda t: t.update(keyframes=[[0, 0]]), "keyframe"),
-    (lambda t: t.pop("keyframes"), "lacks keyframes"),
-    (lambda t: t["keyframes"][0][2]["params"][0].__setitem__((0, 0), np.nan), "NaN"),
-])
+@pytest.mark.parametrize("change, words", SESSION_CHANGES)
 def test_a_session_tree_of_the_wrong_shape_is_one_sentence(session_file, tmp_path, change, words):
     path = rewritten_session(session_file, tmp_path / "bad.stepwise.npz", change)
     with pytest.raises(StepwiseError) as e:
