@@ -64,7 +64,7 @@ def test_killed_engine_restarts_from_the_last_autosave(qtbot, autosave_folder):
     assert not own.exists()  # a clean close leaves nothing to recover
 
 
-def test_after_a_death_the_lab_menu_and_plain_restart_work(qtbot, autosave_folder):
+def test_after_a_death_the_lab_menu_restart_and_open_session_work(qtbot, autosave_folder, tmp_path):
     configure_pyqtgraph()
     w = MainWindow(dict(CONFIG), offer_recovery=False)
     qtbot.addWidget(w)
@@ -80,6 +80,14 @@ def test_after_a_death_the_lab_menu_and_plain_restart_work(qtbot, autosave_folde
     w.last_snapshot = None
     button(w.restart_box, "Restart").click()
     wait_for(qtbot, w, lambda s: s["lab"] == "optimizers" and s["iteration"] == 0)
+    session = Session(make_trainer(dict(CONFIG)))   # File → Open session after a death
+    session.run(4)
+    saved = tmp_path / "run.stepwise.npz"
+    session.save(str(saved), dict(CONFIG))
+    os.kill(w.client.process.pid, signal.SIGKILL)
+    qtbot.waitUntil(lambda: w.client.dead, timeout=10000)
+    w.client.send("open_session", str(saved))
+    wait_for(qtbot, w, lambda s: s["lab"] == "mlp" and s["iteration"] == 4)
     w.close()
 
 
