@@ -176,10 +176,11 @@ def check_args(args, config: dict, argv: list[str]) -> None:
         if args.load:
             raise UsageError("--load and --session cannot be used together: a session brings its own model; "
                              "give one of them.")
-        given = sorted(k for k in config if k not in ("lab", "seed"))
-        explicit_lab = any(a == "--lab" or a.startswith("--lab=") for a in argv)
-        if given or explicit_lab:
-            flags = ", ".join("--" + k.replace("_", "-") for k in given) or "--lab"
+        # lab and seed have defaults, so only the command line itself says whether they were given
+        typed = {a.split("=")[0] for a in argv}
+        given = [k for k in config if k not in ("lab", "seed") or "--" + k in typed]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise UsageError(f"--session brings its own lab and settings; leave out {flags}.")
         if args.generate is not None:
             raise UsageError("--generate works on a model (--load FILE), not on a session.")
