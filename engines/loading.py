@@ -87,9 +87,10 @@ def _members(p: Path, what: str, max_bytes: int) -> list[zipfile.ZipInfo]:
                             "a file for these settings can hold; it was not unpacked: choose a file saved with "
                             "the same settings.")
     for i in infos:
+        ratio = i.file_size // max(i.compress_size, 1)   # Stepwise's own saves store entries: ratio 1
         if i.compress_type != zipfile.ZIP_STORED and i.file_size > MAX_INFLATE_RATIO * max(i.compress_size, 1) + 4096:
-            raise StepwiseError(f"The {what} {p} holds an entry that inflates {i.file_size // max(i.compress_size, 1):,} "
-                                "times (a zip bomb, not a Stepwise save); it was not unpacked.")
+            raise StepwiseError(f"The {what} {p} holds an entry that inflates {ratio:,} times (a zip bomb, not a "
+                                "Stepwise save); it was not unpacked.")
     return infos
 
 

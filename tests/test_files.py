@@ -121,18 +121,21 @@ def test_bad_session_files_name_the_cause(session_file, saves, tmp_path):
     (tmp_path / "empty.npz").write_bytes(b"")
     (tmp_path / "cut.npz").write_bytes(session_file.read_bytes()[:1000])
     (tmp_path / "folder.npz").mkdir()
-    cases = {tmp_path / "empty.npz": "empty", tmp_path / "cut.npz": "not a Stepwise session",
+    with open(tmp_path / "bomb.npz", "wb") as f:
+        np.savez_compressed(f, __skeleton__=np.array("{}"), a0=np.zeros(1 << 22, np.float32))
+    cases = {tmp_path / "bomb.npz": "zip bomb", tmp_path / "empty.npz": "empty",
+             tmp_path / "cut.npz": "not a Stepwise session",
              tmp_path / "folder.npz": "is a folder", tmp_path / "missing.npz": "does not exist",
              model: "not a saved Stepwise session"}
     for path, words in cases.items():
         with pytest.raises(StepwiseError, match=words):
             load_tree(path)
-    text = load_tree  # a missing text in a session's settings is named as a missing text
+    # a session whose text has gone: named as a missing text, not as a session of another version
     tree = load_tree(session_file)
     tree["config"] = {"lab": "char-rnn", "text": str(tmp_path / "gone.txt")}
-    with pytest.raises(StepwiseError, match="does not exist"):
-        make_trainer(tree["config"])
-    assert text
+    save_tree(tmp_path / "text-gone.stepwise.npz", tree)
+    with pytest.raises(StepwiseError, match="text file .* does not exist"):
+        Session.open(str(tmp_path / "text-gone.stepwise.npz"), make_trainer)
 
 
 def test_the_cli_refuses_a_session_whose_cursor_is_past_its_record_at_once(session_file, tmp_path):
