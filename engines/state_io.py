@@ -57,10 +57,10 @@ def _decode(obj: Any, arrays) -> Any:
     return obj
 
 
-def save_tree(path: str | Path, tree: Any) -> None:
+def save_tree(path: str | Path, tree: Any, durable: bool = True) -> None:
     arrays: dict[str, np.ndarray] = {}
     skeleton = json.dumps({"format": FORMAT, "tree": _encode(tree, arrays)})
-    atomic_write(path, lambda f: np.savez(f, __skeleton__=np.array(skeleton), **arrays), "the session")
+    atomic_write(path, lambda f: np.savez(f, __skeleton__=np.array(skeleton), **arrays), "the session", durable)
 
 
 def load_tree(path: str | Path) -> Any:
