@@ -327,7 +327,7 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
         raise _fail(path, f"it holds a {type(tree).__name__} instead of a session")
     two = tree.get("format") == "stepwise-session-2"
     need = ("config", "line", "iteration", "phase", "selected_block", "lines", "keyframes", "first") if two else \
-        ("config", "iteration", "phase", "furthest", "selected_block", "history", "settings_log", "keyframes")
+        ("config", "iteration", "furthest", "selected_block", "history", "settings_log", "keyframes")
     missing = [k for k in need if k not in tree]
     if missing:
         raise _fail(path, f"it lacks {', '.join(missing)}")
@@ -341,7 +341,7 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
     lab_info(config["lab"])
     check_config(config)
     iteration = _whole(tree["iteration"], "the iteration", path)
-    phase = _whole(tree["phase"], "the phase", path)
+    phase = _whole(tree.get("phase", 0), "the phase", path)  # the first layout saved at a boundary
     _whole(tree["selected_block"], "the inspected block", path)
     if phase > 10_000:
         raise _fail(path, f"the phase {phase} is beyond any lab's iteration")

@@ -132,16 +132,14 @@ class SessionHost:
     def configure(self, config: dict) -> bool:
         """Build a new trainer and Session; on a bad config keep the current ones."""
         from engines.labs import make_trainer
-        from engines.loading import load_session_tree
         from visualizer.session import Session
         config = dict(config)
         notes: list[str] = []
         config["notify"] = notes.append
         try:
             if config.get("session"):
-                # the tree's shape first: a cursor past what the file recorded is refused, not replayed
-                # (TODO(lead): Session.open could call check_session_tree itself and spare this second read)
-                load_session_tree(config["session"])
+                # Session.open checks the tree's shape first: a cursor past what the file recorded is
+                # refused, not replayed
                 session, saved_config = Session.open(config["session"], lambda c: make_trainer(dict(c, notify=notes.append)),
                                                      replay=False)
                 config = saved_config
