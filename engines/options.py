@@ -200,13 +200,22 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
     "lstm": text_options(256, 4, 50, 32) + (_threads(),),
 }
 
+# settings of the app that every lab takes (the engine process's keyframe budgets, visualizer/worker.py
+# session_budgets; the window's Preferences dialog declares the same range)
+APP_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 4.0, maximum=1024.0, form=False),
+    OptionSpec("keyframe_interval", "iterations between keyframes", "int", None, minimum=1, maximum=1 << 20,
+               form=False),
+)
+
 # keys of the config that are not lab options (the lab, the engine, the app's own entries)
 NOT_OPTIONS = frozenset({"lab", "engine", "notify", "dtype", "load", "session", "record_every", "sample_every"})
 
 
 def lab_options(lab: str, engine: str | None = None) -> list[OptionSpec]:
-    """Every setting of ``lab`` that ``engine`` uses (all engines when None)."""
-    return [o for o in LAB_OPTIONS.get(lab, ()) if engine is None or not o.engines or engine in o.engines]
+    """Every setting of ``lab`` that ``engine`` uses (all engines when None), the app's included."""
+    return [o for o in LAB_OPTIONS.get(lab, ()) + APP_OPTIONS
+            if engine is None or not o.engines or engine in o.engines]
 
 
 def form_options(lab: str, engine: str) -> list[OptionSpec]:

@@ -234,6 +234,7 @@ CLI_REFUSED = [  # (argv, words): options a lab does not use, and the CLI's own 
     (["--lab", "lstm", "--generate", "5", "--temperature", "nan"], "--temperature"),
     (["--load", "a.npz", "--session", "b.npz"], "cannot be used together"),
     (["--session", "b.npz", "--hidden", "8"], "leave out --hidden"),
+    (["--lab", "char-rnn", "--keyframe-interval", "0", "--headless"], "--keyframe-interval"),
 ]
 
 

@@ -55,3 +55,12 @@ def test_the_window_may_carry_settings_the_lab_does_not_use():
 def test_resnet_batch_size_zero_is_not_turned_into_32():
     with pytest.raises(StepwiseError, match="batch size"):
         make_trainer({"lab": "resnet", "batch_size": 0})
+
+
+def test_the_apps_own_settings_are_taken_by_every_lab():
+    from engines.labs import LABS
+    for lab, info in LABS.items():
+        for engine in info.engines:
+            checked = check_config({"lab": lab, "engine": engine, "keyframe_disk_gb": 1, "keyframe_interval": 8},
+                                   strict=True)
+            assert checked["keyframe_disk_gb"] == 1.0 and checked["keyframe_interval"] == 8
