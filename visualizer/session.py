@@ -338,6 +338,15 @@ class Session:
             raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
         return best
 
+    def replay_seconds(self, position: int) -> float:
+        """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
+        target_it, target_phase = divmod(position, len(self.specs))
+        key, _ = self._base_for(target_it, at_boundary=target_phase == 0)
+        start = key[1]
+        if not self._foreign_state and (self.iteration, self.phase) <= (target_it, target_phase):
+            start = max(start, self.iteration)
+        return max(0, target_it - start) * (self._it_seconds or 0.0)
+
     def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends."""

@@ -369,6 +369,10 @@ class SessionHost:
         self._views = {k: v for k, v in self._views.items() if k[1] == s.iteration and k[0] == s.line_id}
         self.replay = {"steps": s.seek_steps(target), "target": target, "what": what,
                        "started": time.perf_counter(), "shown": False, "last_progress": 0.0}
+        if s.replay_seconds(target) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
+            self.replay["shown"], self.replay["last_progress"] = True, time.perf_counter()
+            self.send("progress", {"what": what, "target": target // len(s.specs), "fraction": 0.0,
+                                   "iteration": s.iteration})
 
     def finish_replay(self) -> None:
         """Run the pending replay to its end now (before a command that needs the cursor there)."""
