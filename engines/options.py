@@ -200,13 +200,20 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
     "lstm": text_options(256, 4, 50, 32) + (_threads(),),
 }
 
-# settings of the app that every lab takes (the engine process's keyframe budgets, visualizer/worker.py
-# session_budgets; the window's Preferences dialog declares the same range)
+# settings of the app that every lab takes (the engine process's keyframe budgets, read by
+# visualizer/worker.py session_budgets; File → Preferences is built from the first)
 APP_OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 4.0, maximum=1024.0, form=False),
+    OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 4.0, maximum=1024.0, form=False,
+               tooltip="Keyframes that do not fit in memory (512 MB) go to a cache folder on disk, removed when "
+                       "the app closes. More space keeps them closer together, so a jump back replays less; 0 "
+                       "keeps them in memory only. Takes effect with the next run."),
     OptionSpec("keyframe_interval", "iterations between keyframes", "int", None, minimum=1, maximum=1 << 20,
-               form=False),
+               form=False, tooltip="Fixed spacing of keyframes (default: sized from what an iteration costs)."),
 )
+
+
+def app_option(key: str) -> OptionSpec:
+    return next(o for o in APP_OPTIONS if o.key == key)
 
 # keys of the config that are not lab options (the lab, the engine, the app's own entries)
 NOT_OPTIONS = frozenset({"lab", "engine", "notify", "dtype", "load", "session", "record_every", "sample_every"})

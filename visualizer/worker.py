@@ -72,18 +72,14 @@ PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
 
 
 def session_budgets(config: dict) -> dict:
-    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``."""
+    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``
+    (checked against their one declaration, engines/options.py APP_OPTIONS)."""
+    from engines.options import app_option
     out = {}
     if config.get("keyframe_disk_gb") is not None:
-        gb = float(config["keyframe_disk_gb"])
-        if not 0 <= gb <= 1024:
-            raise StepwiseError(f"The keyframe disk budget must be between 0 and 1024 GB, not {gb:g}.")
-        out["disk_budget_bytes"] = int(gb * (1 << 30))
+        out["disk_budget_bytes"] = int(app_option("keyframe_disk_gb").check(config["keyframe_disk_gb"]) * (1 << 30))
     if config.get("keyframe_interval") is not None:
-        n = int(config["keyframe_interval"])
-        if not 1 <= n <= 1 << 20:
-            raise StepwiseError(f"The keyframe interval must be between 1 and {1 << 20} iterations, not {n}.")
-        out["interval"] = n
+        out["interval"] = int(app_option("keyframe_interval").check(config["keyframe_interval"]))
     return out
 
 
