@@ -351,3 +351,29 @@ def test_any_walk_through_time_and_branches_meets_the_same_states(moves, budgets
             getattr(s, {"back_phase": "step_back_phase", "back_iteration": "step_back_iteration"}.get(kind, kind))()
         check()
     s.close()
+
+
+def _engine_keeping_keyframes_on_disk(conn, config):
+    """The engine process's entry point, with no memory for keyframes: they all go to disk."""
+    from visualizer import worker as w
+    w.session_budgets = lambda config: {"keyframe_budget_bytes": 0, "interval": 1}
+    w.worker_main(conn, config)
+
+
+def test_a_terminated_engine_process_still_removes_its_keyframe_folder(cache):
+    import multiprocessing as mp
+    import time
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_engine_keeping_keyframes_on_disk, args=(child, dict(CONFIG)))
+    p.start()
+    parent.send(("run_to", 100000))
+    deadline = time.time() + 60
+    while time.time() < deadline and not (cache.is_dir() and any(f for d in cache.iterdir() for f in d.iterdir())):
+        while parent.poll(0):
+            parent.recv()
+        time.sleep(0.05)
+    assert any(cache.iterdir()), "keyframes should have gone to disk"
+    p.terminate()  # SIGTERM, as SessionClient.close does when the engine does not quit in time
+    p.join(10)
+    assert not p.is_alive() and not any(cache.iterdir())

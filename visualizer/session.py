@@ -174,8 +174,9 @@ class Session:
 
     def _begin_iteration(self, detail: bool) -> None:
         self._apply_settings_at(self.iteration)
-        if detail:
-            # ← inside this iteration restores this and replays only the phases before
+        if detail and self._kf_bytes <= self.pool.budget // 2:
+            # ← inside this iteration restores this and replays only the phases before (not kept
+            # where one state alone would break the memory budget: ResNet-50)
             key = self._owner(self.iteration)
             if self._start is None or self._start[0] != key:
                 self._start = (key, self.trainer.get_state())

@@ -661,8 +661,12 @@ class _Sender:
 
 def worker_main(conn, config: dict, autosave: str | None = None) -> None:
     """Entry point of the child process."""
+    import signal
+    import sys
     import warnings
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
+    # terminate() (a window closing while the engine is busy) still runs the clean-up below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sender = _Sender(conn)
     every = float(os.environ.get("STEPWISE_AUTOSAVE_EVERY", AUTOSAVE_EVERY_S))
     host = SessionHost(sender.send, sender.ready_for_snapshot, autosave=autosave, autosave_every=every)
