@@ -62,6 +62,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--angle", type=float, help="optimizer lab: rotation of the quadratic's axes, in degrees")
     g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
     g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
+    g.add_argument("--cell", help="LSTM lab: the recurrent cell, lstm or gru")
     g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
     g.add_argument("--clip", type=float, help="text labs: gradient clipping threshold")
     g.add_argument("--lr-decay", dest="lr_decay", type=float, help="char-RNN: learning-rate decay")
@@ -76,7 +77,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars")
+               "eval_chars", "cell")
 
 
 def config_from_args(args) -> dict:
