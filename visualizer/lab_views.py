@@ -79,7 +79,12 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
     "char-rnn": LabUI("widgets.text_view:TextView", text_options(128, 3, 25, 1)),
-    "lstm": LabUI("widgets.text_view:TextView", text_options(256, 4, 50, 32)),
+    "lstm": LabUI("widgets.text_view:TextView", (
+        OptionSpec("cell", "cell", "choice", "lstm", ("lstm", "gru"),
+                   tooltip="lstm: gates i, f, o, candidate c̃, cell state c; gru: reset r, update z, candidate h̃ "
+                           "(3 gate blocks instead of 4: a quarter fewer parameters). Same text, size and seed "
+                           "for both, to compare"),
+    ) + text_options(256, 4, 50, 32)),
 }
 
 
