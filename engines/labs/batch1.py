@@ -79,22 +79,7 @@ class Batch1Trainer(Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        if config.get("engine", "torch") != "torch":
-            raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
-        configure_threads(config, default=1)
-        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
-        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
-        for c in self.channels:
-            if c % min(self.groups, c):
-                raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
-                                    "choose groups that divide both channel counts.")
-        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
-        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
-        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
-        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
-        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
-        self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
+        self.setup(config)
         self.runners: dict[str, StagedRunner] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for net in NETS:
@@ -115,6 +100,25 @@ class Batch1Trainer(Trainer):
         self.bn_log: list[tuple[int, np.ndarray]] = []   # (iteration, running mean/var of every BN layer)
         self.reports: dict[str, dict] = {}
         self.last_eval: dict[str, float] = {}
+
+    def setup(self, config: dict) -> None:
+        """What the routing net (engines/labs/router.py) shares: the settings, the data, the data order."""
+        if config.get("engine", "torch") != "torch":
+            raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
+        configure_threads(config, default=1)
+        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
+        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
+        for c in self.channels:
+            if c % min(self.groups, c):
+                raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
+                                    "choose groups that divide both channel counts.")
+        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
+        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
+        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
+        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
+        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
+        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
 
     # ------------------------------------------------------------------ structure
     @property
@@ -380,5 +384,8 @@ class Batch1Trainer(Trainer):
             self.runners[net].net.load_state_dict(payload["state_dict"][net])
 
 
-def make_trainer(config: dict) -> Batch1Trainer:
+def make_trainer(config: dict) -> Trainer:
+    if config.get("router"):
+        from .router import RouterTrainer
+        return RouterTrainer(config)
     return Batch1Trainer(config)

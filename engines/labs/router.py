@@ -1,0 +1,513 @@
+"""The batch-size-1 lab's routing net (``--router``): why its first write-up trained one image at a time.
+
+Its author wanted a network that runs a sub-network chosen per example ("if the result is an
+animal, run the sub-network that recognizes animals"). A batch would have to split: each image
+takes its own path. Here, per image:
+
+    stem:      WS conv 1→c1 3×3 → GroupNorm → ReLU → max-pool                 (c1, 14, 14), always runs
+    router:    WS conv c1→c1 3×3 → GroupNorm → ReLU → max-pool → dense → K logits   (K experts)
+    k* = argmax of the router's logits                                        a hard choice: one expert runs
+    expert k*: conv c1→c2 3×3 → norm → ReLU → max-pool → dense → 10 logits   (the others do nothing)
+
+How the router learns (``route``). "groups" (the default, which trains well): a coarse fixed
+grouping of the digits — round 0 6 8 9, straight 1 4 7, the rest 2 3 5 — that the router learns to
+predict, L = CE(the chosen expert's logits, digit) + CE(the router's logits, the digit's group);
+the image goes where the router's argmax says, right or wrong, in training as in evaluation, so
+each expert learns from what it is actually sent. "learned": no groups given, the router learns
+from the experts' results alone, as below (it collapses: see the measurements in the summary).
+
+"learned" without REINFORCE: the chosen expert's logits are multiplied by the gate
+g = p_k* / stopgrad(p_k*) (p = softmax of the router's logits). Its value is exactly 1, so the
+forward pass is the expert's own; its gradient is dL/dp_k* = ⟨dL/dz, z⟩ / p_k* — would the loss
+fall if this expert spoke louder? — a straight-through estimator in the manner of the Switch
+Transformer (Fedus et al. 2021). Right, confident experts get chosen more for such images,
+wrong ones less. The loss is the chosen expert's cross-entropy.
+
+Alone, that collapses onto one expert within a hundred images (measured: the expert that trains
+most gets better and is chosen more; the router's softmax saturates, and Switch's load-balancing
+loss K · Σ_k f_k p_k then has no gradient left). So the choice is balanced the auxiliary-loss-free
+way (Wang et al. 2024, as in DeepSeek-V3): k* = argmax_k (router logit_k + b_k), where the bias b
+only selects (the gate p comes from the logits alone) and after every image moves toward equal
+loads: b ← b + ``balance`` · (1/K − onehot(k*)) — the expert just used gets a little less likely,
+the others a little more. b is part of the state, and evaluation routes with it too.
+
+Gradient flows only where the image went: the chosen expert's weights, the router (through g
+and the balance term) and the stem (from both); the other experts get no gradient and no update.
+
+Two such nets side by side, the same initial weights and images: the experts' norm is GroupNorm
+with weight standardization in one, BatchNorm in the other — its statistics in training then come
+from a single routed image, and its running statistics only from the images routed to that
+expert. The stem and the router use GN+WS in both. Held-out: top-1 and top-5 accuracy of the
+routed prediction, and the share of images each expert takes.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import StepwiseError
+from ..torch_engine.classifier import staged_phase_data
+from ..torch_engine.models import conv_block, dense_block, main_weight, to_numpy_layout
+from ..torch_engine.staged import StagedBlock, StagedRunner
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, check_finite,
+                       rng_state, set_rng_state)
+from .batch1 import Batch1Trainer, _number
+from .cnn import weight_view_of
+
+NETS = ("bn", "gnws")                               # the experts' norm
+TITLES = {"bn": "BN experts", "gnws": "GN+WS experts"}
+SHORT = {"bn": "BN", "gnws": "GN+WS"}
+ROUTES = ("groups", "learned")
+GROUPS = ((0, 6, 8, 9), (1, 4, 7), (2, 3, 5))   # round, straight, the rest: the coarse groups of --route groups
+GROUP_NAMES = ("round 0 6 8 9", "straight 1 4 7", "2 3 5")
+GROUP_OF = torch.tensor([next(g for g, digits in enumerate(GROUPS) if d in digits) for d in range(10)])
+SHARE_DECAY = 0.99          # the moving window of the routing fractions f_k: about the last 100 images
+ROUTING_LOG = 2000          # the training images remembered for the view (label, expert)
+
+
+class RoutedNet:
+    """One side: a stem, a router and K experts, each a one-block StagedRunner (staged autograd)."""
+
+    def __init__(self, norm: str, channels: tuple[int, int], n_experts: int, groups: int, rng: np.random.Generator):
+        c1, c2 = channels
+        g1, g2 = min(groups, c1), min(groups, c2)
+        self.norm, self.K = norm, n_experts
+        stem = nn.Sequential(conv_block("c", 1, c1, 3, rng, 1, "relu", "gnws", g1).module, nn.MaxPool2d(2))
+        router = nn.Sequential(conv_block("c", c1, c1, 3, rng, 1, "relu", "gnws", g1).module, nn.MaxPool2d(2),
+                               dense_block("d", c1 * 7 * 7, n_experts, "linear", rng, flatten=True).module)
+        self.stem = StagedRunner([StagedBlock("stem", f"stem · WS Conv 1→{c1} + GN + pool", "conv", stem)],
+                                 input_grad=False)
+        self.router = StagedRunner([StagedBlock("router", f"router · WS Conv {c1}→{c1} + GN + pool → {n_experts}",
+                                                "conv", router)])
+        norm_label = "BN" if norm == "bn" else "GN"
+        prefix = "WS " if norm == "gnws" else ""
+        self.experts = []
+        for k in range(n_experts):
+            expert = nn.Sequential(conv_block("c", c1, c2, 3, rng, 1, "relu", norm, g2).module, nn.MaxPool2d(2),
+                                   dense_block("d", c2 * 7 * 7, 10, "linear", rng, flatten=True).module)
+            label = f"expert {k + 1} · {prefix}Conv {c1}→{c2} + {norm_label} + pool → 10"
+            self.experts.append(StagedRunner([StagedBlock(f"expert{k + 1}", label, "conv", expert)]))
+        self.runners = [self.stem, self.router, *self.experts]     # the diagram's order
+        self.share = np.full(n_experts, 1.0 / n_experts)            # f_k: moving average of the choices
+        self.bias = np.zeros(n_experts)                               # b_k: selection bias toward equal loads
+        self.clear()
+
+    def clear(self) -> None:
+        self.chosen = -1
+        self.probs: np.ndarray | None = None
+        self.gate_logits: torch.Tensor | None = None    # the router's logits, a leaf, in the loss
+        self.expert_logits: torch.Tensor | None = None  # the chosen expert's logits, a leaf, in the loss
+        self.task_loss = self.router_loss = float("nan")
+        self.updates: dict[int, list[torch.Tensor]] = {}
+        for r in self.runners:
+            r.clear()
+
+    def parameters(self) -> list[torch.Tensor]:
+        return [p for r in self.runners for p in r.parameters()]
+
+    def buffers(self) -> list[torch.Tensor]:
+        return [b for r in self.runners for b in r.buffers()]
+
+    def modules(self) -> list[nn.Module]:
+        return [r.net for r in self.runners]
+
+    # ------------------------------------------------------------------ one image, phase by phase
+    def forward(self, part: int, x: torch.Tensor) -> None:
+        """part 0: the stem; 1: the router (and the choice); 2 + k: expert k, if it was chosen."""
+        if part == 0:
+            self.stem.begin(x, training=True)
+            self.stem.forward_block(0)
+        elif part == 1:
+            self.router.begin(self.stem.outputs[0].detach(), training=True)
+            logits = self.router.forward_block(0)                             # (1, K)
+            self.probs = torch.softmax(logits.detach().double(), 1)[0].numpy()
+            score = logits.detach().double()[0].numpy() + self.bias
+            self.chosen = int(np.argmax(score))                               # the hard gate: one expert runs
+        elif part - 2 == self.chosen:
+            expert = self.experts[self.chosen]
+            expert.begin(self.stem.outputs[0].detach(), training=True)
+            expert.forward_block(0)
+
+    def loss(self, y: torch.Tensor, route: str) -> float:
+        """route "groups": L = CE(expert's logits, digit) + CE(router's logits, the digit's group);
+        "learned": L = CE(expert's logits · g, digit), g the straight-through gate."""
+        k = self.chosen
+        self.expert_logits = self.experts[k].outputs[0].detach().requires_grad_(True)   # z (1, 10)
+        self.gate_logits = self.router.outputs[0].detach().requires_grad_(True)         # (1, K)
+        with torch.enable_grad():
+            if route == "groups":
+                task = F.cross_entropy(self.expert_logits, y)                 # the chosen expert's loss
+                routing = F.cross_entropy(self.gate_logits, GROUP_OF[y])      # the router learns the groups
+                self.router_loss = float(routing.detach())
+                (task + routing).backward()                                   # dL/dz and dL/d(router logits)
+            else:
+                p = torch.softmax(self.gate_logits, 1)[0]
+                gate = p[k] / p[k].detach()                                   # = 1 exactly; dg/dp_k = 1/p_k
+                task = F.cross_entropy(self.expert_logits * gate, y)          # the chosen expert's loss
+                task.backward()                                               # dL/dz and dL/d(router logits)
+        self.task_loss = float(task.detach())
+        for r in self.runners:
+            r.zero_grad()                                                     # .grad fills up in backward
+        self.experts[k].grad_outputs[0] = self.expert_logits.grad
+        self.router.grad_outputs[0] = self.gate_logits.grad
+        return self.task_loss
+
+    def backward(self, part: int) -> None:
+        """part 2 + k: expert k (only the chosen one has a gradient); 1: the router; 0: the stem,
+        which sums what the expert and the router sent back: dL/dh = dL/dh|expert + dL/dh|router."""
+        if part >= 2:
+            if part - 2 == self.chosen:
+                self.experts[self.chosen].backward_block(0)
+        elif part == 1:
+            self.router.backward_block(0)
+        else:
+            g = self.experts[self.chosen].grad_inputs[0] + self.router.grad_inputs[0]
+            self.stem.grad_outputs[0] = g
+            self.stem.backward_block(0)
+
+    def finish(self, balance: float) -> None:
+        """After the update: the selection bias moves toward equal loads, b ← b + balance · (1/K − onehot(k*));
+        the moving routing fractions (shown) take this image's choice."""
+        onehot = np.zeros(self.K)
+        onehot[self.chosen] = 1.0
+        self.bias += balance * (1.0 / self.K - onehot)
+        self.share = SHARE_DECAY * self.share + (1.0 - SHARE_DECAY) * onehot
+
+    def grad_norm(self, part: int) -> float | None:
+        """‖∇θ‖ of a part's parameters, None where no gradient reached them."""
+        grads = [p.grad for p in self.runners[part].parameters() if p.grad is not None]
+        return float(torch.sqrt(sum(torch.sum(g.double() ** 2) for g in grads))) if grads else None
+
+    # ------------------------------------------------------------------ evaluation
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+        """Routed evaluation: (the expert chosen per image, the logits of that expert (N, 10), the
+        router's probabilities (N, K)). Every expert is run on every image, then one is picked."""
+        h = self.stem.predict(x)
+        gate = self.router.predict(h)                                          # (N, K)
+        chosen = (gate.double() + torch.from_numpy(self.bias)).argmax(1)      # as in training: logits + b
+        all_logits = torch.stack([e.predict(h) for e in self.experts], 1)      # (N, K, 10)
+        logits = all_logits[torch.arange(len(x)), chosen]                      # (N, 10)
+        return chosen.numpy(), logits, torch.softmax(gate.double(), 1).numpy()
+
+
+class RouterTrainer(Batch1Trainer):
+    """Two routing nets (BN experts, GN+WS experts) side by side at batch size 1."""
+
+    eval_every = 500
+    keyframe_every = 50
+
+    def __init__(self, config: dict):
+        super(Batch1Trainer, self).__init__(config)
+        self.setup(config)
+        if self.batch_size != 1:
+            raise StepwiseError("The routing net trains one image at a time, each on its own expert; "
+                                "set the batch size to 1.")
+        self.route = str(config.get("route") or "groups").strip().lower()
+        if self.route not in ROUTES:
+            raise StepwiseError(f"The routing is groups or learned, not {config.get('route')!r}.")
+        self.n_experts = int(_number(config, "experts", 3, 2, 8, "The number of experts"))
+        if self.route == "groups" and self.n_experts != len(GROUPS):
+            raise StepwiseError("The digit groups (round 0 6 8 9, straight 1 4 7, the rest 2 3 5) make three "
+                                "experts; set the experts to 3, or the routing to learned.")
+        self.balance = _number(config, "balance", 0.01, 0.0, 10.0, "The load-balancing step")
+        self.nets: dict[str, RoutedNet] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for net in NETS:
+            init_rng = np.random.default_rng([self.seed, 1])                  # the same initial weights
+            self.nets[net] = RoutedNet(net, self.channels, self.n_experts, self.groups, init_rng)
+            self.optimizers[net] = torch.optim.SGD(self.nets[net].parameters(), lr=self.base_lr,
+                                                   momentum=self.momentum)
+        self.perm = self.rng.permutation(len(self.data.train_x))
+        self.cursor = 0
+        self._x = self._y = None
+        self.routing_log: list[tuple[int, int, int, int]] = []   # (iteration, label, expert bn, expert gnws)
+        self.last_eval: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def parts(self) -> int:
+        return 2 + self.n_experts
+
+    def locate(self, block: int) -> tuple[str, int]:
+        return NETS[block // self.parts], block % self.parts
+
+    def blocks(self) -> list[BlockInfo]:
+        out = []
+        for net in NETS:
+            for r in self.nets[net].runners:
+                b = r.blocks[0]
+                shape = (10,) if b.name.startswith("expert") else (self.n_experts,) if b.name == "router" else \
+                    (self.channels[0], 14, 14)
+                out.append(BlockInfo(f"{net}.{b.name}", f"{SHORT[net]} · {b.label}", b.kind,
+                                     int(sum(p.numel() for p in r.parameters())), shape))
+        return out
+
+    def phase_specs(self) -> list[PhaseSpec]:
+        P = self.parts
+        label = {j: f"{SHORT[NETS[j // P]]} · {self.nets[NETS[j // P]].runners[j % P].blocks[0].label}"
+                 for j in range(2 * P)}
+        specs = []
+        for j in range(2 * P):
+            if j % P >= 2:
+                specs.append(PhaseSpec(FORWARD, j, f"forward · {label[j]} (runs only if the router chose it)"))
+            elif j % P == 1:
+                specs.append(PhaseSpec(FORWARD, j, f"forward · {label[j]} · picks one expert (argmax)"))
+            else:
+                specs.append(PhaseSpec(FORWARD, j, f"forward · {label[j]}"))
+        specs.append(PhaseSpec(LOSS, -1, "loss · cross-entropy of each net's chosen expert"))
+        for net_index in reversed(range(len(NETS))):
+            for part in reversed(range(P)):
+                j = net_index * P + part
+                note = " (a gradient only if chosen)" if part >= 2 else \
+                    " (through the straight-through gate)" if part == 1 else " (from the expert and the router)"
+                specs.append(PhaseSpec(BACKWARD, j, f"backward · {label[j]}{note}"))
+        schedule = f"lr {self.base_lr:g} / (1 + t/{self.decay:g})" if self.decay > 0 else f"lr {self.base_lr:g}"
+        specs.append(PhaseSpec(UPDATE, -1, f"update · SGD of both nets ({schedule}); unchosen experts stay as they "
+                                           "were; the selection bias moves toward equal loads"))
+        return specs
+
+    # ------------------------------------------------------------------ running
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        event = PhaseCounter(it, self.phase_specs())
+        lr = self.current_lr(it)
+        for opt in self.optimizers.values():
+            for group in opt.param_groups:
+                group["lr"] = lr
+        images, y = self.next_batch()
+        x = self.prepare(images)
+        self._x, self._y = x, y
+        yt = torch.from_numpy(y)
+        for net in NETS:
+            self.nets[net].clear()
+            for p in self.nets[net].parameters():
+                p.grad = None                                  # unchosen experts: no gradient, so no update
+        for net in NETS:
+            for part in range(self.parts):
+                self.nets[net].forward(part, x)
+                yield event()
+        losses = {}
+        for net in NETS:
+            losses[net] = self.nets[net].loss(yt, self.route)
+            check_finite(losses[net], it)
+        yield event()
+        for net in reversed(NETS):
+            for part in reversed(range(self.parts)):
+                self.nets[net].backward(part)
+                yield event()
+        with torch.no_grad():
+            for net in NETS:
+                routed = self.nets[net]
+                before = {i: [p.detach().clone() for p in r.parameters()] for i, r in enumerate(routed.runners)}
+                self.optimizers[net].step()                    # SGD skips the parameters without a gradient
+                routed.updates = {i: [p.detach() - b for p, b in zip(r.parameters(), before[i])]
+                                  for i, r in enumerate(routed.runners)}
+                if not all(bool(torch.isfinite(p).all()) for p in routed.parameters()):
+                    check_finite(float("nan"), it)
+                routed.finish(self.balance if self.route == "learned" else 0.0)
+        self.routing_log.append((it + 1, int(y[0]), self.nets["bn"].chosen, self.nets["gnws"].chosen))
+        if len(self.routing_log) > 2 * ROUTING_LOG:
+            del self.routing_log[:-ROUTING_LOG]
+        correct = {net: float(int(self.nets[net].expert_logits.detach().argmax(1)[0]) == int(y[0])) for net in NETS}
+        self.last_metrics = {"loss": losses["gnws"], "loss_gnws": losses["gnws"], "loss_bn": losses["bn"],
+                             "train_accuracy": correct["gnws"], "train_accuracy_gnws": correct["gnws"],
+                             "train_accuracy_bn": correct["bn"], "expert_gnws": float(self.nets["gnws"].chosen),
+                             "expert_bn": float(self.nets["bn"].chosen), "lr": lr}
+        self.iteration += 1
+        yield event()
+
+    # ------------------------------------------------------------------ evaluation
+    def evaluate(self) -> dict[str, float]:
+        x = self.prepare(self.data.heldout_x)
+        y = torch.from_numpy(self.data.heldout_y)
+        out: dict[str, float] = {}
+        detail: dict[str, Any] = {}
+        for net in NETS:
+            chosen, logits, _ = self.nets[net].predict(x)
+            top5 = logits.topk(5, dim=1).indices
+            out[f"heldout_top1_{net}"] = float((top5[:, 0] == y).double().mean())
+            out[f"heldout_top5_{net}"] = float((top5 == y[:, None]).any(1).double().mean())
+            out[f"heldout_loss_{net}"] = float(F.cross_entropy(logits, y))
+            share = np.bincount(chosen, minlength=self.n_experts) / len(chosen)
+            counts = np.zeros((self.n_experts, 10), dtype=np.int64)              # (expert, digit)
+            np.add.at(counts, (chosen, self.data.heldout_y), 1)
+            right = (top5[:, 0] == y).numpy()
+            acc = [float(right[chosen == k].mean()) if (chosen == k).any() else float("nan")
+                   for k in range(self.n_experts)]
+            detail[net] = {"share": share, "counts": counts, "expert_accuracy": np.array(acc)}
+        out["heldout_top1"], out["heldout_top5"] = out["heldout_top1_gnws"], out["heldout_top5_gnws"]
+        out["heldout_accuracy"], out["heldout_loss"] = out["heldout_top1"], out["heldout_loss_gnws"]
+        self.last_eval = dict(out, detail=detail, iteration=self.iteration)
+        return out
+
+    # ------------------------------------------------------------------ views
+    def weight_view(self, runner: StagedRunner):
+        def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+            w = main_weight(runner.blocks[k].module)
+            if w is None:
+                return {}
+            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
+        return view
+
+    def phase_data(self, index: int, block: int) -> dict[str, Any]:
+        if self._x is None or not 0 <= block < 2 * self.parts:
+            return {}
+        net, part = self.locate(block)
+        routed = self.nets[net]
+        kind = self.phase_specs()[index].kind
+        if part >= 2 and part - 2 != routed.chosen:
+            if routed.chosen < 0:
+                return {}
+            return {"net": net, "skipped": True, "chosen": routed.chosen,
+                    "note": f"not chosen for this image (the router picked expert {routed.chosen + 1}): "
+                            f"{'no forward' if kind == FORWARD else 'no gradient' if kind == BACKWARD else 'no update'}"}
+        runner = routed.runners[part]
+        if kind == LOSS:
+            if routed.expert_logits is None:
+                return {}
+            probs = torch.softmax(routed.expert_logits.detach().double(), 1)[0].numpy()
+            return {"net": net, "loss": routed.task_loss, "probs": probs,
+                    "label": int(self._y[0]), "chosen": routed.chosen}
+        out = staged_phase_data(runner, kind, 0, image=self._x[0, 0].numpy().copy(), label=int(self._y[0]),
+                                updates=routed.updates.get(part, []), weight_view=self.weight_view(runner))
+        if out:
+            out["net"] = net
+            if part == 1 and routed.probs is not None:
+                out["router_probs"] = routed.probs.copy()
+                out["chosen"] = routed.chosen
+        return out
+
+    def routing_view(self) -> dict[str, Any]:
+        """Per net: this image's router probabilities and choice, and where the gradient reached
+        (‖∇θ‖ per part: stem, router, experts; None where none arrived)."""
+        out: dict[str, Any] = {"label": None if self._y is None else int(self._y[0])}
+        if self._x is not None:
+            out["image"] = self._x[0, 0].numpy().copy()
+        for net in NETS:
+            r = self.nets[net]
+            pred = None if r.expert_logits is None else int(r.expert_logits.detach().argmax(1)[0])
+            out[net] = {"probs": None if r.probs is None else r.probs.copy(), "chosen": r.chosen, "prediction": pred,
+                        "grad_norms": [r.grad_norm(i) for i in range(self.parts)], "share": r.share.copy(),
+                        "bias": r.bias.copy()}
+        return out
+
+    def recent_routing(self) -> dict[str, Any]:
+        """The last ROUTING_LOG training images: how many of each digit each expert took."""
+        rows = np.array(self.routing_log[-ROUTING_LOG:], dtype=np.int64).reshape(-1, 4)
+        out = {"n": len(rows)}
+        for j, net in enumerate(NETS):
+            counts = np.zeros((self.n_experts, 10), dtype=np.int64)             # (expert, digit)
+            np.add.at(counts, (rows[:, 2 + j], rows[:, 1]), 1)
+            out[net] = counts
+        out["last"] = rows[-40:].copy()                                          # (iteration, label, bn, gnws)
+        return out
+
+    def view_data(self, selected_block: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "router": True, "nets": dict(TITLES),
+                               "n_experts": self.n_experts, "parts": self.parts, "balance": self.balance,
+                               "batch_size": 1, "routing": self.routing_view(), "recent": self.recent_routing(),
+                               "last_eval": copy.deepcopy(self.last_eval)}
+        if 0 <= selected_block < 2 * self.parts:
+            out["selected_net"] = self.locate(selected_block)[0]
+        return out
+
+    def command(self, name: str, args: dict) -> dict[str, Any]:
+        if name == "classify":
+            x = self.prepare(np.asarray(args["image"], dtype=np.float32).reshape(1, 28, 28))
+            reply: dict[str, Any] = {}
+            for net in NETS:
+                chosen, logits, gate = self.nets[net].predict(x)
+                probs = torch.softmax(logits.double(), 1)[0].numpy()
+                reply[net] = {"probs": probs, "prediction": int(probs.argmax()), "expert": int(chosen[0]),
+                              "router_probs": gate[0]}
+            reply["probs"], reply["prediction"] = reply["gnws"]["probs"], reply["gnws"]["prediction"]
+            return reply
+        return super(Batch1Trainer, self).command(name, args)
+
+    def summary(self) -> dict[str, Any]:
+        if not self.last_eval or self.last_eval.get("iteration") != self.iteration:
+            self.evaluate()
+        e = self.last_eval
+        return {"router": True, "experts": self.n_experts, "balance": self.balance, "batch_size": 1,
+                "channels": list(self.channels), "groups": self.groups, "base_lr": self.base_lr, "decay": self.decay,
+                "heldout_top1": e["heldout_top1"], "heldout_top5": e["heldout_top5"],
+                "expert_share": [round(float(v), 4) for v in e["detail"]["gnws"]["share"]],
+                "heldout_top1_bn": e["heldout_top1_bn"], "heldout_top5_bn": e["heldout_top5_bn"],
+                "expert_share_bn": [round(float(v), 4) for v in e["detail"]["bn"]["share"]],
+                "expert_accuracy": [round(float(v), 4) for v in e["detail"]["gnws"]["expert_accuracy"]],
+                "expert_digits": e["detail"]["gnws"]["counts"].tolist(),
+                "expert_digits_bn": e["detail"]["bn"]["counts"].tolist()}
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> dict:
+        nets = {}
+        for net in NETS:
+            r = self.nets[net]
+            nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
+                         "buffers": [b.detach().clone() for b in r.buffers()],
+                         "optimizer": copy.deepcopy(self.optimizers[net].state_dict()), "share": r.share.copy(),
+                         "bias": r.bias.copy()}
+        return {"iteration": self.iteration, "nets": nets, "hyper": self.hyperparams(), "rng": rng_state(self.rng),
+                "perm": self.perm.copy(), "cursor": self.cursor, "last_metrics": dict(self.last_metrics)}
+
+    def set_state(self, state: dict) -> None:
+        self.iteration = int(state["iteration"])
+        for net in NETS:
+            r, saved = self.nets[net], state["nets"][net]
+            with torch.no_grad():
+                for p, v in zip(r.parameters(), saved["params"]):
+                    p.copy_(torch.as_tensor(v))
+                for b, v in zip(r.buffers(), saved["buffers"]):
+                    b.copy_(torch.as_tensor(v))
+            self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
+            r.share = np.array(saved["share"], dtype=np.float64)
+            r.bias = np.array(saved["bias"], dtype=np.float64)
+            r.clear()
+        for k, v in state["hyper"].items():
+            self.set_hyperparam(k, v)
+        set_rng_state(self.rng, state["rng"])
+        self.perm = np.array(state["perm"])
+        self.cursor = int(state["cursor"])
+        self.last_metrics = dict(state["last_metrics"])
+        self.routing_log = [row for row in self.routing_log if row[0] <= self.iteration]  # replay writes the rest
+        self._x = self._y = None
+
+    def save(self, path: str) -> None:
+        payload = {"format": "stepwise-torch-router-1", "lab": self.lab, "channels": list(self.channels),
+                   "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration,
+                   "state_dict": {net: {f"{i}.{k}": v.detach().clone() for i, m in enumerate(self.nets[net].modules())
+                                        for k, v in m.state_dict().items()} for net in NETS},
+                   "share": {net: torch.from_numpy(self.nets[net].share.copy()) for net in NETS},
+                   "bias": {net: torch.from_numpy(self.nets[net].bias.copy()) for net in NETS}}
+        try:
+            torch.save(payload, path)
+        except OSError as e:
+            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+
+    def load(self, path: str) -> None:
+        try:
+            payload = torch.load(path, weights_only=True)
+            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-router-1"
+        except FileNotFoundError:
+            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
+        except Exception:
+            ok = False
+        if not ok:
+            raise StepwiseError(f"The file {path} is not a routing net saved by the batch-size-1 lab (--router); "
+                                "choose one that is.")
+        if (payload["channels"], payload["groups"], payload["experts"]) != (list(self.channels), self.groups,
+                                                                            self.n_experts):
+            raise StepwiseError(f"The routing nets in {path} have channels {payload['channels']}, {payload['groups']} "
+                                f"groups and {payload['experts']} experts; set the same to load them.")
+        for net in NETS:
+            saved = payload["state_dict"][net]
+            for i, m in enumerate(self.nets[net].modules()):
+                m.load_state_dict({k[len(f"{i}."):]: v for k, v in saved.items() if k.startswith(f"{i}.")})
+            self.nets[net].share = payload["share"][net].numpy().astype(np.float64)
+            self.nets[net].bias = payload["bias"][net].numpy().astype(np.float64)
