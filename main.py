@@ -53,10 +53,6 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
     g.add_argument("--router", action="store_true", default=None,
                    help="batch-1 lab: a routing net, a router sending each digit to one of a few experts")
-    g.add_argument("--route", help="batch-1 lab with --router: groups (the router learns coarse digit groups) or "
-                                   "learned (a straight-through gate, no groups)")
-    g.add_argument("--experts", type=int, help="batch-1 lab with --router: the number of experts (2-8)")
-    g.add_argument("--balance", type=float, help="batch-1 lab with --router: weight of the load-balancing term")
     g.add_argument("--threads", type=int, help="torch engine: intra-op threads")
     g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
     g.add_argument("--arch", help="residual lab: small or resnet50")
@@ -83,7 +79,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars", "cell", "router", "route", "experts", "balance")
+               "eval_chars", "cell", "router")
 
 
 def config_from_args(args) -> dict:
