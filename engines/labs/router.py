@@ -137,7 +137,7 @@ class RoutedNet:
         self.task_loss, self.router_loss = float(task.detach()), float(routing.detach())
         for r in self.runners:
             r.zero_grad()                                                     # .grad fills up in backward
-        self.experts[k].grad_outputs[0] = self.expert_logits.grad
+        self.experts[self.chosen].grad_outputs[0] = self.expert_logits.grad
         self.router.grad_outputs[0] = self.gate_logits.grad
         return self.task_loss
 
