@@ -47,6 +47,9 @@ LAB_UIS: dict[str, LabUI] = {
         OptionSpec("decay", "lr halves after (iterations)", "float", 2000.0, maximum=1e7,
                    tooltip="learning rate = lr / (1 + t / decay); 0: constant"),
         OptionSpec("shift", "random shift (pixels)", "int", 1, maximum=4),
+        OptionSpec("router", "routing net (3 experts)", "bool", False,
+                   tooltip="a router sends each digit to one of three expert sub-networks (round 0 6 8 9, "
+                           "straight 1 4 7, the rest); only the chosen expert runs and learns; batch size 1"),
         OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
     )),
     "optimizers": LabUI("widgets.optimizer_view:OptimizerView", (
