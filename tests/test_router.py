@@ -145,3 +145,35 @@ def test_cli_summary_has_top1_top5_and_expert_share():
     bad = subprocess.run([sys.executable, "main.py", "--lab", "batch1", "--router", "--batch-size", "4", "--headless",
                           "--steps", "1"], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "batch size to 1" in bad.stderr
+
+
+def test_the_view_shows_the_route_and_where_the_gradient_went(qtbot):
+    from widgets.batch1_view import Batch1View
+    from widgets.common import configure_pyqtgraph
+    configure_pyqtgraph()
+    v = Batch1View()
+    qtbot.addWidget(v)
+    v.resize(1200, 800)
+    v.show()
+    t = make_trainer(CONFIG)
+    s = Session(t)
+    s.run(3)
+    t.evaluate()
+    for _ in range(t.parts * 2 + 1 + 1):           # all forward phases, the loss, the first backward phase
+        s.step_phase()
+    snap = {"iteration": s.iteration, "phase": s.phase, "selected_block": 0, "active_kind": "backward",
+            "active_block": -1, "history_reset": False, "last_metrics": dict(t.last_metrics),
+            "history": [(k, dict(s.history[k])) for k in sorted(s.history)], "blocks": [],
+            "block_data": s.block_phase_data(0), "view": t.view_data(0)}
+    v.set_snapshot(snap)
+    assert v.tabs.currentWidget() is v.router and not v.tabs.isTabVisible(v.tabs.indexOf(v.main))
+    routing = v.router.diagram.routing["gnws"]
+    assert routing["chosen"] == t.nets["gnws"].chosen
+    assert routing["grad_norms"][0] is None                      # the stem's backward has not run yet
+    assert v.router.digits_img.image.shape == (3, 10)
+    assert "top-1" in v.router.summary.text() and "top-5" in v.router.summary.text()
+    plain = Batch1View()
+    qtbot.addWidget(plain)
+    from widgets.batch1_view import fake_snapshot
+    plain.set_snapshot(fake_snapshot(iteration=10))
+    assert plain.tabs.currentWidget() is plain.main and not plain.tabs.isTabVisible(plain.tabs.indexOf(plain.router))
