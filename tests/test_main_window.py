@@ -41,9 +41,9 @@ def test_keys_step_phase_by_phase_and_back(qtbot, window):
 def test_play_pause_and_timeline(qtbot, window):
     window.client.send("run_to", 40)
     wait_for(qtbot, window, lambda s: s["iteration"] == 40 and not s["playing"])
-    assert window.timeline.maximum() == 40
+    assert window.timeline.slider.maximum() == 40
     assert window.curves.latest("loss") is not None
-    window.timeline.setValue(10)  # dragging the timeline seeks (throttled)
+    window.timeline.slider.setValue(10)  # dragging the timeline seeks (throttled)
     wait_for(qtbot, window, lambda s: s["iteration"] == 10)
     assert window.last_snapshot["furthest"] == 40
 
