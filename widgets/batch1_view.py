@@ -47,6 +47,41 @@ def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     return w
 
 
+def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -> dict[str, pg.PlotDataItem]:
+    """One curve per history key of ``spec`` (key -> (plot, label, colour, dashed)), created once."""
+    curves = {}
+    for key, (where, label, colour, dashed) in spec.items():
+        target = loss_plot if where == "loss" else acc_plot
+        pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+        kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
+        curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+    return curves
+
+
+def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict, points: list) -> set[str]:
+    """New history points into ``series`` and the curves they touch: losses as a moving average (one
+    example per step is noisy), at most ~3,000 points drawn; accuracies in %. Returns the keys touched."""
+    touched = set()
+    for it, metrics in points:
+        for key in spec:
+            if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
+                series.setdefault(key, {})[int(it)] = float(metrics[key])
+                touched.add(key)
+    for key in touched:
+        data = series[key]
+        xs = np.array(sorted(data), dtype=np.float64)
+        ys = np.array([data[int(x)] for x in xs])
+        if spec[key][0] == "loss":
+            ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
+            if len(xs) > 3000:
+                step = len(xs) // 3000 + 1
+                xs, ys = xs[::step], ys[::step]
+        else:
+            ys = 100.0 * ys
+        curves[key].setData(xs, ys)
+    return touched
+
+
 class Batch1Tab(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -60,12 +95,7 @@ class Batch1Tab(QtWidgets.QWidget):
         self.acc_plot = plot("held-out accuracy", "accuracy (%)")
         self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")  # bottom right: the curves rise
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for key, (where, label, colour, dashed) in CURVES.items():
-            target = self.loss_plot if where == "loss" else self.acc_plot
-            pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
-            kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
-            self.curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+        self.curves = make_curves(CURVES, self.loss_plot, self.acc_plot)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
                         for _ in range(4)]
         self.loss_plot.addItem(self.cursors[0])
@@ -103,24 +133,7 @@ class Batch1Tab(QtWidgets.QWidget):
             item.setData([], [])
 
     def add_points(self, points: list) -> None:
-        touched = set()
-        for it, metrics in points:
-            for key in CURVES:
-                if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
-                    self.series.setdefault(key, {})[int(it)] = float(metrics[key])
-                    touched.add(key)
-        for key in touched:
-            data = self.series[key]
-            xs = np.array(sorted(data), dtype=np.float64)
-            ys = np.array([data[int(x)] for x in xs])
-            if CURVES[key][0] == "loss":
-                ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
-                if len(xs) > 3000:
-                    step = len(xs) // 3000 + 1
-                    xs, ys = xs[::step], ys[::step]
-            else:
-                ys = 100.0 * ys
-            self.curves[key].setData(xs, ys)
+        touched = extend_curves(self.series, CURVES, self.curves, points)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()
 
@@ -340,12 +353,7 @@ class RouterTab(QtWidgets.QWidget):
         self.acc_plot = plot("held-out accuracy, routed", "accuracy (%)")
         self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for key, (where, label, colour, dashed) in ROUTER_CURVES.items():
-            target = self.loss_plot if where == "loss" else self.acc_plot
-            pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
-            kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
-            self.curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+        self.curves = make_curves(ROUTER_CURVES, self.loss_plot, self.acc_plot)
         self.digits_plot = plot("digits per expert (GN+WS, recent training images)", "expert", bottom="digit")
         self.digits_plot.showGrid(x=False, y=False)
         self.digits_plot.invertY(True)
@@ -375,21 +383,7 @@ class RouterTab(QtWidgets.QWidget):
             item.setData([], [])
 
     def add_points(self, points: list) -> None:
-        touched = set()
-        for it, metrics in points:
-            for key in ROUTER_CURVES:
-                if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
-                    self.series.setdefault(key, {})[int(it)] = float(metrics[key])
-                    touched.add(key)
-        for key in touched:
-            data = self.series[key]
-            xs = np.array(sorted(data), dtype=np.float64)
-            ys = np.array([data[int(x)] for x in xs])
-            if ROUTER_CURVES[key][0] == "loss":
-                ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
-            else:
-                ys = 100.0 * ys
-            self.curves[key].setData(xs, ys)
+        extend_curves(self.series, ROUTER_CURVES, self.curves, points)
 
     def set_digits(self, counts, groups: list[str]) -> None:
         if counts is None:

@@ -326,10 +326,13 @@ class Batch1Trainer(Trainer):
         self.base_lr = float(value)
 
     # ------------------------------------------------------------------ state
+    def trained_nets(self) -> dict[str, Any]:
+        """Per net, what a keyframe saves: an object with parameters(), buffers() and clear()."""
+        return self.runners
+
     def get_state(self) -> dict:
         nets = {}
-        for net in NETS:
-            r = self.runners[net]
+        for net, r in self.trained_nets().items():
             nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
                          "buffers": [b.detach().clone() for b in r.buffers()],
                          "optimizer": copy.deepcopy(self.optimizers[net].state_dict())}
@@ -338,50 +341,62 @@ class Batch1Trainer(Trainer):
 
     def set_state(self, state: dict) -> None:
         self.iteration = int(state["iteration"])
-        for net in NETS:
-            r, saved = self.runners[net], state["nets"][net]
+        for net, r in self.trained_nets().items():
+            saved = state["nets"][net]
             with torch.no_grad():
                 for p, v in zip(r.parameters(), saved["params"]):
-                    p.copy_(v)
+                    p.copy_(torch.as_tensor(v))
                 for b, v in zip(r.buffers(), saved["buffers"]):
-                    b.copy_(v)
+                    b.copy_(torch.as_tensor(v))
             self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
             r.clear()
-            self._updates[net] = []
         for k, v in state["hyper"].items():
             self.set_hyperparam(k, v)
         set_rng_state(self.rng, state["rng"])
         self.perm = np.array(state["perm"])
         self.cursor = int(state["cursor"])
         self.last_metrics = dict(state["last_metrics"])
-        self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
         self._x = None
+        self.after_set_state(state)
+
+    def after_set_state(self, state: dict) -> None:
+        self._updates = {net: [] for net in NETS}
+        self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
 
     def save(self, path: str) -> None:
-        payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
-                   "groups": self.groups, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
-                                  for net in NETS}}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+        save_payload({"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
+                      "groups": self.groups, "iteration": self.iteration,
+                      "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
+                                     for net in NETS}}, path)
 
     def load(self, path: str) -> None:
-        try:
-            payload = torch.load(path, weights_only=True)
-            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-batch1-1"
-        except FileNotFoundError:
-            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
-        except Exception:
-            ok = False
-        if not ok:
-            raise StepwiseError(f"The file {path} is not a model saved by the batch-size-1 lab; choose one that is.")
+        payload = load_payload(path, "stepwise-torch-batch1-1", "a model saved by the batch-size-1 lab")
         if payload["channels"] != list(self.channels) or payload["groups"] != self.groups:
             raise StepwiseError(f"The models in {path} have channels {payload['channels']} and {payload['groups']} "
                                 "groups; set the same to load them.")
         for net in NETS:
             self.runners[net].net.load_state_dict(payload["state_dict"][net])
+
+
+def save_payload(payload: dict, path: str) -> None:
+    try:
+        torch.save(payload, path)
+    except OSError as e:
+        raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+
+
+def load_payload(path: str, fmt: str, what: str) -> dict:
+    """A dict saved by ``save_payload`` with this format (tensors only: weights_only)."""
+    try:
+        payload = torch.load(path, weights_only=True)
+        ok = isinstance(payload, dict) and payload.get("format") == fmt
+    except FileNotFoundError:
+        raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
+    except Exception:
+        ok = False
+    if not ok:
+        raise StepwiseError(f"The file {path} is not {what}; choose one that is.")
+    return payload
 
 
 def make_trainer(config: dict) -> Trainer:

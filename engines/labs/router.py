@@ -50,9 +50,8 @@ from .. import StepwiseError
 from ..torch_engine.classifier import staged_phase_data
 from ..torch_engine.models import conv_block, dense_block, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedBlock, StagedRunner
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, check_finite,
-                       rng_state, set_rng_state)
-from .batch1 import Batch1Trainer, _number
+from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, check_finite
+from .batch1 import Batch1Trainer, load_payload, save_payload
 from .cnn import weight_view_of
 
 NETS = ("bn", "gnws")                               # the experts' norm
@@ -421,59 +420,31 @@ class RouterTrainer(Batch1Trainer):
                 "expert_digits_bn": e["detail"]["bn"]["counts"].tolist()}
 
     # ------------------------------------------------------------------ state
-    def get_state(self) -> dict:
-        nets = {}
-        for net in NETS:
-            r = self.nets[net]
-            nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
-                         "buffers": [b.detach().clone() for b in r.buffers()],
-                         "optimizer": copy.deepcopy(self.optimizers[net].state_dict()), "share": r.share.copy()}
-        return {"iteration": self.iteration, "nets": nets, "hyper": self.hyperparams(), "rng": rng_state(self.rng),
-                "perm": self.perm.copy(), "cursor": self.cursor, "last_metrics": dict(self.last_metrics)}
+    def trained_nets(self) -> dict[str, Any]:
+        return self.nets
 
-    def set_state(self, state: dict) -> None:
-        self.iteration = int(state["iteration"])
+    def get_state(self) -> dict:
+        state = super().get_state()
         for net in NETS:
-            r, saved = self.nets[net], state["nets"][net]
-            with torch.no_grad():
-                for p, v in zip(r.parameters(), saved["params"]):
-                    p.copy_(torch.as_tensor(v))
-                for b, v in zip(r.buffers(), saved["buffers"]):
-                    b.copy_(torch.as_tensor(v))
-            self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
-            r.share = np.array(saved["share"], dtype=np.float64)
-            r.clear()
-        for k, v in state["hyper"].items():
-            self.set_hyperparam(k, v)
-        set_rng_state(self.rng, state["rng"])
-        self.perm = np.array(state["perm"])
-        self.cursor = int(state["cursor"])
-        self.last_metrics = dict(state["last_metrics"])
+            state["nets"][net]["share"] = self.nets[net].share.copy()
+        return state
+
+    def after_set_state(self, state: dict) -> None:
+        for net in NETS:
+            self.nets[net].share = np.array(state["nets"][net]["share"], dtype=np.float64)
         self.routing_log = [row for row in self.routing_log if row[0] <= self.iteration]  # replay writes the rest
-        self._x = self._y = None
+        self._y = None
 
     def save(self, path: str) -> None:
-        payload = {"format": "stepwise-torch-router-1", "lab": self.lab, "channels": list(self.channels),
-                   "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration,
-                   "state_dict": {net: {f"{i}.{k}": v.detach().clone() for i, m in enumerate(self.nets[net].modules())
-                                        for k, v in m.state_dict().items()} for net in NETS},
-                   "share": {net: torch.from_numpy(self.nets[net].share.copy()) for net in NETS}}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+        save_payload({"format": "stepwise-torch-router-1", "lab": self.lab, "channels": list(self.channels),
+                      "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration,
+                      "state_dict": {net: {f"{i}.{k}": v.detach().clone()
+                                           for i, m in enumerate(self.nets[net].modules())
+                                           for k, v in m.state_dict().items()} for net in NETS},
+                      "share": {net: torch.from_numpy(self.nets[net].share.copy()) for net in NETS}}, path)
 
     def load(self, path: str) -> None:
-        try:
-            payload = torch.load(path, weights_only=True)
-            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-router-1"
-        except FileNotFoundError:
-            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
-        except Exception:
-            ok = False
-        if not ok:
-            raise StepwiseError(f"The file {path} is not a routing net saved by the batch-size-1 lab (--router); "
-                                "choose one that is.")
+        payload = load_payload(path, "stepwise-torch-router-1", "a routing net saved by the batch-size-1 lab (--router)")
         if (payload["channels"], payload["groups"], payload["experts"]) != (list(self.channels), self.groups,
                                                                             self.n_experts):
             raise StepwiseError(f"The routing nets in {path} have channels {payload['channels']}, {payload['groups']} "
