@@ -47,6 +47,13 @@ def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     return w
 
 
+def rich_label() -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    return label
+
+
 def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -> dict[str, pg.PlotDataItem]:
     """One curve per history key of ``spec`` (key -> (plot, label, colour, dashed)), created once."""
     curves = {}
@@ -87,9 +94,7 @@ class Batch1Tab(QtWidgets.QWidget):
         super().__init__(parent)
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        self.header = QtWidgets.QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.header = rich_label()
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
         self.acc_plot = plot("held-out accuracy", "accuracy (%)")
@@ -117,9 +122,7 @@ class Batch1Tab(QtWidgets.QWidget):
         grid.addWidget(self.mean_plot, 2, 0)
         grid.addWidget(self.var_plot, 2, 1)
         grid.addWidget(self.stats_plot, 2, 2)
-        self.summary = QtWidgets.QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.summary = rich_label()
         grid.addWidget(self.summary, 3, 0, 1, 3)
         for r in (1, 2):
             grid.setRowStretch(r, 1)
@@ -343,9 +346,7 @@ class RouterTab(QtWidgets.QWidget):
         super().__init__(parent)
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        self.header = QtWidgets.QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.header = rich_label()
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.diagram = RoutingDiagram()
         grid.addWidget(self.diagram, 1, 0, 1, 3)
@@ -365,9 +366,7 @@ class RouterTab(QtWidgets.QWidget):
         grid.addWidget(self.loss_plot, 2, 0)
         grid.addWidget(self.acc_plot, 2, 1)
         grid.addWidget(self.digits_plot, 2, 2)
-        self.summary = QtWidgets.QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.summary = rich_label()
         grid.addWidget(self.summary, 3, 0, 1, 3)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)

@@ -162,18 +162,20 @@ class Batch1Trainer(Trainer):
     def prepare(images: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), 1, 28, 28))
 
-    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
-        it = self.iteration
-        event = PhaseCounter(it, self.phase_specs())
-
-        lr = self.current_lr(it)
+    def start_iteration(self) -> tuple[PhaseCounter, float, torch.Tensor, np.ndarray, torch.Tensor]:
+        """This iteration's phase counter, learning rate (set in the optimizers) and examples (x, y, y as a tensor)."""
+        lr = self.current_lr(self.iteration)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
         images, y = self.next_batch()
         x = self.prepare(images)
         self._x, self._y = x, y
-        yt = torch.from_numpy(y)
+        return PhaseCounter(self.iteration, self.phase_specs()), lr, x, y, torch.from_numpy(y)
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        event, lr, x, y, yt = self.start_iteration()
         for net in NETS:
             self.runners[net].begin(x, training=True)
         for net in NETS:

@@ -50,7 +50,7 @@ from .. import StepwiseError
 from ..torch_engine.classifier import staged_phase_data
 from ..torch_engine.models import conv_block, dense_block, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedBlock, StagedRunner
-from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, check_finite
+from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
 from .batch1 import Batch1Trainer, load_payload, save_payload
 from .cnn import weight_view_of
 
@@ -250,15 +250,7 @@ class RouterTrainer(Batch1Trainer):
     # ------------------------------------------------------------------ running
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        event = PhaseCounter(it, self.phase_specs())
-        lr = self.current_lr(it)
-        for opt in self.optimizers.values():
-            for group in opt.param_groups:
-                group["lr"] = lr
-        images, y = self.next_batch()
-        x = self.prepare(images)
-        self._x, self._y = x, y
-        yt = torch.from_numpy(y)
+        event, lr, x, y, yt = self.start_iteration()
         for net in NETS:
             self.nets[net].clear()
             for p in self.nets[net].parameters():
