@@ -9,8 +9,9 @@ run: parameters (3(N·d + N² + N) + N per GRU layer against 4(N·d + N² + N) p
 held-out loss per character (nats, the first --eval-chars characters of the held-out tail) at
 evenly spaced checkpoints together with the training seconds spent until then (so the two cells
 can be compared after the same iterations or the same time), training characters per second
-(wall and process CPU time, evaluation excluded) and generation characters per second (batch 1,
-the app's generate path, the primer it reads first included). The runs alternate engine by engine; the last line is one JSON object.
+(wall and process CPU time, evaluation excluded) and generation characters per second (wall and
+CPU time, batch 1, the app's generate path, the primer it reads first included). Within an
+engine the cells take turns going first; the last line is one JSON object.
 """
 from __future__ import annotations
 
@@ -52,15 +53,16 @@ def worker(argv: list[str]) -> int:
                           "train_loss": t.last_metrics["loss"]})
     chars = a.iterations * t.seq_len * t.batch_size
     read = len(t.primer()) + a.generate          # generation reads the primer first, then writes
-    g0 = time.perf_counter()
+    g0, c0 = time.perf_counter(), time.process_time()
     t.generate("", a.generate, 0.8, 0, seed=1)
-    gen_s = time.perf_counter() - g0
+    gen_s, gen_cpu = time.perf_counter() - g0, time.process_time() - c0
     counts = t.parameter_counts()
     print(json.dumps({"cell": a.cell, "engine": a.engine, "parameters": counts["total"],
                       "layer_parameters": counts["layers"], "curve": curve,
                       "heldout_loss_per_char": curve[-1]["heldout_loss_per_char"],
                       "train_chars_per_s": chars / wall, "train_chars_per_s_cpu": chars / cpu,
-                      "ms_per_iteration": 1e3 * wall / a.iterations, "generate_chars_per_s": read / gen_s}))
+                      "ms_per_iteration": 1e3 * wall / a.iterations, "generate_chars_per_s": read / gen_s,
+                      "generate_chars_per_s_cpu": read / gen_cpu}))
     return 0
 
 
@@ -86,8 +88,9 @@ def main(argv: list[str]) -> int:
             runs.append(out)
             print(f"{engine:>5} {cell:>4}: {out['parameters']:>9,} parameters · held-out "
                   f"{out['heldout_loss_per_char']:.3f} nats/char after {a.iterations} iterations · "
-                  f"{out['train_chars_per_s']:,.0f} chars/s training ({out['ms_per_iteration']:.1f} ms/iteration) · "
-                  f"{out['generate_chars_per_s']:,.0f} chars/s generating", flush=True)
+                  f"{out['train_chars_per_s']:,.0f} chars/s training ({out['train_chars_per_s_cpu']:,.0f} in CPU time, "
+                  f"{out['ms_per_iteration']:.1f} ms/iteration) · {out['generate_chars_per_s']:,.0f} chars/s generating "
+                  f"({out['generate_chars_per_s_cpu']:,.0f} in CPU time)", flush=True)
     ratios = {}
     for engine in a.engines.split(","):
         by = {r["cell"]: r for r in runs if r["engine"] == engine}
