@@ -331,9 +331,11 @@ class RouterTrainer(Batch1Trainer):
         if part >= 2 and part - 2 != routed.chosen:
             if routed.chosen < 0:
                 return {}
-            return {"net": net, "skipped": True, "chosen": routed.chosen,
+            runner = routed.runners[part]
+            return {"net": net, "skipped": True, "chosen": routed.chosen, **self.weight_view(runner)(0),
                     "note": f"not chosen for this image (the router picked expert {routed.chosen + 1}): "
-                            f"{'no forward' if kind == FORWARD else 'no gradient' if kind == BACKWARD else 'no update'}"}
+                            f"{'no forward' if kind == FORWARD else 'no gradient' if kind == BACKWARD else 'no update'}"
+                            " — its weights (shown) stay as they are"}
         runner = routed.runners[part]
         if kind == LOSS:
             if routed.expert_logits is None:
