@@ -266,3 +266,20 @@ def test_cli_summary_says_cell():
     bad = subprocess.run([sys.executable, "main.py", "--lab", "lstm", "--cell", "tree", "--headless", "--steps", "1"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "lstm or gru" in bad.stderr
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_a_session_saved_mid_iteration_reopens_and_goes_on_bit_identically(engine, tmp_path):
+    """The carried state comes back from the file row-major; the cell must give the same bits from it."""
+    config = dict(SMALL, engine=engine)
+    s = Session(make_trainer(config))
+    s.run(4)
+    s.step_phase()
+    s.step_phase()
+    path = str(tmp_path / "gru.stepwise.npz")
+    s.save(path, config)
+    o, _ = Session.open(path, make_trainer)
+    assert (o.iteration, o.phase) == (4, 2)
+    s.run(2)
+    o.run(2)
+    assert np.array_equal(flat_params(o.trainer), flat_params(s.trainer))

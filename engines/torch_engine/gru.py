@@ -46,7 +46,9 @@ class CharGRU(CharRecurrent):
         r, z = (xw_t[:2 * H] + gh[:2 * H]).sigmoid().chunk(2)      # r, z = σ(W_i· x + b + W_h· h)
         hn = gh[2 * H:] + self.p(f"b_hn{l}")[:, None]              # W_hn h_{t−1} + b_hn
         n = torch.addcmul(xw_t[2 * H:], r, hn).tanh()              # n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))
-        h = torch.lerp(n, h_blend, z)                              # h_t = n + z ⊙ (h_{t−1} − n)
+        # h_t = n + z ⊙ (h_{t−1} − n); contiguous: n inherits the transposed layout of layer 0's embedding
+        # rows, and a state loaded from a file is row-major — the same layout gives the same bits in W_hh h
+        h = torch.lerp(n, h_blend, z).contiguous()
         return (h,), (r, z, n)
 
     @classmethod
