@@ -14,6 +14,10 @@ transposed as an embedding table ``embed`` (V, 4H) and looked up instead of mult
 one-hot vector; one bias per layer; batch innermost, so a time step's gates are (4H, B) and the
 gates of a sequence (4H, T·B), column t·B + b for step t of stream b.
 
+``CharRecurrent`` and ``StagedRecurrent`` hold what the LSTM and the GRU (gru.py) share: the
+parameters, the hoisted input projection, the time loop, and the staged runner, whose state per
+layer is a tuple ((h, c) here, (h,) for the GRU).
+
 - ``CharLSTM.forward``: the whole sequence as one autograd graph (evaluation, parity tests).
   The input projection W_ih x_t + b of all T steps is one matrix product, hoisted out of the
   time loop, and the loop walks ``xw.split(B, 1)`` (indexing xw[:, t] per step makes backward slow).
