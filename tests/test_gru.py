@@ -252,7 +252,7 @@ def test_save_and_load_between_engines_and_the_wrong_cell(tmp_path):
     lstm = make_trainer(dict(SMALL, engine="numpy", cell="lstm"))
     with pytest.raises(StepwiseError, match="is a GRU network, not an LSTM; open it in the LSTM lab with --cell gru"):
         lstm.load(str(path))
-    with pytest.raises(StepwiseError, match="lstm or gru"):
+    with pytest.raises(StepwiseError, match="choose one of: lstm, gru"):
         make_trainer(dict(SMALL, cell="rnn"))
 
 
@@ -265,7 +265,7 @@ def test_cli_summary_says_cell():
     assert summary["cell"] == "gru" and summary["parameters"] > 0
     bad = subprocess.run([sys.executable, "main.py", "--lab", "lstm", "--cell", "tree", "--headless", "--steps", "1"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert bad.returncode == 2 and "lstm or gru" in bad.stderr
+    assert bad.returncode == 2 and "choose one of: lstm, gru" in bad.stderr
 
 
 @pytest.mark.parametrize("engine", ["numpy", "torch"])

@@ -127,7 +127,7 @@ def test_evaluation_summary_and_files(tmp_path):
     assert u.evaluate()["heldout_top1"] == e["heldout_top1"]
     plain = tmp_path / "plain.pt"
     make_trainer({"lab": "batch1"}).save(str(plain))        # the lab's two plain CNNs, not a routing net
-    with pytest.raises(StepwiseError, match="not a routing net"):
+    with pytest.raises(StepwiseError, match="two plain CNNs, not a routing net"):
         u.load(str(plain))
 
 

@@ -5,13 +5,18 @@ renders the latest snapshot, at most once per timer tick.
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engines import StepwiseError
+from engines.atomic import atomic_write
 from engines.labs import LABS
+from visualizer import preferences
 from visualizer.lab_views import lab_ui, make_view
-from visualizer.worker import SPEEDS, SessionClient
+from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
@@ -23,26 +28,30 @@ KEYS_HELP = ("Space: play / pause · →: step one phase · Shift+→: step one 
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, config: dict, client_factory=SessionClient):
+    def __init__(self, config: dict, client_factory=SessionClient, offer_recovery: bool = True):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
-        self.config = dict(config)
+        self.config = {**preferences.load(), **config}  # the command line wins over saved preferences
         self.lab = None
         self.view = None
         self.last_error: str | None = None
         self.last_snapshot: dict | None = None
         self._error_box: QtWidgets.QMessageBox | None = None
+        self.restart_box: QtWidgets.QMessageBox | None = None
+        self.recovery_box: QtWidgets.QMessageBox | None = None
         self._build()
         self.client = client_factory(self.config, self)
         self.client.snapshot.connect(self.on_snapshot)
         self.client.ready.connect(self.on_ready)
         self.client.error.connect(self.show_error)
-        self.client.died.connect(self.show_error)
+        self.client.died.connect(self.on_died)
         self.client.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
         self.client.progress.connect(self.on_progress)
+        if offer_recovery and not config.get("session"):
+            QtCore.QTimer.singleShot(0, self.offer_recovery)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -93,6 +102,8 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addAction("&Open session…", self.open_session)
         menu.addSeparator()
         menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
+        menu.addSeparator()
+        menu.addAction("&Preferences…", self.edit_preferences)
         menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         lab_menu = self.menuBar().addMenu("&Lab")
@@ -158,8 +169,18 @@ class MainWindow(QtWidgets.QMainWindow):
         return act
 
     # ------------------------------------------------------------------ intents
+    def send_configure(self, config: dict) -> None:
+        """A new run; the engine-side preferences (disk space for keyframes) go with every one."""
+        self.client.send("configure", {**{k: v for k, v in preferences.load().items() if k not in config}, **config})
+
+    def edit_preferences(self) -> None:
+        dialog = preferences.PreferencesDialog(self)
+        if dialog.exec():
+            self.config.update(dialog.values())
+            self.statusBar().showMessage("Preferences saved; they take effect with the next run (Apply or a new lab).", 8000)
+
     def switch_lab(self, lab_id: str) -> None:
-        self.client.send("configure", {"lab": lab_id, "seed": self.config.get("seed", 0),
+        self.send_configure({"lab": lab_id, "seed": self.config.get("seed", 0),
                                        "data": self.config.get("data", "shipped")})
 
     def _lab_chosen(self, index: int) -> None:
@@ -170,10 +191,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _engine_chosen(self, index: int) -> None:
         engine = self.engine_combo.itemText(index)
         if engine != self.config.get("engine"):
-            self.client.send("configure", dict(self.config, engine=engine))
+            self.send_configure(dict(self.config, engine=engine))
 
     def _apply_settings(self, values: dict) -> None:
-        self.client.send("configure", dict(self.config, **values))
+        self.send_configure(dict(self.config, **values))
 
     def save_model(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", f"{self.lab}.npz",
@@ -195,7 +216,7 @@ class MainWindow(QtWidgets.QMainWindow):
             lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
             config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
                                                                               "seed": self.config.get("seed", 0)}
-            self.client.send("configure", config)
+            self.send_configure(config)
 
     def save_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
@@ -215,8 +236,82 @@ class MainWindow(QtWidgets.QMainWindow):
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return self.grab().save(path, "PNG")
+        """The window as a PNG, written atomically (a failed write keeps the old file and says why)."""
+        try:
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable says why, in one sentence
+        data = QtCore.QByteArray()
+        buffer = QtCore.QBuffer(data)
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        if not self.grab().save(buffer, "PNG"):
+            self.show_error("The window could not be encoded as a PNG; try again.")
+            return False
+        try:
+            atomic_write(path, lambda f: f.write(bytes(data)), "the screenshot")
+        except StepwiseError as e:
+            self.show_error(str(e))
+            return False
+        return True
+
+    # ------------------------------------------------------------------ recovery
+    def on_died(self, message: str) -> None:
+        """The engine process died: say so, and offer to restart it (from the last autosave if any)."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        box = self.restart_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Stepwise",
+                                                       message, parent=self)
+        restart = box.addButton("Restart", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        restart.setToolTip("a new run of this lab with these settings, from iteration 0")
+        restart.clicked.connect(self.restart_engine)
+        if self.client.has_autosave():
+            resume = box.addButton("Restart from the last autosave", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+            resume.clicked.connect(lambda: self.restart_engine(from_autosave=True))
+            box.setDefaultButton(resume)
+        box.addButton("Close", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def restart_engine(self, from_autosave: bool = False) -> None:
+        if from_autosave and self.client.has_autosave():
+            self.client.restart({"session": self.client.autosave})
+        else:
+            self.client.restart(dict(self.config))
+
+    def offer_recovery(self) -> None:
+        """After a crash (an autosave left behind by a window that is gone): offer to reopen it."""
+        left = leftover_autosaves()
+        if not left:
+            return
+        newest = left[0]
+        box = self.recovery_box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question, "Stepwise",
+            "Stepwise did not close cleanly last time; its session was autosaved at "
+            f"{time.strftime('%H:%M on %d %b', time.localtime(newest.stat().st_mtime))} ({newest.name}). "
+            "Reopen it?", parent=self)
+        reopen = box.addButton("Reopen", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        reopen.clicked.connect(lambda: self.reopen_autosave(newest, left[1:]))
+        discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
+        discard.clicked.connect(lambda: self._remove(left))
+        box.addButton("Later", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def reopen_autosave(self, path: Path, others: list[Path] = ()) -> None:
+        """Open it as this window's own autosave (so a clean close removes it)."""
+        own = self.client.autosave or str(path)
+        try:
+            os.replace(path, own)
+        except OSError:
+            own = str(path)
+        self._remove(others)
+        self.client.send("open_session", own)
+
+    @staticmethod
+    def _remove(paths) -> None:
+        for p in paths:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
 
     def show_error(self, message: str) -> None:
         """One clear sentence, in a dialog that does not block; the app and its state stay."""

@@ -61,7 +61,7 @@ class Line:
 class Session:
     def __init__(self, trainer: Trainer, max_keyframes: int | None = None,
                  keyframe_budget_bytes: int = MEMORY_BUDGET, disk_budget_bytes: int = DISK_BUDGET,
-                 pool_budget_bytes: int = POOL_BUDGET):
+                 pool_budget_bytes: int = POOL_BUDGET, interval: int | None = None):
         self.trainer = trainer
         self.specs = trainer.phase_specs()
         t0 = time.perf_counter()
@@ -69,10 +69,12 @@ class Session:
         self._kf_seconds = time.perf_counter() - t0
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
-        self.adaptive = max_keyframes is None   # spacing sized from measured costs (tests fix it)
+        # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
+        self.adaptive = max_keyframes is None and interval is None
         start = trainer.iteration
         self.store = KeyframeStore(keyframe_budget_bytes, disk_budget_bytes,
-                                   interval=_pow2_floor(max(1, trainer.keyframe_every)), max_count=max_keyframes)
+                                   interval=_pow2_floor(max(1, interval or trainer.keyframe_every)),
+                                   max_count=max_keyframes)
         self.pool = NearPool(pool_budget_bytes)
         self.near_every = 1
         self.lines: dict[int, Line] = {0: Line(0, None, start, "", furthest=start)}
@@ -165,10 +167,10 @@ class Session:
     def position(self) -> int:
         return self.iteration * len(self.specs) + self.phase
 
-    def _apply_settings_at(self, iteration: int) -> None:
+    def _apply_settings_at(self, iteration: int, trainer: Trainer | None = None) -> None:
         for it, name, value in self.settings_log:
             if it == iteration:
-                self.trainer.set_hyperparam(name, value)
+                (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
         self._apply_settings_at(self.iteration)
@@ -336,6 +338,15 @@ class Session:
             raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
         return best
 
+    def replay_seconds(self, position: int) -> float:
+        """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
+        target_it, target_phase = divmod(position, len(self.specs))
+        key, _ = self._base_for(target_it, at_boundary=target_phase == 0)
+        start = key[1]
+        if not self._foreign_state and (self.iteration, self.phase) <= (target_it, target_phase):
+            start = max(start, self.iteration)
+        return max(0, target_it - start) * (self._it_seconds or 0.0)
+
     def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends."""
@@ -343,8 +354,7 @@ class Session:
         target_it, target_phase = divmod(position, n)
         restore = restore or self._foreign_state
         self._foreign_state = False
-        forward_ok = (not restore and self.iteration <= target_it
-                      and (self._gen is None or (self.iteration == target_it and self.phase <= target_phase)))
+        forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
         key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
         if forward_ok and (self.iteration > key[1] or (self.iteration == key[1] and self.phase)):
             pass  # going on from here replays less than from any saved state
@@ -368,6 +378,45 @@ class Session:
                 yield done, total
         for _ in range(target_phase - self.phase):
             self._run_phase(detail=True)
+
+    def _has_state(self, iteration: int) -> bool:
+        key = self._owner(iteration)
+        return key in self.pool or key in self.store or (self._start is not None and self._start[0] == key)
+
+    def prefetch_steps(self, make_trainer) -> Iterator[None] | None:
+        """Where one iteration costs much (LSTM, ResNet), fill the pool just behind the cursor while
+        the student looks, so the next Shift+← presses each replay one iteration, not a whole gap.
+        The work is done by a second trainer (``make_trainer()``, made once), so the cursor's own
+        trainer and its caches are never touched. None when there is nothing worth doing."""
+        t_it = self._it_seconds
+        if t_it is None or self.store.interval * t_it < 0.25 or self._kf_bytes > 64 << 20:
+            return None
+        cap = self.pool.capacity(self._kf_bytes)
+        step = self.near_every
+        if cap < 4:
+            return None
+        lo = max(self.first_iteration, self.iteration - step * (cap - 2))
+        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0 and not self._has_state(j)]
+        if not missing:
+            return None
+        return self._prefetch(make_trainer, missing[0], set(missing))
+
+    def _prefetch(self, make_trainer, top: int, wanted: set[int]) -> Iterator[None]:
+        if getattr(self, "_clone", None) is None:
+            self._clone = make_trainer()
+        clone = self._clone
+        key, getter = self._base_for(top, at_boundary=False)
+        clone.set_state(getter())
+        cursor = (self.line_id, self.iteration)
+        yield
+        while clone.iteration < top:
+            self._apply_settings_at(clone.iteration, clone)
+            for _ in clone.run_iteration(detail=False):
+                pass
+            it = clone.iteration
+            if it in wanted and not self._has_state(it):
+                self.pool.put(self._owner(it), clone.get_state(), cursor)
+            yield
 
     # ------------------------------------------------------------------ settings and branches
     def select_block(self, index: int) -> None:
@@ -475,8 +524,8 @@ class Session:
         With ``replay=False`` the cursor stays at the saved state it starts from and
         ``session.pending_position`` says where the saved cursor was (the engine process replays
         to it in slices, with progress)."""
-        from engines.state_io import load_tree
-        tree = load_tree(path)
+        from engines.loading import load_session_tree
+        tree = load_session_tree(path)  # read, and its shape checked: one sentence for a bad file
         try:
             config = dict(tree["config"])
             trainer = make_trainer(config)
@@ -521,6 +570,7 @@ class Session:
 
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
+        self._clone = None
         self.store.close()
         self.pool.clear()
         self._start = None

@@ -47,11 +47,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import StepwiseError
+from ..atomic import atomic_write
+from ..loading import read_model
 from ..torch_engine.classifier import staged_phase_data
 from ..torch_engine.models import conv_block, dense_block, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
-from .batch1 import Batch1Trainer, load_payload, save_payload
+from .batch1 import Batch1Trainer
 from .cnn import weight_view_of
 
 NETS = ("bn", "gnws")                               # the experts' norm
@@ -60,6 +62,7 @@ SHORT = {"bn": "BN", "gnws": "GN+WS"}
 GROUPS = ((0, 6, 8, 9), (1, 4, 7), (2, 3, 5))   # round, straight, the rest: one expert each
 GROUP_NAMES = ("round 0 6 8 9", "straight 1 4 7", "2 3 5")
 GROUP_OF = torch.tensor([next(g for g, digits in enumerate(GROUPS) if d in digits) for d in range(10)])
+ROUTER_FORMAT = "stepwise-torch-router-1"
 SHARE_DECAY = 0.99          # the moving window of the routing fractions f_k: about the last 100 images
 ROUTING_LOG = 2000          # the training images remembered for the view (label, expert)
 
@@ -429,22 +432,35 @@ class RouterTrainer(Batch1Trainer):
         self.routing_log = [row for row in self.routing_log if row[0] <= self.iteration]  # replay writes the rest
         self._y = None
 
+    def model_arrays(self) -> dict[str, dict[str, torch.Tensor]]:
+        """Per net, every module's state ("<part>.<name>") and the routing shares: what a model file holds."""
+        return {net: {**{f"{i}.{k}": v for i, m in enumerate(self.nets[net].modules()) for k, v in m.state_dict().items()},
+                      "share": torch.from_numpy(self.nets[net].share)} for net in NETS}
+
     def save(self, path: str) -> None:
-        save_payload({"format": "stepwise-torch-router-1", "lab": self.lab, "channels": list(self.channels),
-                      "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration,
-                      "state_dict": {net: {f"{i}.{k}": v.detach().clone()
-                                           for i, m in enumerate(self.nets[net].modules())
-                                           for k, v in m.state_dict().items()} for net in NETS},
-                      "share": {net: torch.from_numpy(self.nets[net].share.copy()) for net in NETS}}, path)
+        payload = {"format": ROUTER_FORMAT, "lab": self.lab, "channels": list(self.channels), "groups": self.groups,
+                   "experts": self.n_experts, "iteration": self.iteration,
+                   "state_dict": {net: {k: v.detach().clone() for k, v in arrays.items()}
+                                  for net, arrays in self.model_arrays().items()}}
+        atomic_write(path, lambda f: torch.save(payload, f), "the models")
 
     def load(self, path: str) -> None:
-        payload = load_payload(path, "stepwise-torch-router-1", "a routing net saved by the batch-size-1 lab (--router)")
-        if (payload["channels"], payload["groups"], payload["experts"]) != (list(self.channels), self.groups,
-                                                                            self.n_experts):
-            raise StepwiseError(f"The routing nets in {path} have channels {payload['channels']}, {payload['groups']} "
-                                f"groups and {payload['experts']} experts; set the same to load them.")
+        def check(meta: dict) -> None:
+            if meta.get("format") != ROUTER_FORMAT:
+                raise StepwiseError(f"The file {path} holds the batch-size-1 lab's two plain CNNs, not a routing net; "
+                                    "open it without the routing net (--router off).")
+            if (meta.get("channels"), meta.get("groups"), meta.get("experts")) != (list(self.channels), self.groups,
+                                                                                   self.n_experts):
+                raise StepwiseError(f"The routing nets in {path} have channels {meta.get('channels')}, "
+                                    f"{meta.get('groups')} groups and {meta.get('experts')} experts; set the same "
+                                    "to load them.")
+
+        own = {f"{net}/{k}": v for net, arrays in self.model_arrays().items() for k, v in arrays.items()}
+        _, arrays = read_model(path, self.lab, own, (ROUTER_FORMAT, "stepwise-torch-batch1-1"), check=check)
         for net in NETS:
-            saved = payload["state_dict"][net]
-            for i, m in enumerate(self.nets[net].modules()):
-                m.load_state_dict({k[len(f"{i}."):]: v for k, v in saved.items() if k.startswith(f"{i}.")})
-            self.nets[net].share = payload["share"][net].numpy().astype(np.float64)
+            routed = self.nets[net]
+            for i, m in enumerate(routed.modules()):
+                prefix = f"{net}/{i}."
+                m.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
+                                   if k.startswith(prefix)})
+            routed.share = np.array(arrays[f"{net}/share"], dtype=np.float64)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing as mp
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -19,7 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
+from ..loading import check_blocks, read_model
 from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, histogram
 from ..landscape import ParameterTrajectory, classifier_landscape
 from ..numpy_engine.losses import softmax
@@ -360,29 +361,11 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
         payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
                    "state_dict": state}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        atomic_write(path, lambda f: torch.save(payload, f), "the model")
 
     def load(self, path: str) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
-        try:
-            payload = torch.load(p, weights_only=True)
-            meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
-        except Exception:
-            meta_ok = False
-        if not meta_ok:
-            raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
-                                "with the torch engine.")
         mine = self.architecture()
-        if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with layers "
-                                f"{payload.get('blocks')}; set the same layers to load it.")
-        try:
-            self.runner.net.load_state_dict(payload["state_dict"])
-        except (KeyError, RuntimeError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({str(e).splitlines()[0]}).") from None
+        meta, arrays = read_model(path, self.lab, self.runner.net.state_dict(), ("stepwise-torch-model-1",),
+                                  check=lambda meta: check_blocks(meta, mine, path))
+        self.runner.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         self.report = None
