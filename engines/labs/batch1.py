@@ -73,6 +73,16 @@ def bn_extra(kind: str, runner: StagedRunner, k: int) -> dict[str, Any]:
     return out
 
 
+def runner_weight_view(runner: StagedRunner):
+    """view(k, weights=None): block k's main weight (or, given, its gradient) as the views show it."""
+    def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+        w = main_weight(runner.blocks[k].module)
+        if w is None:
+            return {}
+        return weight_view_of(to_numpy_layout(w) if weights is None else weights)
+    return view
+
+
 class Batch1Trainer(Trainer):
     lab = "batch1"
     engine = "torch"
@@ -251,14 +261,7 @@ class Batch1Trainer(Trainer):
 
     # ------------------------------------------------------------------ views
     def weight_view(self, net: str):
-        runner = self.runners[net]
-
-        def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
-            w = main_weight(runner.blocks[k].module)
-            if w is None:
-                return {}
-            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
-        return view
+        return runner_weight_view(self.runners[net])
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
         if self._x is None or not 0 <= block < 2 * self.n:

@@ -50,11 +50,10 @@ from .. import StepwiseError
 from ..atomic import atomic_write
 from ..loading import read_model
 from ..torch_engine.classifier import staged_phase_data
-from ..torch_engine.models import conv_block, dense_block, main_weight, to_numpy_layout
+from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
-from .batch1 import Batch1Trainer
-from .cnn import weight_view_of
+from .batch1 import Batch1Trainer, runner_weight_view
 
 NETS = ("bn", "gnws")                               # the experts' norm
 TITLES = {"bn": "BN experts", "gnws": "GN+WS experts"}
@@ -317,14 +316,6 @@ class RouterTrainer(Batch1Trainer):
         return out
 
     # ------------------------------------------------------------------ views
-    def weight_view(self, runner: StagedRunner):
-        def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
-            w = main_weight(runner.blocks[k].module)
-            if w is None:
-                return {}
-            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
-        return view
-
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
         if self._x is None or not 0 <= block < 2 * self.parts:
             return {}
@@ -335,7 +326,7 @@ class RouterTrainer(Batch1Trainer):
             if routed.chosen < 0:
                 return {}
             runner = routed.runners[part]
-            return {"net": net, "skipped": True, "chosen": routed.chosen, **self.weight_view(runner)(0),
+            return {"net": net, "skipped": True, "chosen": routed.chosen, **runner_weight_view(runner)(0),
                     "note": f"not chosen for this image (the router picked expert {routed.chosen + 1}): "
                             f"{'no forward' if kind == FORWARD else 'no gradient' if kind == BACKWARD else 'no update'}"
                             " — its weights (shown) stay as they are"}
@@ -347,7 +338,7 @@ class RouterTrainer(Batch1Trainer):
             return {"net": net, "loss": routed.task_loss, "probs": probs,
                     "label": int(self._y[0]), "chosen": routed.chosen}
         out = staged_phase_data(runner, kind, 0, image=self._x[0, 0].numpy().copy(), label=int(self._y[0]),
-                                updates=routed.updates.get(part, []), weight_view=self.weight_view(runner))
+                                updates=routed.updates.get(part, []), weight_view=runner_weight_view(runner))
         if out:
             out["net"] = net
             if part == 1 and routed.probs is not None:
