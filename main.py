@@ -56,6 +56,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--shift", type=int, help="CNN / batch-1 labs: random shift of the training images, in pixels")
     g.add_argument("--decay", type=float, help="CNN lab: learning-rate decay lr / (1 + t/decay)")
     g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
+    g.add_argument("--router", action="store_true", default=None,
+                   help="batch-1 lab: a routing net, a router sending each digit to one of a few experts")
     g.add_argument("--threads", type=int, help="torch engine: intra-op threads")
     g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
     g.add_argument("--arch", help="residual lab: small or resnet50")
@@ -67,6 +69,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--angle", type=float, help="optimizer lab: rotation of the quadratic's axes, in degrees")
     g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
     g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
+    g.add_argument("--cell", help="LSTM lab: the recurrent cell, lstm or gru")
     g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
     g.add_argument("--clip", type=float, help="text labs: gradient clipping threshold")
     g.add_argument("--lr-decay", dest="lr_decay", type=float, help="char-RNN: learning-rate decay")
@@ -81,7 +84,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars", "keyframe_disk_gb", "keyframe_interval")
+               "eval_chars", "keyframe_disk_gb", "keyframe_interval", "cell", "router")
 
 
 def config_from_args(args) -> dict:

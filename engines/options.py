@@ -154,6 +154,9 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         OptionSpec("groups", "GroupNorm groups", "int", 4, minimum=1, maximum=16),
         _decay(2000.0),
         OptionSpec("shift", "random shift (pixels)", "int", 1, maximum=4),
+        OptionSpec("router", "routing net (3 experts)", "bool", False,
+                   tooltip="a router sends each digit to one of three expert sub-networks (round 0 6 8 9, "
+                           "straight 1 4 7, the rest); only the chosen expert runs and learns; batch size 1"),
         _seed(),
         OptionSpec("channels", "channels (conv1, conv2)", "text", None, form=False, sequence=True),
         _lr(), OptionSpec("momentum", "momentum", "float", None, maximum=0.999, form=False), _data(), _threads(),
@@ -197,7 +200,10 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
     ),
     "char-rnn": text_options(128, 3, 25, 1) + (
         OptionSpec("lr_decay", "learning-rate decay", "float", None, maximum=1.0, form=False),),
-    "lstm": text_options(256, 4, 50, 32) + (_threads(),),
+    "lstm": (OptionSpec("cell", "cell", "choice", "lstm", ("lstm", "gru"),
+                        tooltip="lstm: gates i, f, o, candidate c̃, cell state c; gru: reset r, update z, candidate "
+                                "h̃ (3 gate blocks instead of 4: a quarter fewer parameters). Same text, size and "
+                                "seed for both, to compare"),) + text_options(256, 4, 50, 32) + (_threads(),),
 }
 
 # settings of the app that every lab takes (the engine process's keyframe budgets, read by

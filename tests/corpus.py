@@ -29,6 +29,9 @@ LABS = [
     ("char-rnn", {"lab": "char-rnn", "hidden": 16}),
     ("lstm-torch", {"lab": "lstm", "hidden": 16}),
     ("lstm-numpy", {"lab": "lstm", "engine": "numpy", "hidden": 16}),
+    ("gru-torch", {"lab": "lstm", "cell": "gru", "hidden": 16}),
+    ("gru-numpy", {"lab": "lstm", "cell": "gru", "engine": "numpy", "hidden": 16}),
+    ("batch1-router", {"lab": "batch1", "router": True}),
 ]
 
 # each bad file: (kind, words one of which the sentence must hold)
