@@ -59,30 +59,36 @@ def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -
     return padded[np.arange(n)[:, None, None], rows, cols]                   # (N, H, W)
 
 
+def resample(images: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """out[n, i, j] = images[n] read at (rows[n, i, j], cols[n, i, j]), bilinear, zeros outside:
+    one map_coordinates call over the stack (the image index is an exact integer coordinate)."""
+    n = np.broadcast_to(np.arange(len(images))[:, None, None], rows.shape)
+    return ndimage.map_coordinates(images, [n, rows, cols], order=1, mode="constant", cval=0.0).astype(np.float32)
+
+
+def pixel_grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.meshgrid(np.arange(h, dtype=np.float64), np.arange(w, dtype=np.float64), indexing="ij")  # (H, W) each
+
+
 def rotate_scale(images: np.ndarray, angles_deg: np.ndarray, scales: np.ndarray) -> np.ndarray:
-    """Each image turned by its angle and zoomed by its scale about its centre (one affine map each)."""
+    """Each image turned by its angle and zoomed by its scale about its centre."""
     n, h, w = images.shape
-    centre = np.array([(h - 1) / 2.0, (w - 1) / 2.0])
-    out = np.empty_like(images)
-    for i in range(n):
-        a = np.deg2rad(angles_deg[i])
-        # output pixel o reads input pixel M·(o − c) + c, M = R(−θ) / k (the inverse of "turn by θ, zoom by k")
-        m = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]]) / scales[i]
-        ndimage.affine_transform(images[i], m, offset=centre - m @ centre, output=out[i], order=1,
-                                 mode="constant", cval=0.0)
-    return out
+    r, c = pixel_grid(h, w)
+    cr, cc = (h - 1) / 2.0, (w - 1) / 2.0
+    a = np.deg2rad(angles_deg)[:, None, None]                                 # (N, 1, 1)
+    k = np.asarray(scales, dtype=np.float64)[:, None, None]
+    # output pixel o reads input pixel R(−θ)·(o − c)/k + c: the inverse of "turn by θ, zoom by k"
+    rows = cr + (np.cos(a) * (r - cr) + np.sin(a) * (c - cc)) / k              # (N, H, W)
+    cols = cc + (-np.sin(a) * (r - cr) + np.cos(a) * (c - cc)) / k
+    return resample(images, rows, cols)
 
 
 def elastic(images: np.ndarray, fields: np.ndarray) -> np.ndarray:
-    """Each image resampled at (row, col) + the smoothed displacement field; fields (N, 2, H, W) ~ N(0, 1)."""
+    """Each image read at (row, col) + its smoothed displacement field; fields (N, 2, H, W) ~ N(0, 1)."""
     n, h, w = images.shape
-    rows, cols = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    out = np.empty_like(images)
-    for i in range(n):
-        dy = ndimage.gaussian_filter(fields[i, 0], ELASTIC_SIGMA, mode="constant") * ELASTIC_ALPHA
-        dx = ndimage.gaussian_filter(fields[i, 1], ELASTIC_SIGMA, mode="constant") * ELASTIC_ALPHA
-        ndimage.map_coordinates(images[i], [rows + dy, cols + dx], output=out[i], order=1, mode="constant", cval=0.0)
-    return out
+    r, c = pixel_grid(h, w)
+    smooth = ndimage.gaussian_filter(fields, (0, 0, ELASTIC_SIGMA, ELASTIC_SIGMA), mode="constant") * ELASTIC_ALPHA
+    return resample(images, r + smooth[:, 0], c + smooth[:, 1])                # (N, H, W)
 
 
 def blur(images: np.ndarray, sigmas: np.ndarray) -> np.ndarray:

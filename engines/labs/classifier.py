@@ -185,6 +185,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
                 grad = layers[k].backward(grad)
             else:  # nothing here or below trains: the gradient stops at this block's output
                 layers[k].output_grad, layers[k].input_grad, grad = grad, None, None
+                for op in layers[k].param_ops():
+                    op.param_grad = None                  # no dL/dW (and no stale one for the optimizer)
             yield event()
         before = [p.copy() for p in self.model.params()]
         self.optimizer.step(self.model.param_grads())
@@ -329,7 +331,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def save(self, path: str) -> None:
         arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration})
+        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)})
         try:
             with open(path, "wb") as f:
                 np.savez(f, __meta__=np.array(meta), **arrays)

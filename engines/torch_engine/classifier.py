@@ -369,7 +369,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def save(self, path: str) -> None:
         state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
         payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
-                   "state_dict": state}
+                   "digits": list(self.digits), "state_dict": state}
         try:
             torch.save(payload, path)
         except OSError as e:
