@@ -343,7 +343,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
 
 class InputsTab(QtWidgets.QWidget):
     """What the network is fed: the training pixels' statistics and histograms before and after
-    standardization (x̂ = (x − μ)/σ), and the augmented versions of the inspected example."""
+    standardization (z = (x − μ)/σ), and the augmented versions of the inspected example."""
 
     refresh_requested = QtCore.Signal()
 
@@ -357,7 +357,7 @@ class InputsTab(QtWidgets.QWidget):
         v.addWidget(self.stats)
         row = QtWidgets.QHBoxLayout()
         self.raw_hist = HistogramPanel("pixels x (log count)")
-        self.norm_hist = HistogramPanel("standardized x̂ = (x − μ)/σ (log count)", color="#F58518")
+        self.norm_hist = HistogramPanel("standardized z = (x − μ)/σ (log count)", color="#F58518")
         row.addWidget(self.raw_hist, 1)
         row.addWidget(self.norm_hist, 1)
         v.addLayout(row, 2)
@@ -390,7 +390,7 @@ class InputsTab(QtWidgets.QWidget):
         text = (f"{inputs['n_pixels']:,} pixels: mean μ = <b>{inputs['mean']:.4f}</b>, standard deviation "
                 f"σ = <b>{inputs['std']:.4f}</b> → standardized: mean {inputs['normalized_mean']:.1e}, "
                 f"std {inputs['normalized_std']:.4f}. ")
-        text += ("<b>Standardization is on</b>: every input (training, held-out, drawn) is fed as x̂."
+        text += ("<b>Standardization is on</b>: every input (training, held-out, drawn) is fed as z = (x − μ)/σ: the histogram keeps its shape, only the axis moves to mean 0, std 1."
                  if on else "Standardization is <b>off</b> (the network sees x in [0, 1]; tick "
                             "'standardize inputs' or use --normalize).")
         aug = inputs.get("augment") or []

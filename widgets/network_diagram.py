@@ -106,7 +106,7 @@ class NetworkDiagram(QtWidgets.QWidget):
                 fill.setAlpha(70)
             if frozen:
                 fill = QtGui.QColor("#D5DCE4") if not active else fill
-                sub = (sub + " · " if sub else "") + "frozen: no update"
+                sub = (sub + " · " if sub else "") + "frozen"
             pen = QtGui.QPen(QtGui.QColor("#222" if index == self.selected else "#999"),
                              2.5 if index == self.selected else 1)
             p.setPen(pen)
