@@ -314,3 +314,25 @@ def test_cli_transfer_flags(tmp_path):
                         (["--digits", "7"], "at least two"), (["--init", str(tmp_path / "none.npz")], "does not exist")]:
         r = run("--steps", "1", *args)
         assert r.returncode == 2 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+
+
+def test_session_with_a_freeze_toggle_saves_and_reopens(tmp_path):
+    config = dict(CFG, engine="numpy", augment="shift,rotate", normalize=True)
+    t = make_trainer(dict(config))
+    s = Session(t)
+    s.run(2)
+    s.set_hyperparam("freeze:conv2", 1.0)
+    s.run(3)
+    end = params_of(t)
+    path = str(tmp_path / "run.stepwise.npz")
+    s.save(path, config)
+    reopened, saved_config = Session.open(path, make_trainer)
+    assert saved_config["augment"] == "shift,rotate"
+    assert reopened.trainer.frozen == frozenset({"conv2"})
+    for p, q in zip(end, params_of(reopened.trainer)):
+        np.testing.assert_array_equal(p, q)
+    reopened.seek(1)                                   # before the toggle, replayed from a keyframe
+    assert reopened.trainer.frozen == frozenset()
+    reopened.seek(5)
+    for p, q in zip(end, params_of(reopened.trainer)):
+        np.testing.assert_array_equal(p, q)
