@@ -1,15 +1,18 @@
 """Transfer learning in the CNN lab: pretrain on digits 0–4, then learn digits 5–9 three ways.
 
     python -m bench transfer [--engines numpy,torch] [--pretrain 600] [--steps 300] [--eval-every 25]
-                             [--seeds 1] [--channels 12,24]
+                             [--seeds 1] [--channels 12,24] [--timing-rounds 3] [--timing-steps 60]
 
     head     start from the 0–4 model, a new head, conv1 and conv2 frozen (--freeze conv1,conv2)
     all      start from the 0–4 model, a new head, every block trains
     scratch  a fresh network
 
 Each run is a fresh process (one BLAS / torch thread) on the same batches for a seed. Reported:
-held-out accuracy on digits 5–9 every ``eval-every`` iterations, and the median time of a training
-iteration (evaluation not included). The last line printed is one JSON object.
+held-out accuracy on digits 5–9 every ``eval-every`` iterations; and the time of a training
+iteration (evaluation not included), measured apart in ``timing-rounds`` rounds of short runs, the
+three regimes alternating (the order turns each round), as a median and as the median per-round
+ratio to fine-tuning all (the machine drifts; ratios measured side by side hold better). The last
+line printed is one JSON object.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import print_json, run_fresh
+from bench.common import alternate_rounds, median, print_json, round_ratios, run_fresh
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
@@ -76,6 +79,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--eval-every", type=int, default=25)
     p.add_argument("--seeds", type=int, default=1)
     p.add_argument("--channels", default="12,24")
+    p.add_argument("--timing-rounds", type=int, default=3)
+    p.add_argument("--timing-steps", type=int, default=60)
     a = p.parse_args(argv)
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
     common = ["--steps", a.steps, "--eval-every", a.eval_every, "--channels", a.channels]
@@ -99,9 +104,23 @@ def main(argv: list[str]) -> int:
                     rows.append(row)
                     marks = "  ".join(f"{it}: {acc:.3f}" for it, acc in out["curve"] if it in (0, 25, 50, 100, 200, 300)
                                       or it == a.steps)
-                    print(f"{engine:>5} {regime:>7}: {ms:6.2f} ms/it · held-out 5-9 accuracy {marks}", flush=True)
+                    print(f"{engine:>5} {regime:>7}: {ms:6.2f} ms/it (this run) · held-out 5-9 accuracy {marks}",
+                          flush=True)
+        timing = {}
+        for engine in engines:
+            model = str(Path(tmp) / f"pre-{engine}-0.{'npz' if engine == 'numpy' else 'pt'}")
+            sides = {regime: (["--worker", "--engine", engine, "--regime", regime, "--model", model,
+                               "--steps", a.timing_steps, "--eval-every", 10 ** 9, "--channels", a.channels], {})
+                     for regime in REGIMES}
+            res = alternate_rounds(sides, "bench.transfer", a.timing_rounds, log=None)
+            timing[engine] = {regime: {"median_ms": round(1e3 * median(median(r["times"]) for r in res[regime]), 3),
+                                       "over_all": round(median(round_ratios(res[regime], res["all"])), 3)}
+                              for regime in REGIMES}
+            for regime, t in timing[engine].items():
+                print(f"{engine:>5} {regime:>7}: {t['median_ms']:6.2f} ms/it, {t['over_all']:.2f}× fine-tuning all "
+                      f"({a.timing_rounds} alternating rounds of {a.timing_steps} it)", flush=True)
     print_json({"bench": "transfer", "pretrain_iterations": a.pretrain, "steps": a.steps, "channels": a.channels,
-                "rows": rows})
+                "rows": rows, "timing": timing})
     return 0
 
 

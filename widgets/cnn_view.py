@@ -284,7 +284,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
         phase_color = PHASE_COLORS["backward"] if backward_now else "#333"
         lock = ""
         if frozen:
-            lock = (" · <span style='color:#1F3A5F'><b>🔒 frozen</b>: no dL/dW, no update"
+            lock = (" · <span style='color:#1F3A5F'><b>frozen</b> (locked): no dL/dW, no update"
                     + ("; dL/dx passes through to the blocks below" if not unreached and stop != sel else "") + "</span>")
         elif stop == sel:
             lock = " · <span style='color:#1F3A5F'>the gradient stops here: nothing below trains</span>"
@@ -323,7 +323,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
         else:
             self.kernel_grads.set_title("dL/d kernels")
             if frozen and kernels is not None:
-                self.kernel_grads.clear_image("frozen: no dL/dW is computed, the kernels stay as they are")
+                self.kernel_grads.clear_image("frozen: no dL/dW computed")
             else:
                 self.kernel_grads.clear_image("after backward" if kernels is not None and not chosen
                                               else ("for the batch only" if chosen and kernels is not None

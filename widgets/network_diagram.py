@@ -106,7 +106,6 @@ class NetworkDiagram(QtWidgets.QWidget):
                 fill.setAlpha(70)
             if frozen:
                 fill = QtGui.QColor("#D5DCE4") if not active else fill
-                sub = (sub + " · " if sub else "") + "frozen"
             pen = QtGui.QPen(QtGui.QColor("#222" if index == self.selected else "#999"),
                              2.5 if index == self.selected else 1)
             p.setPen(pen)
@@ -133,6 +132,8 @@ class NetworkDiagram(QtWidgets.QWidget):
                 # the arrow below row r carries dL/d(input of block r); none above where backward stops
                 stopped = self.gradient_stops_at is not None and r <= self.gradient_stops_at
                 self._arrow(p, rect, no_gradient=stopped)
+                if stopped and r == self.gradient_stops_at:
+                    self._barrier(p, rect)
         p.end()
 
     def _lock(self, p: QtGui.QPainter, r: QtCore.QRectF, closed: bool) -> None:
@@ -150,6 +151,18 @@ class NetworkDiagram(QtWidgets.QWidget):
         p.drawLine(QtCore.QPointF(arc.left(), mid), QtCore.QPointF(arc.left(), left_end))
         p.setBrush(color if closed else QtGui.QColor("#FFFFFF"))
         p.drawRoundedRect(body, 2, 2)
+
+    def _barrier(self, p: QtGui.QPainter, rect: QtCore.QRectF) -> None:
+        """Where backward stops: a bar across the arrow into the block, and a word beside it."""
+        x, y = rect.center().x(), rect.bottom() + GAP / 2
+        p.setPen(QtGui.QPen(QtGui.QColor("#C62828"), 2.5))
+        p.drawLine(QtCore.QPointF(x - 9, y), QtCore.QPointF(x + 9, y))
+        f = p.font()
+        f.setPointSizeF(7)
+        f.setBold(False)
+        p.setFont(f)
+        p.drawText(QtCore.QRectF(x + 14, y - 7, rect.width() / 2, 14),
+                   QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter, "gradient stops here")
 
     def _arrow(self, p: QtGui.QPainter, rect: QtCore.QRectF, no_gradient: bool = False) -> None:
         backward = self.active_kind == "backward"
