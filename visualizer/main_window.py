@@ -10,12 +10,14 @@ from pathlib import Path
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.labs import LABS
+from visualizer import preferences
 from visualizer.lab_views import lab_ui, make_view
 from visualizer.worker import SPEEDS, SessionClient
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
 from widgets.network_diagram import NetworkDiagram
+from widgets.timeline import Timeline
 
 KEYS_HELP = ("Space: play / pause · →: step one phase · Shift+→: step one iteration · "
              "←: step back one phase · Shift+←: step back one iteration · drag the timeline to go back")
@@ -26,7 +28,7 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
-        self.config = dict(config)
+        self.config = {**preferences.load(), **config}  # the command line wins over saved preferences
         self.lab = None
         self.view = None
         self.last_error: str | None = None
@@ -41,6 +43,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.client.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
+        self.client.progress.connect(self.on_progress)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -92,6 +95,8 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addSeparator()
         menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
         menu.addSeparator()
+        menu.addAction("&Preferences…", self.edit_preferences)
+        menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         lab_menu = self.menuBar().addMenu("&Lab")
         for lab_id, info in LABS.items():
@@ -134,20 +139,13 @@ class MainWindow(QtWidgets.QMainWindow):
         v = QtWidgets.QVBoxLayout(central)
         v.setContentsMargins(4, 4, 4, 4)
         v.addWidget(self.splitter, 1)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Timeline"))
-        self.timeline = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.timeline.setRange(0, 0)
-        self.timeline.setToolTip("Drag to go back to any earlier iteration (exact: keyframes + replay)")
-        self.timeline.valueChanged.connect(self._timeline_moved)
-        row.addWidget(self.timeline, 1)
-        self.timeline_label = QtWidgets.QLabel("0 / 0")
-        self.timeline_label.setMinimumWidth(120)
-        row.addWidget(self.timeline_label)
-        v.addLayout(row)
+        self.timeline = Timeline()
+        self.timeline.moved.connect(self.curves.set_cursor)  # the curves follow the handle at once
+        self.timeline.seek.connect(lambda it: self.client.send("seek", it))
+        self.timeline.switch_line.connect(lambda i: self.client.send("switch_line", i))
+        self.timeline.cancel.connect(lambda: self.client.send("pause"))
+        v.addWidget(self.timeline)
         self.setCentralWidget(central)
-        self._seek_timer = QtCore.QTimer(self, singleShot=True, interval=60)
-        self._seek_timer.timeout.connect(lambda: self.client.send("seek", self.timeline.value()))
 
         sb = self.statusBar()
         self.status_iter = QtWidgets.QLabel()
@@ -166,8 +164,18 @@ class MainWindow(QtWidgets.QMainWindow):
         return act
 
     # ------------------------------------------------------------------ intents
+    def send_configure(self, config: dict) -> None:
+        """A new run; the engine-side preferences (disk space for keyframes) go with every one."""
+        self.client.send("configure", {**{k: v for k, v in preferences.load().items() if k not in config}, **config})
+
+    def edit_preferences(self) -> None:
+        dialog = preferences.PreferencesDialog(self)
+        if dialog.exec():
+            self.config.update(dialog.values())
+            self.statusBar().showMessage("Preferences saved; they take effect with the next run (Apply or a new lab).", 8000)
+
     def switch_lab(self, lab_id: str) -> None:
-        self.client.send("configure", {"lab": lab_id, "seed": self.config.get("seed", 0),
+        self.send_configure({"lab": lab_id, "seed": self.config.get("seed", 0),
                                        "data": self.config.get("data", "shipped")})
 
     def _lab_chosen(self, index: int) -> None:
@@ -178,14 +186,10 @@ class MainWindow(QtWidgets.QMainWindow):
     def _engine_chosen(self, index: int) -> None:
         engine = self.engine_combo.itemText(index)
         if engine != self.config.get("engine"):
-            self.client.send("configure", dict(self.config, engine=engine))
+            self.send_configure(dict(self.config, engine=engine))
 
     def _apply_settings(self, values: dict) -> None:
-        self.client.send("configure", dict(self.config, **values))
-
-    def _timeline_moved(self, value: int) -> None:
-        self.timeline_label.setText(f"iteration {value} / {self.timeline.maximum()}")
-        self._seek_timer.start()
+        self.send_configure(dict(self.config, **values))
 
     def save_model(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", f"{self.lab}.npz",
@@ -207,7 +211,7 @@ class MainWindow(QtWidgets.QMainWindow):
             lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
             config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
                                                                               "seed": self.config.get("seed", 0)}
-            self.client.send("configure", config)
+            self.send_configure(config)
 
     def save_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
@@ -285,12 +289,10 @@ class MainWindow(QtWidgets.QMainWindow):
                                   transfer.get("gradient_stops_at"))
         self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
         self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
-        if not self.timeline.isSliderDown():
-            self.timeline.blockSignals(True)
-            self.timeline.setRange(0, snap["furthest"])
-            self.timeline.setValue(snap["iteration"])
-            self.timeline.blockSignals(False)
-            self.timeline_label.setText(f"iteration {snap['iteration']} / {snap['furthest']}")
+        self.timeline.set_position(snap["iteration"], snap["furthest"])
+        if "lines" in snap:
+            self.timeline.set_lines(snap["lines"])
+            self.curves.set_branches(snap.get("line_curves", {}), {l["id"]: l["label"] for l in snap["lines"]})
         kind = snap["active_kind"]
         color = PHASE_COLORS.get(kind, "#444")
         self.phase_label.setText(f"  <b>phase {snap['phase']}/{snap['phase_count']}</b> "
@@ -303,6 +305,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_engine.setText(f"{snap['engine']} engine · {snap['keyframes']} keyframes")
         if self.view is not None:
             self.view.set_snapshot(snap)
+
+    def on_progress(self, progress: dict) -> None:
+        """The engine is replaying to reach an earlier point: say where to and how far it is."""
+        self.timeline.set_progress(progress)
+        if progress.get("done"):
+            self.statusBar().clearMessage()
+        else:
+            self.statusBar().showMessage(f"{progress['what']} iteration {progress['target']} … "
+                                         f"{100 * progress['fraction']:.0f} % (Space or Stop cancels)")
 
     def closeEvent(self, event) -> None:
         self.client.close()
