@@ -63,6 +63,18 @@ def gray_icon(image: np.ndarray, size: int = 56) -> QtGui.QIcon:
     return QtGui.QIcon(QtGui.QPixmap.fromImage(qimg).scaled(size, size))
 
 
+def thumbnail_list(icon: int, grid: tuple[int, int], wrapping: bool) -> QtWidgets.QListWidget:
+    """A left-to-right list of image thumbnails with captions (held-out examples, augmentations)."""
+    w = QtWidgets.QListWidget()
+    w.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
+    w.setFlow(QtWidgets.QListView.Flow.LeftToRight)
+    w.setWrapping(wrapping)
+    w.setIconSize(QtCore.QSize(icon, icon))
+    w.setGridSize(QtCore.QSize(*grid))
+    w.setMovement(QtWidgets.QListView.Movement.Static)
+    return w
+
+
 class MapsOrBars(QtWidgets.QStackedWidget):
     """{"maps": (C, H, W)} tiled in one image, or {"vector": (D,)} as bars."""
 
@@ -117,14 +129,8 @@ class ExampleStrip(QtWidgets.QWidget):
         self.next = QtWidgets.QToolButton(text="▶")
         self.prev.setToolTip("previous held-out examples")
         self.next.setToolTip("next held-out examples")
-        self.list = QtWidgets.QListWidget()
-        self.list.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
-        self.list.setFlow(QtWidgets.QListView.Flow.LeftToRight)
-        self.list.setWrapping(False)
-        self.list.setIconSize(QtCore.QSize(48, 48))
-        self.list.setGridSize(QtCore.QSize(62, 74))
+        self.list = thumbnail_list(48, (62, 74), wrapping=False)
         self.list.setFixedHeight(96)
-        self.list.setMovement(QtWidgets.QListView.Movement.Static)
         self.list.setToolTip("held-out examples: prediction → true label; click one to inspect it")
         self.list.itemClicked.connect(lambda item: self.picked.emit(int(item.data(QtCore.Qt.ItemDataRole.UserRole))))
         row.addWidget(self.prev)
@@ -372,13 +378,7 @@ class InputsTab(QtWidgets.QWidget):
         self.strip_note = QtWidgets.QLabel()
         self.strip_note.setWordWrap(True)
         v.addWidget(self.strip_note)
-        self.strip = QtWidgets.QListWidget()
-        self.strip.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
-        self.strip.setFlow(QtWidgets.QListView.Flow.LeftToRight)
-        self.strip.setWrapping(True)
-        self.strip.setIconSize(QtCore.QSize(72, 72))
-        self.strip.setGridSize(QtCore.QSize(86, 100))
-        self.strip.setMovement(QtWidgets.QListView.Movement.Static)
+        self.strip = thumbnail_list(72, (86, 100), wrapping=True)
         self.strip.setMinimumHeight(120)
         v.addWidget(self.strip, 2)
         self.captions: list[str] = []

@@ -57,6 +57,20 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
             "macro_f1": float(f1.mean() if classes is None else f1[list(classes)].mean())}
 
 
+def read_npz_model(path: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The metadata and the arrays of a model saved by a NumPy-engine classifier (no pickle)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StepwiseError(f"The model file {path} does not exist; check the path.")
+    try:
+        with np.load(p, allow_pickle=False) as f:
+            meta = json.loads(str(f["__meta__"]))
+            arrays = {k: f[k] for k in f.files if k != "__meta__"}
+    except Exception:
+        raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
+    return meta, arrays
+
+
 def backward_plan(trains: list[bool]) -> list[bool]:
     """Which blocks' backward runs, given which blocks train (have parameters that are not frozen):
     block k runs iff it trains or some block before it does (dL/dx must reach that one). Below the
@@ -340,15 +354,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
 
     def load(self, path: str) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
-        try:
-            with np.load(p, allow_pickle=False) as f:
-                meta = json.loads(str(f["__meta__"]))
-                arrays = {k: f[k] for k in f.files if k != "__meta__"}
-        except Exception:
-            raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
+        meta, arrays = read_npz_model(path)
         mine = self.architecture()
         if meta.get("lab") != mine["lab"] or meta.get("blocks") != mine["blocks"]:
             raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with layers "

@@ -39,7 +39,7 @@ from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
 from ..numpy_engine.ops import ACTIVATIONS
 from ..trainer import PhaseSpec
-from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan
+from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan, read_npz_model
 
 DEFAULT_CHANNELS = (12, 24)  # 8, 16 plateaus near 98 % held-out; 12, 24 reaches 98.2–98.6 % (seeds 0–3)
 DEFAULT_SHIFT = 2
@@ -78,30 +78,22 @@ def parse_freeze(value) -> frozenset:
 def read_model_blocks(path: str) -> tuple[dict, dict[str, list[np.ndarray]]]:
     """A saved model of either engine (.npz of the NumPy engine, .pt of the Torch engine): its
     metadata and, per block name, its parameters in the NumPy engine's layout and order."""
-    import json
     from pathlib import Path
-    p = Path(path)
-    if not p.is_file():
+    if not Path(path).is_file():
         raise StepwiseError(f"The model file {path} to start from does not exist; check the path.")
     blocks: dict[str, list[np.ndarray]] = {}
     try:
-        with np.load(p, allow_pickle=False) as f:
-            if "__meta__" in f.files:
-                meta = json.loads(str(f["__meta__"]))
-                for key in f.files:
-                    if key != "__meta__":
-                        blocks.setdefault(key.split(".")[0], []).append(np.asarray(f[key]))
-                return meta, blocks
-    except Exception:
+        meta, arrays = read_npz_model(path)
+        for key, a in arrays.items():                     # "<block>.<param>"
+            blocks.setdefault(key.split(".")[0], []).append(np.asarray(a))
+        return meta, blocks
+    except StepwiseError:
         pass
+    from ..torch_engine.classifier import read_torch_model
     try:
-        import torch
-        payload = torch.load(p, weights_only=True)
-        ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
-    except Exception:
-        ok = False
-    if not ok:
-        raise StepwiseError(f"The file {path} is not a Stepwise model (.npz or .pt); choose a file saved by Stepwise.")
+        payload = read_torch_model(path)
+    except StepwiseError:
+        raise StepwiseError(f"The file {path} is not a Stepwise model (.npz or .pt); choose a file saved by Stepwise.") from None
     for key, t in payload["state_dict"].items():         # "blocks.<name>.<module>.<param>"
         a = t.detach().cpu().numpy()
         blocks.setdefault(key.split(".")[1], []).append(a.T if a.ndim == 2 else a)  # Linear (out, in) -> (in, out)

@@ -132,6 +132,22 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
     return out
 
 
+def read_torch_model(path: str) -> dict:
+    """The payload of a model saved by a torch classifier: metadata and its state_dict (weights only)."""
+    p = Path(path)
+    if not p.is_file():
+        raise StepwiseError(f"The model file {path} does not exist; check the path.")
+    try:
+        payload = torch.load(p, weights_only=True)
+        meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
+    except Exception:
+        meta_ok = False
+    if not meta_ok:
+        raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
+                            "with the torch engine.")
+    return payload
+
+
 class TorchClassifierTrainer(ClassifierCommands, Trainer):
     """Softmax classifier of MNIST images as a list of torch blocks, run with staged autograd."""
 
@@ -376,17 +392,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
             raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
 
     def load(self, path: str) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
-        try:
-            payload = torch.load(p, weights_only=True)
-            meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
-        except Exception:
-            meta_ok = False
-        if not meta_ok:
-            raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
-                                "with the torch engine.")
+        payload = read_torch_model(path)
         mine = self.architecture()
         if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
             raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with layers "
