@@ -336,3 +336,17 @@ def test_session_with_a_freeze_toggle_saves_and_reopens(tmp_path):
     reopened.seek(5)
     for p, q in zip(end, params_of(reopened.trainer)):
         np.testing.assert_array_equal(p, q)
+
+
+def test_the_settings_form_defaults_give_the_default_run():
+    from visualizer.lab_views import lab_ui
+    form = {o.key: o.default for o in lab_ui("cnn").options}
+    assert {"activation", "digits", "init", "freeze", "normalize", "augment"} <= set(form)
+    a = make_trainer(dict(form, lab="cnn", engine="numpy", channels="4,6", batch_size=16))
+    b = trainer("numpy")
+    sa, sb = Session(a), Session(b)
+    sa.run(2)
+    sb.run(2)
+    assert sa.history[2]["loss"] == sb.history[2]["loss"]
+    for p, q in zip(params_of(a), params_of(b)):
+        np.testing.assert_array_equal(p, q)
