@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 # One BLAS thread per process: robust when the other core is busy (see docs); set before NumPy loads.
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -124,7 +125,12 @@ def run_headless(config: dict, args) -> int:
 
     notes: list[str] = []
     config["notify"] = notes.append
-    trainer = make_trainer(config)
+    if args.session:  # go on from where the saved session was
+        session, _ = Session.open(args.session, lambda c: make_trainer(dict(c, notify=notes.append)))
+        trainer = session.trainer
+    else:
+        trainer = make_trainer(config)
+        session = None
     for note in notes:
         print(f"stepwise: {note}", file=sys.stderr)
     if args.load:
@@ -136,10 +142,8 @@ def run_headless(config: dict, args) -> int:
         print(reply["text"])
         return 0
     steps = 0 if args.steps is None else args.steps
-    if steps < 0:
-        raise_usage("--steps must be zero or more.")
     log_every = args.log_every or max(1, min(trainer.eval_every, steps // 20 or 1))
-    session = Session(trainer, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0)  # no going back here
+    session = session or Session(trainer, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0)  # no going back here
     t0 = time.perf_counter()
     for _ in range(steps):
         session.step_iteration()
@@ -165,8 +169,47 @@ class UsageError(Exception):
     pass
 
 
-def raise_usage(message: str):
-    raise UsageError(message)
+WINDOW_ONLY = ("select", "phases", "screenshot")
+
+
+def check_args(args, config: dict, argv: list[str]) -> None:
+    """Every value before any work: the lab's options against their declarations (engines/options.py,
+    the same sentences as the settings form), the CLI's own numbers, and the places files go to."""
+    from engines.atomic import check_writable
+    from engines.labs import lab_info
+    from engines.options import check_config
+
+    for flag, value, low in (("--steps", args.steps, 0), ("--phases", args.phases, 0), ("--select", args.select, 0),
+                             ("--log-every", args.log_every, 1), ("--generate", args.generate, 0),
+                             ("--top-k", args.top_k, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} must be {low} or more, not {value}.")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise UsageError(f"--temperature must be a number of 0 or more, not {args.temperature}.")
+    if args.session:
+        if args.load:
+            raise UsageError("--load and --session cannot be used together: a session brings its own model; "
+                             "give one of them.")
+        # lab and seed have defaults, so only the command line itself says whether they were given
+        typed = {a.split("=")[0] for a in argv}
+        given = [k for k in config if k not in ("lab", "seed") or "--" + k in typed]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"--session brings its own lab and settings; leave out {flags}.")
+        if args.generate is not None:
+            raise UsageError("--generate works on a model (--load FILE), not on a session.")
+        from engines.loading import load_session_tree
+        load_session_tree(args.session)  # a bad file fails here, before any window
+    info = lab_info(config["lab"])
+    check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)
+    if args.save:
+        check_writable(args.save, "the model")
+    if args.screenshot:  # its folder is made, as it always was (make screenshots relies on it)
+        try:
+            Path(args.screenshot).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable names the cause
+        check_writable(args.screenshot, "the screenshot")
 
 
 def run_gui(config: dict, args) -> int:
@@ -188,7 +231,8 @@ def run_gui(config: dict, args) -> int:
         config["load"] = args.load
     if args.session:
         config = {"session": args.session}
-    window = MainWindow(config)
+    scripted = bool(args.screenshot or args.steps or args.phases)
+    window = MainWindow(config, offer_recovery=not scripted)  # a scripted run asks nothing
     window.show()
     status = {"code": 0}
     if args.screenshot or args.steps or args.phases:
@@ -218,8 +262,7 @@ def run_gui(config: dict, args) -> int:
         def take():
             ok = window.save_screenshot(args.screenshot)
             if not ok:
-                print(f"stepwise: could not write the screenshot to {args.screenshot}; check the folder.",
-                      file=sys.stderr)
+                print(f"stepwise: {window.last_error}", file=sys.stderr)
                 status["code"] = 2
             window.close()
             app.quit()
@@ -269,20 +312,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = config_from_args(args)
     try:
-        if args.steps is not None and args.steps < 0:
-            raise UsageError("--steps must be zero or more.")
+        check_args(args, config, argv)
         if args.headless or args.generate is not None:
             return run_headless(config, args)
         # check the settings before opening a window, so bad input fails fast with status 2
-        from engines.labs import lab_info
-        lab_info(config["lab"])
-        if args.session:
+        if not args.session and (args.screenshot or args.select is not None or args.load):
             from engines.labs import make_trainer
-            from engines.state_io import load_tree
-            load_tree(args.session)  # a missing or foreign file fails here, with status 2
-        elif args.screenshot:
-            from engines.labs import make_trainer
-            make_trainer(dict(config))
+            trainer = make_trainer(dict(config))
+            if args.load:
+                trainer.load(args.load)  # a bad file fails here, not in the engine process
+            if args.select is not None and args.select >= len(trainer.blocks()):
+                raise UsageError(f"--select {args.select} is beyond this network's {len(trainer.blocks())} blocks; "
+                                 f"give 0 to {len(trainer.blocks()) - 1}.")
         return run_gui(config, args)
     except (StepwiseError, UsageError) as e:
         print(f"stepwise: {e}", file=sys.stderr)

@@ -145,8 +145,12 @@ def test_init_copies_the_features_and_gives_a_new_head(tmp_path, pre_engine, suf
     same = trainer(engine, digits="0-4", init=path)   # the same digits: the head too
     for p, q in zip(params_of(same), saved):
         np.testing.assert_array_equal(p, q)
-    with pytest.raises(StepwiseError, match="channels"):
+    with pytest.raises(StepwiseError, match=r"does not fit this network: (blocks\.)?conv1\.(conv\.)?weight has shape"):
         trainer(engine, channels="8,16", init=path)
+    mlp = make_trainer({"lab": "mlp", "hidden": "8", "engine": pre_engine})
+    mlp.save(str(tmp_path / f"mlp.{suffix}"))
+    with pytest.raises(StepwiseError, match="mlp lab"):
+        trainer(engine, init=str(tmp_path / f"mlp.{suffix}"))
     with pytest.raises(StepwiseError, match="does not exist"):
         trainer(engine, init=str(tmp_path / "missing.npz"))
 

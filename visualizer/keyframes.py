@@ -151,7 +151,7 @@ class KeyframeStore:
         try:
             folder = self.folder()
             path = folder / f"{key[0]}-{key[1]}.npz"
-            save_tree(path, self.memory[key])
+            save_tree(path, self.memory[key], durable=False)  # a scratch file: no fsync
         except (OSError, StepwiseError) as e:
             self.disk_error = str(e)  # memory only from now on: the interval widens instead
             return False

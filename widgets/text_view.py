@@ -28,7 +28,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import DIVERGING, SEQUENTIAL, fmt
 from .curves import CurvesPanel
-from .lab_view import LabView, OptionSpec
+from .lab_view import LabView
 
 GATE_ROWS = {  # name -> (title, short label, levels or None for symmetric)
     "i": ("input gate i", "i", (0.0, 1.0)),
@@ -40,20 +40,6 @@ GATE_ROWS = {  # name -> (title, short label, levels or None for symmetric)
 }
 LSTM_ORDER = ("i", "f", "g", "o", "c", "h")
 TASK = "generate_stream"
-
-
-def text_options(hidden: int, max_depth: int, seq_len: int, batch: int) -> tuple[OptionSpec, ...]:
-    """The text labs' settings form (registered in visualizer/lab_views.py); a change starts a new run."""
-    return (
-        OptionSpec("hidden", "hidden units", "int", hidden, minimum=1, maximum=2048),
-        OptionSpec("depth", "layers", "int", 2, minimum=1, maximum=max_depth),
-        OptionSpec("seq_len", "sequence length", "int", seq_len, minimum=2, maximum=1000,
-                   tooltip="characters per training sequence: backpropagation through time walks them back one "
-                           "phase per character (several per phase above 50)"),
-        OptionSpec("batch_size", "parallel sequences", "int", batch, minimum=1, maximum=1024),
-        OptionSpec("text", "text file", "text", "", tooltip="a UTF-8 text file to train on; empty: Tiny Shakespeare"),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
-    )
 
 
 def show_char(c: str) -> str:

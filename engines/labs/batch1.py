@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
+from ..loading import read_model
 from ..numpy_engine.losses import softmax
 from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
@@ -358,26 +360,21 @@ class Batch1Trainer(Trainer):
                    "groups": self.groups, "iteration": self.iteration,
                    "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
                                   for net in NETS}}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+        atomic_write(path, lambda f: torch.save(payload, f), "the models")
 
     def load(self, path: str) -> None:
-        try:
-            payload = torch.load(path, weights_only=True)
-            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-batch1-1"
-        except FileNotFoundError:
-            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
-        except Exception:
-            ok = False
-        if not ok:
-            raise StepwiseError(f"The file {path} is not a model saved by the batch-size-1 lab; choose one that is.")
-        if payload["channels"] != list(self.channels) or payload["groups"] != self.groups:
-            raise StepwiseError(f"The models in {path} have channels {payload['channels']} and {payload['groups']} "
-                                "groups; set the same to load them.")
+        def check(meta: dict) -> None:
+            if meta.get("channels") != list(self.channels) or meta.get("groups") != self.groups:
+                raise StepwiseError(f"The models in {path} have channels {meta.get('channels')} and "
+                                    f"{meta.get('groups')} groups; set the same to load them.")
+
+        # both nets' state dicts, flattened to "net/name" as the loader reads them
+        own = {f"{net}/{k}": v for net in NETS for k, v in self.runners[net].net.state_dict().items()}
+        _, arrays = read_model(path, self.lab, own, ("stepwise-torch-batch1-1",), check=check)
         for net in NETS:
-            self.runners[net].net.load_state_dict(payload["state_dict"][net])
+            prefix = f"{net}/"
+            self.runners[net].net.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v))
+                                                   for k, v in arrays.items() if k.startswith(prefix)})
 
 
 def make_trainer(config: dict) -> Batch1Trainer:

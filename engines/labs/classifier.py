@@ -8,13 +8,14 @@ first example of the current batch.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
+from ..loading import check_blocks, read_model
 from ..landscape import ParameterTrajectory, classifier_landscape
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -55,20 +56,6 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
     return {"precision": precision, "recall": recall, "f1": f1, "support": support, "confusion": cm,
             "accuracy": float(tp.sum() / max(cm.sum(), 1)),
             "macro_f1": float(f1.mean() if classes is None else f1[list(classes)].mean())}
-
-
-def read_npz_model(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """The metadata and the arrays of a model saved by a NumPy-engine classifier (no pickle)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StepwiseError(f"The model file {path} does not exist; check the path.")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            meta = json.loads(str(f["__meta__"]))
-            arrays = {k: f[k] for k in f.files if k != "__meta__"}
-    except Exception:
-        raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
-    return meta, arrays
 
 
 def backward_plan(trains: list[bool]) -> list[bool]:
@@ -347,20 +334,11 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         arrays = self.model.state_arrays()
         meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
                            "digits": list(self.digits)})
-        try:
-            with open(path, "wb") as f:
-                np.savez(f, __meta__=np.array(meta), **arrays)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
 
     def load(self, path: str) -> None:
-        meta, arrays = read_npz_model(path)
         mine = self.architecture()
-        if meta.get("lab") != mine["lab"] or meta.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with layers "
-                                f"{meta.get('blocks')}; set the same layers to load it.")
-        try:
-            self.model.load_state_arrays(arrays)
-        except (KeyError, ValueError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
+        meta, arrays = read_model(path, self.lab, self.model.state_arrays(), ("stepwise-model-1",),
+                                  check=lambda meta: check_blocks(meta, mine, path))
+        self.model.load_state_arrays(arrays)
         self.report = None

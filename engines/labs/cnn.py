@@ -39,7 +39,7 @@ from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
 from ..numpy_engine.ops import ACTIVATIONS
 from ..trainer import PhaseSpec
-from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan, read_npz_model
+from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan
 
 DEFAULT_CHANNELS = (12, 24)  # 8, 16 plateaus near 98 % held-out; 12, 24 reaches 98.2–98.6 % (seeds 0–3)
 DEFAULT_SHIFT = 2
@@ -75,29 +75,34 @@ def parse_freeze(value) -> frozenset:
     return names
 
 
-def read_model_blocks(path: str) -> tuple[dict, dict[str, list[np.ndarray]]]:
-    """A saved model of either engine (.npz of the NumPy engine, .pt of the Torch engine): its
-    metadata and, per block name, its parameters in the NumPy engine's layout and order."""
-    from pathlib import Path
-    if not Path(path).is_file():
-        raise StepwiseError(f"The model file {path} to start from does not exist; check the path.")
+def read_model_blocks(path: str, channels: tuple[int, int], activation: str) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """A saved CNN of either engine (.npz of the NumPy engine, .pt of the Torch engine), checked by
+    engines/loading.py against this network's arrays (names, shapes, finite values): its metadata
+    and, per block name, its parameters in the NumPy engine's layout and order."""
+    import zipfile
+
+    from ..loading import check_path, read_model
+    p = check_path(path, "model file to start from")
+    try:
+        with zipfile.ZipFile(p) as z:
+            torch_file = any(n.endswith("data.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        torch_file = False                                 # read_model says what is wrong with it
+    if torch_file:
+        from ..torch_engine.models import cnn_blocks
+        from ..torch_engine.staged import StagedNet
+        own = StagedNet(cnn_blocks(channels, np.random.default_rng(0), activation=activation)).state_dict()
+        meta, arrays = read_model(p, "cnn", own, ("stepwise-torch-model-1",), what="model file to start from")
+    else:
+        own = Model(numpy_cnn_layers(channels, np.random.default_rng(0), np.float32, activation),
+                    SoftmaxCrossEntropy()).state_arrays()
+        meta, arrays = read_model(p, "cnn", own, ("stepwise-model-1",), what="model file to start from")
     blocks: dict[str, list[np.ndarray]] = {}
-    try:
-        meta, arrays = read_npz_model(path)
-        for key, a in arrays.items():                     # "<block>.<param>"
-            blocks.setdefault(key.split(".")[0], []).append(np.asarray(a))
-        return meta, blocks
-    except StepwiseError:
-        pass
-    from ..torch_engine.classifier import read_torch_model
-    try:
-        payload = read_torch_model(path)
-    except StepwiseError:
-        raise StepwiseError(f"The file {path} is not a Stepwise model (.npz or .pt); choose a file saved by Stepwise.") from None
-    for key, t in payload["state_dict"].items():         # "blocks.<name>.<module>.<param>"
-        a = t.detach().cpu().numpy()
-        blocks.setdefault(key.split(".")[1], []).append(a.T if a.ndim == 2 else a)  # Linear (out, in) -> (in, out)
-    return {k: v for k, v in payload.items() if k != "state_dict"}, blocks
+    for key in own:                          # "<block>.<param>" (NumPy) or "blocks.<block>.<module>.<param>" (torch)
+        a = np.asarray(arrays[key])
+        name = key.split(".")[1] if torch_file else key.split(".")[0]
+        blocks.setdefault(name, []).append(a.T if torch_file and a.ndim == 2 else a)  # Linear (out, in) -> (in, out)
+    return meta, blocks
 
 
 class CNNModel(Model):
@@ -244,10 +249,7 @@ class CNNLab:
     def start_from(self, path: str) -> None:
         """Copy every block of a saved CNN whose shapes fit; the head is new when the saved model was
         trained on other digits (its outputs meant other classes)."""
-        meta, saved = read_model_blocks(path)
-        if meta.get("lab") != "cnn":
-            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network, not a CNN; start from a "
-                                "model saved in the CNN lab.")
+        meta, saved = read_model_blocks(path, self.channels, self.activation)
         saved_digits = tuple(meta.get("digits", ALL_DIGITS))
         loaded, fresh = [], []
         for k, name in enumerate(BLOCK_NAMES):

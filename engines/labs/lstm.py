@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..numpy_engine.lstm import NumpyLSTM
 from .text_common import NumpyTextTrainer, TextTrainer
 
@@ -110,10 +111,8 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
 
     def save(self, path: str) -> None:
         torch = self.torch
-        try:
-            torch.save({"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        payload = {"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}
+        atomic_write(path, lambda f: torch.save(payload, f), "the model")
 
     def after_load(self) -> None:
         self.optimizer = self._adam(self.model.parameters(), lr=self.lr)

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import math
 import time
-import zipfile
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import StepwiseError
+from ..atomic import atomic_write
+from ..loading import read_model
 from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
                                 sample_from_logits)
 from ..text_data import TextData, load_text
@@ -70,28 +70,6 @@ def step_chunks(T: int, max_phases: int = MAX_STEP_PHASES) -> list[tuple[int, in
     """(t_hi, t_lo) per backward phase of one layer, from the last step to the first."""
     per = math.ceil(T / max_phases)
     return [(hi, max(hi - per + 1, 0)) for hi in range(T - 1, -1, -per)]
-
-
-def read_model_file(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(meta, parameter arrays) of a text model saved by either engine (.npz, or torch.save)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StepwiseError(f"The model file {path} does not exist; check the path.")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            if "__meta__" in f.files:
-                meta = json.loads(str(f["__meta__"]))
-                return meta, {k: f[k] for k in f.files if k != "__meta__"}
-    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
-        pass
-    try:
-        import torch
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-        meta = json.loads(blob["meta"])
-        return meta, {k: v.detach().numpy() for k, v in blob["state_dict"].items()}
-    except Exception:
-        raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
-                            "char-RNN or LSTM lab.") from None
 
 
 # ---------------------------------------------------------------------------- the trainer
@@ -510,11 +488,21 @@ class TextTrainer(Trainer):
                            "iteration": self.iteration})
 
     def load(self, path: str) -> None:
-        meta, arrays = read_model_file(path)
-        if meta.get("format") != MODEL_FORMAT:
-            raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
-                                "char-RNN or LSTM lab.")
+        """A model saved by either engine (.npz or torch.save), checked by the one loader."""
+        meta, arrays = read_model(path, self.lab, self.model.param_arrays(), (MODEL_FORMAT,), what="model file",
+                                  check=self._check_architecture(path))
+        self.model.set_param_arrays(arrays)
+        self.model.reset_carry()
+        self.after_load()
+
+    def _check_architecture(self, path: str):
         mine = self.architecture()
+
+        def check(meta: dict) -> None:
+            self._compare_architecture(meta, mine, path)
+        return check
+
+    def _compare_architecture(self, meta: dict, mine: dict, path: str) -> None:
         if meta.get("cell") != self.cell:
             kinds = {"lstm": ("an LSTM", "LSTM"), "rnn": ("a vanilla RNN", "char-RNN")}
             theirs, lab = kinds.get(meta.get("cell"), ("another kind of", "matching"))
@@ -527,12 +515,6 @@ class TextTrainer(Trainer):
             raise StepwiseError(f"The model in {path} was trained on a text with a different set of characters "
                                 f"({len(meta.get('chars') or '')} instead of {len(mine['chars'])}); open the same "
                                 "text (--text) to load it.")
-        try:
-            self.model.set_param_arrays(arrays)
-        except (KeyError, ValueError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
-        self.model.reset_carry()
-        self.after_load()
 
     def after_load(self) -> None:
         pass
@@ -595,11 +577,8 @@ class NumpyTextTrainer(TextTrainer):
         m.carry = None if state["carry"] is None else [{k: np.array(v) for k, v in c.items()} for c in state["carry"]]
 
     def save(self, path: str) -> None:
-        try:
-            with open(path, "wb") as f:
-                np.savez(f, __meta__=np.array(self.meta_json()), **self.model.param_arrays())
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        meta, arrays = self.meta_json(), self.model.param_arrays()
+        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
 
     def after_load(self) -> None:
         self.optimizer = self.make_optimizer(self.model)   # a loaded model starts a fresh optimizer memory

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing as mp
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -19,8 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from ..labs.classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
+from ..loading import check_blocks, read_model
 from ..landscape import ParameterTrajectory, classifier_landscape
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
@@ -130,22 +131,6 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
                "update_hist": histogram(updates[ids[0]].numpy())}
     out.update(runner.extra(kind, block))
     return out
-
-
-def read_torch_model(path: str) -> dict:
-    """The payload of a model saved by a torch classifier: metadata and its state_dict (weights only)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StepwiseError(f"The model file {path} does not exist; check the path.")
-    try:
-        payload = torch.load(p, weights_only=True)
-        meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
-    except Exception:
-        meta_ok = False
-    if not meta_ok:
-        raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
-                            "with the torch engine.")
-    return payload
 
 
 class TorchClassifierTrainer(ClassifierCommands, Trainer):
@@ -386,19 +371,11 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
         payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
                    "digits": list(self.digits), "state_dict": state}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        atomic_write(path, lambda f: torch.save(payload, f), "the model")
 
     def load(self, path: str) -> None:
-        payload = read_torch_model(path)
         mine = self.architecture()
-        if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with layers "
-                                f"{payload.get('blocks')}; set the same layers to load it.")
-        try:
-            self.runner.net.load_state_dict(payload["state_dict"])
-        except (KeyError, RuntimeError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({str(e).splitlines()[0]}).") from None
+        meta, arrays = read_model(path, self.lab, self.runner.net.state_dict(), ("stepwise-torch-model-1",),
+                                  check=lambda meta: check_blocks(meta, mine, path))
+        self.runner.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         self.report = None
