@@ -290,6 +290,9 @@ def test_augment_strip_is_deterministic_and_leaves_training_alone():
     two = t.command("augment_strip", {"count": 4})
     assert one["captions"] == ["original", "shift", "rotate", "noise", "all", "all", "all", "all"]
     np.testing.assert_array_equal(one["images"], two["images"])
+    other = t.command("augment_strip", {"count": 4, "draw": 1})          # "Draw again": other draws
+    assert not np.array_equal(one["images"][1:], other["images"][1:])
+    np.testing.assert_array_equal(one["images"][0], other["images"][0])
     np.testing.assert_array_equal(one["images"][0], t._batch_source)
     assert t.get_state()["rng"] == rng_before
     t.command("inspect_heldout", {"index": 3})

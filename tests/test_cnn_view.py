@@ -167,7 +167,7 @@ def test_inputs_tab_histograms_and_augmentation_strip(view, qtbot):
     view.set_snapshot(snap)
     with qtbot.waitSignal(view.command) as sig:
         view.tabs.setCurrentWidget(view.inputs_tab)
-    assert sig.args == ["augment_strip", {"count": 8}]
+    assert sig.args == ["augment_strip", {"count": 8, "draw": 0}]
     tab = view.inputs_tab
     assert f"{pixels.mean():.4f}" in tab.stats.text() and "on" in tab.stats.text()
     x, y = tab.norm_hist.curve.getData()
@@ -179,7 +179,7 @@ def test_inputs_tab_histograms_and_augmentation_strip(view, qtbot):
     assert "held-out #3" in tab.strip_note.text()
     with qtbot.waitSignal(view.command) as sig:
         tab.refresh.click()
-    assert sig.args[0] == "augment_strip"
+    assert sig.args == ["augment_strip", {"count": 8, "draw": 1}]          # new draws
 
 
 def test_helpers():

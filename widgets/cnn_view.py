@@ -371,7 +371,8 @@ class InputsTab(QtWidgets.QWidget):
         head.addWidget(section_label("Augmentation: the inspected example as training would see it"))
         head.addStretch(1)
         self.refresh = QtWidgets.QPushButton("Draw again")
-        self.refresh.setToolTip("the strip's draws depend on the iteration: the same iteration shows the same strip")
+        self.refresh.setToolTip("new random draws (each draw is numbered: the same number and iteration give the "
+                                "same strip)")
         self.refresh.clicked.connect(self.refresh_requested.emit)
         head.addWidget(self.refresh)
         v.addLayout(head)
@@ -564,9 +565,10 @@ class CNNView(LabView):
         self.engines_tab.parity_requested.connect(lambda dtype: self.command.emit("parity", {"dtype": dtype}))
         self.engines_tab.speed_requested.connect(lambda: self.command.emit("speed", {"iterations": 20}))
         self.tabs.currentChanged.connect(lambda _: self.snap is not None and self.set_snapshot(self.snap))
-        self.inputs_tab.refresh_requested.connect(self._request_augment_strip)
+        self.inputs_tab.refresh_requested.connect(lambda: self._request_augment_strip(new_draw=True))
         self._augment_key = None
         self._augment_requested_at = 0.0
+        self._augment_draw = 0
 
     def _back_to_batch(self) -> None:
         self.command.emit("inspect", {"image": None})
@@ -578,9 +580,10 @@ class CNNView(LabView):
         else:
             self.maps_tab.strip.picked.emit(int(self.maps_tab.strip.page_indices()[0]))
 
-    def _request_augment_strip(self) -> None:
+    def _request_augment_strip(self, new_draw: bool = False) -> None:
         self._augment_requested_at = time.monotonic()
-        self.command.emit("augment_strip", {"count": 8})
+        self._augment_draw += int(new_draw)
+        self.command.emit("augment_strip", {"count": 8, "draw": self._augment_draw})
 
     def _request_strip(self) -> None:
         self._strip_requested_at = time.monotonic()

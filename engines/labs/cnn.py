@@ -298,16 +298,16 @@ class CNNLab:
             self._input_stats = input_statistics(self.data.train_x)
         return self._input_stats
 
-    def augment_strip(self, count: int = 8) -> dict[str, Any]:
+    def augment_strip(self, count: int = 8, draw: int = 0) -> dict[str, Any]:
         """The inspected example (or the first training image of the current batch, before augmentation)
-        through each chosen augmentation, drawn from a generator of its own seeded by (seed, iteration):
-        the training generator is not touched, and the same iteration shows the same strip."""
+        through each chosen augmentation, drawn from a generator of its own seeded by (seed, iteration,
+        draw): the training generator is not touched, and the same request shows the same strip."""
         if self.inspected is not None:
             image, source = self.inspected["image"], self.inspected["source"] or "inspected example"
         else:
             image = self._batch_source if self._batch_source is not None else self.data.train_x[0]
             source = "first training image of the batch" if self._batch_source is not None else "training image #0"
-        rng = np.random.default_rng([self.seed, 7, self.iteration])
+        rng = np.random.default_rng([self.seed, 7, self.iteration, max(0, int(draw))])
         items = augmentation_strip(image, rng, self.augment, self.shift, combined=max(1, min(int(count), 16)))
         return {"captions": [c for c, _ in items], "images": np.stack([im for _, im in items]),
                 "augment": list(self.augment), "source": source, "iteration": self.iteration}
@@ -470,7 +470,7 @@ class CNNLab:
         if name == "speed":
             return {"task": self.speed_task(int(args.get("iterations", 20)))}
         if name == "augment_strip":
-            return self.augment_strip(int(args.get("count", 8)))
+            return self.augment_strip(int(args.get("count", 8)), int(args.get("draw", 0)))
         return super().command(name, args)
 
     def summary(self) -> dict[str, Any]:
