@@ -45,7 +45,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
                    help="going back: iterations between keyframes (default: sized from what an iteration costs)")
     g = p.add_argument_group("network and training")
     g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
-    g.add_argument("--activation", help="relu, tanh or sigmoid")
+    g.add_argument("--activation", help="relu, tanh or sigmoid (MLP and CNN labs)")
     g.add_argument("--dropout", type=float)
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--momentum", type=float)
@@ -55,6 +55,15 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--channels", help="CNN lab: channels of the two conv layers, e.g. 12,24")
     g.add_argument("--shift", type=int, help="CNN / batch-1 labs: random shift of the training images, in pixels")
     g.add_argument("--decay", type=float, help="CNN lab: learning-rate decay lr / (1 + t/decay)")
+    g.add_argument("--digits", help="CNN lab: train and hold out only these digits, e.g. 0-4 or 5,6,7 (default: all)")
+    g.add_argument("--init", metavar="FILE", help="CNN lab: start from a saved model (.npz or .pt); a new head "
+                                                  "when its digits differ")
+    g.add_argument("--freeze", help="CNN lab: blocks whose weights take no update, e.g. conv1,conv2 "
+                                    "(conv1, pool1, conv2, pool2, output)")
+    g.add_argument("--normalize", action="store_true", default=None,
+                   help="CNN lab: standardize inputs with the training split's pixel mean and std")
+    g.add_argument("--augment", help="CNN lab: training augmentations, e.g. shift,rotate (shift, rotate, scale, "
+                                     "elastic, blur, contrast, noise; none; default: shift)")
     g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
     g.add_argument("--router", action="store_true", default=None,
                    help="batch-1 lab: a routing net, a router sending each digit to one of a few experts")
@@ -84,7 +93,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars", "keyframe_disk_gb", "keyframe_interval", "cell", "router")
+               "eval_chars", "keyframe_disk_gb", "keyframe_interval", "cell", "router", "digits", "init", "freeze",
+               "normalize", "augment")
 
 
 def config_from_args(args) -> dict:

@@ -115,6 +115,9 @@ class MainWindow(QtWidgets.QMainWindow):
         # left: diagram (scrollable) above the settings form
         self.diagram = NetworkDiagram()
         self.diagram.block_clicked.connect(lambda i: self.client.send("select", i))
+        # a lock on the diagram: a live setting, so going back replays the toggle where it was made
+        self.diagram.freeze_toggled.connect(
+            lambda name, on: self.client.send("hyper", (f"freeze:{name}", 1.0 if on else 0.0)))
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.diagram)
         scroll.setWidgetResizable(True)
@@ -363,6 +366,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap.get("blocks") and len(snap["blocks"]) != len(self.diagram.blocks):
             self.diagram.set_blocks(snap["blocks"])
         self.diagram.set_state(snap["active_block"], snap["active_kind"], snap["selected_block"])
+        transfer = snap.get("view", {}).get("transfer") or {}
+        self.diagram.set_transfer(transfer.get("freezable", ()), transfer.get("frozen", ()),
+                                  transfer.get("gradient_stops_at"))
         self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
         self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
         self.timeline.set_position(snap["iteration"], snap["furthest"])

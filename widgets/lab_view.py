@@ -114,6 +114,8 @@ class SettingsForm(QtWidgets.QGroupBox):
     def set_live(self, hyperparams: dict) -> None:
         """Live hyperparameters from the snapshot; editors are created once, then only updated."""
         for name, value in hyperparams.items():
+            if name.startswith("freeze:"):
+                continue  # frozen blocks are toggled by their lock in the network diagram
             if name not in self.live:
                 box = QtWidgets.QDoubleSpinBox()
                 box.setDecimals(5)
