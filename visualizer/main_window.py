@@ -5,14 +5,18 @@ renders the latest snapshot, at most once per timer tick.
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engines import StepwiseError
+from engines.atomic import atomic_write
 from engines.labs import LABS
 from visualizer import preferences
 from visualizer.lab_views import lab_ui, make_view
-from visualizer.worker import SPEEDS, SessionClient
+from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
@@ -24,7 +28,7 @@ KEYS_HELP = ("Space: play / pause · →: step one phase · Shift+→: step one 
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, config: dict, client_factory=SessionClient):
+    def __init__(self, config: dict, client_factory=SessionClient, offer_recovery: bool = True):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
@@ -34,16 +38,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_error: str | None = None
         self.last_snapshot: dict | None = None
         self._error_box: QtWidgets.QMessageBox | None = None
+        self.restart_box: QtWidgets.QMessageBox | None = None
+        self.recovery_box: QtWidgets.QMessageBox | None = None
         self._build()
         self.client = client_factory(self.config, self)
         self.client.snapshot.connect(self.on_snapshot)
         self.client.ready.connect(self.on_ready)
         self.client.error.connect(self.show_error)
-        self.client.died.connect(self.show_error)
+        self.client.died.connect(self.on_died)
         self.client.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
         self.client.progress.connect(self.on_progress)
+        if offer_recovery and not config.get("session"):
+            QtCore.QTimer.singleShot(0, self.offer_recovery)
         # --- classroom hook: lessons, presenter mode, export, notes (visualizer/classroom.py)
         from visualizer import classroom
         classroom.install(self)
@@ -110,6 +118,9 @@ class MainWindow(QtWidgets.QMainWindow):
         # left: diagram (scrollable) above the settings form
         self.diagram = NetworkDiagram()
         self.diagram.block_clicked.connect(lambda i: self.client.send("select", i))
+        # a lock on the diagram: a live setting, so going back replays the toggle where it was made
+        self.diagram.freeze_toggled.connect(
+            lambda name, on: self.client.send("hyper", (f"freeze:{name}", 1.0 if on else 0.0)))
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.diagram)
         scroll.setWidgetResizable(True)
@@ -231,8 +242,82 @@ class MainWindow(QtWidgets.QMainWindow):
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return self.grab().save(path, "PNG")
+        """The window as a PNG, written atomically (a failed write keeps the old file and says why)."""
+        try:
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable says why, in one sentence
+        data = QtCore.QByteArray()
+        buffer = QtCore.QBuffer(data)
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        if not self.grab().save(buffer, "PNG"):
+            self.show_error("The window could not be encoded as a PNG; try again.")
+            return False
+        try:
+            atomic_write(path, lambda f: f.write(bytes(data)), "the screenshot")
+        except StepwiseError as e:
+            self.show_error(str(e))
+            return False
+        return True
+
+    # ------------------------------------------------------------------ recovery
+    def on_died(self, message: str) -> None:
+        """The engine process died: say so, and offer to restart it (from the last autosave if any)."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        box = self.restart_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Stepwise",
+                                                       message, parent=self)
+        restart = box.addButton("Restart", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        restart.setToolTip("a new run of this lab with these settings, from iteration 0")
+        restart.clicked.connect(self.restart_engine)
+        if self.client.has_autosave():
+            resume = box.addButton("Restart from the last autosave", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+            resume.clicked.connect(lambda: self.restart_engine(from_autosave=True))
+            box.setDefaultButton(resume)
+        box.addButton("Close", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def restart_engine(self, from_autosave: bool = False) -> None:
+        if from_autosave and self.client.has_autosave():
+            self.client.restart({"session": self.client.autosave})
+        else:
+            self.client.restart(dict(self.config))
+
+    def offer_recovery(self) -> None:
+        """After a crash (an autosave left behind by a window that is gone): offer to reopen it."""
+        left = leftover_autosaves()
+        if not left:
+            return
+        newest = left[0]
+        box = self.recovery_box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question, "Stepwise",
+            "Stepwise did not close cleanly last time; its session was autosaved at "
+            f"{time.strftime('%H:%M on %d %b', time.localtime(newest.stat().st_mtime))} ({newest.name}). "
+            "Reopen it?", parent=self)
+        reopen = box.addButton("Reopen", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        reopen.clicked.connect(lambda: self.reopen_autosave(newest, left[1:]))
+        discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
+        discard.clicked.connect(lambda: self._remove(left))
+        box.addButton("Later", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def reopen_autosave(self, path: Path, others: list[Path] = ()) -> None:
+        """Open it as this window's own autosave (so a clean close removes it)."""
+        own = self.client.autosave or str(path)
+        try:
+            os.replace(path, own)
+        except OSError:
+            own = str(path)
+        self._remove(others)
+        self.client.send("open_session", own)
+
+    @staticmethod
+    def _remove(paths) -> None:
+        for p in paths:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
 
     def show_error(self, message: str) -> None:
         """One clear sentence, in a dialog that does not block; the app and its state stay."""
@@ -284,6 +369,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap.get("blocks") and len(snap["blocks"]) != len(self.diagram.blocks):
             self.diagram.set_blocks(snap["blocks"])
         self.diagram.set_state(snap["active_block"], snap["active_kind"], snap["selected_block"])
+        transfer = snap.get("view", {}).get("transfer") or {}
+        self.diagram.set_transfer(transfer.get("freezable", ()), transfer.get("frozen", ()),
+                                  transfer.get("gradient_stops_at"))
         self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
         self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
         self.timeline.set_position(snap["iteration"], snap["furthest"])

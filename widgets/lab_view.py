@@ -11,8 +11,6 @@ and emits intents; it never touches an engine. The window routes:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from PySide6 import QtCore, QtWidgets
 
 
@@ -37,22 +35,11 @@ class LabView(QtWidgets.QWidget):
         """A new run started (new lab, new settings, or a loaded model)."""
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    """A lab setting shown in the settings form; changing it starts a new run."""
-    key: str
-    label: str
-    kind: str                 # "int" | "float" | "text" | "choice" | "bool"
-    default: object
-    choices: tuple = ()
-    minimum: float = 0
-    maximum: float = 1e9
-    tooltip: str = ""
-    engines: tuple = field(default=())   # shown only for these engines (empty: all)
-
-
 class SettingsForm(QtWidgets.QGroupBox):
-    """Structural settings (a new run on Apply) and live hyperparameters (applied at once)."""
+    """Structural settings (a new run on Apply) and live hyperparameters (applied at once).
+
+    The options are declarations with ``key, label, kind, default, choices, minimum, maximum,
+    tooltip`` (engines/options.py OptionSpec, handed in by the window)."""
 
     apply = QtCore.Signal(dict)
     hyperparam = QtCore.Signal(str, float)
@@ -70,10 +57,10 @@ class SettingsForm(QtWidgets.QGroupBox):
         self.live_form = QtWidgets.QFormLayout()
         outer.addLayout(self.live_form)
         outer.addStretch(1)
-        self.editors: dict[str, tuple[OptionSpec, QtWidgets.QWidget]] = {}
+        self.editors: dict[str, tuple[object, QtWidgets.QWidget]] = {}
         self.live: dict[str, QtWidgets.QDoubleSpinBox] = {}
 
-    def set_options(self, options: list[OptionSpec], values: dict) -> None:
+    def set_options(self, options: list, values: dict) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
@@ -86,7 +73,7 @@ class SettingsForm(QtWidgets.QGroupBox):
         self.apply_button.setVisible(bool(options))
 
     @staticmethod
-    def _editor(spec: OptionSpec, value) -> QtWidgets.QWidget:
+    def _editor(spec, value) -> QtWidgets.QWidget:
         if spec.kind == "choice":
             w = QtWidgets.QComboBox()
             w.addItems([str(c) for c in spec.choices])
@@ -127,6 +114,8 @@ class SettingsForm(QtWidgets.QGroupBox):
     def set_live(self, hyperparams: dict) -> None:
         """Live hyperparameters from the snapshot; editors are created once, then only updated."""
         for name, value in hyperparams.items():
+            if name.startswith("freeze:"):
+                continue  # frozen blocks are toggled by their lock in the network diagram
             if name not in self.live:
                 box = QtWidgets.QDoubleSpinBox()
                 box.setDecimals(5)
