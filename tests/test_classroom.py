@@ -10,29 +10,10 @@ import pytest
 from PySide6 import QtWidgets
 
 from visualizer import export
-from visualizer.main_window import MainWindow
 from visualizer.presenter import COLOUR_BLIND_SAFE, settings
 from widgets import common
-from widgets.common import configure_pyqtgraph
 
-CONFIG = {"lab": "mlp", "seed": 0, "hidden": "16", "batch_size": 16}
-
-
-@pytest.fixture
-def window(qtbot):
-    configure_pyqtgraph()
-    w = MainWindow(dict(CONFIG))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=30000)
-    yield w
-    w.presenter.set_percent(100)
-    w.presenter.set_colour_blind(False)
-    w.close()
-
-
-def wait_for(qtbot, window, predicate, timeout=30000):
-    qtbot.waitUntil(lambda: window.last_snapshot is not None and predicate(window.last_snapshot), timeout=timeout)
+from test_main_window import CONFIG, wait_for, window  # noqa: F401 — the same real window
 
 
 def identify(path) -> list[str]:

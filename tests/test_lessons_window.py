@@ -3,22 +3,10 @@ keeps the iterations few; every directive still executes and its target must exi
 returns to a step's state exactly."""
 import pytest
 
+from test_main_window import window  # noqa: F401 — the same real window
 from visualizer.lessons import shipped_lessons
-from visualizer.main_window import MainWindow
-from widgets.common import configure_pyqtgraph
 
 SCALE = 0.02  # @run 300 -> 6 iterations
-
-
-@pytest.fixture
-def window(qtbot):
-    configure_pyqtgraph()
-    w = MainWindow({"lab": "mlp", "seed": 0, "hidden": "16"})
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=30000)
-    yield w
-    w.close()
 
 
 def open_lesson(qtbot, window, path):

@@ -240,6 +240,23 @@ def export_targets(window) -> dict[str, QtWidgets.QWidget]:
     return out
 
 
+def _ask_path(window, dialog, form, fmt: QtWidgets.QComboBox, title: str) -> str | None:
+    """Save / Cancel under the form; then where to, with the format's suffix. None: cancelled."""
+    buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
+                                         | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    form.addRow(buttons)
+    if not dialog.exec():
+        return None
+    suffix = fmt.currentText().lower()
+    path, _ = QtWidgets.QFileDialog.getSaveFileName(window, title, f"stepwise-{window.lab}.{suffix}",
+                                                    f"{fmt.currentText()} (*.{suffix})")
+    if path and not path.lower().endswith("." + suffix):
+        path += "." + suffix
+    return path or None
+
+
 def export_dialog(window) -> None:
     dialog = QtWidgets.QDialog(window)
     dialog.setWindowTitle("Export view")
@@ -258,19 +275,8 @@ def export_dialog(window) -> None:
     scale.setSuffix(" ×")
     scale.setToolTip("PNG: pixels per screen pixel (2 × for slides and print)")
     form.addRow("Scale (PNG)", scale)
-    buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
-                                         | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    form.addRow(buttons)
-    if not dialog.exec():
-        return
-    suffix = fmt.currentText().lower()
-    path, _ = QtWidgets.QFileDialog.getSaveFileName(window, "Export view", f"stepwise-{window.lab}.{suffix}",
-                                                    f"{fmt.currentText()} (*.{suffix})")
+    path = _ask_path(window, dialog, form, fmt, "Export view")
     if path:
-        if not path.lower().endswith("." + suffix):
-            path += "." + suffix
         try:
             export.export_view(targets[target.currentText()], path, scale.value())
             window.statusBar().showMessage(f"Exported to {path}.", 8000)
@@ -314,20 +320,9 @@ def record_dialog(window) -> None:
     fmt = QtWidgets.QComboBox()
     fmt.addItems(["GIF", "MP4"])
     form.addRow("Format", fmt)
-    buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Save
-                                         | QtWidgets.QDialogButtonBox.StandardButton.Cancel)
-    buttons.accepted.connect(dialog.accept)
-    buttons.rejected.connect(dialog.reject)
-    form.addRow(buttons)
-    if not dialog.exec():
-        return
-    suffix = fmt.currentText().lower()
-    path, _ = QtWidgets.QFileDialog.getSaveFileName(window, "Record", f"stepwise-{window.lab}.{suffix}",
-                                                    f"{fmt.currentText()} (*.{suffix})")
+    path = _ask_path(window, dialog, form, fmt, "Record")
     if not path:
         return
-    if not path.lower().endswith("." + suffix):
-        path += "." + suffix
     try:
         if what.currentIndex() == 1:
             recorder = export.LessonRecorder(window, window.lesson, path)
