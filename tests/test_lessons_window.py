@@ -87,3 +87,16 @@ def test_a_lesson_with_a_missing_panel_says_so(qtbot, window, tmp_path):
         pass
     assert "no panel 'view.no_such_panel'" in blocker.args[0]
     assert window.last_error == blocker.args[0]
+
+
+def test_a_lesson_records_as_an_mp4_one_frame_per_step(qtbot, window, tmp_path):
+    from visualizer.export import LessonRecorder
+    path = next(p for p in shipped_lessons() if p.stem == "optimizers")
+    controller = open_lesson(qtbot, window, path)
+    recorder = LessonRecorder(window, controller, str(tmp_path / "lesson.mp4"), seconds=1.0, scale=0.5)
+    with qtbot.waitSignal(recorder.finished, timeout=180000):
+        recorder.start()
+    import imageio.v3 as iio
+    frames = iio.imread(tmp_path / "lesson.mp4", index=None)
+    assert frames.shape[0] == len(controller.lesson.steps)
+    assert frames.shape[1] == window.height() // 2 // 2 * 2  # half size, even for the encoder
