@@ -246,7 +246,7 @@ def run_gui(config: dict, args) -> int:
         config["load"] = args.load
     if args.session:
         config = {"session": args.session}
-    scripted = bool(args.screenshot or args.steps or args.phases)
+    scripted = bool(args.screenshot or args.steps or args.phases or args.lesson)  # a lesson sets its own run
     window = MainWindow(config, offer_recovery=not scripted)  # a scripted run asks nothing
     if args.text_size is not None:
         window.presenter.set_percent(args.text_size, keep=False)

@@ -130,8 +130,8 @@ class Presenter(QtCore.QObject):
         splitter = getattr(self.window, "splitter", None)
         if share_space and splitter is not None and splitter.count() == 3:
             total = sum(splitter.sizes()) or self.window.width()
-            side = min(0.24, 0.17 * (0.6 + 0.4 * factor))
-            splitter.setSizes([int(total * side), int(total * (1 - 2.3 * side)), int(total * 1.3 * side)])
+            side = 0.16 * (0.7 + 0.3 * factor)  # 16 % each side at 100 %, 19 % at 200 %
+            splitter.setSizes([int(total * side), int(total * (1 - 2 * side)), int(total * side)])
         diagram = getattr(self.window, "diagram", None)
         if diagram is not None:
             diagram.set_blocks(diagram.blocks)  # taller boxes for larger text
