@@ -152,3 +152,19 @@ def test_old_sessions_without_notes_still_open(tmp_path):
     save_tree(str(tmp_path / "new.npz"), session.to_tree(dict(CONFIG)))
     assert Session.open(str(tmp_path / "new.npz"), make_trainer)[0].notes == [[0, 1, "a note"]]
     assert load_tree(str(tmp_path / "new.npz"))["notes"] == [[0, 1, "a note"]]
+
+
+def test_help_lessons_lists_the_shipped_lessons_and_the_last_lab_and_geometry_are_kept(qtbot, window):
+    from visualizer.classroom import _menu
+    from visualizer.lessons import shipped_lessons
+    from visualizer.presenter import last_lab
+    lessons_menu = next(a.menu() for a in _menu(window, "&Help").actions() if a.text() == "&Lessons")
+    entries = [a.text() for a in lessons_menu.actions() if a.text() and not a.isSeparator()]
+    assert len(entries) == len(shipped_lessons()) + 1 and entries[-1] == "Open a lesson file…"
+    assert last_lab() == "mlp"  # remembered on every new run
+    wanted = (700, window.minimumSizeHint().height() + 20)  # on the offscreen screen (restoreGeometry keeps it there)
+    window.resize(*wanted)
+    window.presenter.save_geometry()
+    window.resize(600, 400)
+    window.presenter.restore_geometry()
+    assert (window.width(), window.height()) == wanted
