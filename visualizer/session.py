@@ -227,7 +227,7 @@ class Session:
             t_it = max(self._it_seconds, 1e-6)
             self.near_every = _pow2_floor(max(1.0, NEAR_SECONDS / t_it))
             by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
-            by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / self.store.memory_budget))
+            by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / max(1, self.store.memory_budget)))
             by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
             # as close as memory allows, no further apart than a half-second replay, never costly
             while self.store.interval < max(by_cost, min(by_time, by_memory)):
