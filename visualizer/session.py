@@ -268,8 +268,11 @@ class Session:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
     def current_label(self) -> str:
+        """The phase just run; at an iteration boundary, the update that ended the iteration."""
         if self.phase == 0:
-            return "ready: next is " + self.specs[0].label
+            if self.iteration == 0:
+                return "ready: next is " + self.specs[0].label
+            return f"{self.specs[-1].label} — applied; next: {self.specs[0].label}"
         return self.specs[self.phase - 1].label
 
     def block_phase_data(self, block: int) -> dict[str, Any]:

@@ -434,6 +434,8 @@ class EnginesTab(QtWidgets.QWidget):
 
 
 class CNNView(LabView):
+    inspects_ends = True
+
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
@@ -442,6 +444,7 @@ class CNNView(LabView):
         self.maps_tab = FeatureMapsTab()
         self.engines_tab = EnginesTab()
         self.inspector = LayerInspector()
+        self.inspector.wants_batch.connect(lambda: self.command.emit("batch", {}))
         self.report = ReportPanel()
         self.landscape = LandscapeView(title="Held-out loss around this run's training path")
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
@@ -488,8 +491,15 @@ class CNNView(LabView):
         self._strip_iteration = -1
         self._request_strip()
 
+    def show_end(self, end: str) -> None:
+        self.inspector.show_end(end)
+        if end:
+            self.tabs.setCurrentWidget(self.inspector)
+
     def on_reply(self, name: str, reply: dict) -> None:
-        if name == "heldout_examples":
+        if name == "batch":
+            self.inspector.batch.set_batch(reply)
+        elif name == "heldout_examples":
             self.maps_tab.strip.set_examples(reply)
         elif name in ("inspect", "inspect_heldout") and self.snap is not None:
             if reply.get("cleared"):

@@ -54,6 +54,102 @@ def range_levels(a: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
+def fit_title(plot: pg.PlotItem, title: str, size: str = "9pt") -> None:
+    """Set a plot's title without letting it widen the plot past its widget.
+
+    pyqtgraph makes a title's text width the plot's minimum width: a long title pushed the
+    right end of every bar chart out of view. Here the title may be cut instead (the full
+    text stays in the tooltip), and the data always fits."""
+    plot.setTitle(title, size=size)
+    plot.titleLabel.setMinimumWidth(0)
+    plot.titleLabel.setToolTip(title)
+
+
+def no_si_prefix(plot: pg.PlotItem, *axes: str) -> None:
+    """Axes show values as they are: no "(x0.001)" scaling in the label."""
+    for axis in axes or ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+
+
+class OutsideLegend(pg.LegendItem):
+    """A legend in the plot's own layout, under the x axis: it never covers the data.
+
+    pyqtgraph's LegendItem floats over the view box; placed in a layout it must report its
+    size as a size hint instead of setting its own geometry."""
+
+    def updateSize(self) -> None:
+        self.updateGeometry()
+
+
+def legend_below(plot: pg.PlotItem, columns: int = 2, text_size: str = "8pt") -> OutsideLegend:
+    """A legend under ``plot``'s x axis; curves plotted with a name are added to it."""
+    legend = OutsideLegend(colCount=columns, labelTextSize=text_size, frame=False, verSpacing=-6)
+    plot.layout.addItem(legend, 5, 1)  # rows of a PlotItem: title, top axis, view, bottom axis, label
+    plot.legend = legend
+    return legend
+
+
+class HoverReadout:
+    """Hovering a plot shows, at the nearest x, the value of every named curve.
+
+    Reads the curves' own data (``xData``/``yData``), so it works for any plot; it draws a
+    thin vertical line and one text box, both created once."""
+
+    def __init__(self, plot: pg.PlotItem, x_name: str = "iteration", x_format=lambda x: f"{x:,.0f}"):
+        self.plot, self.x_name, self.x_format = plot, x_name, x_format
+        self.line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#bbbbbb", width=1))
+        self.text = pg.TextItem("", anchor=(0, 0), color="#222", fill=pg.mkBrush(255, 255, 255, 225),
+                                border=pg.mkPen("#bbbbbb"))
+        for item in (self.line, self.text):
+            item.setZValue(1000)
+            item.hide()
+            plot.addItem(item, ignoreBounds=True)
+        self.proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30, slot=lambda args: self.show_at(args[0]))
+
+    def lines_at(self, x: float) -> list[str]:
+        out = []
+        for item in self.plot.listDataItems():
+            name = item.name()
+            xs, ys = item.xData, item.yData
+            if not name or not item.isVisible() or xs is None or not len(xs):
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
+            if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+                i -= 1
+            out.append((xs[i], f"{name}: {fmt(float(ys[i]))}"))
+        if not out:
+            return []
+        nearest_x = min(out, key=lambda o: abs(o[0] - x))[0]
+        return [f"{self.x_name} {self.x_format(float(nearest_x))}"] + [text for _, text in out]
+
+    def show_at(self, scene_pos) -> None:
+        vb = self.plot.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            self.hide()
+            return
+        p = vb.mapSceneToView(scene_pos)
+        x = 10 ** p.x() if self.plot.ctrl.logXCheck.isChecked() else p.x()
+        lines = self.lines_at(x)
+        if not lines:
+            self.hide()
+            return
+        self.text.setText("\n".join(lines))
+        # at the top of the plot, off the curve under the mouse; to the left when there is no room right
+        box = vb.sceneBoundingRect()
+        room_right, room_left = box.right() - scene_pos.x(), scene_pos.x() - box.left()
+        left = room_right < self.text.boundingRect().width() + 6 and room_left > room_right
+        self.text.setAnchor((1, 0) if left else (0, 0))
+        _, (_, y_top) = vb.viewRange()
+        self.text.setPos(p.x(), y_top)
+        self.line.setValue(p.x())
+        self.text.show()
+        self.line.show()
+
+    def hide(self) -> None:
+        self.text.hide()
+        self.line.hide()
+
+
 def fmt(x: float) -> str:
     if x is None or not np.isfinite(x):
         return "–"
@@ -70,7 +166,8 @@ class ImagePanel(pg.GraphicsLayoutWidget):
     def __init__(self, title: str = "", diverging: bool = False, parent=None, min_height: int = 120):
         super().__init__(parent=parent)
         self.setMinimumHeight(min_height)
-        self.plot = self.addPlot(title=title)
+        self.plot = self.addPlot()
+        fit_title(self.plot, title)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideAxis("left")
@@ -88,7 +185,7 @@ class ImagePanel(pg.GraphicsLayoutWidget):
     def set_title(self, title: str) -> None:
         if title != getattr(self, "_title", None):
             self._title = title
-            self.plot.setTitle(title, size="9pt")
+            fit_title(self.plot, title)
 
     def set_image(self, image: np.ndarray, levels: tuple[float, float] | None = None,
                   diverging: bool | None = None, caption: str | None = None, gray: bool = False) -> None:
@@ -120,7 +217,7 @@ class HistogramPanel(pg.PlotWidget):
     def __init__(self, title: str = "", color: str = "#4C78A8", parent=None):
         super().__init__(parent=parent)
         self.setMinimumHeight(110)
-        self.setTitle(title, size="9pt")
+        fit_title(self.getPlotItem(), title)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.curve = self.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush(color + "99"),
@@ -130,7 +227,7 @@ class HistogramPanel(pg.PlotWidget):
     def set_histogram(self, hist: dict | None, title: str | None = None) -> None:
         if title is not None and title != getattr(self, "_title", None):
             self._title = title
-            self.setTitle(title, size="9pt")
+            fit_title(self.getPlotItem(), title)
         if not hist:
             self.curve.setData([0, 1], [0])
             return
@@ -162,7 +259,7 @@ class BarPanel(pg.PlotWidget):
     def set_title(self, title: str) -> None:
         if title != self._title:
             self._title = title
-            self.setTitle(title, size="9pt")
+            fit_title(self.getPlotItem(), title)
 
     def set_vector(self, values: np.ndarray | None, title: str | None = None, labels: list[str] | None = None,
                    highlight: int | None = None) -> None:

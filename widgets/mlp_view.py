@@ -11,12 +11,15 @@ from .report_panel import ReportPanel
 
 
 class MLPView(LabView):
+    inspects_ends = True
+
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.tabs = QtWidgets.QTabWidget()
         self.inspector = LayerInspector()
+        self.inspector.wants_batch.connect(lambda: self.command.emit("batch", {}))
         self.report = ReportPanel()
         self.landscape = LandscapeView(title="Held-out loss around this run's training path")
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
@@ -32,6 +35,15 @@ class MLPView(LabView):
         else:
             self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))
+
+    def show_end(self, end: str) -> None:
+        self.inspector.show_end(end)
+        if end:
+            self.tabs.setCurrentWidget(self.inspector)
+
+    def on_reply(self, name: str, reply: dict) -> None:
+        if name == "batch":
+            self.inspector.batch.set_batch(reply)
 
     def on_task(self, name: str, progress: dict) -> None:
         if name != "landscape":

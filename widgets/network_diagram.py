@@ -16,6 +16,8 @@ MARGIN = 10
 
 class NetworkDiagram(QtWidgets.QWidget):
     block_clicked = QtCore.Signal(int)
+    end_clicked = QtCore.Signal(str)  # "input" or "loss", when the view can show them
+
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -25,7 +27,14 @@ class NetworkDiagram(QtWidgets.QWidget):
         self.selected = 0
         self.setMinimumWidth(210)
         self.setMouseTracking(True)
+        self.clickable_ends = False
         self.setToolTip("Click a block to inspect it")
+
+    def set_clickable_ends(self, clickable: bool) -> None:
+        """Whether the input and loss boxes are clickable (the view shows the batch and the loss)."""
+        self.clickable_ends = clickable
+        self.setToolTip("Click a block to inspect it" + (" (input: the batch; loss: each example's loss)"
+                                                          if clickable else ""))
 
     # ---------------------------------------------------------------- data
     def set_blocks(self, blocks: list[dict]) -> None:
@@ -116,10 +125,14 @@ class NetworkDiagram(QtWidgets.QWidget):
     # ---------------------------------------------------------------- input
     def mousePressEvent(self, event) -> None:
         pos = event.position()
-        for r, (_, _, _, index) in enumerate(self._rows()):
-            if index >= 0 and self.box_rect(r).contains(pos):
+        for r, (_, _, role, index) in enumerate(self._rows()):
+            if not self.box_rect(r).contains(pos):
+                continue
+            if index >= 0:
                 self.block_clicked.emit(index)
-                return
+            elif self.clickable_ends:
+                self.end_clicked.emit(role)
+            return
 
 
 if __name__ == "__main__":  # run alone with fake data

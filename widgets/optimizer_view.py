@@ -301,6 +301,7 @@ class OptimizerView(LabView):
     """The race (surface mode) or the network race with its landscape (network mode)."""
 
     owns_curves = True  # it draws every optimizer's loss on a log scale itself
+    shows_network = False  # no layer stack: its blocks are the optimizers, picked in the view itself
 
     apply_settings = QtCore.Signal(dict)  # a new run with these settings (e.g. a start point clicked)
 
@@ -694,6 +695,8 @@ class OptimizerView(LabView):
         self.net_table.set_values(names, titles, v.get("optimizer_hyperparams", {}))
         if "landscape" in v:
             self.landscape.set_result(v["landscape"], self._colors(v), self._titles(v))
+        recorded = int(v.get("recorded", 0))
         self._set_header(f"<b>Iteration {snap.get('iteration', 0)}</b> · one MLP 784→32→10 per optimizer, "
-                         f"the same initial weights and the same batches · {v.get('recorded', 0)} points of each "
-                         "path recorded · compute the landscape to see the paths on the loss surface")
+                         f"the same initial weights and the same batches · {recorded} point"
+                         f"{'' if recorded == 1 else 's'} of each path recorded · compute the landscape to see "
+                         "the paths on the loss surface")

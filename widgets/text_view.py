@@ -45,14 +45,20 @@ TASK = "generate_stream"
 def text_options(hidden: int, max_depth: int, seq_len: int, batch: int) -> tuple[OptionSpec, ...]:
     """The text labs' settings form (registered in visualizer/lab_views.py); a change starts a new run."""
     return (
-        OptionSpec("hidden", "hidden units", "int", hidden, minimum=1, maximum=2048),
-        OptionSpec("depth", "layers", "int", 2, minimum=1, maximum=max_depth),
+        OptionSpec("hidden", "hidden units", "int", hidden, minimum=1, maximum=2048,
+                   help="Units H per layer: the hidden state h_t has H numbers (h_t = tanh(W_xh·x_t + W_hh·h_{t−1} + b) "
+                        "in the RNN; four gates of H in the LSTM)."),
+        OptionSpec("depth", "layers", "int", 2, minimum=1, maximum=max_depth,
+                   help="Stacked recurrent layers: layer l reads layer l−1's h_t as its input."),
         OptionSpec("seq_len", "sequence length", "int", seq_len, minimum=2, maximum=1000,
-                   tooltip="characters per training sequence: backpropagation through time walks them back one "
-                           "phase per character (several per phase above 50)"),
-        OptionSpec("batch_size", "parallel sequences", "int", batch, minimum=1, maximum=1024),
-        OptionSpec("text", "text file", "text", "", tooltip="a UTF-8 text file to train on; empty: Tiny Shakespeare"),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1),
+                   help="Characters T per training sequence: backpropagation through time walks them back one "
+                        "phase per character (several per phase above 50)."),
+        OptionSpec("batch_size", "parallel sequences", "int", batch, minimum=1, maximum=1024,
+                   help="Sequences B trained side by side; the loss is their mean over B·T characters."),
+        OptionSpec("text", "text file", "text", "",
+                   help="A UTF-8 text file to train on; empty: Tiny Shakespeare (shipped in assets/)."),
+        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1,
+                   help="Seeds every random draw (initial weights, batches): the same seed gives the same run."),
     )
 
 

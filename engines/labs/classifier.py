@@ -70,6 +70,8 @@ class ClassifierCommands:
             return self.landscape(args)
         if name == "classify":
             return self.classify(args["image"])
+        if name == "batch":
+            return self.batch_view()
         if name == "heldout_examples":
             idx = np.asarray(args.get("indices", range(16)), dtype=int)
             x = self.data.heldout_x[idx]
@@ -77,6 +79,23 @@ class ClassifierCommands:
             return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
                     "indices": idx}
         return super().command(name, args)
+
+    def batch_view(self, limit: int = 64) -> dict[str, Any]:
+        """The current batch for the diagram's "input" and "loss" boxes: the images and true labels,
+        and once this iteration's loss phase has run, each example's loss ℓ_i = −log p_i(true) and
+        softmax (from the training forward pass, dropout included)."""
+        if self._x is None:
+            return {"images": None}
+        n = min(limit, len(self._y))
+        labels = np.asarray(self._y[:n]).copy()
+        out: dict[str, Any] = {"images": np.stack([self.data_image(self._x[i]) for i in range(n)]),
+                               "labels": labels, "batch_size": int(len(self._y))}
+        logits = self.batch_logits()
+        if logits is not None:
+            probs = softmax(np.asarray(logits[:n], dtype=np.float64))  # (n, 10)
+            out["probs"] = probs
+            out["losses"] = -np.log(np.maximum(probs[np.arange(n), labels], 1e-300))
+        return out
 
 
 class NumpyClassifierTrainer(ClassifierCommands, Trainer):
@@ -153,6 +172,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
         x, y = self.next_batch()
         self._x, self._y = x, y
+        self.logits = None  # until this iteration's loss phase
         h = x
         for layer in self.model.layers:
             h = layer.forward(h, training=True)
@@ -179,6 +199,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         return self.model.predict(self.prepare(images))
 
+    def batch_logits(self) -> np.ndarray | None:
+        return getattr(self, "logits", None)
+
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
@@ -200,10 +223,12 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"vector": a.ravel().copy()}
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
-        if self._x is None or not (0 <= block < len(self.model.layers)):
+        if not (0 <= block < len(self.model.layers)):
             return {}
         spec = self.phase_specs()[index]
         layer = self.model.layers[block]
+        if self._x is None:  # nothing computed yet (a new run, or restored from a keyframe): the weights are there
+            return self.weight_view(layer) if spec.kind == FORWARD else {}
         if spec.kind == FORWARD:
             out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
                    "activation": self.layer_view(layer.output[0]), "activation_hist": histogram(layer.output)}
@@ -228,9 +253,11 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
                 return {}
             params = [self.model.params()[i] for i in ids]
             updates = [self._updates[i] for i in ids]
-            return {"update_norms": [float(np.linalg.norm(u)) for u in updates],
-                    "param_norms": [float(np.linalg.norm(p)) for p in params],
-                    "update_hist": histogram(updates[0])}
+            out = {"update_norms": [float(np.linalg.norm(u)) for u in updates],
+                   "param_norms": [float(np.linalg.norm(p)) for p in params],
+                   "update_hist": histogram(updates[0])}
+            out.update({"update_" + k: v for k, v in self.weight_view(layer, updates[0]).items()})  # Δθ as an image
+            return out
         return {}
 
     @staticmethod

@@ -128,6 +128,8 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
         out = {"update_norms": [float(torch.linalg.vector_norm(updates[i])) for i in ids],
                "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids],
                "update_hist": histogram(updates[ids[0]].numpy())}
+        if updates[ids[0]].ndim >= 2:  # the main weight's Δθ as an image, in the NumPy layout
+            out.update({"update_" + key: v for key, v in weight_view(block, to_numpy_layout(updates[ids[0]])).items()})
     out.update(runner.extra(kind, block))
     return out
 
@@ -272,11 +274,17 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         return {"weight_matrix": w[:128, :128].copy()}
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
-        if self._x is None or not (0 <= block < len(self.runner)):
+        if not (0 <= block < len(self.runner)):
             return {}
         kind = self.phase_specs()[index].kind
+        if self._x is None:  # nothing computed yet (a new run, or restored from a keyframe): the weights are there
+            return self.weight_view(block) if kind == FORWARD else {}
         return staged_phase_data(self.runner, kind, block, image=self.data_image(self._x[0]), label=int(self._y[0]),
                                  updates=self._updates, weight_view=self.weight_view)
+
+    def batch_logits(self) -> np.ndarray | None:
+        logits = self.runner.logits  # None from the start of an iteration until its loss phase
+        return None if logits is None else logits.detach().numpy()
 
     def classify(self, image: np.ndarray) -> dict[str, Any]:
         """Forward one 28×28 image in evaluation mode; every block's output for the views."""
