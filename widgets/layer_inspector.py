@@ -152,7 +152,13 @@ class LayerInspector(QtWidgets.QStackedWidget):
         update_layout = QtWidgets.QVBoxLayout(update_box)
         update_layout.setContentsMargins(0, 0, 0, 0)
         update_layout.addWidget(self.delta, 3)
-        update_layout.addWidget(self.update_text, 2)
+        # in a scroll area: a word-wrapped label asks for height-for-width (again at every setText), and
+        # the grid gave its row half the inspector
+        text_area = QtWidgets.QScrollArea()
+        text_area.setWidget(self.update_text)
+        text_area.setWidgetResizable(True)
+        text_area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        update_layout.addWidget(text_area, 2)
         self._tooltips()
         panels = [(self.input_image, 1, 0), (self.activation, 1, 1), (self.probs, 1, 2),
                   (self.act_hist, 2, 0), (self.grad, 2, 1), (self.grad_hist, 2, 2),
@@ -232,7 +238,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
             self.input_image.clear_image("restored from a keyframe: press → to compute this iteration")
         else:
             self.input_image.clear_image("run a forward phase to see the input")
-        self.activation.show_data(fwd.get("activation"), "output, this example", "after its forward phase")
+        self.activation.show_data(fwd.get("activation"), "output, this example", "after forward")
         self.act_hist.set_histogram(fwd.get("activation_hist"))
         if "probs" in loss:
             pred = int(np.argmax(loss["probs"]))
@@ -241,7 +247,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
                                   highlight=loss.get("label"))
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")
-        self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after its backward phase")
+        self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after backward")
         self.grad_hist.set_histogram(bwd.get("grad_hist"))
         self._weights(fwd, bwd, has_weights)
         self._update(bwd, upd, has_weights, snap.get("active_kind") == "update")
