@@ -537,6 +537,7 @@ class CNNView(LabView):
         elif current is self.inspector:
             self.inspector.set_snapshot(snap)
         self.report.set_report(snap.get("view", {}).get("report"))
+        self.landscape.set_cursor(snap.get("iteration", 0))
 
 
 # ---------------------------------------------------------------------------- synthetic data

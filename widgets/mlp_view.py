@@ -35,6 +35,7 @@ class MLPView(LabView):
         else:
             self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))
+        self.landscape.set_cursor(snap.get("iteration", 0))
 
     def show_end(self, end: str) -> None:
         self.inspector.show_end(end)

@@ -68,10 +68,13 @@ class ReportPanel(QtWidgets.QWidget):
         if not report or not self.isVisible():
             self._pending = report
             return
-        if getattr(self, "_shown", None) is not None and np.array_equal(self._shown, report["confusion"]):
+        key = (report.get("iteration"), id(report))
+        if getattr(self, "_shown", None) is not None and self._shown[0] == key[0] and \
+                np.array_equal(self._shown[1], report["confusion"]):
             return  # unchanged since the last evaluation
-        self._shown = np.array(report["confusion"])
-        self.title.setText(f"<b>Held-out classification report</b> — accuracy {report['accuracy']:.2%}, "
+        self._shown = (key[0], np.array(report["confusion"]))
+        at = f"iteration {report['iteration']:,}: " if "iteration" in report else ""
+        self.title.setText(f"<b>Held-out classification report</b> — {at}accuracy {report['accuracy']:.2%}, "
                            f"macro F1 {report['macro_f1']:.3f}")
         for i in range(10):
             for j, key in enumerate(("precision", "recall", "f1")):

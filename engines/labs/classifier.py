@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
-from ..landscape import ParameterTrajectory, classifier_landscape
+from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
@@ -61,8 +61,10 @@ class ClassifierCommands:
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams()}
-        if self.report is not None:
-            out["report"] = self.report
+        # the report of the last evaluation at or before the cursor: going back shows the report of then
+        past = [k for k in self.reports if k <= self.iteration]
+        if past:
+            out["report"] = self.reports[max(past)]
         return out
 
     def command(self, name: str, args: dict) -> dict[str, Any]:
@@ -128,6 +130,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
         self.report: dict[str, Any] | None = None
+        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
         self._updates: list[np.ndarray] = []
         self._x = self._y = None
         self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
@@ -205,7 +208,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
-        self.report = classification_report(self.data.heldout_y, pred)
+        self.report = dict(classification_report(self.data.heldout_y, pred), iteration=self.iteration)
+        self.reports[self.iteration] = self.report
         loss = SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
                 "heldout_macro_f1": self.report["macro_f1"]}
@@ -289,9 +293,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def landscape(self, args: dict) -> dict[str, Any]:
         points = self.trajectory.path_to(self.iteration, self.model.params())
-        return {"task": classifier_landscape(
+        return {"task": with_path_iterations(classifier_landscape(
             self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
-            n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
+            n_examples=int(args.get("n_examples", 2000)), seed=self.seed), self.trajectory.iterations_to(self.iteration))}
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:
@@ -360,3 +364,4 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         except (KeyError, ValueError) as e:
             raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
         self.report = None
+        self.reports = {}

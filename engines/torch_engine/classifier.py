@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
 from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, histogram
-from ..landscape import ParameterTrajectory, classifier_landscape
+from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
@@ -168,6 +168,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
         self.report: dict[str, Any] | None = None
+        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
         self._updates: list[torch.Tensor] = []
         self._x = self._y = None
         # for the landscape view, in the NumPy engine's layout and order
@@ -247,7 +248,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
-        self.report = classification_report(self.data.heldout_y, pred)
+        self.report = dict(classification_report(self.data.heldout_y, pred), iteration=self.iteration)
+        self.reports[self.iteration] = self.report
         loss = float(F.cross_entropy(torch.from_numpy(logits.astype(np.float64)), torch.from_numpy(self.data.heldout_y)))
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
                 "heldout_macro_f1": self.report["macro_f1"]}
@@ -311,9 +313,10 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         twin = SimpleNamespace(model=model, data=self.data, lab=self.lab,
                                prepare=lambda images: np.asarray(images, np.float32).reshape(len(images), *shape))
         points = self.trajectory.path_to(self.iteration, self.numpy_params())
-        return {"task": classifier_landscape(twin, points, directions=args.get("directions", "pca"),
-                                             resolution=int(args.get("resolution", 25)),
-                                             n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
+        task = classifier_landscape(twin, points, directions=args.get("directions", "pca"),
+                                    resolution=int(args.get("resolution", 25)),
+                                    n_examples=int(args.get("n_examples", 2000)), seed=self.seed)
+        return {"task": with_path_iterations(task, self.trajectory.iterations_to(self.iteration))}
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:
@@ -394,3 +397,4 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         except (KeyError, RuntimeError) as e:
             raise StepwiseError(f"The model file {path} does not fit this network ({str(e).splitlines()[0]}).") from None
         self.report = None
+        self.reports = {}
