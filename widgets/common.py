@@ -54,14 +54,31 @@ def range_levels(a: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
-def fit_title(plot: pg.PlotItem, title: str, size: str = "9pt") -> None:
-    """Set a plot's title without letting it widen the plot past its widget.
+class FittingLabel(pg.LabelItem):
+    """A plot title that never widens its plot: pyqtgraph's LabelItem makes its text width the
+    minimum width (at every resize), and a long title pushed the right end of the data out of
+    view. This one may be narrower than its text: the text then starts at the left and is cut
+    at the right (the full text is the tooltip)."""
 
-    pyqtgraph makes a title's text width the plot's minimum width: a long title pushed the
-    right end of every bar chart out of view. Here the title may be cut instead (the full
-    text stays in the tooltip), and the data always fits."""
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[QtCore.Qt.SizeHint.MinimumSize] = (0, self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1])
+
+    def resizeEvent(self, ev) -> None:
+        self.opts["justify"] = "left" if self.itemRect().width() > self.rect().width() else "center"
+        super().resizeEvent(ev)
+
+
+def fit_title(plot: pg.PlotItem, title: str, size: str = "9pt") -> None:
+    """Set a plot's title without letting it widen the plot past its widget (see FittingLabel)."""
+    if not isinstance(plot.titleLabel, FittingLabel):
+        old = plot.titleLabel
+        plot.layout.removeItem(old)
+        old.setParentItem(None)
+        plot.titleLabel = FittingLabel("", size=size)
+        plot.layout.addItem(plot.titleLabel, 0, 1)
     plot.setTitle(title, size=size)
-    plot.titleLabel.setMinimumWidth(0)
     plot.titleLabel.setToolTip(title)
 
 
