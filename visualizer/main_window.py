@@ -48,20 +48,37 @@ class TransportKeys(QtCore.QObject):
         self.filtered: set[int] = set()
         QtWidgets.QApplication.instance().focusChanged.connect(self._focus_changed)
 
+    @staticmethod
+    def text_of(widget) -> QtWidgets.QLineEdit | None:
+        """The text field a focused widget types into (a spin box has one inside), or None."""
+        if isinstance(widget, QtWidgets.QLineEdit):
+            return widget
+        if isinstance(widget, QtWidgets.QAbstractSpinBox):
+            return widget.lineEdit()
+        return None
+
     def _focus_changed(self, _old, new) -> None:
-        if isinstance(new, QtWidgets.QLineEdit) and new.window() is self.window and id(new) not in self.filtered:
+        if self.text_of(new) is not None and new.window() is self.window and id(new) not in self.filtered:
             self.filtered.add(id(new))
             new.installEventFilter(self)
             new.destroyed.connect(lambda _=None, key=id(new): self.filtered.discard(key))
 
-    def eventFilter(self, field, event) -> bool:
+    def eventFilter(self, widget, event) -> bool:
         kind = event.type()
+        field = self.text_of(widget)
+        if field is None:
+            return False
         if kind == QtCore.QEvent.Type.ShortcutOverride and event.key() in TRANSPORT_KEYS and not field.isModified():
             event.ignore()  # not overridden: the window's shortcut gets the key
             return True
-        if kind == QtCore.QEvent.Type.KeyPress and event.key() in (
+        if kind == QtCore.QEvent.Type.FocusIn:
+            field.setModified(False)  # "being edited" starts with the first key typed
+        elif kind == QtCore.QEvent.Type.KeyPress and event.key() in (
                 QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter, QtCore.Qt.Key.Key_Escape):
-            QtCore.QTimer.singleShot(0, field.clearFocus)  # after the field has committed the value
+            def hand_back():  # after the field has committed the value
+                field.setModified(False)
+                widget.clearFocus()
+            QtCore.QTimer.singleShot(0, hand_back)
         return False
 
 
