@@ -89,3 +89,20 @@ def test_weights_are_shown_before_any_forward_phase():
     data = s.trainer.phase_data(1, 1)  # forward of Dense 784→32, nothing computed yet
     assert data["weight_tiles"].shape == (32, 28, 28)
     assert "activation" not in data
+
+
+def test_measure_both_engines_says_what_it_does_before_the_slow_parts(monkeypatch):
+    """The first "Measure both engines" sat silent for 10-30 s: loading PyTorch, then torch._dynamo
+    (imported by the first torch.optim optimizer), ran before the task's first word."""
+    import engines.labs as labs
+    trainer = make_trainer({"lab": "cnn", "seed": 0, "channels": "4,8", "batch_size": 8})
+    built = []
+    real = labs.make_trainer
+    monkeypatch.setattr(labs, "make_trainer", lambda config: built.append(config["engine"]) or real(config))
+    task = trainer.speed_task(iterations=1)
+    first = next(task)
+    assert built == [] and "building the numpy twin" in first["stage"]
+    stages = [p.get("stage", "") for p in task]
+    assert built == ["numpy", "torch"]
+    assert any("torch twin" in s for s in stages) and any("timing the torch engine" in s for s in stages)
+    assert trainer.speed_result["torch_it_per_s"] > 0

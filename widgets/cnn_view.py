@@ -382,6 +382,7 @@ class EnginesTab(QtWidgets.QWidget):
     def _speed_clicked(self) -> None:
         self.progress.setVisible(True)
         self.progress.setValue(0)
+        self.progress.setFormat("starting…")
         self.run_speed.setEnabled(False)
         self.speed_requested.emit()
 
@@ -418,6 +419,7 @@ class EnginesTab(QtWidgets.QWidget):
             self.run_speed.setEnabled(True)
         else:
             self.progress.setValue(int(100 * float(progress.get("progress", 0.0))))
+            self.progress.setFormat(f"{progress['stage']} · %p%" if progress.get("stage") else "%p%")
 
     def set_speed(self, speed: dict | None, snap: dict) -> None:
         engine = snap.get("engine", "")
