@@ -146,3 +146,18 @@ def test_a_help_page_for_every_lab():
         html = lab_help_html(lab)
         assert PAGES[lab][0] in html
         assert "Space" in html and len(html) > 600
+
+
+def test_resnet_legend_names_the_network_of_the_new_run(qtbot):
+    """ResNet-50 after ResNet-20 (same lab, same view): the legend said "ResNet-20 · Adam"."""
+    from widgets.resnet_view import ResNetView, fake_snapshot
+    view = ResNetView()
+    qtbot.addWidget(view)
+    view.set_snapshot(fake_snapshot())
+    legend = view.flow.over_legend
+    first = view.flow.curves["_grad_first"]
+    assert legend.getLabel(first).text == "ResNet-20 · Adam"
+    snap = fake_snapshot()
+    snap["view"]["runs"][0]["title"] = "ResNet-50 · Adam"
+    view.set_snapshot(snap)
+    assert legend.getLabel(first).text == "ResNet-50 · Adam"

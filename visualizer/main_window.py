@@ -384,11 +384,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.view.on_ready(info)
 
     def _forget_previous_run(self) -> None:
-        """A new run: no message, no divergence watch, no last snapshot left from the one before."""
+        """A new run: no error message or divergence watch left from the one before."""
         if self.last_error is not None and self.statusBar().currentMessage() == self.last_error:
             self.statusBar().clearMessage()
         self.last_error = None
-        self.last_snapshot = None
         self._loss_start = None
         self._divergence_told = False
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import SERIES_COLORS, fmt
+from .common import SERIES_COLORS, HoverReadout, fit_title, fmt, legend_below
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -36,8 +36,8 @@ def moving_average(y: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
-    w.setTitle(title, size="9pt")
+    w = pg.PlotWidget()
+    fit_title(w.getPlotItem(), title)
     w.showGrid(x=True, y=True, alpha=0.2)
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
@@ -57,9 +57,10 @@ class Batch1Tab(QtWidgets.QWidget):
         self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
-        self.acc_plot = plot("held-out accuracy", "accuracy (%)")
-        self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")  # bottom right: the curves rise
+        self.acc_plot = plot("held-out accuracy", "fraction (0–1)")  # as every lab's curves
+        for p in (self.loss_plot, self.acc_plot):
+            legend_below(p.getPlotItem())  # under the axis: never over the curves
+        self.readouts = [HoverReadout(p.getPlotItem()) for p in (self.loss_plot, self.acc_plot)]
         self.curves: dict[str, pg.PlotDataItem] = {}
         for key, (where, label, colour, dashed) in CURVES.items():
             target = self.loss_plot if where == "loss" else self.acc_plot
@@ -118,8 +119,6 @@ class Batch1Tab(QtWidgets.QWidget):
                 if len(xs) > 3000:
                     step = len(xs) // 3000 + 1
                     xs, ys = xs[::step], ys[::step]
-            else:
-                ys = 100.0 * ys
             self.curves[key].setData(xs, ys)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()

@@ -41,7 +41,8 @@ def default_panel(key: str) -> str | None:
 
 
 class CurvesPanel(QtWidgets.QWidget):
-    def __init__(self, panel_of=default_panel, parent=None):
+    def __init__(self, panel_of=default_panel, parent=None, top_label: str = "loss",
+                 bottom_label: str = "fraction (0–1)"):
         super().__init__(parent)
         self.panel_of = panel_of
         layout = QtWidgets.QVBoxLayout(self)
@@ -61,13 +62,14 @@ class CurvesPanel(QtWidgets.QWidget):
         # no grid: grid lines belong to the axes, and an axis spanning the plot repaints all its tick
         # labels whenever anything in the plot moves (measured: 61 -> 27 ms a frame in the MLP window)
         self.top.setLabel("bottom", "iteration")
-        self.top.setLabel("left", "loss")
+        self.top.setLabel("left", top_label)
+        self.top_label = top_label
         self.top_legend = legend_below(self.top)
         self.glw.nextRow()
         self.bottom = self.glw.addPlot()
         fit_title(self.bottom, "Held-out", "10pt")
         self.bottom.setLabel("bottom", "iteration")
-        self.bottom.setLabel("left", "fraction (0–1)")
+        self.bottom.setLabel("left", bottom_label)
         self.bottom_legend = legend_below(self.bottom)
         self.bottom.setXLink(self.top)
         for plot in (self.top, self.bottom):
@@ -121,7 +123,7 @@ class CurvesPanel(QtWidgets.QWidget):
 
     def set_log_loss(self, on: bool) -> None:
         self.top.setLogMode(y=on)
-        self.top.setLabel("left", "loss (log scale)" if on else "loss")
+        self.top.setLabel("left", f"{self.top_label} (log scale)" if on else self.top_label)
         self.top.setLimits(minYRange=0.05 if not on else 0.02)
         self.top.enableAutoRange()
 

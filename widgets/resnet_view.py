@@ -306,6 +306,9 @@ class GradientFlowTab(QtWidgets.QWidget):
                 color = RUN_COLORS[len(self.curves) % len(RUN_COLORS)]
                 self.curves[key] = self.over_time.plot([], [], pen=pg.mkPen(color, width=1.5), name=title, symbol="o",
                                                        symbolSize=5, symbolBrush=color, symbolPen=None)
+            label = self.over_legend.getLabel(self.curves[key])
+            if label is not None and label.text != title:  # a new run of another network (ResNet-50 after ResNet-20)
+                label.setText(title)
             xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
             ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
             ok = np.isfinite(ys) & (ys > 0)
