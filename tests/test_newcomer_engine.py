@@ -106,3 +106,15 @@ def test_measure_both_engines_says_what_it_does_before_the_slow_parts(monkeypatc
     assert built == ["numpy", "torch"]
     assert any("torch twin" in s for s in stages) and any("timing the torch engine" in s for s in stages)
     assert trainer.speed_result["torch_it_per_s"] > 0
+
+
+@pytest.mark.parametrize("engine, suffix", [("numpy", ".npz"), ("torch", ".pt")])
+def test_a_model_with_other_layers_is_named_in_words(tmp_path, engine, suffix):
+    from engines import StepwiseError
+    path = str(tmp_path / f"m{suffix}")
+    make_trainer(dict(CONFIG, engine=engine)).save(path)
+    with pytest.raises(StepwiseError) as e:
+        make_trainer(dict(CONFIG, engine=engine, hidden="16")).load(path)
+    message = str(e.value)
+    assert "[" not in message and "'" not in message  # not a Python list
+    assert "Dense 784→32 + relu → Dense 32→16 + relu" in message and "this one has" in message

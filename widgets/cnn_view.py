@@ -286,7 +286,8 @@ class FeatureMapsTab(QtWidgets.QWidget):
             self.input_image.clear_image("run a forward phase to see it")
         if probs is not None:
             p = np.asarray(probs)
-            self.probs.set_vector(p, f"prediction: {pred} (p = {p[pred]:.2f})", labels=DIGITS,
+            green = "green: true label" if label is not None else "green: the prediction (no label)"
+            self.probs.set_vector(p, f"prediction: {pred} (p = {p[pred]:.2f}) · {green}", labels=DIGITS,
                                   highlight=label if label is not None else pred)
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")

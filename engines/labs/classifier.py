@@ -27,6 +27,11 @@ HIST_BINS = 40
 MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
 
 
+def describe_layers(blocks) -> str:
+    """A model file's layer list for a sentence: "Dense 784→32 + relu → Dense 32→10"."""
+    return " → ".join(str(b) for b in blocks) if isinstance(blocks, (list, tuple)) and blocks else "(unknown)"
+
+
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
     v = np.asarray(values, dtype=np.float64).ravel()
     v = v[np.isfinite(v)]
@@ -357,8 +362,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
         mine = self.architecture()
         if meta.get("lab") != mine["lab"] or meta.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with layers "
-                                f"{meta.get('blocks')}; set the same layers to load it.")
+            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with the layers "
+                                f"{describe_layers(meta.get('blocks'))}, and this one has "
+                                f"{describe_layers(mine['blocks'])}; set the same layers to load it.")
         try:
             self.model.load_state_arrays(arrays)
         except (KeyError, ValueError) as e:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
-from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, histogram
+from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, describe_layers, histogram
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
@@ -390,8 +390,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
                                 "with the torch engine.")
         mine = self.architecture()
         if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with layers "
-                                f"{payload.get('blocks')}; set the same layers to load it.")
+            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with the layers "
+                                f"{describe_layers(payload.get('blocks'))}, and this one has "
+                                f"{describe_layers(mine['blocks'])}; set the same layers to load it.")
         try:
             self.runner.net.load_state_dict(payload["state_dict"])
         except (KeyError, RuntimeError) as e:
