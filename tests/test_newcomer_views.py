@@ -161,3 +161,13 @@ def test_resnet_legend_names_the_network_of_the_new_run(qtbot):
     snap["view"]["runs"][0]["title"] = "ResNet-50 · Adam"
     view.set_snapshot(snap)
     assert legend.getLabel(first).text == "ResNet-50 · Adam"
+
+
+@pytest.mark.parametrize("lab", ["mlp", "cnn", "batch1", "resnet", "char-rnn", "lstm"])
+def test_every_tab_of_a_lab_view_says_what_it_shows(qtbot, lab):
+    from visualizer.lab_views import make_view
+    view = make_view(lab)
+    qtbot.addWidget(view)
+    for i in range(view.tabs.count()):
+        assert view.tabs.tabToolTip(i), (lab, view.tabs.tabText(i))
+        assert view.tabs.widget(i).toolTip()

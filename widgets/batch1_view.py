@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import SERIES_COLORS, HoverReadout, fit_title, fmt, legend_below
+from .common import SERIES_COLORS, HoverReadout, explain_tabs, fit_title, fmt, legend_below
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -199,6 +199,7 @@ class Batch1View(LabView):
         self.inspector = LayerInspector()
         self.tabs.addTab(self.main, "BN vs GN+WS")
         self.tabs.addTab(self.inspector, "Layer inspector")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
         self.tabs.currentChanged.connect(lambda _: self.snap is not None and self._render(self.snap))

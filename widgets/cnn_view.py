@@ -13,7 +13,7 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import PHASE_COLORS, BarPanel, ImagePanel, fmt, section_label, tile
+from .common import PHASE_COLORS, BarPanel, ImagePanel, explain_tabs, fmt, section_label, tile
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
 from .landscape_view import LandscapeView
@@ -457,6 +457,7 @@ class CNNView(LabView):
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
         self.tabs.addTab(self.landscape, "Loss landscape")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
         self._strip_requested_at = 0.0

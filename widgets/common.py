@@ -304,6 +304,48 @@ class BarPanel(pg.PlotWidget):
             self.setXRange(-0.6, n - 0.4, padding=0)
 
 
+# What each tab of the lab views shows, with the formula behind it: the tab's tooltip, and the
+# page's (a panel without a tooltip of its own shows its page's).
+TAB_HELP = {
+    "Layer inspector": "The selected block in the current iteration: its output y for the first example, the same "
+                       "over the batch, dL/d(output), the weights W and dL/dW, and the update's Δθ with ‖Δθ‖/‖θ‖ "
+                       "(about 1e-3 is healthy).",
+    "Classification report": "Held-out precision TP/(TP+FP), recall TP/(TP+FN) and F1 = 2PR/(P+R) per digit, "
+                             "macro F1 = their mean, and the confusion matrix (rows true, columns predicted), "
+                             "as of the last evaluation at or before the timeline's iteration.",
+    "Loss landscape": "The held-out loss L(θ₀ + α·d₁ + β·d₂) on a plane of weight space through this run's recorded "
+                      "weights (PCA of the path, or random filter-normalised directions); the dot follows the timeline.",
+    "Feature maps": "Each convolution channel's output map for one image (y[c] = relu(Σ_k W[c,k] ⋆ x[k] + b[c])), "
+                    "its 3×3 kernels, and dL/d(map): where a change would move the loss. Draw a digit to try your own.",
+    "NumPy vs Torch": "The same weights and batch through both engines: the largest difference of every gradient "
+                      "(max |a − b|, relative to the largest |a|), and each engine's training speed.",
+    "BN vs GN+WS": "Two CNNs trained on one image per step: BatchNorm (x̂ = (x − μ_batch)/σ_batch, which is the "
+                   "image itself at batch 1) vs GroupNorm (statistics per example over channel groups) with "
+                   "weight standardisation Ŵ = (W − mean)/std. Accuracy is a fraction (0–1).",
+    "Gradient flow: skip vs branch": "The gradient reaching each block, split into the part that came through the "
+                                     "skip (dL/dy) and through the branch (dL/dy · dF/dx) of y = x + F(x); the plain "
+                                     "net has only the branch.",
+    "‖∇W‖/‖W‖ per layer": "Each layer's gradient norm relative to its weights, ‖∇W‖/‖W‖, on a log scale: "
+                          "how fast each layer would change under plain SGD (Δθ = −η·∇W).",
+    "Runs compared": "Both runs' training loss (smoothed), held-out accuracy and macro F1 (fractions 0–1), and the "
+                     "per-parameter steps |Δθ| of the last update.",
+    "Inside the sequence": "Every unit (rows) of the selected layer under every character (columns): the gates "
+                           "i, f, o = σ(·), the candidate c̃ = tanh(·), the cell c_t = f⊙c_{t−1} + i⊙c̃ and "
+                           "h_t = o⊙tanh(c_t); then dL/dh_t through time and each character's loss −log p(next).",
+    "Generate": "The model writes one character at a time: p ∝ exp(z / T) at temperature T, sample, feed it back.",
+}
+
+
+def explain_tabs(tabs: QtWidgets.QTabWidget) -> None:
+    """Tooltips for a view's tabs and their pages, from TAB_HELP."""
+    for i in range(tabs.count()):
+        text = TAB_HELP.get(tabs.tabText(i))
+        if text:
+            tabs.setTabToolTip(i, text)
+            if not tabs.widget(i).toolTip():
+                tabs.widget(i).setToolTip(text)
+
+
 def section_label(text: str) -> QtWidgets.QLabel:
     label = QtWidgets.QLabel(text)
     font = label.font()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
+from .common import explain_tabs
 from .lab_view import LabView
 from .landscape_view import LandscapeView
 from .layer_inspector import LayerInspector
@@ -27,6 +28,7 @@ class MLPView(LabView):
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
         self.tabs.addTab(self.landscape, "Loss landscape")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
 
     def set_snapshot(self, snap: dict) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import fmt
+from .common import explain_tabs, fmt
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
@@ -521,6 +521,7 @@ class ResNetView(LabView):
         self.tabs.addTab(self.compare, "Runs compared")
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.series: dict[str, dict[int, float]] = {}
         self._last: dict | None = None

@@ -26,7 +26,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import DIVERGING, SEQUENTIAL, fit_title, fmt
+from .common import DIVERGING, SEQUENTIAL, explain_tabs, fit_title, fmt
 from .curves import CurvesPanel
 from .lab_view import LabView, OptionSpec
 
@@ -695,6 +695,7 @@ class TextView(LabView):
         self.generator = GeneratePanel()
         self.tabs.addTab(self.sequence, "Inside the sequence")
         self.tabs.addTab(self.generator, "Generate")
+        explain_tabs(self.tabs)
         self.tabs.currentChanged.connect(lambda _: self._render_pending())
         split.addWidget(self.tabs)
         live = QtWidgets.QWidget()
