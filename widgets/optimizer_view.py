@@ -321,8 +321,9 @@ class OptimizerView(LabView):
         grid = QtWidgets.QGridLayout(surface_page)
         grid.setContentsMargins(0, 0, 0, 0)
         self.race = RacePlot()
-        self.race.setToolTip("Click anywhere to start a new race from there. Paused: arrows show each "
-                             "optimizer's next update.")
+        self.race.setToolTip("Contours of f(x, y); each optimizer's path from the shared start (★). Click anywhere "
+                             "to start a new race from there. Paused: arrows show each optimizer's next update "
+                             "θ ← θ + Δθ split into its parts (the gradient step −η·g, momentum, the rescaling).")
         self.race.clicked.connect(self._clicked)
         self.update_panel = QtWidgets.QLabel()
         self.update_panel.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -332,6 +333,8 @@ class OptimizerView(LabView):
         self.log_axis = Log10Axis("left")
         self.lin_axis = pg.AxisItem("left")
         self.loss_plot = pg.PlotWidget(axisItems={"left": self.log_axis})
+        self.loss_plot.setToolTip("f(x, y) at each optimizer's point, iteration by iteration (log scale: a "
+                                  "straight line down is a constant rate of convergence).")
         self.loss_item = self.loss_plot.getPlotItem()
         self.loss_item.setTitle("loss f(x, y) vs iteration", size="9pt")
         self.loss_item.setLabel("bottom", "iteration")
@@ -383,6 +386,8 @@ class OptimizerView(LabView):
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
         self.landscape.cancel.connect(lambda: self.command.emit("landscape_cancel", {}))
         self.net_loss = pg.PlotWidget(axisItems={"left": Log10Axis("left")})
+        self.net_loss.setToolTip("Each optimizer's network: the training loss L = −(1/B) Σ log p(true) on the same "
+                                 "batches, log scale.")
         self.net_loss_item = self.net_loss.getPlotItem()
         self.net_loss_item.setTitle("training loss (each network, same batches) vs iteration", size="9pt")
         self.net_loss_item.setLabel("left", "loss (log scale)")
