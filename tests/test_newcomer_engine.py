@@ -18,6 +18,8 @@ def test_the_update_is_named_after_the_last_phase():
     assert s.iteration == 1 and s.phase == 0
     label = s.current_label()
     assert label.startswith("update") and "applied" in label and "next: forward" in label
+    s.set_hyperparam("lr", 0.5)
+    assert "(lr 0.5)" in s.current_label()  # the rate it names is the one in use
 
 
 def test_batch_view_gives_the_batch_then_each_examples_loss():

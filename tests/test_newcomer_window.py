@@ -89,13 +89,18 @@ def test_the_update_phase_is_named_and_old_messages_go(qtbot, window):
 def test_explosion_is_found_with_the_iteration_to_go_back_to():
     points = [(1, 2.3), (2, 2.0), (3, 1.5), (4, 2.5), (5, 8.0), (6, 40.0), (7, 1e30)]
     assert explosion(points, 2.3) == (6, 3)
-    assert explosion(points[:5], 2.3) is None
+    assert explosion(points[:5], 2.3) == (None, 3)
     assert explosion([(1, 2.3), (2, float("nan"))], 2.3) == (2, 1)
+    # points arrive a few at a time: the last fine iteration carries over
+    at, fine = explosion(points[:3], 2.3)
+    assert (at, fine) == (None, 3)
+    assert explosion(points[3:], 2.3, fine) == (6, 3)
 
 
 def test_an_exploding_loss_is_announced_and_going_back_offered(qtbot, window):
     window.client.send("run_to", 30)
     wait_for(qtbot, window, lambda s: s["iteration"] == 30 and not s["playing"])
+    window._last_fine = None  # as if the loss had never been at or below its start
     window._watch_divergence([(31, {"loss": 5.0}), (32, {"loss": 5e31})])  # climbing from above the start
     box = window._divergence_box
     assert box is not None and box.isVisible()

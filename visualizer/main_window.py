@@ -23,18 +23,19 @@ TRANSPORT_KEYS = {QtCore.Qt.Key.Key_Space, QtCore.Qt.Key.Key_Left, QtCore.Qt.Key
 EXPLODED = 10.0  # the loss "exploded" when it exceeds this many times its starting value
 
 
-def explosion(points: list[tuple[int, float]], start: float | None) -> tuple[int, int] | None:
-    """(iteration where the loss first went above EXPLODED × its starting value, the last
-    iteration before that whose loss was at most the starting value), or None."""
-    if start is None or not points:
-        return None
-    last_fine = None
+def explosion(points: list[tuple[int, float]], start: float | None,
+              last_fine: int | None = None) -> tuple[int, int | None] | tuple[None, int | None]:
+    """Scan new loss points: (the iteration where the loss first went above EXPLODED × its
+    starting value, or None; the last iteration whose loss was at most the starting value,
+    ``last_fine`` carried over from earlier points)."""
+    if start is None:
+        return None, last_fine
     for it, loss in points:
         if not np.isfinite(loss) or loss > EXPLODED * start:
-            return it, (last_fine if last_fine is not None else 0)
+            return it, last_fine
         if loss <= start:
             last_fine = it
-    return None
+    return None, last_fine
 
 
 class TransportKeys(QtCore.QObject):
@@ -95,6 +96,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._error_box: QtWidgets.QMessageBox | None = None
         self._divergence_box: QtWidgets.QMessageBox | None = None
         self._loss_start: float | None = None
+        self._last_fine: int | None = None  # the last iteration whose loss was at most its starting value
         self._divergence_told = False
         self.ask = self._ask_dialog  # (title, text) -> bool; tests replace it
         self._build()
@@ -389,6 +391,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().clearMessage()
         self.last_error = None
         self._loss_start = None
+        self._last_fine = None
         self._divergence_told = False
 
     def _watch_divergence(self, points: list[tuple[int, dict]]) -> None:
@@ -398,12 +401,10 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         if self._loss_start is None:
             self._loss_start = max(losses[0][1], 1e-12)
-        if self._divergence_told:
+        at, self._last_fine = explosion(losses, self._loss_start, self._last_fine)
+        if at is None or self._divergence_told:
             return
-        found = explosion(losses, self._loss_start)
-        if found is None:
-            return
-        at, back_to = found
+        back_to = self._last_fine if self._last_fine is not None and self._last_fine < at else 0
         self._divergence_told = True
         self.client.send("pause")
         value = dict(losses)[at]

@@ -272,7 +272,8 @@ class Session:
         if self.phase == 0:
             if self.iteration == 0:
                 return "ready: next is " + self.specs[0].label
-            return f"{self.specs[-1].label} — applied; next: {self.specs[0].label}"
+            update = self.trainer.phase_specs()[-1].label  # fresh: it names the rate, which may have changed
+            return f"{update} — applied; next: {self.specs[0].label}"
         return self.specs[self.phase - 1].label
 
     def block_phase_data(self, block: int) -> dict[str, Any]:
