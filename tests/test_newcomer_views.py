@@ -8,7 +8,7 @@ from PySide6 import QtCore, QtWidgets
 from engines.labs import LABS
 from visualizer.lab_help import PAGES, lab_help_html
 from visualizer.lab_views import LAB_UIS, LIVE_HELP
-from widgets.common import BarPanel, configure_pyqtgraph
+from widgets.common import BarPanel, configure_pyqtgraph, wrapped
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
 from widgets.report_panel import ReportPanel
@@ -114,8 +114,8 @@ def test_every_setting_has_help_shown_as_its_tooltip(qtbot):
         form.set_options(list(ui.options), {})
         for key, (spec, editor) in form.editors.items():
             assert spec.help.endswith("."), (lab, key)  # one sentence
-            assert editor.toolTip() == spec.help
-            assert form.form.labelForField(editor).toolTip() == spec.help
+            assert editor.toolTip() == wrapped(spec.help)  # wrapped: long tooltips as a paragraph
+            assert form.form.labelForField(editor).toolTip() == wrapped(spec.help)
     form.clear_live(LIVE_HELP)
     form.set_live({"lr": 0.05, "plain_lr": 0.001, "momentum": 0.9})
     assert "θ ← θ − η" in form.live["lr"].toolTip()

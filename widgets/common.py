@@ -4,6 +4,7 @@ Every panel builds its pyqtgraph items once; ``set_*`` methods only push new dat
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -336,14 +337,19 @@ TAB_HELP = {
 }
 
 
+def wrapped(text: str) -> str:
+    """A tooltip that wraps: Qt shows plain text on one line however long, rich text in a paragraph."""
+    return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
+
+
 def explain_tabs(tabs: QtWidgets.QTabWidget) -> None:
     """Tooltips for a view's tabs and their pages, from TAB_HELP."""
     for i in range(tabs.count()):
         text = TAB_HELP.get(tabs.tabText(i))
         if text:
-            tabs.setTabToolTip(i, text)
+            tabs.setTabToolTip(i, wrapped(text))
             if not tabs.widget(i).toolTip():
-                tabs.widget(i).setToolTip(text)
+                tabs.widget(i).setToolTip(wrapped(text))
 
 
 def section_label(text: str) -> QtWidgets.QLabel:

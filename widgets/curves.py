@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from .common import SERIES_COLORS, HoverReadout, fit_title, legend_below, no_si_prefix
+from .common import SERIES_COLORS, HoverReadout, fit_title, legend_below, no_si_prefix, wrapped
 
 EMPTY_X_RANGE = (0.0, 100.0)  # what an empty plot shows: iterations 0..100, never the last run's axes
 EMPTY_Y_RANGE = {"top": (0.0, 2.5), "bottom": (0.0, 1.0)}
@@ -53,9 +53,9 @@ class CurvesPanel(QtWidgets.QWidget):
         self.log_loss.toggled.connect(self.set_log_loss)
         layout.addWidget(self.log_loss)
         self.glw = pg.GraphicsLayoutWidget()
-        self.glw.setToolTip("Training loss L (mean cross-entropy of each batch, light; the moving average, dark) "
+        self.glw.setToolTip(wrapped("Training loss L (mean cross-entropy of each batch, light; the moving average, dark) "
                             "and held-out metrics every few iterations. Hover a curve to read its values; "
-                            "the dashed line is where the timeline is.")
+                            "the dashed line is where the timeline is."))
         layout.addWidget(self.glw)
         self.top = self.glw.addPlot()
         fit_title(self.top, "Loss", "10pt")
@@ -123,7 +123,7 @@ class CurvesPanel(QtWidgets.QWidget):
 
     def set_log_loss(self, on: bool) -> None:
         self.top.setLogMode(y=on)
-        self.top.setLabel("left", f"{self.top_label} (log scale)" if on else self.top_label)
+        self.top.setLabel("left", f"{self.top_label} (log)" if on else self.top_label)
         self.top.setLimits(minYRange=0.05 if not on else 0.02)
         self.top.enableAutoRange()
 

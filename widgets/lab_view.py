@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from PySide6 import QtCore, QtWidgets
 
+from .common import wrapped
+
 
 class LabView(QtWidgets.QWidget):
     command = QtCore.Signal(str, dict)
@@ -87,9 +89,9 @@ class SettingsForm(QtWidgets.QGroupBox):
         for spec in options:
             value = values.get(spec.key, spec.default)
             editor = self._editor(spec, value)
-            editor.setToolTip(spec.help)
+            editor.setToolTip(wrapped(spec.help))
             self.form.addRow(spec.label, editor)
-            self.form.labelForField(editor).setToolTip(spec.help)
+            self.form.labelForField(editor).setToolTip(wrapped(spec.help))
             self.editors[spec.key] = (spec, editor)
         for key, (spec, editor) in self.editors.items():
             if spec.only_when and spec.only_when[0] in self.editors:
@@ -160,7 +162,7 @@ class SettingsForm(QtWidgets.QGroupBox):
                 box.valueChanged.connect(lambda v, n=name: self.hyperparam.emit(n, float(v)))
                 self.live[name] = box
                 key = name.split(".")[-1]  # "adam.beta1" -> "beta1"; "plain_lr" -> "lr"
-                tip = self.live_help.get("lr" if key.endswith("_lr") else key, "")
+                tip = wrapped(self.live_help.get("lr" if key.endswith("_lr") else key, ""))
                 box.setToolTip(tip)
                 self.live_form.addRow(self.live_label(name), box)
                 self.live_form.labelForField(box).setToolTip(tip)

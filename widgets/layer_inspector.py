@@ -12,7 +12,7 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from .common import BarPanel, HistogramPanel, ImagePanel, fmt, tile
+from .common import BarPanel, HistogramPanel, ImagePanel, fmt, tile, wrapped
 
 
 class VectorOrMaps(QtWidgets.QStackedWidget):
@@ -191,7 +191,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
                               "(W, b). ‖Δθ‖/‖θ‖ near 1e-3 is a healthy rate; far above it the rate is too high.",
         }
         for widget, tip in tips.items():
-            widget.setToolTip(tip)
+            widget.setToolTip(wrapped(tip))
 
     def show_end(self, end: str) -> None:
         """Show the input batch or the loss page ("input" | "loss"), or the block page ("")."""
@@ -242,8 +242,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
         self.act_hist.set_histogram(fwd.get("activation_hist"))
         if "probs" in loss:
             pred = int(np.argmax(loss["probs"]))
-            self.probs.set_vector(loss["probs"], f"prediction: {pred} (p = {loss['probs'][pred]:.2f}) · "
-                                  "green: true label", labels=[str(i) for i in range(len(loss['probs']))],
+            self.probs.set_vector(loss["probs"], f"prediction {pred} (p {loss['probs'][pred]:.2f}) · green: true", labels=[str(i) for i in range(len(loss['probs']))],
                                   highlight=loss.get("label"))
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")
