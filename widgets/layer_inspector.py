@@ -242,8 +242,8 @@ class LayerInspector(QtWidgets.QStackedWidget):
         self.act_hist.set_histogram(fwd.get("activation_hist"))
         if "probs" in loss:
             pred = int(np.argmax(loss["probs"]))
-            self.probs.set_vector(loss["probs"], f"prediction {pred} (p {loss['probs'][pred]:.2f}) · green: true", labels=[str(i) for i in range(len(loss['probs']))],
-                                  highlight=loss.get("label"))
+            self.probs.set_vector(loss["probs"], f"prediction {pred} (p {loss['probs'][pred]:.2f}) · green: true",
+                                  labels=[str(i) for i in range(len(loss["probs"]))], highlight=loss.get("label"))
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")
         self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after backward")
