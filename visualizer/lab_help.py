@@ -36,13 +36,14 @@ PAGES = {
             + CLASSIFIER +
             "<p><b>Loss landscape.</b> The held-out loss on a plane through the recorded weights of this run "
             "(the top two principal directions of the path, or two random filter-normalised directions); the "
-            "dot follows the timeline.</p>"),
+            "dot follows the timeline.</p>" + STEPPING),
     "cnn": ("CNN on MNIST",
             "<p>Two 3×3 convolutions (y[c] = Σ_k W[c,k] ⋆ x[k] + b[c], then ReLU and 2×2 max-pooling) and a "
             "Dense head. Feature maps show what each channel responds to; kernels are the 3×3 weights; gradient "
             "maps show dL/d(map): where changing the map would change the loss. Draw a digit to see the network "
             "classify it live. <i>Measure both engines</i> runs the same step in NumPy and PyTorch on the same "
-            "weights and batch and compares the gradients (max |a − b|) and the time per step.</p>" + CLASSIFIER),
+            "weights and batch and compares the gradients (max |a − b|) and the time per step.</p>" + CLASSIFIER
+            + STEPPING),
     "batch1": ("Batch size 1: GroupNorm + WS vs BatchNorm",
                "<p>Two CNNs trained side by side on one image per step. BatchNorm normalises each channel by the "
                "mean and variance over the batch: with one image that is the image itself, so training sees a "
@@ -50,7 +51,7 @@ PAGES = {
                "example over groups of channels (x̂ = (x − μ_g)/√(σ²_g + ε)) and weight standardisation rescales "
                "each filter (Ŵ = (W − mean)/std): no dependence on the batch, so it trains at batch size 1.</p>"
                "<p>The curves show both nets' held-out accuracy as a fraction (0–1); BatchNorm is evaluated both "
-               "with its running statistics and with each image's own statistics.</p>"),
+               "with its running statistics and with each image's own statistics.</p>" + STEPPING),
     "resnet": ("Residual vs plain",
                "<p>A residual block computes y = x + F(x): in the backward pass dL/dx = dL/dy + dL/dy · dF/dx, "
                "so the gradient reaches early blocks through the skip even when dF/dx is small. The plain net "
