@@ -3,3 +3,11 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+# Preferences (QSettings) and the cache folder (keyframes on disk, autosaves) of a test run stay
+# in a folder of its own, away from the user's.
+import tempfile  # noqa: E402
+
+_scratch = tempfile.mkdtemp(prefix="stepwise-tests-")
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_scratch, "config")
+os.environ.setdefault("STEPWISE_CACHE", os.path.join(_scratch, "cache"))

@@ -38,6 +38,10 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--save", metavar="FILE", help="save the model after headless training")
     p.add_argument("--session", metavar="FILE", help="window: open a session saved with File → Save session")
     p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
+    p.add_argument("--keyframe-disk-gb", dest="keyframe_disk_gb", type=float,
+                   help="going back: disk space for keyframes that do not fit in memory (default 4 GB; 0: memory only)")
+    p.add_argument("--keyframe-interval", dest="keyframe_interval", type=int,
+                   help="going back: iterations between keyframes (default: sized from what an iteration costs)")
     g = p.add_argument_group("network and training")
     g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
     g.add_argument("--activation", help="relu, tanh or sigmoid")
@@ -76,7 +80,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars")
+               "eval_chars", "keyframe_disk_gb", "keyframe_interval")
 
 
 def config_from_args(args) -> dict:
@@ -125,7 +129,7 @@ def run_headless(config: dict, args) -> int:
     if steps < 0:
         raise_usage("--steps must be zero or more.")
     log_every = args.log_every or max(1, min(trainer.eval_every, steps // 20 or 1))
-    session = Session(trainer)
+    session = Session(trainer, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0)  # no going back here
     t0 = time.perf_counter()
     for _ in range(steps):
         session.step_iteration()

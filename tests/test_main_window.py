@@ -41,9 +41,9 @@ def test_keys_step_phase_by_phase_and_back(qtbot, window):
 def test_play_pause_and_timeline(qtbot, window):
     window.client.send("run_to", 40)
     wait_for(qtbot, window, lambda s: s["iteration"] == 40 and not s["playing"])
-    assert window.timeline.maximum() == 40
+    assert window.timeline.slider.maximum() == 40
     assert window.curves.latest("loss") is not None
-    window.timeline.setValue(10)  # dragging the timeline seeks (throttled)
+    window.timeline.slider.setValue(10)  # dragging the timeline seeks (throttled)
     wait_for(qtbot, window, lambda s: s["iteration"] == 10)
     assert window.last_snapshot["furthest"] == 40
 
@@ -63,3 +63,54 @@ def test_clicking_a_block_selects_it(qtbot, window):
     rect = window.diagram.box_rect(3)  # row 0 is the input; row 3 is block 2
     qtbot.mouseClick(window.diagram, QtCore.Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
     wait_for(qtbot, window, lambda s: s["selected_block"] == 2)
+
+
+def test_going_back_a_long_way_shows_progress_and_a_killed_engine_gets_a_clear_message(qtbot, window):
+    interval = 2048
+    window.client.send("configure", dict(CONFIG, keyframe_interval=interval))
+    window.client.send("run_to", interval + 50)
+    wait_for(qtbot, window, lambda s: s["iteration"] == interval + 50 and not s["playing"], timeout=60000)
+    progress = []
+    window.client.progress.connect(progress.append)
+    window.client.send("seek", interval - 1)  # the far end of a gap between two keyframes
+    qtbot.waitUntil(lambda: bool(progress), timeout=20000)
+    assert not progress[0].get("done"), "the replay should have been long enough to show progress"
+    if True:  # mid-replay: the window says where to and how far
+        assert window.timeline.progress.isVisible()
+        assert "going back to iteration" in window.statusBar().currentMessage()
+        window.client.process.kill()
+        qtbot.waitUntil(lambda: window.last_error is not None, timeout=10000)
+        assert "stopped unexpectedly" in window.last_error
+        assert window.isVisible()
+
+
+def test_a_branch_shows_on_the_timeline_and_in_the_curves(qtbot, window):
+    window.client.send("run_to", 60)
+    wait_for(qtbot, window, lambda s: s["iteration"] == 60 and not s["playing"])
+    window.client.send("seek", 20)
+    wait_for(qtbot, window, lambda s: s["iteration"] == 20)
+    window.client.send("hyper", ("lr", 0.2))
+    window.client.send("run_to", 40)
+    wait_for(qtbot, window, lambda s: s["iteration"] == 40 and not s["playing"])
+    bar = window.timeline.branches
+    assert bar.isVisible() and [l["label"] for l in bar.lines] == ["lr 0.05", "lr 0.2 from iteration 20"]
+    names = [item.name() for _, item in window.curves.branch_items]
+    assert "lr 0.05 · training loss" in names
+    bar.clicked.emit(0)  # back to the first run, at the same iteration
+    wait_for(qtbot, window, lambda s: s["line"] == 0 and s["furthest"] == 60)
+    assert [l["current"] for l in window.timeline.branches.lines] == [True, False]
+
+
+def test_the_disk_budget_preference_goes_with_every_new_run(qtbot, window):
+    from visualizer import preferences
+    preferences.settings().setValue("keyframe_disk_gb", 0.5)
+    try:
+        sent = []
+        original = window.client.send
+        window.client.send = lambda cmd, arg=None: (sent.append((cmd, arg)), original(cmd, arg))
+        window.switch_lab("mlp")
+        assert sent[-1][0] == "configure" and sent[-1][1]["keyframe_disk_gb"] == 0.5
+        dialog = preferences.PreferencesDialog(window)
+        assert dialog.fields["keyframe_disk_gb"].value() == 0.5 and dialog.fields["keyframe_disk_gb"].toolTip()
+    finally:
+        preferences.settings().remove("keyframe_disk_gb")

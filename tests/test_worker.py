@@ -112,13 +112,16 @@ def test_session_saved_and_reopened_where_it_was(tmp_path):
     path = str(tmp_path / "run.stepwise.npz")
     host.handle("save_session", path)
     assert not [p for k, p in messages if k == "error"]
+    assert host.session.iteration == 30 and host.session.phase == 3  # saving does not move the cursor
     params = [p.copy() for p in host.session.trainer.model.params()]
     history = dict(host.session.history)
 
     other, other_messages = make_host()
     other.handle("open_session", path)
+    assert other.replay is not None  # the engine replays to the saved cursor in slices
+    other.finish_replay()
     s = other.session
-    assert s.iteration == 30 and s.phase == 0
+    assert s.iteration == 30 and s.phase == 3  # reopened exactly where it was
     assert s.history == history and s.trainer.optimizer.lr == 0.02
     for a, b in zip(params, s.trainer.model.params()):
         assert np.array_equal(a, b)

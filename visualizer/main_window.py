@@ -11,6 +11,7 @@ import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines.labs import LABS
+from visualizer import preferences
 from visualizer.lab_help import KEYS_HELP, lab_help_html
 from visualizer.lab_views import LIVE_HELP, lab_ui, make_view
 from visualizer.worker import SPEEDS, SessionClient
@@ -18,6 +19,7 @@ from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
 from widgets.network_diagram import NetworkDiagram
+from widgets.timeline import Timeline
 
 TRANSPORT_KEYS = {QtCore.Qt.Key.Key_Space, QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Right}
 EXPLODED = 10.0  # the loss "exploded" when it exceeds this many times its starting value
@@ -88,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
-        self.config = dict(config)
+        self.config = {**preferences.load(), **config}  # the command line wins over saved preferences
         self.lab = None
         self.view = None
         self.last_error: str | None = None
@@ -109,6 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.client.info.connect(self.show_info)
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
+        self.client.progress.connect(self.on_progress)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -160,6 +163,8 @@ class MainWindow(QtWidgets.QMainWindow):
         menu.addSeparator()
         menu.addAction("Save &screenshot…", self.save_screenshot_dialog)
         menu.addSeparator()
+        menu.addAction("&Preferences…", self.edit_preferences)
+        menu.addSeparator()
         menu.addAction("&Quit", self.close, QtGui.QKeySequence.StandardKey.Quit)
         lab_menu = self.menuBar().addMenu("&Lab")
         for lab_id, info in LABS.items():
@@ -204,20 +209,13 @@ class MainWindow(QtWidgets.QMainWindow):
         v = QtWidgets.QVBoxLayout(central)
         v.setContentsMargins(4, 4, 4, 4)
         v.addWidget(self.splitter, 1)
-        row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("Timeline"))
-        self.timeline = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
-        self.timeline.setRange(0, 0)
-        self.timeline.setToolTip("Drag to go back to any earlier iteration (exact: keyframes + replay)")
-        self.timeline.valueChanged.connect(self._timeline_moved)
-        row.addWidget(self.timeline, 1)
-        self.timeline_label = QtWidgets.QLabel("0 / 0")
-        self.timeline_label.setMinimumWidth(120)
-        row.addWidget(self.timeline_label)
-        v.addLayout(row)
+        self.timeline = Timeline()
+        self.timeline.moved.connect(self.curves.set_cursor)  # the curves follow the handle at once
+        self.timeline.seek.connect(lambda it: self.client.send("seek", it))
+        self.timeline.switch_line.connect(lambda i: self.client.send("switch_line", i))
+        self.timeline.cancel.connect(lambda: self.client.send("pause"))
+        v.addWidget(self.timeline)
         self.setCentralWidget(central)
-        self._seek_timer = QtCore.QTimer(self, singleShot=True, interval=60)
-        self._seek_timer.timeout.connect(lambda: self.client.send("seek", self.timeline.value()))
 
         sb = self.statusBar()
         self.status_iter = QtWidgets.QLabel()
@@ -241,12 +239,22 @@ class MainWindow(QtWidgets.QMainWindow):
         return act
 
     # ------------------------------------------------------------------ intents
+    def send_configure(self, config: dict) -> None:
+        """A new run; the engine-side preferences (disk space for keyframes) go with every one."""
+        self.client.send("configure", {**{k: v for k, v in preferences.load().items() if k not in config}, **config})
+
+    def edit_preferences(self) -> None:
+        dialog = preferences.PreferencesDialog(self)
+        if dialog.exec():
+            self.config.update(dialog.values())
+            self.statusBar().showMessage("Preferences saved; they take effect with the next run (Apply or a new lab).", 8000)
+
     def switch_lab(self, lab_id: str) -> None:
         if lab_id != self.lab and not self.confirm_discard(f"Switching to the {LABS[lab_id].title} lab"):
             self.lab_combo.setCurrentIndex(self.lab_combo.findData(self.lab))
             return
-        self.client.send("configure", {"lab": lab_id, "seed": self.config.get("seed", 0),
-                                       "data": self.config.get("data", "shipped")})
+        self.send_configure({"lab": lab_id, "seed": self.config.get("seed", 0),
+                             "data": self.config.get("data", "shipped")})
 
     def _lab_chosen(self, index: int) -> None:
         lab_id = self.lab_combo.itemData(index)
@@ -259,7 +267,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if not self.confirm_discard(f"Switching to the {engine} engine"):
                 self.engine_combo.setCurrentText(self.config.get("engine", ""))
                 return
-            self.client.send("configure", dict(self.config, engine=engine))
+            self.send_configure(dict(self.config, engine=engine))
 
     # ------------------------------------------------------------------ asking before discarding a run
     def history_length(self) -> int:
@@ -281,11 +289,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return answer == buttons.Discard
 
     def _apply_settings(self, values: dict) -> None:
-        self.client.send("configure", dict(self.config, **values))
-
-    def _timeline_moved(self, value: int) -> None:
-        self.timeline_label.setText(f"iteration {value} / {self.timeline.maximum()}")
-        self._seek_timer.start()
+        self.send_configure(dict(self.config, **values))
 
     def save_model(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save model", f"{self.lab}.npz",
@@ -307,7 +311,7 @@ class MainWindow(QtWidgets.QMainWindow):
             lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
             config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
                                                                               "seed": self.config.get("seed", 0)}
-            self.client.send("configure", config)
+            self.send_configure(config)
 
     def save_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Save session", f"{self.lab}.stepwise.npz",
@@ -433,12 +437,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.diagram.set_state(snap["active_block"], snap["active_kind"], snap["selected_block"])
         self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
         self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
-        if not self.timeline.isSliderDown():
-            self.timeline.blockSignals(True)
-            self.timeline.setRange(0, snap["furthest"])
-            self.timeline.setValue(snap["iteration"])
-            self.timeline.blockSignals(False)
-            self.timeline_label.setText(f"iteration {snap['iteration']} / {snap['furthest']}")
+        self.timeline.set_position(snap["iteration"], snap["furthest"])
+        if "lines" in snap:
+            self.timeline.set_lines(snap["lines"])
+            self.curves.set_branches(snap.get("line_curves", {}), {l["id"]: l["label"] for l in snap["lines"]})
         kind = snap["active_kind"]
         color = PHASE_COLORS.get(kind, "#444")
         shown_phase = snap["phase"] if snap["phase"] or not snap["iteration"] else snap["phase_count"]
@@ -452,6 +454,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_engine.setText(f"{snap['engine']} engine · {snap['keyframes']} keyframes")
         if self.view is not None:
             self.view.set_snapshot(snap)
+
+    def on_progress(self, progress: dict) -> None:
+        """The engine is replaying to reach an earlier point: say where to and how far it is."""
+        self.timeline.set_progress(progress)
+        if progress.get("done"):
+            self.statusBar().clearMessage()
+        else:
+            self.statusBar().showMessage(f"{progress['what']} iteration {progress['target']} … "
+                                         f"{100 * progress['fraction']:.0f} % (Space or Stop cancels)")
 
     def closeEvent(self, event) -> None:
         self.client.close()

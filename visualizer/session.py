@@ -1,59 +1,162 @@
-"""The Session: a cursor over training, with history, keyframes and deterministic replay.
+"""The Session: a cursor over training, with history, keyframes, branches and deterministic replay.
 
-Plain Python, no Qt: it is tested in-process, and the worker process (visualizer/worker.py)
-is a thin transport around it.
+Plain Python, no Qt: it is tested in-process, and the engine process (visualizer/worker.py) is a
+thin transport around it.
 
-The cursor is (iteration, phase): ``iteration`` iterations are complete and ``phase``
-phases of the next one have run. Going back restores the nearest keyframe at or before the
-target and replays forward; because every trainer is deterministic given its state, the
-replayed state is bit-identical to the one left behind. Hyperparameter changes are logged
-with the iteration they take effect at, so replay applies them at the same point.
+The cursor is (iteration, phase): ``iteration`` iterations are complete and ``phase`` phases of
+the next one have run. Going back restores the nearest saved state at or before the target and
+replays forward; because every trainer is deterministic given its state, the replayed state is
+bit-identical to the one left behind. Saved states come from three places, cheapest first:
+- the state at the start of the current iteration (← inside an iteration replays only its phases);
+- ``NearPool``: temporary keyframes near the cursor, left behind by play and by replay;
+- ``KeyframeStore``: keyframes evenly spaced over the whole run, in memory and on disk. Their
+  spacing is sized from the measured cost of an iteration (a gap replays in about half a second)
+  and widens evenly when the budgets are full.
+
+Hyperparameter changes are logged with the iteration they take effect at, so replay applies
+them at the same point. A change made after going back does not throw the old future away: it
+starts a new *line* (a branch) from that iteration, and the old line stays, to switch back to.
+
+Replay is a generator (``seek_steps``) that yields after each iteration, so the engine process can
+run it in slices, keep reading commands and show progress; the plain methods (``seek``,
+``step_back_phase``...) run it to the end.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from engines import StepwiseError
 from engines.trainer import PhaseEvent, Trainer
+from visualizer.keyframes import DISK_BUDGET, MEMORY_BUDGET, POOL_BUDGET, KeyframeStore, NearPool, state_nbytes
+
+__all__ = ["Session", "Line", "state_nbytes"]
+
+GAP_SECONDS = 0.5      # a gap between two keyframes replays in about this long
+NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
+KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 
 
-def state_nbytes(obj) -> int:
-    """Approximate memory of a keyframe: the arrays and tensors inside nested containers."""
-    if isinstance(obj, dict):
-        return sum(state_nbytes(v) for v in obj.values())
-    if isinstance(obj, (list, tuple)):
-        return sum(state_nbytes(v) for v in obj)
-    nbytes = getattr(obj, "nbytes", None)
-    if isinstance(nbytes, int):
-        return nbytes
-    if hasattr(obj, "element_size") and hasattr(obj, "nelement"):
-        return obj.element_size() * obj.nelement()
-    return 64
+def _pow2_floor(x: float) -> int:
+    n = 1
+    while n * 2 <= x:
+        n *= 2
+    return n
+
+
+@dataclass
+class Line:
+    """One branch of the run: its own settings from ``fork`` on, its own history and future."""
+    id: int
+    parent: int | None
+    fork: int                     # iterations shared with the parent (the state at ``fork`` is common)
+    label: str
+    settings_log: list = field(default_factory=list)   # (iteration, name, value)
+    history: dict = field(default_factory=dict)        # iteration (1-based, completed) -> metrics
+    history_log: list = field(default_factory=list)    # iterations in the order their records were written
+    furthest: int = 0
 
 
 class Session:
-    def __init__(self, trainer: Trainer, max_keyframes: int = 200, keyframe_budget_bytes: int = 512 << 20):
+    def __init__(self, trainer: Trainer, max_keyframes: int | None = None,
+                 keyframe_budget_bytes: int = MEMORY_BUDGET, disk_budget_bytes: int = DISK_BUDGET,
+                 pool_budget_bytes: int = POOL_BUDGET, interval: int | None = None):
         self.trainer = trainer
         self.specs = trainer.phase_specs()
+        t0 = time.perf_counter()
         first = trainer.get_state()
-        # keep the keyframes within a memory budget (ResNet-50 with Adam: ~300 MB each)
-        self.max_keyframes = max(4, min(max_keyframes, keyframe_budget_bytes // max(1, state_nbytes(first))))
+        self._kf_seconds = time.perf_counter() - t0
+        self._kf_bytes = max(1, state_nbytes(first))
+        self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
+        # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
+        self.adaptive = max_keyframes is None and interval is None
         start = trainer.iteration
-        self.keyframes: dict[int, dict] = {start: first}
-        self.pinned: set[int] = {start}
-        self.settings_log: list[tuple[int, str, float]] = []  # (iteration, name, value)
-        self.history: dict[int, dict[str, float]] = {}  # iteration (1-based, completed) -> metrics
-        self.history_version = 0  # bumped when history is rewritten (not merely appended)
-        self.history_log: list[int] = []  # iterations in the order their records were written
-        self.furthest = start
+        self.store = KeyframeStore(keyframe_budget_bytes, disk_budget_bytes,
+                                   interval=_pow2_floor(max(1, interval or trainer.keyframe_every)),
+                                   max_count=max_keyframes)
+        self.pool = NearPool(pool_budget_bytes)
+        self.near_every = 1
+        self.lines: dict[int, Line] = {0: Line(0, None, start, "", furthest=start)}
+        self.line_id = 0
+        self.lines_version = 0                     # bumped when a line is made or switched to
+        self.store.put((0, start), first, pin=True)
+        self.history_version = 0  # bumped when the current line's history is rewritten (not merely appended)
         self.phase = 0
         self._gen: Iterator[PhaseEvent] | None = None
+        self._start: tuple[tuple[int, int], dict] | None = None  # (key, state) at the start of this iteration
         self.events: dict[int, PhaseEvent] = {}  # phases of the current iteration
         # inspect the first block with parameters (the first Dense / Conv layer)
         self.selected_block = next((i for i, b in enumerate(trainer.blocks()) if b.n_params), 0)
         self.error: str | None = None
         self._rate_window: list[float] = []
+        self._foreign_state = False
+        self._recent_iterations: list[float] = []
+
+    # ------------------------------------------------------------------ the current line
+    @property
+    def line(self) -> Line:
+        return self.lines[self.line_id]
+
+    @property
+    def history(self) -> dict:
+        return self.line.history
+
+    @history.setter
+    def history(self, value: dict) -> None:
+        self.line.history = value
+
+    @property
+    def history_log(self) -> list:
+        return self.line.history_log
+
+    @history_log.setter
+    def history_log(self, value: list) -> None:
+        self.line.history_log = value
+
+    @property
+    def settings_log(self) -> list:
+        return self.line.settings_log
+
+    @settings_log.setter
+    def settings_log(self, value: list) -> None:
+        self.line.settings_log = value
+
+    @property
+    def furthest(self) -> int:
+        return self.line.furthest
+
+    @furthest.setter
+    def furthest(self, value: int) -> None:
+        self.line.furthest = value
+
+    @property
+    def keyframes(self) -> list[int]:
+        """Iterations of the current line that have a keyframe (its own, and its parents' up to the fork)."""
+        return sorted({it for line, it in self.store.keys() if self._visible(line, it)})
+
+    @property
+    def first_iteration(self) -> int:
+        return min(it for (line, it) in self.store.pinned) if self.store.pinned else 0
+
+    def _owner(self, iteration: int) -> tuple[int, int]:
+        """The key of the current line's state at ``iteration``: a parent's where it is shared."""
+        line = self.line
+        while line.parent is not None and iteration <= line.fork:
+            line = self.lines[line.parent]
+        return line.id, iteration
+
+    def _visible(self, line_id: int, iteration: int) -> bool:
+        """Is the state (line_id, iteration) also the current line's state at that iteration?"""
+        line, limit = self.line, None
+        while True:
+            lo = line.fork if line.parent is not None else -1
+            if line.id == line_id:
+                return iteration > lo and (limit is None or iteration <= limit)
+            if line.parent is None:
+                return False
+            limit = line.fork if limit is None else min(limit, line.fork)
+            line = self.lines[line.parent]
 
     # ------------------------------------------------------------------ cursor
     @property
@@ -64,13 +167,18 @@ class Session:
     def position(self) -> int:
         return self.iteration * len(self.specs) + self.phase
 
-    def _apply_settings_at(self, iteration: int) -> None:
+    def _apply_settings_at(self, iteration: int, trainer: Trainer | None = None) -> None:
         for it, name, value in self.settings_log:
             if it == iteration:
-                self.trainer.set_hyperparam(name, value)
+                (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
         self._apply_settings_at(self.iteration)
+        if detail:
+            # ← inside this iteration restores this and replays only the phases before
+            key = self._owner(self.iteration)
+            if self._start is None or self._start[0] != key:
+                self._start = (key, self.trainer.get_state())
         self._gen = self.trainer.run_iteration(detail=detail)
         self.events = {}
 
@@ -88,19 +196,38 @@ class Session:
             self.history[it].update(self.trainer.evaluate())
             self.history_log.append(it)
         self.furthest = max(self.furthest, it)
-        if it % self.trainer.keyframe_every == 0 and it not in self.keyframes:
+        key = self._owner(it)
+        if self.store.on_grid(it) and key not in self.store:
             self._add_keyframe(it)
+        elif it % self.near_every == 0 and key not in self.pool and self._pool_is_cheap():
+            self.pool.put(key, self.trainer.get_state(), key)
         now = time.perf_counter()
         self._rate_window = [t for t in self._rate_window if now - t < 2.0] + [now]
 
     def _add_keyframe(self, it: int) -> None:
-        self.keyframes[it] = self.trainer.get_state()
-        if len(self.keyframes) > self.max_keyframes:
-            # thin old keyframes: drop every other unpinned one outside the most recent quarter
-            keys = sorted(k for k in self.keyframes if k not in self.pinned)
-            old = keys[: len(keys) * 3 // 4]
-            for k in old[1::2]:
-                del self.keyframes[k]
+        t0 = time.perf_counter()
+        state = self.trainer.get_state()
+        self._kf_seconds = 0.8 * self._kf_seconds + 0.2 * (time.perf_counter() - t0)
+        self.store.put(self._owner(it), state)
+
+    def _pool_is_cheap(self) -> bool:
+        """Temporary keyframes during play only where they cost little (heavy labs: every iteration)."""
+        if self._it_seconds is None or self.pool.capacity(self._kf_bytes) < 2:
+            return False
+        return self._kf_seconds <= KEYFRAME_SHARE * self.near_every * self._it_seconds
+
+    def _measure_iteration(self, seconds: float) -> None:
+        """Size the keyframe spacing from what an iteration and a keyframe cost on this machine."""
+        first = self._it_seconds is None
+        self._recent_iterations = (self._recent_iterations + [seconds])[-15:]
+        self._it_seconds = sorted(self._recent_iterations)[len(self._recent_iterations) // 2]  # the median
+        if self.adaptive and (first or self.iteration % 16 == 0):
+            t_it = max(self._it_seconds, 1e-6)
+            self.near_every = _pow2_floor(max(1.0, NEAR_SECONDS / t_it))
+            by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
+            by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
+            while self.store.interval < max(by_time, by_cost):
+                self.store.widen()
 
     def _run_phase(self, detail: bool = True) -> PhaseEvent | None:
         if self._gen is None:
@@ -122,11 +249,12 @@ class Session:
     def _recover(self) -> None:
         """After a failed iteration (NaN loss): restore the state at its start.
 
-        Always from a keyframe: the failed iteration already drew its batch and its dropout
+        Always from a saved state: the failed iteration already drew its batch and its dropout
         masks, so the trainer's data cursor and generator are past the start of the iteration."""
         target = self.iteration
         self._gen = None
-        self._seek_position(target * len(self.specs), restore=True)
+        for _ in self.seek_steps(target * len(self.specs), restore=True):
+            pass
 
     # ------------------------------------------------------------------ commands
     def step_phase(self) -> PhaseEvent:
@@ -134,7 +262,9 @@ class Session:
 
     def step_iteration(self, detail: bool = False) -> None:
         """Finish the current iteration (or run a whole one when at a boundary)."""
-        if self._gen is None:
+        whole = self._gen is None
+        t0 = time.perf_counter()
+        if whole:
             self._begin_iteration(detail)
         while True:
             try:
@@ -144,47 +274,148 @@ class Session:
             except StepwiseError:
                 self._recover()
                 raise
+        if whole and not detail:
+            self._measure_iteration(time.perf_counter() - t0)
         self._finish_iteration()
 
     def run(self, iterations: int) -> None:
         for _ in range(iterations):
             self.step_iteration()
 
+    def back_phase_target(self) -> int | None:
+        if self.position > self.first_iteration * len(self.specs):
+            return self.position - 1
+        return None
+
+    def back_iteration_target(self) -> int | None:
+        if self.phase > 0:
+            return self.iteration * len(self.specs)
+        if self.iteration > self.first_iteration:
+            return (self.iteration - 1) * len(self.specs)
+        return None
+
+    def seek_target(self, iteration: int) -> int:
+        return max(self.first_iteration, min(int(iteration), self.furthest)) * len(self.specs)
+
     def step_back_phase(self) -> None:
-        if self.position > min(self.keyframes) * len(self.specs):
-            self._seek_position(self.position - 1)
+        target = self.back_phase_target()
+        if target is not None:
+            self._seek_position(target)
 
     def step_back_iteration(self) -> None:
-        if self.phase > 0:
-            self._seek_position(self.iteration * len(self.specs))
-        elif self.iteration > min(self.keyframes):
-            self._seek_position((self.iteration - 1) * len(self.specs))
+        target = self.back_iteration_target()
+        if target is not None:
+            self._seek_position(target)
 
     def seek(self, iteration: int) -> None:
-        """Jump to the start of ``iteration`` (0..furthest)."""
-        iteration = max(min(self.keyframes), min(int(iteration), self.furthest))
-        self._seek_position(iteration * len(self.specs))
+        """Jump to the start of ``iteration`` (first..furthest)."""
+        self._seek_position(self.seek_target(iteration))
 
     def _seek_position(self, position: int, restore: bool = False) -> None:
+        for _ in self.seek_steps(position, restore):
+            pass
+
+    # ------------------------------------------------------------------ replay
+    def _saved_states(self):
+        """(key, getter) of every saved state the current line can start from."""
+        if self._start is not None:
+            yield self._start[0], (lambda s=self._start[1]: s)
+        for key in self.pool.keys():
+            yield key, (lambda k=key: self.pool.get(k))
+        for key in self.store.keys():
+            yield key, (lambda k=key: self.store.get(k))
+
+    def _base_for(self, target_it: int, at_boundary: bool):
+        """The latest saved state of the current line at or before ``target_it``. A boundary target
+        (phase 0) is reached by replaying at least its last iteration, so the views show what that
+        iteration computed, not what the trainer ran last."""
+        limit = target_it - 1 if at_boundary and target_it > self.first_iteration else target_it
+        best = None
+        for key, getter in self._saved_states():
+            if key[1] <= limit and self._visible(*key) and (best is None or key[1] > best[0][1]):
+                best = (key, getter)
+        if best is None:
+            raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
+        return best
+
+    def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
+        """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
+        iterations of replay after each replayed iteration; the cursor is exact when it ends."""
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
-        if restore or not (self._gen is None and self.phase == 0 and self.iteration <= target_it
-                           and self.iteration + 20 >= target_it):
-            base = max(k for k in self.keyframes if k <= target_it)
-            self.trainer.set_state(self.keyframes[base])
+        restore = restore or self._foreign_state
+        self._foreign_state = False
+        forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
+        key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
+        if forward_ok and (self.iteration > key[1] or (self.iteration == key[1] and self.phase)):
+            pass  # going on from here replays less than from any saved state
+        else:
+            self.trainer.set_state(getter())
             self._gen = None
             self.phase = 0
             self.events = {}
+        total = target_it - self.iteration
+        done = 0
+        # temporary keyframes near the target: the next ← or Shift+← starts from one of them
+        near_from = target_it - self.near_every * max(0, self.pool.capacity(self._kf_bytes) - 1)
         while self.iteration < target_it:
             self.step_iteration(detail=False)
-        for _ in range(target_phase):
+            done += 1
+            it = self.iteration
+            k = self._owner(it)
+            if (it >= near_from and it % self.near_every == 0 and k not in self.store and k not in self.pool):
+                self.pool.put(k, self.trainer.get_state(), (self.line_id, target_it))
+            if self.iteration < target_it:
+                yield done, total
+        for _ in range(target_phase - self.phase):
             self._run_phase(detail=True)
 
+    def _has_state(self, iteration: int) -> bool:
+        key = self._owner(iteration)
+        return key in self.pool or key in self.store or (self._start is not None and self._start[0] == key)
+
+    def prefetch_steps(self, make_trainer) -> Iterator[None] | None:
+        """Where one iteration costs much (LSTM, ResNet), fill the pool just behind the cursor while
+        the student looks, so the next Shift+← presses each replay one iteration, not a whole gap.
+        The work is done by a second trainer (``make_trainer()``, made once), so the cursor's own
+        trainer and its caches are never touched. None when there is nothing worth doing."""
+        t_it = self._it_seconds
+        if t_it is None or self.store.interval * t_it < 0.25 or self._kf_bytes > 64 << 20:
+            return None
+        cap = self.pool.capacity(self._kf_bytes)
+        step = self.near_every
+        if cap < 4:
+            return None
+        lo = max(self.first_iteration, self.iteration - step * (cap - 2))
+        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0 and not self._has_state(j)]
+        if not missing:
+            return None
+        return self._prefetch(make_trainer, missing[0], set(missing))
+
+    def _prefetch(self, make_trainer, top: int, wanted: set[int]) -> Iterator[None]:
+        if getattr(self, "_clone", None) is None:
+            self._clone = make_trainer()
+        clone = self._clone
+        key, getter = self._base_for(top, at_boundary=False)
+        clone.set_state(getter())
+        cursor = (self.line_id, self.iteration)
+        yield
+        while clone.iteration < top:
+            self._apply_settings_at(clone.iteration, clone)
+            for _ in clone.run_iteration(detail=False):
+                pass
+            it = clone.iteration
+            if it in wanted and not self._has_state(it):
+                self.pool.put(self._owner(it), clone.get_state(), cursor)
+            yield
+
+    # ------------------------------------------------------------------ settings and branches
     def select_block(self, index: int) -> None:
         self.selected_block = int(index)
 
     def set_hyperparam(self, name: str, value: float) -> None:
-        """Takes effect from the next iteration boundary; the future beyond the cursor is rewritten."""
+        """Takes effect from the next iteration boundary. If the cursor is back in time, the old
+        future is kept as a line of its own and the change starts a new line from here."""
         value = float(value)
         old = self.trainer.hyperparams().get(name)
         # the trainer checks it now (StepwiseError for an unknown name or a bad value): a bad value
@@ -193,39 +424,84 @@ class Session:
         at = self.iteration + (1 if self.phase else 0)
         if self.phase:
             self.trainer.set_hyperparam(name, old)  # mid-iteration: from the next boundary on
+        if self.furthest > at:
+            self._branch(at, name, old, value)
         self.settings_log = [e for e in self.settings_log if e[0] < at or (e[0] == at and e[1] != name)]
         self.settings_log.append((at, name, value))
-        self._truncate_future(at)
 
-    def _truncate_future(self, at: int) -> None:
-        self.history = {k: v for k, v in self.history.items() if k <= at}
-        self.keyframes = {k: v for k, v in self.keyframes.items() if k <= at}
-        self.pinned = {k for k in self.pinned if k <= at}
-        self.furthest = min(self.furthest, at)
-        self.history_log = sorted(self.history)
+    def _branch(self, at: int, name: str, old: float | None, value: float) -> None:
+        parent = self.line
+        if not parent.label:
+            parent.label = f"{name} {old:g}" if isinstance(old, (int, float)) else "first run"
+        new_id = max(self.lines) + 1
+        history = {k: dict(v) for k, v in parent.history.items() if k <= at}
+        self.lines[new_id] = Line(new_id, parent.id, at, f"{name} {value:g} from iteration {at}",
+                                  settings_log=[e for e in parent.settings_log if e[0] < at],
+                                  history=history, history_log=sorted(history), furthest=at)
+        self.line_id = new_id
         self.history_version += 1
+        self.lines_version += 1
+
+    def switch_line(self, line_id: int) -> int:
+        """Make another line current; returns the position to seek to (the same iteration where
+        that line has it, else its furthest)."""
+        if line_id not in self.lines:
+            raise StepwiseError(f"There is no branch {line_id}; pick one from the timeline.")
+        it = self.iteration
+        self._gen = None
+        self.phase = 0
+        self._start = None
+        self._foreign_state = True  # the trainer holds the other line's state: restore, never go on from it
+        self.line_id = line_id
+        self.history_version += 1
+        self.lines_version += 1
+        return max(self.first_iteration, min(it, self.furthest)) * len(self.specs)
+
+    def lines_info(self) -> list[dict]:
+        return [{"id": l.id, "parent": l.parent, "fork": l.fork, "label": l.label or "this run",
+                 "furthest": l.furthest, "current": l.id == self.line_id} for l in self.lines.values()]
 
     # ------------------------------------------------------------------ saving
     def to_tree(self, config: dict, keyframe_budget_bytes: int = 256 << 20) -> dict:
-        """The session as a plain tree of copies (settings, history, the state at the start of the
-        current iteration and, within a size budget, the keyframes), safe to write from another
-        thread with ``engines.state_io.save_tree``. The cursor does not move."""
-        boundary = self.iteration * len(self.specs)
+        """The session as a plain tree of copies (settings, every line's history and settings, the
+        state at the start of the current iteration and, within a size budget, keyframes), safe to
+        write from another thread with ``engines.state_io.save_tree``. The cursor does not move."""
+        here_phase = self.phase
+        key = self._owner(self.iteration)
+        if self.phase and self._start is not None and self._start[0] == key:
+            state = self._start[1]
+        elif self.phase:
+            state = self._state_at(self.iteration)
+        else:
+            state = self.trainer.get_state()
+        # keyframes: the newest first, within the budget; the cursor's own state always
+        frames = {key: state}
+        used = state_nbytes(state)
+        for k in sorted(self.store.keys(), key=lambda k: -k[1]):
+            if k in frames:
+                continue
+            size = self.store.sizes.get(k, 0)
+            if used + size > keyframe_budget_bytes and k not in self.store.pinned:
+                continue
+            frames[k] = self.store.get(k)
+            used += size
+        lines = {l.id: {"parent": -1 if l.parent is None else l.parent, "fork": l.fork, "label": l.label,
+                        "settings_log": [list(e) for e in l.settings_log],
+                        "history": {int(k): dict(v) for k, v in l.history.items()}, "furthest": l.furthest}
+                 for l in self.lines.values()}
+        return {"config": {k: v for k, v in config.items() if k not in ("notify", "load")},
+                "format": "stepwise-session-2", "line": self.line_id, "iteration": self.iteration,
+                "phase": here_phase, "selected_block": self.selected_block,
+                "lines": lines, "keyframes": [[k[0], k[1], v] for k, v in frames.items()],
+                "first": self.first_iteration}
+
+    def _state_at(self, iteration: int) -> dict:
+        """The state at the start of ``iteration`` of the current line, without moving the cursor."""
         here = self.position
-        if self.phase:
-            self._seek_position(boundary)  # the state at the start of the current iteration
-        keyframes = dict(self.keyframes)
-        while len(keyframes) > 1 and state_nbytes(keyframes) > keyframe_budget_bytes:
-            del keyframes[min(keyframes)]
-        keyframes[self.iteration] = self.trainer.get_state()
-        tree = {"config": {k: v for k, v in config.items() if k not in ("notify", "load")},
-                "iteration": self.iteration, "phase": self.phase if here == boundary else here - boundary,
-                "furthest": self.furthest, "selected_block": self.selected_block,
-                "history": {int(k): dict(v) for k, v in self.history.items()}, "settings_log": list(self.settings_log),
-                "keyframes": keyframes}
-        if here != boundary:
-            self._seek_position(here)
-        return tree
+        self._seek_position(iteration * len(self.specs), restore=True)
+        state = self.trainer.get_state()
+        self._seek_position(here, restore=True)
+        return state
 
     def save(self, path: str, config: dict, keyframe_budget_bytes: int = 256 << 20) -> None:
         """The session as it is, so that going back still works after reopening."""
@@ -233,31 +509,62 @@ class Session:
         save_tree(path, self.to_tree(config, keyframe_budget_bytes))
 
     @classmethod
-    def open(cls, path: str, make_trainer) -> tuple["Session", dict]:
-        """A Session from a file written by save(); ``make_trainer(config)`` builds the trainer."""
-        from engines import StepwiseError
+    def open(cls, path: str, make_trainer, replay: bool = True) -> tuple["Session", dict]:
+        """A Session from a file written by save(); ``make_trainer(config)`` builds the trainer.
+
+        With ``replay=False`` the cursor stays at the saved state it starts from and
+        ``session.pending_position`` says where the saved cursor was (the engine process replays
+        to it in slices, with progress)."""
         from engines.state_io import load_tree
         tree = load_tree(path)
         try:
             config = dict(tree["config"])
             trainer = make_trainer(config)
-            keyframes = {int(k): v for k, v in tree["keyframes"].items()}
-            trainer.set_state(keyframes[min(keyframes)])
+            if tree.get("format") == "stepwise-session-2":
+                frames = {(int(l), int(it)): v for l, it, v in tree["keyframes"]}
+                lines = {int(i): Line(int(i), None if int(d["parent"]) < 0 else int(d["parent"]), int(d["fork"]),
+                                      str(d["label"]), [(int(a), str(b), float(c)) for a, b, c in d["settings_log"]],
+                                      {int(k): dict(v) for k, v in d["history"].items()}, [], int(d["furthest"]))
+                         for i, d in tree["lines"].items()}
+                line_id, phase, first = int(tree["line"]), int(tree["phase"]), int(tree["first"])
+            else:  # stepwise-session-1: one line
+                frames = {(0, int(k)): v for k, v in tree["keyframes"].items()}
+                lines = {0: Line(0, None, min(k[1] for k in frames), "",
+                                 [tuple(e) for e in tree["settings_log"]],
+                                 {int(k): v for k, v in tree["history"].items()}, [], int(tree["furthest"]))}
+                line_id, phase, first = 0, 0, min(k[1] for k in frames)
+            iteration = int(tree["iteration"])
+            start_key = min(frames, key=lambda k: k[1])
+            trainer.set_state(frames[start_key])
             session = cls(trainer)
-            session.keyframes = keyframes
-            session.pinned = set(keyframes)
-            session.history = {int(k): v for k, v in tree["history"].items()}
-            session.history_log = sorted(session.history)
-            session.settings_log = [tuple(e) for e in tree["settings_log"]]
-            session.furthest = int(tree["furthest"])
+            session.store.close()
+            for k, v in frames.items():
+                session.store.put(k, v, pin=k[1] == first)
+            for line in lines.values():
+                line.history_log = sorted(line.history)
+            if line_id not in lines:
+                raise ValueError("line")
+            session.lines, session.line_id = lines, line_id
+            furthest = session.furthest
+            if not (first <= iteration <= furthest) or not 0 <= phase < len(session.specs):
+                raise ValueError("cursor")
             session.selected_block = int(tree["selected_block"])
-            session._seek_position(int(tree["iteration"]) * len(session.specs))
+            session.pending_position = iteration * len(session.specs) + phase
+            if replay:
+                session._seek_position(session.pending_position)
         except StepwiseError:
             raise
         except Exception:
-            raise StepwiseError(f"The session in {path} does not fit this version of Stepwise; "
-                                "start a new run instead.") from None
+            raise StepwiseError(f"The session in {path} is damaged or was written by another version of "
+                                "Stepwise; start a new run instead.") from None
         return session, config
+
+    def close(self) -> None:
+        """Free the keyframes and remove the cache folder on disk."""
+        self._clone = None
+        self.store.close()
+        self.pool.clear()
+        self._start = None
 
     # ------------------------------------------------------------------ reading
     def iterations_per_second(self) -> float:
@@ -267,14 +574,17 @@ class Session:
             return 0.0
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
-    def current_label(self) -> str:
+    def label_at(self, phase: int) -> str:
         """The phase just run; at an iteration boundary, the update that ended the iteration."""
-        if self.phase == 0:
+        if phase == 0:
             if self.iteration == 0:
                 return "ready: next is " + self.specs[0].label
             update = self.trainer.phase_specs()[-1].label  # fresh: it names the rate, which may have changed
             return f"{update} — applied; next: {self.specs[0].label}"
-        return self.specs[self.phase - 1].label
+        return self.specs[phase - 1].label
+
+    def current_label(self) -> str:
+        return self.label_at(self.phase)
 
     def block_phase_data(self, block: int) -> dict[str, Any]:
         """What the phases of this iteration computed for ``block``, keyed by phase kind.

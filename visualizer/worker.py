@@ -29,6 +29,34 @@ SPEEDS: dict[str, tuple[str, float | None]] = {
     "max": ("iteration", None),
 }
 DEFAULT_SPEED = "max"
+REPLAY_SLICE = 0.025     # seconds of replay between two looks at the command pipe
+PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
+
+
+def session_budgets(config: dict) -> dict:
+    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``."""
+    out = {}
+    if config.get("keyframe_disk_gb") is not None:
+        gb = float(config["keyframe_disk_gb"])
+        if not 0 <= gb <= 1024:
+            raise StepwiseError(f"The keyframe disk budget must be between 0 and 1024 GB, not {gb:g}.")
+        out["disk_budget_bytes"] = int(gb * (1 << 30))
+    if config.get("keyframe_interval") is not None:
+        n = int(config["keyframe_interval"])
+        if not 1 <= n <= 1 << 20:
+            raise StepwiseError(f"The keyframe interval must be between 1 and {1 << 20} iterations, not {n}.")
+        out["interval"] = n
+    return out
+
+
+def downsample_history(history: dict, points: int = 400) -> list:
+    """(iteration, metrics) of a line's history, at most ``points`` of them, for a faded curve."""
+    its = sorted(history)
+    step = max(1, len(its) // points)
+    keep = its[::step]
+    if its and keep[-1] != its[-1]:
+        keep.append(its[-1])
+    return [(it, history[it]) for it in keep]
 
 
 class SessionHost:
@@ -48,6 +76,12 @@ class SessionHost:
         self._dirty = False
         self._sent_version = -1
         self._sent_log = 0
+        self._sent_lines = -1
+        self.replay: dict | None = None   # a seek running in slices: {"steps", "target", "started", ...}
+        self.virtual: int | None = None   # the phase shown while the engine is further on in the iteration
+        self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
+        self.prefetch = None                  # filling the pool behind the cursor while idle
+        self._prefetched_at = None
 
     # ------------------------------------------------------------------ set-up
     def configure(self, config: dict) -> bool:
@@ -59,21 +93,28 @@ class SessionHost:
         config["notify"] = notes.append
         try:
             if config.get("session"):
-                session, saved_config = Session.open(config["session"], lambda c: make_trainer(dict(c, notify=notes.append)))
+                session, saved_config = Session.open(config["session"], lambda c: make_trainer(dict(c, notify=notes.append)),
+                                                     replay=False)
                 config = saved_config
                 trainer = session.trainer
             else:
                 trainer = make_trainer(config)
                 if config.get("load"):
                     trainer.load(config["load"])
-                session = Session(trainer)
+                session = Session(trainer, **session_budgets(config))
         except StepwiseError as e:
             self.send("error", str(e))
             return False
         config.pop("notify", None)
         trainer.config.pop("notify", None)
         self.config = dict(config, engine=trainer.engine)
+        if self.session is not None:
+            self.session.close()
         self.session = session
+        self.replay = None
+        self.virtual = None
+        self._views.clear()
+        self._sent_lines = -1
         self.speed = getattr(trainer, "default_speed", DEFAULT_SPEED)
         self.playing = False
         self.run_to = None
@@ -83,9 +124,17 @@ class SessionHost:
         for note in notes:
             self.send("info", note)
         self.send("ready", self.ready_info())
+        pending = getattr(session, "pending_position", None)
+        if pending is not None and pending != session.position:
+            self._start_replay(pending, "reopening the session at")
         self._dirty = True
         self.flush(force=True)
         return True
+
+    def close(self) -> None:
+        """Free the session's keyframes and remove its cache folder."""
+        if self.session is not None:
+            self.session.close()
 
     def ready_info(self) -> dict:
         s = self.session
@@ -99,6 +148,7 @@ class SessionHost:
 
     # ------------------------------------------------------------------ commands
     def handle(self, cmd: str, arg: Any = None) -> None:
+        self._stop_prefetch()
         try:
             self._handle(cmd, arg)
         except StepwiseError as e:
@@ -111,6 +161,13 @@ class SessionHost:
                                "Please report this with the steps that led to it.")
         self._dirty = True
 
+    # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
+    # (the cursor stays where the replay had got to), and every other one lets it finish first
+    KEEP_REPLAY = ("seek", "back_phase", "back_iteration", "select", "speed", "switch_line", "cancel_task")
+    CANCEL_REPLAY = ("pause", "play", "toggle", "run_to", "step_phase", "step_iteration")
+    # commands that need the engine exactly at the phase shown (not further on in the iteration)
+    NEED_EXACT = ("hyper", "command", "save", "save_session", "select")
+
     def _handle(self, cmd: str, arg: Any) -> None:
         if cmd == "configure":
             self.configure(arg)
@@ -118,30 +175,47 @@ class SessionHost:
         s = self.session
         if s is None:
             raise StepwiseError("No lab is loaded yet; choose a lab first.")
+        if self.replay is not None and cmd in self.CANCEL_REPLAY:
+            self._cancel_replay()
+        elif self.replay is not None and cmd not in self.KEEP_REPLAY:
+            self.finish_replay()
+        if cmd in self.NEED_EXACT:
+            self._resync()
         if cmd == "play":
+            self._drop_virtual()
             self.playing, self.run_to = True, None
         elif cmd == "pause":
             self.playing = False
         elif cmd == "toggle":
+            self._drop_virtual()
             self.playing, self.run_to = not self.playing, None
         elif cmd == "run_to":
+            self._drop_virtual()
             self.run_to = int(arg)
             self.playing = s.iteration < self.run_to
         elif cmd == "step_phase":
             self.playing = False
-            s.step_phase()
+            self._step_phase()
         elif cmd == "step_iteration":
             self.playing = False
+            self._drop_virtual()
             s.step_iteration()
         elif cmd == "back_phase":
             self.playing = False
-            s.step_back_phase()
+            self._back(phase=True)
         elif cmd == "back_iteration":
             self.playing = False
-            s.step_back_iteration()
+            self._back(phase=False)
         elif cmd == "seek":
             self.playing = False
-            s.seek(int(arg))
+            self._drop_virtual()
+            self._start_replay(s.seek_target(int(arg)), "going back to" if int(arg) < s.iteration else "going to")
+        elif cmd == "switch_line":
+            self.playing = False
+            self._cancel_replay()
+            self._resync()
+            self._views.clear()
+            self._start_replay(s.switch_line(int(arg)), "switching branch: going to")
         elif cmd == "speed":
             if arg not in SPEEDS:
                 raise StepwiseError(f"Unknown speed {arg!r}.")
@@ -151,9 +225,11 @@ class SessionHost:
         elif cmd == "hyper":
             name, value = arg
             s.set_hyperparam(name, float(value))
+            self._views.clear()
         elif cmd == "command":
             name, args = arg
             reply = s.trainer.command(name, dict(args))
+            self._views.clear()
             if isinstance(reply, dict) and "task" in reply:
                 self.tasks[name] = reply["task"]
             else:
@@ -174,11 +250,157 @@ class SessionHost:
         else:
             raise StepwiseError(f"Unknown command {cmd!r}.")
 
+    # ------------------------------------------------------------------ going back
+    def shown_phase(self) -> int:
+        return self.session.phase if self.virtual is None else self.virtual
+
+    def _view_key(self, phase: int) -> tuple:
+        s = self.session
+        return (s.line_id, s.iteration, phase, s.selected_block)
+
+    def _drop_virtual(self) -> None:
+        """Go on from where the engine really is (play, Shift+→: the rest of the iteration is the same)."""
+        self.virtual = None
+
+    def _resync(self) -> None:
+        """Bring the engine back to the phase shown (it replays this iteration's first phases)."""
+        if self.virtual is not None:
+            s = self.session
+            target = s.iteration * len(s.specs) + self.virtual
+            self.virtual = None
+            s._seek_position(target)  # noqa: SLF001 — at most one iteration's phases
+
+    def _step_phase(self) -> None:
+        s = self.session
+        if self.virtual is not None:
+            nxt = self.virtual + 1
+            if nxt == s.phase:
+                self.virtual = None
+                return
+            if self._view_key(nxt) in self._views:
+                self.virtual = nxt
+                return
+            self._resync()
+        s.step_phase()
+
+    def _back(self, phase: bool) -> None:
+        """← / Shift+←: show what this iteration already showed when that is known, else replay."""
+        s = self.session
+        n = len(s.specs)
+        shown = self.shown_phase()
+        if self.replay is not None:
+            at = self.replay["target"]  # pressed again while going back: from where it is going
+        else:
+            at = s.iteration * n + shown
+        if self.replay is None and shown > 0:
+            wanted = shown - 1 if phase else 0
+            if wanted == s.phase:
+                self.virtual = None
+                return
+            if wanted < s.phase and self._view_key(wanted) in self._views:
+                self.virtual = wanted
+                return
+        it, ph = divmod(at, n)
+        first = s.first_iteration * n
+        if phase:
+            target = at - 1 if at > first else None
+        else:
+            target = it * n if ph else ((it - 1) * n if it > s.first_iteration else None)
+        if target is None:
+            return
+        self.virtual = None
+        self._start_replay(target, "going back to")
+
+    def _start_replay(self, target: int, what: str) -> None:
+        """Run the seek in slices from tick(), which comes right after the commands waiting are read."""
+        s = self.session
+        self._views = {k: v for k, v in self._views.items() if k[1] == s.iteration and k[0] == s.line_id}
+        self.replay = {"steps": s.seek_steps(target), "target": target, "what": what,
+                       "started": time.perf_counter(), "shown": False, "last_progress": 0.0}
+
+    def finish_replay(self) -> None:
+        """Run the pending replay to its end now (before a command that needs the cursor there)."""
+        while self.replay is not None:
+            self._pump_replay(time.perf_counter() + 3600)
+
+    def _cancel_replay(self) -> None:
+        """Stop going back: the cursor stays at the iteration the replay had reached (exact)."""
+        if self.replay is not None:
+            r, self.replay = self.replay, None
+            r["steps"].close()
+            if r["shown"]:
+                self.send("progress", {"done": True, "cancelled": True})
+            self._dirty = True
+
+    def _pump_replay(self, deadline: float) -> None:
+        r = self.replay
+        done = total = 0
+        try:
+            while True:
+                done, total = next(r["steps"])
+                if time.perf_counter() >= deadline:
+                    break
+        except StopIteration:
+            self.replay = None
+            if r["shown"]:
+                self.send("progress", {"done": True})
+            self._dirty = True
+            return
+        except StepwiseError:
+            self.replay = None
+            raise
+        now = time.perf_counter()
+        if now - r["started"] > PROGRESS_AFTER and now - r["last_progress"] > 0.1:
+            r["shown"], r["last_progress"] = True, now
+            n = len(self.session.specs)
+            self.send("progress", {"what": r["what"], "target": r["target"] // n,
+                                   "fraction": done / max(1, total), "iteration": self.session.iteration})
+
+    def _stop_prefetch(self) -> None:
+        if self.prefetch is not None:
+            self.prefetch.close()
+            self.prefetch = None
+
+    def _pump_prefetch(self) -> bool:
+        """Idle: prepare what the next Shift+← needs (Session.prefetch_steps); False when nothing to do."""
+        s = self.session
+        if self.prefetch is None:
+            here = (s.line_id, s.position)
+            if self._prefetched_at == here:
+                return False
+            self._prefetched_at = here
+            from engines.labs import make_trainer
+            self.prefetch = s.prefetch_steps(lambda: make_trainer(dict(self.config)))
+            if self.prefetch is None:
+                return False
+        deadline = time.perf_counter() + REPLAY_SLICE
+        try:
+            while time.perf_counter() < deadline:
+                next(self.prefetch)
+        except StopIteration:
+            self.prefetch = None
+            self._prefetched_at = None  # look again: more may be missing further back
+        except StepwiseError:
+            self.prefetch = None
+        return True
+
+    def busy(self) -> bool:
+        """Work left to do without a new command: play, a replay in slices, a task."""
+        return self.playing or self.replay is not None or bool(self.tasks)
+
     # ------------------------------------------------------------------ running
     def tick(self) -> bool:
         """Advance play by one slice and pump tasks; returns True if there was work."""
         worked = False
         s = self.session
+        if s is not None and self.replay is not None:
+            worked = True
+            try:
+                self._pump_replay(time.perf_counter() + REPLAY_SLICE)
+            except StepwiseError as e:
+                self.send("error", str(e))
+            self.flush()
+            return worked
         if s is not None and self.playing:
             worked = True
             try:
@@ -191,6 +413,8 @@ class SessionHost:
             worked = True
             self._pump_tasks()
         self.flush()
+        if s is not None and not worked and not self._dirty:
+            worked = self._pump_prefetch()
         return worked
 
     def _play_slice(self) -> None:
@@ -236,7 +460,7 @@ class SessionHost:
 
     def flush(self, force: bool = False) -> None:
         now = time.perf_counter()
-        if self.session is None or not (self._dirty or force):
+        if self.session is None or not (self._dirty or force) or self.replay is not None:
             return
         if not force and now - self._last_snapshot < SNAPSHOT_INTERVAL:
             return
@@ -250,8 +474,9 @@ class SessionHost:
         s = self.session
         t = s.trainer
         n = len(s.specs)
-        if s.phase:
-            active = s.specs[s.phase - 1]
+        phase = self.shown_phase()
+        if phase:
+            active = s.specs[phase - 1]
         elif s.iteration:
             active = s.specs[n - 1]
         else:
@@ -265,18 +490,33 @@ class SessionHost:
             reset = False
         self._sent_log = len(s.history_log)
         sel = s.selected_block
-        return {
-            "lab": t.lab, "engine": t.engine, "iteration": s.iteration, "phase": s.phase, "phase_count": n,
-            "label": s.current_label(), "next_label": s.specs[s.phase].label if s.phase < n else "",
+        key = self._view_key(phase)
+        if self.virtual is not None:
+            block_data, view, last_metrics = self._views[key]
+        else:
+            block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
+            if self.playing:
+                self._views.clear()
+            else:  # ← within this iteration shows it again without replaying
+                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+                self._views[key] = (block_data, view, last_metrics)
+        snap = {
+            "lab": t.lab, "engine": t.engine, "iteration": s.iteration, "phase": phase, "phase_count": n,
+            "label": s.label_at(phase), "next_label": s.specs[phase].label if phase < n else "",
             "active_block": active.block if active else -1, "active_kind": active.kind if active else "",
             "active_step": active.step if active else None,
             "playing": self.playing, "speed": self.speed, "furthest": s.furthest,
             "ips": s.iterations_per_second(), "selected_block": sel,
             "blocks": self._blocks(),
-            "block_data": s.block_phase_data(sel), "view": t.view_data(sel),
-            "history": points, "history_reset": reset, "keyframes": len(s.keyframes),
-            "last_metrics": dict(t.last_metrics),
+            "block_data": block_data, "view": view,
+            "history": points, "history_reset": reset, "keyframes": len(s.store),
+            "last_metrics": last_metrics, "line": s.line_id,
         }
+        if self._sent_lines != s.lines_version:
+            self._sent_lines = s.lines_version
+            snap["lines"] = s.lines_info()
+            snap["line_curves"] = {l.id: downsample_history(l.history) for l in s.lines.values() if l.id != s.line_id}
+        return snap
 
     def _blocks(self) -> list[dict]:
         if getattr(self, "_blocks_for", None) is not self.session:
@@ -328,11 +568,18 @@ def worker_main(conn, config: dict) -> None:
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
     sender = _Sender(conn)
     host = SessionHost(sender.send, sender.ready_for_snapshot)
+    try:
+        _serve(conn, sender, host, config)
+    finally:
+        host.close()  # the keyframes' cache folder goes with the process
+
+
+def _serve(conn, sender, host, config: dict) -> None:
     host.configure(config)
     while True:
         if sender.broken.is_set():
             return
-        busy = host.playing or bool(host.tasks)
+        busy = host.busy() or host.prefetch is not None
         try:
             has_cmd = conn.poll(0 if busy else 0.05)
         except (EOFError, OSError):
@@ -363,6 +610,7 @@ def _qt_client():
         reply = QtCore.Signal(str, dict)
         task = QtCore.Signal(str, dict)
         reached = QtCore.Signal(int)
+        progress = QtCore.Signal(dict)   # replay under way: {"what", "target", "fraction"} / {"done": True}
         died = QtCore.Signal(str)
 
         def __init__(self, config: dict, parent=None, poll_ms: int = 15):
@@ -405,6 +653,8 @@ def _qt_client():
                             # keep only the latest snapshot, but never drop curve points
                             payload["history"] = latest["history"] + payload["history"]
                             payload["history_reset"] = latest["history_reset"]
+                        if latest is not None and "lines" in latest and "lines" not in payload:
+                            payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
                         latest = payload
                     elif kind == "ready":
                         self.ready.emit(payload)
@@ -418,6 +668,8 @@ def _qt_client():
                         self.task.emit(payload[0], payload[1])
                     elif kind == "reached":
                         self.reached.emit(int(payload))
+                    elif kind == "progress":
+                        self.progress.emit(payload)
             except (EOFError, OSError):
                 self._report_death()
             if latest is not None:

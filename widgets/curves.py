@@ -86,6 +86,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.items: dict[str, pg.PlotDataItem] = {}
         self.smoothed: pg.PlotDataItem | None = None
         self.labels: dict[str, str] = {}
+        self.branch_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
 
     def clear(self, labels: dict[str, str] | None = None) -> None:
         """Remove every curve (a new lab or run): new names, new colours."""
@@ -98,6 +99,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.series.clear()
         self.smoothed = None
         self.labels = dict(labels or {})
+        self.set_branches({}, {})
         self.reset_ranges()
 
     def reset(self) -> None:
@@ -176,6 +178,34 @@ class CurvesPanel(QtWidgets.QWidget):
             sm = (c[1:] - c[lo]) / (np.arange(1, len(ys) + 1) - lo)
             step = len(xs) // 4000 + 1 if len(xs) > 4000 else 1
             self.smoothed.setData(xs[::step], sm[::step])
+
+    def set_branches(self, line_curves: dict, labels: dict) -> None:
+        """The run's other branches, faded and dashed: training loss (smoothed) and held-out metrics."""
+        for plot, item in self.branch_items:
+            plot.removeItem(item)
+            legend = self.top_legend if plot is self.top else self.bottom_legend
+            legend.removeItem(item)
+        self.branch_items = []
+        dash = pg.QtCore.Qt.PenStyle.DashLine
+        for line_id, points in line_curves.items():
+            label = labels.get(line_id, f"branch {line_id}")
+            keys = sorted({k for _, m in points for k, v in m.items()
+                           if isinstance(v, (int, float)) and self.panel_of(k) is not None})
+            for key in keys:
+                pts = [(it, m[key]) for it, m in points if isinstance(m.get(key), (int, float))]
+                if not pts:
+                    continue
+                xs = np.array([p[0] for p in pts], dtype=np.float64)
+                ys = np.array([p[1] for p in pts], dtype=np.float64)
+                if key == "loss" and len(ys) > 5:  # the same moving average as the current run's
+                    w = min(50, max(3, len(ys) // 20))
+                    ys = np.convolve(np.pad(ys, (w - 1, 0), mode="edge"), np.ones(w) / w, mode="valid")
+                plot = self.top if self.panel_of(key) == "top" else self.bottom
+                color = KEY_COLORS.get(key, "#888888")
+                item = plot.plot(xs, ys, pen=pg.mkPen(color + "66", width=1.5, style=dash),
+                                 name=f"{label} · {pretty(key)}")
+                item.setZValue(-5)
+                self.branch_items.append((plot, item))
 
     def set_cursor(self, iteration: int) -> None:
         self.cursor_top.setValue(iteration)

@@ -1,0 +1,301 @@
+"""Time travel that holds up: keyframes evenly spaced in memory and on disk, temporary keyframes
+near the cursor, branches instead of lost futures, replay in slices that keeps reading commands.
+Everything bit-exact: step back n and forward n gives the same state. In-process, no Qt."""
+import os
+
+import numpy as np
+import pytest
+
+from engines.labs import make_trainer
+from visualizer import worker
+from visualizer.session import Session
+from visualizer.worker import SessionHost
+
+CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16"}
+
+
+def params(session):
+    return [p.copy() for p in session.trainer.model.params()]
+
+
+def same(a, b):
+    return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def record(session, iterations):
+    seen = {session.iteration: params(session)}
+    for _ in range(iterations):
+        session.step_iteration()
+        seen[session.iteration] = params(session)
+    return seen
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEPWISE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache" / "keyframes"
+
+
+def small_session(kf_bytes_memory: int, kf_bytes_disk: int) -> Session:
+    trainer = make_trainer(dict(CONFIG))
+    size = Session(make_trainer(dict(CONFIG)))._kf_bytes
+    s = Session(trainer, keyframe_budget_bytes=int(kf_bytes_memory * size), disk_budget_bytes=int(kf_bytes_disk * size),
+                pool_budget_bytes=3 * size)
+    s.adaptive = False  # the spacing comes from the budgets alone here, not from timing
+    s.store.interval = 2
+    return s
+
+
+def test_keyframes_go_to_disk_and_come_back_bit_identical(cache):
+    s = small_session(kf_bytes_memory=3.5, kf_bytes_disk=6.5)
+    seen = record(s, 40)
+    assert s.store.disk_bytes() > 0 and s.store.memory_bytes() <= 3.5 * s._kf_bytes
+    assert len(list(cache.iterdir())) == 1 and any(cache.iterdir().__next__().iterdir())
+    for target in (37, 3, 21, 0, 40, 9, 30):
+        s.seek(target)
+        assert s.iteration == target and same(params(s), seen[target])
+    s.close()
+    assert not any(cache.iterdir()), "the cache folder is removed when the session closes"
+
+
+def test_keyframes_stay_evenly_spaced_when_the_budgets_are_full(cache):
+    s = small_session(kf_bytes_memory=2.5, kf_bytes_disk=3.5)
+    record(s, 200)
+    its = s.keyframes
+    gaps = {b - a for a, b in zip(its, its[1:])}
+    assert gaps == {s.store.interval}, f"uneven keyframes {its}"
+    assert s.store.interval >= 32 and its[0] == 0
+    s.close()
+
+
+def test_stale_cache_folders_of_dead_processes_are_removed(cache):
+    cache.mkdir(parents=True)
+    stale = cache / "999999999-abc"
+    stale.mkdir()
+    (stale / "0-10.npz").write_bytes(b"x")
+    s = small_session(kf_bytes_memory=1.5, kf_bytes_disk=10)
+    record(s, 20)
+    assert not stale.exists() and s.store.disk_bytes() > 0
+    s.close()
+
+
+def test_temporary_keyframes_make_repeated_steps_back_cheap():
+    s = Session(make_trainer(dict(CONFIG)))
+    s.adaptive = False
+    s.store.interval = 64
+    s.near_every = 1
+    seen = record(s, 130)
+    s.seek(100)
+    assert (0, 99) in s.pool and (0, 98) in s.pool, "the replay left temporary keyframes just before the target"
+    replayed = []
+    original = s.step_iteration
+
+    def counting(detail=False):
+        replayed.append(1)
+        original(detail)
+
+    s.step_iteration = counting
+    for expected in range(99, 90, -1):
+        replayed.clear()
+        s.step_back_iteration()
+        assert s.iteration == expected and same(params(s), seen[expected])
+        assert len(replayed) <= 1, "one step back replays one iteration, not the whole gap"
+
+
+def test_a_step_back_inside_an_iteration_replays_only_its_phases():
+    s = Session(make_trainer(dict(CONFIG)))
+    s.run(25)
+    for _ in range(5):
+        s.step_phase()
+    calls = []
+    original = s.trainer.run_iteration
+    s.trainer.run_iteration = lambda detail=True: (calls.append(detail), original(detail))[1]
+    s.step_back_phase()
+    assert (s.iteration, s.phase) == (25, 4)
+    assert calls == [True], "restored the start of this iteration, replayed 4 phases of it, nothing before"
+
+
+def test_a_setting_changed_after_going_back_starts_a_branch_and_keeps_the_old_future():
+    s = Session(make_trainer(dict(CONFIG)))
+    seen_a = record(s, 30)
+    history_a = dict(s.history)
+    s.seek(12)
+    s.set_hyperparam("lr", 0.2)
+    assert len(s.lines) == 2 and s.line.fork == 12 and s.furthest == 12
+    assert max(s.history) == 12 and s.lines[0].furthest == 30 and s.lines[0].history == history_a
+    assert s.lines[0].label == "lr 0.05" and s.line.label == "lr 0.2 from iteration 12"
+    seen_b = record(s, 10)
+    assert not same(seen_b[22], seen_a[22]) and same(seen_b[12], seen_a[12])
+    # back to the first branch: its future is exact, and so is the new one's after switching again
+    s._seek_position(s.switch_line(0))
+    assert s.furthest == 30 and s.iteration == 22
+    assert same(params(s), seen_a[22])
+    s.seek(30)
+    assert same(params(s), seen_a[30]) and s.trainer.hyperparams()["lr"] == 0.05
+    s._seek_position(s.switch_line(1))
+    assert s.iteration == 22 and same(params(s), seen_b[22]) and s.trainer.hyperparams()["lr"] == 0.2
+    s.seek(15)
+    assert same(params(s), seen_b[15])
+
+
+def test_branches_survive_save_and_open(tmp_path):
+    s = Session(make_trainer(dict(CONFIG)))
+    seen_a = record(s, 20)
+    s.seek(8)
+    s.set_hyperparam("lr", 0.3)
+    seen_b = record(s, 7)
+    for _ in range(2):
+        s.step_phase()
+    path = str(tmp_path / "run.stepwise.npz")
+    s.save(path, dict(CONFIG))
+    assert (s.iteration, s.phase) == (15, 2)
+    t, _ = Session.open(path, make_trainer)
+    assert (t.iteration, t.phase, t.line_id) == (15, 2, 1)
+    assert {l.id: (l.fork, l.furthest, l.label) for l in t.lines.values()} == \
+        {l.id: (l.fork, l.furthest, l.label) for l in s.lines.values()}
+    t.seek(11)
+    assert same(params(t), seen_b[11])
+    t._seek_position(t.switch_line(0))
+    t.seek(19)
+    assert same(params(t), seen_a[19])
+
+
+# ---------------------------------------------------------------- the engine process's side
+def make_host():
+    messages = []
+    host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
+    assert host.configure(dict(CONFIG))
+    return host, messages
+
+
+def settle(host):
+    while host.busy():
+        host.tick()
+
+
+def test_replay_runs_in_slices_shows_progress_and_a_new_seek_replaces_the_old(monkeypatch):
+    monkeypatch.setattr(worker, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(worker, "REPLAY_SLICE", 0.0)  # one iteration per slice
+    host, messages = make_host()
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 64
+    seen = record(s, 70)
+    host.handle("seek", 50)
+    assert host.replay is not None and s.iteration == 70  # nothing done yet: tick() does it
+    host.tick()
+    host.tick()
+    progress = [p for k, p in messages if k == "progress"]
+    assert progress and progress[-1]["target"] == 50 and 0 < progress[-1]["fraction"] < 1
+    host.handle("seek", 40)  # dragging on: the pending target is replaced
+    settle(host)
+    assert s.iteration == 40 and same(params(s), seen[40])
+    assert [p for k, p in messages if k == "progress"][-1] == {"done": True}
+    snap = [p for k, p in messages if k == "snapshot"][-1]
+    assert snap["iteration"] == 40
+
+
+def test_pause_cancels_a_replay_and_the_cursor_stays_exact(monkeypatch):
+    monkeypatch.setattr(worker, "REPLAY_SLICE", 0.0)
+    host, messages = make_host()
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 64
+    seen = record(s, 70)
+    host.handle("seek", 60)
+    for _ in range(5):
+        host.tick()
+    host.handle("pause")
+    assert host.replay is None and 0 < s.iteration < 60
+    assert same(params(s), seen[s.iteration])
+    host.flush(force=True)
+    assert [p for k, p in messages if k == "snapshot"][-1]["iteration"] == s.iteration
+
+
+def test_a_setting_sent_during_a_replay_applies_where_the_replay_was_going():
+    host, _ = make_host()
+    s = host.session
+    record(s, 30)
+    host.handle("seek", 10)
+    host.handle("hyper", ("lr", 0.2))
+    assert s.iteration == 10 and s.settings_log[-1] == (10, "lr", 0.2) and len(s.lines) == 2
+
+
+def test_step_back_inside_an_iteration_is_answered_from_what_was_shown():
+    host, messages = make_host()
+    for _ in range(3):
+        host.handle("step_iteration")
+    shown = []
+    for _ in range(4):
+        host.handle("step_phase")
+        shown.append(host.snapshot())
+    host.handle("back_phase")
+    assert host.session.phase == 4 and host.shown_phase() == 3  # the engine stays; the view goes back
+    again = host.snapshot()
+    assert again["phase"] == 3 and again["label"] == shown[2]["label"]
+    for kind, data in shown[2]["block_data"].items():
+        for k, v in data.items():
+            assert np.array_equal(np.asarray(again["block_data"][kind][k]), np.asarray(v))
+    host.handle("step_phase")
+    assert host.shown_phase() == 4 and host.virtual is None
+    host.handle("back_phase")
+    host.handle("back_phase")
+    host.handle("hyper", ("lr", 0.1))  # needs the engine exactly where the view is
+    assert host.session.phase == 2 and host.virtual is None
+
+
+def test_switching_branch_from_the_engine_process():
+    host, messages = make_host()
+    s = host.session
+    seen = record(s, 20)
+    host.handle("seek", 5)
+    settle(host)
+    host.handle("hyper", ("lr", 0.25))
+    host.handle("step_iteration")
+    host.flush(force=True)
+    snap = [p for k, p in messages if k == "snapshot"][-1]
+    assert [l["label"] for l in snap["lines"]] == ["lr 0.05", "lr 0.25 from iteration 5"]
+    assert snap["line"] == 1 and 0 in snap["line_curves"] and len(snap["line_curves"][0]) == 20
+    host.handle("switch_line", 0)
+    settle(host)
+    assert s.line_id == 0 and s.iteration == 6 and same(params(s), seen[6])
+
+
+def test_the_engine_process_removes_its_keyframe_folder_when_it_quits(cache):
+    host, _ = make_host()
+    s = host.session
+    s.store.memory_budget = 0  # everything but the newest keyframe goes to disk
+    s.adaptive = False
+    s.store.interval = 2
+    record(s, 10)
+    assert s.store.disk_bytes() > 0 and any(cache.iterdir())
+    host.close()
+    assert not any(cache.iterdir())
+    assert os.path.isdir(cache)
+
+
+def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
+    host, _ = make_host()
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 16
+    s.near_every = 1
+    seen = record(s, 40)
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2  # as if an iteration took 200 ms (LSTM, ResNet): worth preparing
+    host.handle("seek", 30)
+    settle(host)
+    s.pool.clear()
+    trainer_params = params(s)
+    for _ in range(200):  # the engine is idle: it fills the pool behind the cursor
+        host.tick()
+    assert all(s._has_state(j) for j in range(20, 30)), sorted(s.pool.keys())
+    assert same(params(s), trainer_params), "the cursor's own trainer was not touched"
+    for expected in range(29, 22, -1):
+        replayed = []
+        original = s.step_iteration
+        s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+        host.handle("back_iteration")
+        settle(host)
+        del s.step_iteration
+        assert s.iteration == expected and same(params(s), seen[expected]) and len(replayed) == 1
