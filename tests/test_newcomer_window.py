@@ -3,27 +3,9 @@ a question before a run is discarded, the update named, messages that do not out
 run, divergence announced, the diagram's input and loss boxes."""
 import pytest
 from PySide6 import QtCore, QtWidgets
+from test_main_window import CONFIG, wait_for, window  # noqa: F401  (the same window fixture, a real engine)
 
-from visualizer.main_window import MainWindow, explosion
-from widgets.common import configure_pyqtgraph
-
-CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16"}
-
-
-@pytest.fixture
-def window(qtbot):
-    configure_pyqtgraph()
-    w = MainWindow(dict(CONFIG))
-    qtbot.addWidget(w)
-    w.show()
-    w.activateWindow()
-    qtbot.waitUntil(lambda: w.last_snapshot is not None, timeout=30000)
-    yield w
-    w.close()
-
-
-def wait_for(qtbot, window, predicate, timeout=15000):
-    qtbot.waitUntil(lambda: window.last_snapshot is not None and predicate(window.last_snapshot), timeout=timeout)
+from visualizer.main_window import explosion
 
 
 def test_enter_commits_a_field_and_space_plays(qtbot, window):

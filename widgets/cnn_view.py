@@ -17,7 +17,7 @@ from .common import PHASE_COLORS, BarPanel, ImagePanel, explain_tabs, fmt, secti
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
 from .landscape_view import LandscapeView
-from .layer_inspector import LayerInspector
+from .layer_inspector import InspectsEnds, LayerInspector
 from .report_panel import ReportPanel
 
 STRIP_PAGE = 16
@@ -436,9 +436,7 @@ class EnginesTab(QtWidgets.QWidget):
                 self.speed.setText(text)
 
 
-class CNNView(LabView):
-    inspects_ends = True
-
+class CNNView(InspectsEnds, LabView):
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
@@ -495,15 +493,10 @@ class CNNView(LabView):
         self._strip_iteration = -1
         self._request_strip()
 
-    def show_end(self, end: str) -> None:
-        self.inspector.show_end(end)
-        if end:
-            self.tabs.setCurrentWidget(self.inspector)
-
     def on_reply(self, name: str, reply: dict) -> None:
-        if name == "batch":
-            self.inspector.batch.set_batch(reply)
-        elif name == "heldout_examples":
+        if self.batch_reply(name, reply):
+            return
+        if name == "heldout_examples":
             self.maps_tab.strip.set_examples(reply)
         elif name in ("inspect", "inspect_heldout") and self.snap is not None:
             if reply.get("cleared"):

@@ -312,3 +312,23 @@ class LayerInspector(QtWidgets.QStackedWidget):
             lines.append("<span style='color:#666'>" + ("appears after the backward and update phases" if has_weights
                                                         else "no parameters: nothing to update") + "</span>")
         self.update_text.setText("<br>".join(lines))
+
+
+class InspectsEnds:
+    """For a lab view with ``self.inspector`` (a LayerInspector) on one of ``self.tabs``: the
+    diagram's "input" and "loss" boxes open the inspector's batch page; the batch arrives as the
+    reply to ``command("batch")`` (connect ``inspector.wants_batch`` to it)."""
+
+    inspects_ends = True
+
+    def show_end(self, end: str) -> None:
+        self.inspector.show_end(end)
+        if end:
+            self.tabs.setCurrentWidget(self.inspector)
+
+    def batch_reply(self, name: str, reply: dict) -> bool:
+        """Hands a "batch" reply to the inspector; False for any other reply."""
+        if name != "batch":
+            return False
+        self.inspector.batch.set_batch(reply)
+        return True

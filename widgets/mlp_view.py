@@ -7,13 +7,11 @@ from PySide6 import QtWidgets
 from .common import explain_tabs
 from .lab_view import LabView
 from .landscape_view import LandscapeView
-from .layer_inspector import LayerInspector
+from .layer_inspector import InspectsEnds, LayerInspector
 from .report_panel import ReportPanel
 
 
-class MLPView(LabView):
-    inspects_ends = True
-
+class MLPView(InspectsEnds, LabView):
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
@@ -39,14 +37,8 @@ class MLPView(LabView):
         self.report.set_report(snap.get("view", {}).get("report"))
         self.landscape.set_cursor(snap.get("iteration", 0))
 
-    def show_end(self, end: str) -> None:
-        self.inspector.show_end(end)
-        if end:
-            self.tabs.setCurrentWidget(self.inspector)
-
     def on_reply(self, name: str, reply: dict) -> None:
-        if name == "batch":
-            self.inspector.batch.set_batch(reply)
+        self.batch_reply(name, reply)
 
     def on_task(self, name: str, progress: dict) -> None:
         if name != "landscape":
