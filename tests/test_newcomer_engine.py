@@ -120,3 +120,19 @@ def test_a_model_with_other_layers_is_named_in_words(tmp_path, engine, suffix):
     message = str(e.value)
     assert "[" not in message and "'" not in message  # not a Python list
     assert "Dense 784→32 + relu → Dense 32→16 + relu" in message and "this one has" in message
+
+
+def test_loading_a_model_says_so(tmp_path):
+    from visualizer.worker import SessionHost
+    messages = []
+    host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
+    assert host.configure(dict(CONFIG))
+    host.handle("run_to", 3)
+    while host.playing:
+        host.tick()
+    path = str(tmp_path / "m.npz")
+    host.handle("save", path)
+    host.handle("load", path)
+    infos = [p for k, p in messages if k == "info"]
+    assert any(p.startswith("Loaded the model from") and path in p for p in infos)
+    assert host.session.iteration == 0
