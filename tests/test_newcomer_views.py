@@ -95,6 +95,9 @@ def test_hover_shows_iteration_and_value(qtbot):
     assert "iteration 40" in text and "training loss: 0.025" in text
     readout.show_at(QtCore.QPointF(-100, -100))  # off the plot: hidden
     assert not readout.text.isVisible()
+    readout.show_at(curves.top.vb.mapViewToScene(pg.Point(40.2, 0.5)))
+    QtWidgets.QApplication.sendEvent(curves.glw.viewport(), QtCore.QEvent(QtCore.QEvent.Type.Leave))
+    assert not readout.text.isVisible()  # the mouse left the widget
 
 
 def test_log_loss_axis(qtbot):

@@ -107,6 +107,19 @@ def legend_below(plot: pg.PlotItem, columns: int = 2, text_size: str = "8pt") ->
     return legend
 
 
+class _OnLeave(QtCore.QObject):
+    """Calls ``callback`` when the watched widget loses the mouse."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self.callback = callback
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.Leave:
+            self.callback()
+        return False
+
+
 class HoverReadout:
     """Hovering a plot shows, at the nearest x, the value of every named curve.
 
@@ -123,6 +136,9 @@ class HoverReadout:
             item.hide()
             plot.addItem(item, ignoreBounds=True)
         self.proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30, slot=lambda args: self.show_at(args[0]))
+        self.leave = _OnLeave(self.hide)  # the mouse left the widget: no readout left behind
+        for view in plot.scene().views():
+            view.viewport().installEventFilter(self.leave)
 
     def lines_at(self, x: float) -> list[str]:
         out = []
