@@ -1,11 +1,12 @@
 """What a newcomer meets in the window, with a real engine process: keys after editing a field,
 a question before a run is discarded, the update named, messages that do not outlive their
 run, divergence announced, the diagram's input and loss boxes."""
+import numpy as np
 import pytest
 from PySide6 import QtCore, QtWidgets
 from test_main_window import CONFIG, wait_for, window  # noqa: F401  (the same window fixture, a real engine)
 
-from visualizer.main_window import explosion
+from visualizer.main_window import DivergenceWatch
 
 
 def test_enter_commits_a_field_and_space_plays(qtbot, window):
@@ -68,27 +69,32 @@ def test_the_update_phase_is_named_and_old_messages_go(qtbot, window):
     assert window.statusBar().currentMessage() == "" and window.last_error is None
 
 
-def test_explosion_is_found_with_the_iteration_to_go_back_to():
-    points = [(1, 2.3), (2, 2.0), (3, 1.5), (4, 2.5), (5, 8.0), (6, 40.0), (7, 1e30)]
-    assert explosion(points, 2.3) == (6, 3)
-    assert explosion(points[:5], 2.3) == (None, 3)
-    assert explosion([(1, 2.3), (2, float("nan"))], 2.3) == (2, 1)
-    # points arrive a few at a time: the last fine iteration carries over
-    at, fine = explosion(points[:3], 2.3)
-    assert (at, fine) == (None, 3)
-    assert explosion(points[3:], 2.3, fine) == (6, 3)
+def test_divergence_is_found_with_the_iteration_to_go_back_to():
+    watch = DivergenceWatch()
+    rng = np.random.default_rng(0)
+    # batch size 1: single losses swing far beyond 10× the start without any divergence
+    noisy = [2.3 * float(np.exp(rng.normal(0, 1.2))) for _ in range(200)]
+    assert max(noisy) > 10 * 2.3
+    assert not any(watch.add(it, loss) for it, loss in enumerate(noisy, 1))
+    watch = DivergenceWatch()
+    climbing = [2.3] * 10 + [1.0] * 20 + [3.0, 8.0, 40.0, 300.0, 1e4, 1e8, 1e20]
+    found = [it for it, loss in enumerate(climbing, 1) if watch.add(it, loss)]
+    assert found and found[0] == 35  # the median of the last five is past 10 × 2.3
+    assert watch.last_fine == 32  # the last iteration whose recent median was at most the start
+    assert DivergenceWatch().add(1, float("nan"))
 
 
 def test_an_exploding_loss_is_announced_and_going_back_offered(qtbot, window):
     window.client.send("run_to", 30)
     wait_for(qtbot, window, lambda s: s["iteration"] == 30 and not s["playing"])
-    window._last_fine = None  # as if the loss had never been at or below its start
-    window._watch_divergence([(31, {"loss": 5.0}), (32, {"loss": 5e31})])  # climbing from above the start
+    assert window._divergence.last_fine == 30  # the real losses are below their start
+    window._divergence.last_fine = 12  # as if the loss had climbed since iteration 12
+    window._watch_divergence([(31, {"loss": float("inf")})])
     box = window._divergence_box
     assert box is not None and box.isVisible()
-    assert "iteration 32" in box.text() and "learning rate" in box.text()
+    assert "iteration 31" in box.text() and "inf" in box.text() and "learning rate" in box.text()
     window._go_back_button.click()
-    wait_for(qtbot, window, lambda s: s["iteration"] == 0 and s["furthest"] == 30)  # 0: nothing below the start value
+    wait_for(qtbot, window, lambda s: s["iteration"] == 12 and s["furthest"] >= 30)
     window._watch_divergence([(33, {"loss": 1e32})])  # told once per run
     assert not window._divergence_box.isVisible()
 

@@ -25,19 +25,38 @@ TRANSPORT_KEYS = {QtCore.Qt.Key.Key_Space, QtCore.Qt.Key.Key_Left, QtCore.Qt.Key
 EXPLODED = 10.0  # the loss "exploded" when it exceeds this many times its starting value
 
 
-def explosion(points: list[tuple[int, float]], start: float | None,
-              last_fine: int | None = None) -> tuple[int, int | None] | tuple[None, int | None]:
-    """Scan new loss points: (the iteration where the loss first went above EXPLODED × its
-    starting value, or None; the last iteration whose loss was at most the starting value,
-    ``last_fine`` carried over from earlier points)."""
-    if start is None:
-        return None, last_fine
-    for it, loss in points:
-        if not np.isfinite(loss) or loss > EXPLODED * start:
-            return it, last_fine
-        if loss <= start:
-            last_fine = it
-    return None, last_fine
+class DivergenceWatch:
+    """Finds where the training loss exploded: the median of the last RECENT losses above
+    EXPLODED × the starting loss (the median of the first START losses), or a loss that is not
+    finite. Medians, because one example's loss (batch size 1) can be 10× the start on its own.
+    Also remembers the last iteration whose recent median was at most the starting loss: where
+    to go back to. Plain Python, fed the curve points as they arrive."""
+
+    START, RECENT = 10, 5
+
+    def __init__(self):
+        self.first: list[float] = []
+        self.recent: list[float] = []
+        self.start: float | None = None
+        self.last_fine: int | None = None
+
+    def add(self, iteration: int, loss: float) -> bool:
+        """True when the loss has exploded at ``iteration``."""
+        if not np.isfinite(loss):
+            return True
+        if self.start is None:
+            self.first.append(loss)
+            if len(self.first) == self.START:
+                self.start = max(float(np.median(self.first)), 1e-12)
+        self.recent = (self.recent + [loss])[-self.RECENT:]
+        if self.start is None or len(self.recent) < self.RECENT:
+            return False
+        level = float(np.median(self.recent))
+        if level > EXPLODED * self.start:
+            return True
+        if level <= self.start:
+            self.last_fine = iteration
+        return False
 
 
 class TransportKeys(QtCore.QObject):
@@ -97,8 +116,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_snapshot: dict | None = None
         self._error_box: QtWidgets.QMessageBox | None = None
         self._divergence_box: QtWidgets.QMessageBox | None = None
-        self._loss_start: float | None = None
-        self._last_fine: int | None = None  # the last iteration whose loss was at most its starting value
+        self._divergence = DivergenceWatch()
         self._divergence_told = False
         self.ask = self._ask_dialog  # (title, text) -> bool; tests replace it
         self._build()
@@ -394,8 +412,7 @@ class MainWindow(QtWidgets.QMainWindow):
         if self.last_error is not None and self.statusBar().currentMessage() == self.last_error:
             self.statusBar().clearMessage()
         self.last_error = None
-        self._loss_start = None
-        self._last_fine = None
+        self._divergence = DivergenceWatch()
         self._divergence_told = False
 
     def _watch_divergence(self, points: list[tuple[int, dict]]) -> None:
@@ -403,20 +420,21 @@ class MainWindow(QtWidgets.QMainWindow):
         losses = [(int(it), float(m["loss"])) for it, m in points if isinstance(m.get("loss"), (int, float))]
         if not losses:
             return
-        if self._loss_start is None:
-            self._loss_start = max(losses[0][1], 1e-12)
-        at, self._last_fine = explosion(losses, self._loss_start, self._last_fine)
+        watch = self._divergence
+        at = next((it for it, loss in losses if watch.add(it, loss)), None)
         if at is None or self._divergence_told:
             return
-        back_to = self._last_fine if self._last_fine is not None and self._last_fine < at else 0
+        back_to = watch.last_fine if watch.last_fine is not None and watch.last_fine < at else 0
         self._divergence_told = True
         self.client.send("pause")
-        value = dict(losses)[at]
+        value = float(np.median(watch.recent)) if np.isfinite(dict(losses)[at]) else dict(losses)[at]
         self.divergence_at = (at, back_to)
         box = self._divergence_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "The loss exploded",
                                                            "", parent=self)
-        box.setText(f"At iteration {at:,} the loss reached {fmt(value)}, more than {EXPLODED:g}× its starting "
-                    f"value {fmt(self._loss_start)}: training diverged, most likely because the learning rate is "
+        shown = f"{fmt(value)} (median of the last few)" if np.isfinite(value) else str(value)
+        box.setText(f"At iteration {at:,} the loss reached {shown}, more than "
+                    f"{EXPLODED:g}× its starting "
+                    f"value {fmt(watch.start or 0.0)}: training diverged, most likely because the learning rate is "
                     f"too large. Go back to iteration {back_to:,} (before it climbed), lower lr, and play again?")
         self._go_back_button = box.addButton(f"Go back to iteration {back_to:,}",
                                              QtWidgets.QMessageBox.ButtonRole.AcceptRole)
