@@ -174,3 +174,14 @@ def test_every_tab_of_a_lab_view_says_what_it_shows(qtbot, lab):
     for i in range(view.tabs.count()):
         assert view.tabs.tabToolTip(i), (lab, view.tabs.tabText(i))
         assert view.tabs.widget(i).toolTip()
+
+
+def test_many_long_legend_entries_do_not_widen_the_curves(qtbot):
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.resize(300, 700)
+    curves.show()
+    curves.clear({f"run{i}_loss": f"a rather long run name number {i}: training loss" for i in range(8)})
+    curves.add_points([(it, {f"run{i}_loss": 1.0 / it for i in range(8)}) for it in range(1, 50)])
+    settle()
+    assert curves.top.geometry().width() <= curves.glw.viewport().width() + 1

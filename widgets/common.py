@@ -96,6 +96,9 @@ class OutsideLegend(pg.LegendItem):
     size as a size hint instead of setting its own geometry."""
 
     def updateSize(self) -> None:
+        # may be narrower than its entries (long names are cut at the right): it must never widen the
+        # plot past its widget, as the ResNet lab's eight entries did
+        self.setMinimumWidth(0)
         self.updateGeometry()
 
 
