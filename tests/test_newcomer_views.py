@@ -185,3 +185,14 @@ def test_many_long_legend_entries_do_not_widen_the_curves(qtbot):
     curves.add_points([(it, {f"run{i}_loss": 1.0 / it for i in range(8)}) for it in range(1, 50)])
     settle()
     assert curves.top.geometry().width() <= curves.glw.viewport().width() + 1
+
+
+def test_one_point_does_not_bring_negative_iterations(qtbot):
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.resize(380, 700)
+    curves.show()
+    curves.add_points([(1, {"loss": 2.5})])
+    settle()
+    (x0, x1), _ = curves.top.vb.viewRange()
+    assert x0 >= -1 and x1 >= 9

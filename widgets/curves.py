@@ -78,6 +78,9 @@ class CurvesPanel(QtWidgets.QWidget):
         # one evaluation point must not blow a 0.0001 difference up to the whole plot height
         self.top.setLimits(minYRange=0.05)
         self.bottom.setLimits(minYRange=0.02)
+        # iterations start at 0: one point must not centre the axis on it (−40 … 40 around iteration 1)
+        for plot in (self.top, self.bottom):
+            plot.setLimits(xMin=-1, minXRange=10)
         self.cursor_top = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.cursor_bottom = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.top.addItem(self.cursor_top, ignoreBounds=True)
