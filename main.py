@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 
 # One BLAS thread per process: robust when the other core is busy (see docs); set before NumPy loads.
 for _var in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -44,7 +45,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
                    help="going back: iterations between keyframes (default: sized from what an iteration costs)")
     g = p.add_argument_group("network and training")
     g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
-    g.add_argument("--activation", help="relu, tanh or sigmoid")
+    g.add_argument("--activation", help="relu, tanh or sigmoid (MLP and CNN labs)")
     g.add_argument("--dropout", type=float)
     g.add_argument("--lr", type=float, help="learning rate")
     g.add_argument("--momentum", type=float)
@@ -54,7 +55,18 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--channels", help="CNN lab: channels of the two conv layers, e.g. 12,24")
     g.add_argument("--shift", type=int, help="CNN / batch-1 labs: random shift of the training images, in pixels")
     g.add_argument("--decay", type=float, help="CNN lab: learning-rate decay lr / (1 + t/decay)")
+    g.add_argument("--digits", help="CNN lab: train and hold out only these digits, e.g. 0-4 or 5,6,7 (default: all)")
+    g.add_argument("--init", metavar="FILE", help="CNN lab: start from a saved model (.npz or .pt); a new head "
+                                                  "when its digits differ")
+    g.add_argument("--freeze", help="CNN lab: blocks whose weights take no update, e.g. conv1,conv2 "
+                                    "(conv1, pool1, conv2, pool2, output)")
+    g.add_argument("--normalize", action="store_true", default=None,
+                   help="CNN lab: standardize inputs with the training split's pixel mean and std")
+    g.add_argument("--augment", help="CNN lab: training augmentations, e.g. shift,rotate (shift, rotate, scale, "
+                                     "elastic, blur, contrast, noise; none; default: shift)")
     g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
+    g.add_argument("--router", action="store_true", default=None,
+                   help="batch-1 lab: a routing net, a router sending each digit to one of a few experts")
     g.add_argument("--threads", type=int, help="torch engine: intra-op threads")
     g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
     g.add_argument("--arch", help="residual lab: small or resnet50")
@@ -66,6 +78,7 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     g.add_argument("--angle", type=float, help="optimizer lab: rotation of the quadratic's axes, in degrees")
     g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
     g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
+    g.add_argument("--cell", help="LSTM lab: the recurrent cell, lstm or gru")
     g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
     g.add_argument("--clip", type=float, help="text labs: gradient clipping threshold")
     g.add_argument("--lr-decay", dest="lr_decay", type=float, help="char-RNN: learning-rate decay")
@@ -80,7 +93,8 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
 CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
                "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
                "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars", "keyframe_disk_gb", "keyframe_interval")
+               "eval_chars", "keyframe_disk_gb", "keyframe_interval", "cell", "router", "digits", "init", "freeze",
+               "normalize", "augment")
 
 
 def config_from_args(args) -> dict:
@@ -114,7 +128,12 @@ def run_headless(config: dict, args) -> int:
 
     notes: list[str] = []
     config["notify"] = notes.append
-    trainer = make_trainer(config)
+    if args.session:  # go on from where the saved session was
+        session, _ = Session.open(args.session, lambda c: make_trainer(dict(c, notify=notes.append)))
+        trainer = session.trainer
+    else:
+        trainer = make_trainer(config)
+        session = None
     for note in notes:
         print(f"stepwise: {note}", file=sys.stderr)
     if args.load:
@@ -126,10 +145,8 @@ def run_headless(config: dict, args) -> int:
         print(reply["text"])
         return 0
     steps = 0 if args.steps is None else args.steps
-    if steps < 0:
-        raise_usage("--steps must be zero or more.")
     log_every = args.log_every or max(1, min(trainer.eval_every, steps // 20 or 1))
-    session = Session(trainer, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0)  # no going back here
+    session = session or Session(trainer, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0)  # no going back here
     t0 = time.perf_counter()
     for _ in range(steps):
         session.step_iteration()
@@ -155,8 +172,47 @@ class UsageError(Exception):
     pass
 
 
-def raise_usage(message: str):
-    raise UsageError(message)
+WINDOW_ONLY = ("select", "phases", "screenshot")
+
+
+def check_args(args, config: dict, argv: list[str]) -> None:
+    """Every value before any work: the lab's options against their declarations (engines/options.py,
+    the same sentences as the settings form), the CLI's own numbers, and the places files go to."""
+    from engines.atomic import check_writable
+    from engines.labs import lab_info
+    from engines.options import check_config
+
+    for flag, value, low in (("--steps", args.steps, 0), ("--phases", args.phases, 0), ("--select", args.select, 0),
+                             ("--log-every", args.log_every, 1), ("--generate", args.generate, 0),
+                             ("--top-k", args.top_k, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} must be {low} or more, not {value}.")
+    if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
+        raise UsageError(f"--temperature must be a number of 0 or more, not {args.temperature}.")
+    if args.session:
+        if args.load:
+            raise UsageError("--load and --session cannot be used together: a session brings its own model; "
+                             "give one of them.")
+        # lab and seed have defaults, so only the command line itself says whether they were given
+        typed = {a.split("=")[0] for a in argv}
+        given = [k for k in config if k not in ("lab", "seed") or "--" + k in typed]
+        if given:
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UsageError(f"--session brings its own lab and settings; leave out {flags}.")
+        if args.generate is not None:
+            raise UsageError("--generate works on a model (--load FILE), not on a session.")
+        from engines.loading import load_session_tree
+        load_session_tree(args.session)  # a bad file fails here, before any window
+    info = lab_info(config["lab"])
+    check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)
+    if args.save:
+        check_writable(args.save, "the model")
+    if args.screenshot:  # its folder is made, as it always was (make screenshots relies on it)
+        try:
+            Path(args.screenshot).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable names the cause
+        check_writable(args.screenshot, "the screenshot")
 
 
 def run_gui(config: dict, args) -> int:
@@ -178,7 +234,8 @@ def run_gui(config: dict, args) -> int:
         config["load"] = args.load
     if args.session:
         config = {"session": args.session}
-    window = MainWindow(config)
+    scripted = bool(args.screenshot or args.steps or args.phases)
+    window = MainWindow(config, offer_recovery=not scripted)  # a scripted run asks nothing
     window.show()
     status = {"code": 0}
     if args.screenshot or args.steps or args.phases:
@@ -208,8 +265,7 @@ def run_gui(config: dict, args) -> int:
         def take():
             ok = window.save_screenshot(args.screenshot)
             if not ok:
-                print(f"stepwise: could not write the screenshot to {args.screenshot}; check the folder.",
-                      file=sys.stderr)
+                print(f"stepwise: {window.last_error}", file=sys.stderr)
                 status["code"] = 2
             window.close()
             app.quit()
@@ -259,20 +315,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = config_from_args(args)
     try:
-        if args.steps is not None and args.steps < 0:
-            raise UsageError("--steps must be zero or more.")
+        check_args(args, config, argv)
         if args.headless or args.generate is not None:
             return run_headless(config, args)
         # check the settings before opening a window, so bad input fails fast with status 2
-        from engines.labs import lab_info
-        lab_info(config["lab"])
-        if args.session:
+        if not args.session and (args.screenshot or args.select is not None or args.load):
             from engines.labs import make_trainer
-            from engines.state_io import load_tree
-            load_tree(args.session)  # a missing or foreign file fails here, with status 2
-        elif args.screenshot:
-            from engines.labs import make_trainer
-            make_trainer(dict(config))
+            trainer = make_trainer(dict(config))
+            if args.load:
+                trainer.load(args.load)  # a bad file fails here, not in the engine process
+            if args.select is not None and args.select >= len(trainer.blocks()):
+                raise UsageError(f"--select {args.select} is beyond this network's {len(trainer.blocks())} blocks; "
+                                 f"give 0 to {len(trainer.blocks()) - 1}.")
         return run_gui(config, args)
     except (StepwiseError, UsageError) as e:
         print(f"stepwise: {e}", file=sys.stderr)

@@ -133,9 +133,11 @@ def worker(argv: list[str]) -> int:
     })
     if store is not None:
         out["keyframe_interval"] = store.interval
-    print_json(out)
     if hasattr(d.host, "close"):
+        folder = store._folder if store is not None else None
         d.host.close()
+        out["cache_left_after_close"] = bool(folder is not None and folder.exists())
+    print_json(out)
     return 0
 
 

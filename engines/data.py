@@ -226,3 +226,37 @@ def next_batch_indices(rng: np.random.Generator, perm: np.ndarray, cursor: int,
         perm = rng.permutation(n)
         cursor = 0
     return perm[cursor:cursor + batch_size], perm, cursor + batch_size
+
+
+ALL_DIGITS = tuple(range(10))
+
+
+def parse_digits(value) -> tuple[int, ...]:
+    """'0-4', '5,6,7', '0-2,7' or a list -> the sorted digits; None or '' or 'all' -> 0..9."""
+    if value is None or (isinstance(value, str) and value.strip().lower() in ("", "all")):
+        return ALL_DIGITS
+    parts = value.replace(" ", ",").split(",") if isinstance(value, str) else [str(v) for v in value]
+    digits: set[int] = set()
+    try:
+        for part in (p.strip() for p in parts if p.strip()):
+            lo, _, hi = part.partition("-")
+            lo_i, hi_i = int(lo), int(hi) if hi else int(lo)
+            if not (0 <= lo_i <= hi_i <= 9):
+                raise ValueError
+            digits.update(range(lo_i, hi_i + 1))
+    except ValueError:
+        raise StepwiseError(f"Digits {value!r} are not digits 0 to 9; give a range or a list such as 0-4 or 5,6,7.") from None
+    if len(digits) < 2:
+        raise StepwiseError("Give at least two digits to tell apart (such as 0-4).")
+    return tuple(sorted(digits))
+
+
+def select_digits(data: ImageData, digits: tuple[int, ...]) -> ImageData:
+    """Only the images of these digits, in both the training and the held-out split (labels kept)."""
+    if tuple(digits) == ALL_DIGITS:
+        return data
+    keep_train = np.isin(data.train_y, digits)
+    keep_held = np.isin(data.heldout_y, digits)
+    name = ",".join(str(d) for d in digits)
+    return ImageData(data.train_x[keep_train], data.train_y[keep_train], data.heldout_x[keep_held],
+                     data.heldout_y[keep_held], f"{data.source}, digits {name}")

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import StepwiseError
+from .atomic import atomic_write
 
 FORMAT = "stepwise-session-1"
 
@@ -44,7 +45,7 @@ def _decode(obj: Any, arrays) -> Any:
         return [_decode(v, arrays) for v in obj]
     if isinstance(obj, dict):
         if "__nd__" in obj:
-            return np.array(arrays[obj["__nd__"]])
+            return np.array(arrays[obj["__nd__"]])  # KeyError for a damaged file: one sentence in load_tree
         if "__pt__" in obj:
             import torch
             return torch.from_numpy(np.array(arrays[obj["__pt__"]]))
@@ -56,29 +57,22 @@ def _decode(obj: Any, arrays) -> Any:
     return obj
 
 
-def save_tree(path: str | Path, tree: Any) -> None:
+def save_tree(path: str | Path, tree: Any, durable: bool = True) -> None:
     arrays: dict[str, np.ndarray] = {}
     skeleton = json.dumps({"format": FORMAT, "tree": _encode(tree, arrays)})
-    try:
-        with open(path, "wb") as f:
-            np.savez(f, __skeleton__=np.array(skeleton), **arrays)
-    except OSError as e:
-        raise StepwiseError(f"Could not write {path} ({e.strerror}); choose another place.") from None
+    atomic_write(path, lambda f: np.savez(f, __skeleton__=np.array(skeleton), **arrays), "the session", durable)
 
 
 def load_tree(path: str | Path) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise StepwiseError(f"The file {path} does not exist; check the path.")
+    """The tree saved by save_tree, through the one loader's checks (engines/loading.py): a missing,
+    unreadable, empty, foreign, oversized or damaged file is one sentence naming the cause."""
+    from .loading import read_tree_archive
+    meta, arrays = read_tree_archive(path)
+    if meta.get("format") != FORMAT:
+        raise StepwiseError(f"The session file {path} was written by another version of Stepwise (format "
+                            f"{meta.get('format')!r}, this version reads {FORMAT}); start a new run instead.")
     try:
-        with np.load(p, allow_pickle=False) as f:
-            meta = json.loads(str(f["__skeleton__"]))
-            if meta.get("format") != FORMAT:
-                raise ValueError("format")
-            arrays = {k: f[k] for k in f.files if k != "__skeleton__"}
         return _decode(meta["tree"], arrays)
-    except StepwiseError:
-        raise
     except Exception:
-        raise StepwiseError(f"The file {path} is not a saved Stepwise session; choose a file saved with "
-                            "File → Save session.") from None
+        raise StepwiseError(f"The session file {path} is damaged (its structure does not match its arrays); "
+                            "choose another session or start a new run.") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from . import StepwiseError
 from .data import verified_asset
 
 SHAKESPEARE = "text/tinyshakespeare.txt"
-MAX_TEXT_BYTES = 32 * 1024 * 1024   # read at most this much of a large file (32 MiB ≈ 30 Shakespeares)
+# read at most this much of a large file (16 MiB ≈ 15 Shakespeares): with its int64 ids, ~200 MB at most
+MAX_TEXT_BYTES = 16 * 1024 * 1024
 MAX_VOCAB = 4096                    # characters; the softmax and the embedding grow with it
 MIN_CHARS = 64                      # shorter texts cannot fill a training sequence and a held-out tail
 
@@ -52,19 +54,21 @@ class TextData:
         return "".join(chars[int(i)] for i in ids)
 
 
-def _read_prefix(path: Path, max_bytes: int) -> tuple[bytes, int]:
-    """(the first max_bytes of the file, the file's size in bytes)."""
-    if not path.exists():
-        raise StepwiseError(f"The text file {path} does not exist; check the path.")
+def _stat(path: Path) -> os.stat_result:
     if path.is_dir():
         raise StepwiseError(f"{path} is a folder, not a text file; choose a .txt file.")
+    if not path.exists():
+        raise StepwiseError(f"The text file {path} does not exist; check the path.")
+    return path.stat()
+
+
+def _read_prefix(path: Path, max_bytes: int) -> bytes:
+    """The first max_bytes of the file."""
     try:
-        size = path.stat().st_size
         with open(path, "rb") as f:
-            raw = f.read(max_bytes)
+            return f.read(max_bytes)
     except OSError as e:
         raise StepwiseError(f"The text file {path} cannot be read ({e.strerror}); check its permissions.") from None
-    return raw, size
 
 
 def decode_utf8(raw: bytes, path: Path, truncated: bool) -> str:
@@ -84,11 +88,31 @@ def decode_utf8(raw: bytes, path: Path, truncated: bool) -> str:
     return text
 
 
+VOCAB_CHUNK = 1 << 20   # characters encoded at a time: the temporaries stay at a few MB for any text
+
+
 def build_vocab(text: str) -> tuple[str, np.ndarray]:
-    """(sorted vocabulary, ids of every character) in one vectorised pass over the code points."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # (N,) one code point each
-    unique, ids = np.unique(codes, return_inverse=True)                  # unique is sorted
-    return "".join(map(chr, unique.tolist())), ids.astype(np.int64).reshape(-1)
+    """(sorted vocabulary, ids of every character), a chunk of code points at a time.
+
+    The vocabulary is the set of code points seen (np.unique of each chunk: sorted, small); the ids
+    come from a lookup table code point -> id, written into one int64 array. Peak memory is the
+    text, its ids and a few MB (a sort of the whole text's code points took ~1 GB for 32 MB)."""
+    def chunks():
+        for start in range(0, len(text), VOCAB_CHUNK):
+            yield np.frombuffer(text[start:start + VOCAB_CHUNK].encode("utf-32-le"), dtype=np.uint32)  # (n,)
+
+    seen = np.zeros(0, dtype=np.uint32)
+    for codes in chunks():
+        seen = np.union1d(seen, np.unique(codes))                       # sorted, at most MAX_VOCAB + 1 long
+        if len(seen) > MAX_VOCAB:
+            break  # text_from_string refuses it by its size; no need to read on
+    lookup = np.zeros(int(seen[-1]) + 1 if len(seen) else 1, dtype=np.int64)   # code point -> id
+    lookup[seen] = np.arange(len(seen))
+    ids = np.empty(len(text), dtype=np.int64)                             # (N,)
+    if len(seen) <= MAX_VOCAB:
+        for i, codes in enumerate(chunks()):
+            ids[i * VOCAB_CHUNK: i * VOCAB_CHUNK + len(codes)] = lookup[codes]
+    return "".join(map(chr, seen.tolist())), ids
 
 
 def text_from_string(text: str, source: str, heldout_fraction: float = 0.1, truncated: bool = False,
@@ -109,10 +133,24 @@ def text_from_string(text: str, source: str, heldout_fraction: float = 0.1, trun
     if not 0.0 < heldout_fraction < 0.5:
         raise StepwiseError("The held-out fraction must be above 0 and below 0.5.")
     n_held = max(16, int(len(ids) * heldout_fraction))
-    return TextData(chars, ids[:-n_held].copy(), ids[-n_held:].copy(), source, truncated)
+    return TextData(chars, ids[:-n_held], ids[-n_held:], source, truncated)  # views of one array: no copy
 
 
-_CACHE: dict[tuple, TextData] = {}
+# recently read texts, newest last; older ones are let go once they hold more than this (the newest stays)
+_CACHE: OrderedDict[tuple, TextData] = OrderedDict()
+CACHE_BYTES = 64 << 20
+
+
+def _make_room(nbytes: int) -> None:
+    while _CACHE and sum(d.train.nbytes + d.heldout.nbytes for d in _CACHE.values()) + nbytes > CACHE_BYTES:
+        _CACHE.popitem(last=False)
+
+
+def _remember(key: tuple, data: TextData) -> None:
+    _CACHE[key] = data
+    _CACHE.move_to_end(key)
+    while len(_CACHE) > 1 and sum(d.train.nbytes + d.heldout.nbytes for d in _CACHE.values()) > CACHE_BYTES:
+        _CACHE.popitem(last=False)
 
 
 def load_text(path: str | os.PathLike | None = None, heldout_fraction: float = 0.1,
@@ -126,14 +164,19 @@ def load_text(path: str | os.PathLike | None = None, heldout_fraction: float = 0
     else:
         p = Path(path).expanduser()
         name = p.name
-    raw, size = _read_prefix(p, max_bytes)
-    key = (str(p.resolve()), size, p.stat().st_mtime_ns, heldout_fraction, max_bytes)
+    stat = _stat(p)
+    size = stat.st_size
+    key = (str(p.resolve()), size, stat.st_mtime_ns, heldout_fraction, max_bytes)
     if key in _CACHE:
+        _CACHE.move_to_end(key)
         return _CACHE[key]
+    _make_room(min(size, max_bytes) * 8)  # its int64 ids: let older texts go first, not after
+    raw = _read_prefix(p, max_bytes)
     if size == 0:
         raise StepwiseError(f"The text file {p} is empty; choose a file that contains text.")
     truncated = size > max_bytes
     text = decode_utf8(raw, p, truncated)
+    del raw  # the bytes are not needed once decoded
     source = f"{name} ({len(text):,} characters)"
     if truncated:
         source = f"{name} (the first {len(text):,} characters of a {size / 2**30:.1f} GB file)" if size >= 2**30 \
@@ -143,5 +186,5 @@ def load_text(path: str | os.PathLike | None = None, heldout_fraction: float = 0
     data = text_from_string(text, f"The text file {p}" if path is not None else name,
                             heldout_fraction, truncated)
     data.source = source
-    _CACHE[key] = data
+    _remember(key, data)
     return data

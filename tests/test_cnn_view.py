@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
+from engines.augment import input_statistics
 from widgets import batch1_view, cnn_view
 from widgets.cnn_view import CNNView, kernel_grid, map_levels
 from widgets.common import configure_pyqtgraph
@@ -130,6 +131,55 @@ def test_parity_and_speed(view):
     assert "150" in tab.speed.text() and "120" in tab.speed.text()
     view.on_task("speed", {"progress": 0.5})
     assert tab.progress.value() == 50
+
+
+def with_transfer(snap, frozen, stop):
+    names = ["conv1", "pool1", "conv2", "pool2", "output"]
+    for b, n in zip(snap["blocks"], names):
+        b["name"] = n
+    snap["view"]["transfer"] = {"frozen": frozen, "gradient_stops_at": stop, "freezable": ["conv1", "conv2", "output"],
+                                "digits": [5, 6, 7, 8, 9], "init": "pre.npz", "init_report": None}
+    return snap
+
+
+def test_frozen_block_says_so_and_an_unreached_block_shows_no_gradient(view):
+    snap = with_transfer(cnn_view.fake_snapshot(selected=2, phase_kind="backward"), ["conv1", "conv2"], 3)
+    del snap["block_data"]["backward"]["grad_kernels"]
+    view.set_snapshot(snap)
+    tab = view.maps_tab
+    assert "frozen" in tab.header.text()
+    assert "no dL/dW" in tab.kernel_grads.caption.text
+    assert tab.grads.levels is None and "stops" in tab.grads.image.caption.text   # conv2 is below the stop
+    snap = with_transfer(cnn_view.fake_snapshot(selected=0, phase_kind="backward", inspected=True), ["conv1"], 1)
+    view.set_snapshot(snap)
+    assert tab.grads.levels is None                                          # even for the inspected example
+    assert not tab.input_grad.isVisible()
+    snap = with_transfer(cnn_view.fake_snapshot(selected=2, phase_kind="backward"), ["conv2"], None)
+    view.set_snapshot(snap)
+    assert "passes through" in tab.header.text() and tab.grads.levels is not None
+
+
+def test_inputs_tab_histograms_and_augmentation_strip(view, qtbot):
+    rng = np.random.default_rng(0)
+    pixels = np.clip(rng.random((50, 28, 28)) - 0.6, 0, 1)
+    snap = cnn_view.fake_snapshot(selected=0)
+    snap["view"]["inputs"] = {"normalize": True, "augment": ["shift", "rotate"], "shift": 2, **input_statistics(pixels)}
+    view.set_snapshot(snap)
+    with qtbot.waitSignal(view.command) as sig:
+        view.tabs.setCurrentWidget(view.inputs_tab)
+    assert sig.args == ["augment_strip", {"count": 8, "draw": 0}]
+    tab = view.inputs_tab
+    assert f"{pixels.mean():.4f}" in tab.stats.text() and "on" in tab.stats.text()
+    x, y = tab.norm_hist.curve.getData()
+    assert len(x) == 41 and y.max() == pytest.approx(np.log10(1 + snap["view"]["inputs"]["normalized_counts"].max()))
+    images = rng.random((4, 28, 28)).astype(np.float32)
+    view.on_reply("augment_strip", {"images": images, "captions": ["original", "shift", "rotate", "all"],
+                                    "augment": ["shift", "rotate"], "source": "held-out #3", "iteration": 5})
+    assert tab.strip.count() == 4 and tab.strip.item(2).text() == "rotate"
+    assert "held-out #3" in tab.strip_note.text()
+    with qtbot.waitSignal(view.command) as sig:
+        tab.refresh.click()
+    assert sig.args == ["augment_strip", {"count": 8, "draw": 1}]          # new draws
 
 
 def test_helpers():

@@ -89,12 +89,13 @@ def test_hand_written_torch_lstm_matches_nn_lstm():
 
 
 def test_no_builtin_recurrent_modules_in_the_engines():
-    """The hand-written LSTM uses no nn.LSTM, nn.LSTMCell, nn.RNN (nor GRU, nor torch's fused kernels)."""
+    """The hand-written LSTM and GRU use no nn.LSTM, nn.LSTMCell, nn.RNN, nn.GRU (nor torch's fused kernels)."""
     import ast
     from pathlib import Path
     root = Path(__file__).resolve().parent.parent / "engines"
     banned = {"LSTM", "LSTMCell", "RNN", "RNNCell", "GRU", "GRUCell", "lstm", "lstm_cell", "rnn_tanh", "gru"}
     for path in [root / "torch_engine" / "lstm.py", root / "numpy_engine" / "lstm.py", root / "numpy_engine" / "rnn.py",
+                 root / "torch_engine" / "gru.py", root / "numpy_engine" / "gru.py",
                  root / "labs" / "lstm.py", root / "labs" / "char_rnn.py", root / "labs" / "text_common.py"]:
         tree = ast.parse(path.read_text())
         used = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}

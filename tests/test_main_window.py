@@ -114,3 +114,19 @@ def test_the_disk_budget_preference_goes_with_every_new_run(qtbot, window):
         assert dialog.fields["keyframe_disk_gb"].value() == 0.5 and dialog.fields["keyframe_disk_gb"].toolTip()
     finally:
         preferences.settings().remove("keyframe_disk_gb")
+
+
+def test_the_handle_stays_where_it_was_released_while_earlier_answers_arrive(qtbot, window):
+    timeline = window.timeline
+    window.client.send("run_to", 30)
+    wait_for(qtbot, window, lambda s: s["iteration"] == 30 and not s["playing"])
+    timeline.slider.setSliderDown(True)
+    timeline.slider.setValue(20)      # dragging: a throttled seek to 20 goes out at once
+    timeline.slider.setValue(5)
+    timeline.slider.setSliderDown(False)
+    timeline._released()
+    timeline.set_position(20, 30)     # the answer to the earlier seek comes in
+    assert timeline.slider.value() == 5 and "iteration 5" in timeline.label.text()
+    wait_for(qtbot, window, lambda s: s["iteration"] == 5)
+    timeline.set_position(5, 30)
+    assert timeline._pending is None

@@ -32,7 +32,7 @@ def test_parse_hidden_accepts(value, sizes):
 @pytest.mark.parametrize("config, message", [
     ({"hidden": "0"}, "out of range"),
     ({"activation": "softplus"}, "Unknown activation"),
-    ({"dropout": 1.0}, "Dropout"),
+    ({"dropout": 1.0}, "dropout"),
     ({"batch_size": 0}, "batch size"),
     ({"optimizer": "lbfgs"}, "Unknown optimizer"),
     ({"lab": "nope"}, "Unknown lab"),
@@ -96,7 +96,7 @@ def test_load_rejects_bad_files(tmp_path):
 
 
 def test_save_to_an_impossible_place(tmp_path):
-    with pytest.raises(StepwiseError, match="Could not save"):
+    with pytest.raises(StepwiseError, match="does not exist; create it"):
         make_trainer(SMALL).save(str(tmp_path / "no-such-folder" / "m.npz"))
 
 

@@ -148,11 +148,11 @@ def test_save_and_load_between_engines(tmp_path):
     assert again.command("generate", greedy)["text"] == torch_t.command("generate", greedy)["text"]
     with pytest.raises(StepwiseError, match="layers of"):
         trainer("lstm-numpy", hidden=8).load(str(path2))
-    with pytest.raises(StepwiseError, match="open it in the LSTM lab"):
+    with pytest.raises(StepwiseError, match="open it in the lstm lab"):
         trainer("char-rnn").load(str(path2))
     bogus = tmp_path / "bogus.npz"
     bogus.write_bytes(b"not a model")
-    with pytest.raises(StepwiseError, match="not a Stepwise text model"):
+    with pytest.raises(StepwiseError, match="not a Stepwise model"):
         numpy_t.load(str(bogus))
 
 

@@ -192,3 +192,25 @@ def test_own_curves_loss_per_char_and_gradient_norm(view):
     snap["view"]["clip_mode"] = "value"
     view.set_snapshot(dict(snap, history=[]))
     assert not view.clip_line.isVisible()
+
+
+def test_a_real_gru_snapshot_shows_its_gates_and_parameter_counts(view):
+    from engines.labs import make_trainer
+    from visualizer.session import Session
+    s = Session(make_trainer({"lab": "lstm", "cell": "gru", "engine": "torch", "hidden": 10, "seq_len": 7,
+                              "batch_size": 2, "eval_chars": 200}))
+    s.run(1)
+    for _ in range(6):   # forward 2 layers and the output, the loss, backward the output, 1 step back in time
+        s.step_phase()
+    t = s.trainer
+    snap = {"iteration": s.iteration, "phase": s.phase, "selected_block": 1, "active_kind": "backward",
+            "active_block": 1, "history_reset": False, "last_metrics": dict(t.last_metrics),
+            "block_data": s.block_phase_data(1), "view": t.view_data(1)}
+    view.set_snapshot(snap)
+    assert set(view.sequence.rows) == {"r", "z", "n", "h", "dh", "dh_norm", "nll"}
+    assert view.sequence.rows["z"]["image"].image.shape == (10, 7)
+    counts = t.parameter_counts()
+    header = view.sequence.header.text()
+    assert "GRU layer 2 of 2" in header and f"{counts['layers'][1]:,}" in header
+    assert f"{counts['lstm_layers'][1]:,}" in header           # what an LSTM layer of that size would have
+    assert view.generator.signal.itemData(0) == "h" and view.generator.signal.count() == 4

@@ -180,13 +180,14 @@ def test_replay_runs_in_slices_shows_progress_and_a_new_seek_replaces_the_old(mo
     s = host.session
     s.adaptive = False
     s.store.interval = 64
+    s.pool.budget = 0
     seen = record(s, 70)
     host.handle("seek", 50)
     assert host.replay is not None and s.iteration == 70  # nothing done yet: tick() does it
     host.tick()
     host.tick()
     progress = [p for k, p in messages if k == "progress"]
-    assert progress and progress[-1]["target"] == 50 and 0 < progress[-1]["fraction"] < 1
+    assert progress and progress[-1]["target"] == 50 and 0 <= progress[-1]["fraction"] < 1
     host.handle("seek", 40)  # dragging on: the pending target is replaced
     settle(host)
     assert s.iteration == 40 and same(params(s), seen[40])
@@ -201,6 +202,7 @@ def test_pause_cancels_a_replay_and_the_cursor_stays_exact(monkeypatch):
     s = host.session
     s.adaptive = False
     s.store.interval = 64
+    s.pool.budget = 0  # no temporary keyframe near 60: the replay is long
     seen = record(s, 70)
     host.handle("seek", 60)
     for _ in range(5):
@@ -299,3 +301,79 @@ def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
         settle(host)
         del s.step_iteration
         assert s.iteration == expected and same(params(s), seen[expected]) and len(replayed) == 1
+
+
+# ---------------------------------------------------------------- any sequence of moves
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+MOVES = st.lists(st.one_of(
+    st.tuples(st.sampled_from(["step_phase", "step_iteration", "back_phase", "back_iteration", "run", "run"])),
+    st.tuples(st.just("seek"), st.floats(0, 1)),
+    st.tuples(st.just("lr"), st.sampled_from([0.02, 0.1])),
+    st.tuples(st.just("switch"), st.integers(0, 5)),
+), min_size=5, max_size=30)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=MOVES, budgets=st.sampled_from([(2.5, 4.5, 3), (2.5, 4.5, 0), (100, 0, 0)]))
+def test_any_walk_through_time_and_branches_meets_the_same_states(moves, budgets, cache):
+    """Wherever a walk of steps, steps back, jumps, branches and switches lands on an iteration
+    boundary, the parameters are those first seen there on that line: across memory, disk,
+    temporary keyframes, widened spacing and branches."""
+    memory, disk, pool = budgets  # memory, disk and temporary keyframes, in keyframes
+    s = small_session(kf_bytes_memory=memory, kf_bytes_disk=disk)
+    s.pool.budget = pool * s._kf_bytes  # without temporary keyframes the keyframes alone must be right
+    seen = {}
+
+    def check():
+        if s.phase == 0:
+            key = s._owner(s.iteration)
+            if key in seen:
+                assert same(params(s), seen[key]), f"state differs at {key} after {moves}"
+            else:
+                seen[key] = params(s)
+
+    check()
+    for move in moves:
+        kind = move[0]
+        if kind == "run":
+            for _ in range(7):
+                s.step_iteration()
+                check()
+        elif kind == "seek":
+            s.seek(int(move[1] * s.furthest))
+        elif kind == "lr":
+            s.set_hyperparam("lr", move[1])
+        elif kind == "switch":
+            s._seek_position(s.switch_line(move[1] % len(s.lines)))
+        else:
+            getattr(s, {"back_phase": "step_back_phase", "back_iteration": "step_back_iteration"}.get(kind, kind))()
+        check()
+    s.close()
+
+
+def _engine_keeping_keyframes_on_disk(conn, config):
+    """The engine process's entry point, with no memory for keyframes: they all go to disk."""
+    from visualizer import worker as w
+    w.session_budgets = lambda config: {"keyframe_budget_bytes": 0, "interval": 1}
+    w.worker_main(conn, config)
+
+
+def test_a_terminated_engine_process_still_removes_its_keyframe_folder(cache):
+    import multiprocessing as mp
+    import time
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    p = ctx.Process(target=_engine_keeping_keyframes_on_disk, args=(child, dict(CONFIG)))
+    p.start()
+    parent.send(("run_to", 100000))
+    deadline = time.time() + 60
+    while time.time() < deadline and not (cache.is_dir() and any(f for d in cache.iterdir() for f in d.iterdir())):
+        while parent.poll(0):
+            parent.recv()
+        time.sleep(0.05)
+    assert any(cache.iterdir()), "keyframes should have gone to disk"
+    p.terminate()  # SIGTERM, as SessionClient.close does when the engine does not quit in time
+    p.join(10)
+    assert not p.is_alive() and not any(cache.iterdir())

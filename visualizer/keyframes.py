@@ -132,11 +132,10 @@ class KeyframeStore:
     def _enforce(self) -> None:
         while self.max_count is not None and len(self) > self.max_count and self.widen():
             pass
-        while self.memory_bytes() > self.memory_budget:
-            movable = [k for k in self.memory]
-            if len(movable) <= 1 or not self._spill(movable[0]):
-                if not self.widen():
-                    break
+        # the newest keyframe always stays in memory; older ones spill to disk, oldest first
+        while self.memory_bytes() > self.memory_budget and len(self.memory) > 1:
+            if not self._spill(next(iter(self.memory))) and not self.widen():
+                break
         while self.disk_bytes() > self.disk_budget and self.widen():
             pass
 
@@ -151,7 +150,7 @@ class KeyframeStore:
         try:
             folder = self.folder()
             path = folder / f"{key[0]}-{key[1]}.npz"
-            save_tree(path, self.memory[key])
+            save_tree(path, self.memory[key], durable=False)  # a scratch file: no fsync
         except (OSError, StepwiseError) as e:
             self.disk_error = str(e)  # memory only from now on: the interval widens instead
             return False

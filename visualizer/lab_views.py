@@ -4,14 +4,12 @@ The engine side (lab id -> trainer) is engines/labs/__init__.py. Views are impor
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from dataclasses import dataclass, field
 
-from widgets.lab_view import LabView, OptionSpec
-from widgets.text_view import text_options
-
-ACTIVATIONS = ("relu", "tanh", "sigmoid")
-NUMPY_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamax", "adamw")
+from engines.options import LAB_OPTIONS, OptionSpec
+from widgets.lab_view import LabView
 
 
 @dataclass(frozen=True)
@@ -42,80 +40,73 @@ LIVE_HELP = {
 }
 
 
-LAB_UIS: dict[str, LabUI] = {
-    "mlp": LabUI("widgets.mlp_view:MLPView", (
-        OptionSpec("hidden", "hidden sizes", "text", "256,128,64",
-                   help="Units of each hidden Dense layer, comma-separated (e.g. 256,128,64): h = act(x·W + b)."),
-        OptionSpec("activation", "activation", "choice", "relu", ACTIVATIONS,
-                   help="The nonlinearity after each hidden layer: relu(z) = max(0, z); tanh; sigmoid(z) = 1 / (1 + e^−z)."),
-        OptionSpec("dropout", "dropout before layer 1", "float", 0.3, maximum=0.95,
-                   help="Probability p of zeroing each input pixel while training; kept ones are scaled by 1/(1 − p)."),
-        OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS, help=OPTIMIZER_HELP),
-        OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096, help=BATCH_HELP),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1, help=SEED_HELP),
-    )),
-    "cnn": LabUI("widgets.cnn_view:CNNView", (
-        OptionSpec("channels", "channels (conv1, conv2)", "text", "12,24",
-                   help="Feature maps of the two 3×3 convolutions, e.g. 12,24: y[c] = Σ_k W[c,k] ⋆ x[k] + b[c]."),
-        OptionSpec("shift", "random shift (pixels)", "int", 2, maximum=4, help=SHIFT_HELP),
-        OptionSpec("decay", "lr halves after (iterations)", "int", 1000, maximum=10**7, help=DECAY_HELP),
-        OptionSpec("optimizer", "optimizer", "choice", "momentum", NUMPY_OPTIMIZERS, help=OPTIMIZER_HELP),
-        OptionSpec("batch_size", "batch size", "int", 64, minimum=1, maximum=4096, help=BATCH_HELP),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1, help=SEED_HELP),
-    )),
-    "batch1": LabUI("widgets.batch1_view:Batch1View", (
-        OptionSpec("batch_size", "batch size", "int", 1, minimum=1, maximum=512,
-                   help="1: the point of the lab (BatchNorm's mean and variance of one example are that example); "
-                        "try 32 to see BatchNorm work again."),
-        OptionSpec("groups", "GroupNorm groups", "int", 4, minimum=1, maximum=16,
-                   help="GroupNorm normalises each example over groups of channels: x̂ = (x − μ_g) / √(σ²_g + ε), "
-                        "with no dependence on the batch."),
-        OptionSpec("decay", "lr halves after (iterations)", "int", 2000, maximum=10**7, help=DECAY_HELP),
-        OptionSpec("shift", "random shift (pixels)", "int", 1, maximum=4, help=SHIFT_HELP),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1, help=SEED_HELP),
-    )),
-    "optimizers": LabUI("widgets.optimizer_view:OptimizerView", (
-        OptionSpec("surface", "surface", "choice", "rosenbrock",
-                   ("rosenbrock", "beale", "himmelblau", "saddle", "quadratic", "network"),
-                   help="The function f(x, y) every optimizer descends, e.g. Rosenbrock (1 − x)² + 100(y − x²)²; "
-                        "network: one small MLP on MNIST per optimizer, and its loss landscape."),
-        OptionSpec("start", "start X,Y", "text", "",
-                   help="Where every optimizer starts, as x,y; empty: the surface's usual start; or click the plot."),
-        OptionSpec("condition", "condition number κ (quadratic)", "float", 50.0, minimum=1.0, maximum=10000.0,
-                   help="f = ½(x² + κ·y²): κ = the ratio of the largest to the smallest curvature; large κ makes a "
-                        "narrow valley that plain SGD zig-zags across."),
-        OptionSpec("angle", "axes turned by ° (quadratic)", "float", 0.0, minimum=-90.0, maximum=90.0,
-                   help="Rotates the quadratic's valley away from the x, y axes: per-coordinate methods (Adagrad, "
-                        "RMSprop, Adam) lose their advantage."),
-        OptionSpec("optimizers", "optimizers", "text", "all",
-                   help="all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw."),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1, help=SEED_HELP),
-    )),
-    "resnet": LabUI("widgets.resnet_view:ResNetView", (
-        OptionSpec("arch", "network", "choice", "small", ("small", "resnet50"), engines=("torch",),
-                   help="small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 stepped on one 224×224 input."),
-        OptionSpec("depth", "depth (6n+2)", "int", 20, minimum=8, maximum=110, engines=("torch",),
-                   only_when=("arch", "small"),
-                   help="Weight layers of the small net: 6n + 2 = 8, 14, 20, 26, 32, 44, 56, ... "
-                        "(3 stages of n blocks); ResNet-50's depth is fixed."),
-        OptionSpec("depth", "depth (2n+2)", "int", 10, minimum=4, maximum=60, engines=("numpy",),
-                   help="Weight layers, an even number 2n + 2: n residual Dense blocks y = x + F(x)."),
-        OptionSpec("norm", "normalization", "choice", "auto", ("auto", "none", "bn", "gnws"), engines=("torch",),
-                   help="auto: none for the small net, BatchNorm for ResNet-50; bn: BatchNorm; gnws: GroupNorm + "
-                        "weight-standardized convolutions (Ŵ = (W − mean) / std per filter)."),
-        OptionSpec("compare", "compare with", "choice", "plain", ("plain", "optimizer", "none"),
-                   help="plain: the same net without skips (y = F(x) instead of x + F(x)); optimizer: the same net "
-                        "with the other optimizer."),
-        OptionSpec("plain", "first run is plain (no skips)", "bool", False,
-                   help="Removes the skip connections of the first (inspected) run: y = F(x); a new run from the same init."),
-        OptionSpec("optimizer", "optimizer", "choice", "adam", ("adam", "adamax", "sgd"),
-                   help="Adam: θ ← θ − η·m̂ / (√v̂ + ε); AdaMax: the ∞-norm u ← max(β2·u, |g|) in place of √v̂; "
-                        "SGD: θ ← θ − η·g."),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1, help=SEED_HELP),
-    )),
-    "char-rnn": LabUI("widgets.text_view:TextView", text_options(128, 3, 25, 1)),
-    "lstm": LabUI("widgets.text_view:TextView", text_options(256, 4, 50, 32)),
+# The form's tooltip of each setting: one sentence, with the math where there is one. By (lab, key),
+# or (lab, key, engine) where one key has two meanings; then by key; else the declaration's own.
+COMMON_HELP = {"seed": SEED_HELP, "shift": SHIFT_HELP, "batch_size": BATCH_HELP, "optimizer": OPTIMIZER_HELP,
+               "decay": DECAY_HELP}
+TEXT_HELP = {
+    "hidden": "Units H per layer: the hidden state h_t has H numbers (h_t = tanh(W_xh·x_t + W_hh·h_{t−1} + b) in the "
+              "RNN; four gates of H in the LSTM).",
+    "depth": "Stacked recurrent layers: layer l reads layer l−1's h_t as its input.",
+    "seq_len": "Characters T per training sequence: backpropagation through time walks them back one phase per "
+               "character (several per phase above 50).",
+    "batch_size": "Sequences B trained side by side; the loss is their mean over B·T characters.",
+    "text": "A UTF-8 text file to train on; empty: Tiny Shakespeare (shipped in assets/).",
 }
+LAB_HELP = {
+    ("mlp", "hidden"): "Units of each hidden Dense layer, comma-separated (e.g. 256,128,64): h = act(x·W + b).",
+    ("mlp", "activation"): "The nonlinearity after each hidden layer: relu(z) = max(0, z); tanh; "
+                           "sigmoid(z) = 1 / (1 + e^−z).",
+    ("mlp", "dropout"): "Probability p of zeroing each input pixel while training; kept ones are scaled by 1/(1 − p).",
+    ("cnn", "channels"): "Feature maps of the two 3×3 convolutions, e.g. 12,24: y[c] = Σ_k W[c,k] ⋆ x[k] + b[c].",
+    ("batch1", "batch_size"): "1: the point of the lab (BatchNorm's mean and variance of one example are that "
+                              "example); try 32 to see BatchNorm work again.",
+    ("batch1", "groups"): "GroupNorm normalises each example over groups of channels: x̂ = (x − μ_g) / √(σ²_g + ε), "
+                          "with no dependence on the batch.",
+    ("optimizers", "surface"): "The function f(x, y) every optimizer descends, e.g. Rosenbrock (1 − x)² + "
+                               "100(y − x²)²; network: one small MLP on MNIST per optimizer, and its loss landscape.",
+    ("optimizers", "start"): "Where every optimizer starts, as x,y; empty: the surface's usual start; or click the plot.",
+    ("optimizers", "condition"): "f = ½(x² + κ·y²): κ = the ratio of the largest to the smallest curvature; large κ "
+                                 "makes a narrow valley that plain SGD zig-zags across.",
+    ("optimizers", "angle"): "Rotates the quadratic's valley away from the x, y axes: per-coordinate methods "
+                             "(Adagrad, RMSprop, Adam) lose their advantage.",
+    ("optimizers", "optimizers"): "all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw.",
+    ("resnet", "arch"): "small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 stepped on one "
+                        "224×224 input.",
+    ("resnet", "depth", "torch"): "Weight layers of the small net: 6n + 2 = 8, 14, 20, 26, 32, 44, 56, ... "
+                                  "(3 stages of n blocks); ResNet-50's depth is fixed.",
+    ("resnet", "depth", "numpy"): "Weight layers, an even number 2n + 2: n residual Dense blocks y = x + F(x).",
+    ("resnet", "norm"): "auto: none for the small net, BatchNorm for ResNet-50; bn: BatchNorm; gnws: GroupNorm + "
+                        "weight-standardized convolutions (Ŵ = (W − mean) / std per filter).",
+    ("resnet", "compare"): "plain: the same net without skips (y = F(x) instead of x + F(x)); optimizer: the same net "
+                           "with the other optimizer.",
+    ("resnet", "plain"): "Removes the skip connections of the first (inspected) run: y = F(x); a new run from the "
+                         "same init.",
+    ("resnet", "optimizer"): "Adam: θ ← θ − η·m̂ / (√v̂ + ε); AdaMax: the ∞-norm u ← max(β2·u, |g|) in place of √v̂; "
+                             "SGD: θ ← θ − η·g.",
+}
+TEXT_LABS = ("char-rnn", "lstm")
+
+
+def with_help(lab: str, spec: OptionSpec) -> OptionSpec:
+    """The declaration with the form's tooltip (see LAB_HELP)."""
+    engine = spec.engines[0] if spec.engines else ""
+    text = (LAB_HELP.get((lab, spec.key, engine)) or LAB_HELP.get((lab, spec.key))
+            or (TEXT_HELP.get(spec.key) if lab in TEXT_LABS else None) or COMMON_HELP.get(spec.key) or spec.tooltip)
+    return dataclasses.replace(spec, tooltip=text)
+
+
+# the settings are declared once, in engines/options.py (the CLI checks the same declarations)
+LAB_UIS: dict[str, LabUI] = {lab: LabUI(view, tuple(with_help(lab, o) for o in LAB_OPTIONS[lab] if o.form))
+                             for lab, view in {
+    "mlp": "widgets.mlp_view:MLPView",
+    "cnn": "widgets.cnn_view:CNNView",
+    "batch1": "widgets.batch1_view:Batch1View",
+    "optimizers": "widgets.optimizer_view:OptimizerView",
+    "resnet": "widgets.resnet_view:ResNetView",
+    "char-rnn": "widgets.text_view:TextView",
+    "lstm": "widgets.text_view:TextView",
+}.items()}
 
 
 def lab_ui(lab: str) -> LabUI:

@@ -5,16 +5,20 @@ renders the latest snapshot, at most once per timer tick.
 """
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from engines import StepwiseError
+from engines.atomic import atomic_write
 from engines.labs import LABS
 from visualizer import preferences
 from visualizer.lab_help import KEYS_HELP, lab_help_html
 from visualizer.lab_views import LIVE_HELP, lab_ui, make_view
-from visualizer.worker import SPEEDS, SessionClient
+from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
@@ -105,7 +109,7 @@ class TransportKeys(QtCore.QObject):
 
 
 class MainWindow(QtWidgets.QMainWindow):
-    def __init__(self, config: dict, client_factory=SessionClient):
+    def __init__(self, config: dict, client_factory=SessionClient, offer_recovery: bool = True):
         super().__init__()
         self.setWindowTitle("Stepwise")
         self.resize(1500, 920)
@@ -119,17 +123,21 @@ class MainWindow(QtWidgets.QMainWindow):
         self._divergence = DivergenceWatch()
         self._divergence_told = False
         self.ask = self._ask_dialog  # (title, text) -> bool; tests replace it
+        self.restart_box: QtWidgets.QMessageBox | None = None
+        self.recovery_box: QtWidgets.QMessageBox | None = None
         self._build()
         self.transport_keys = TransportKeys(self)
         self.client = client_factory(self.config, self)
         self.client.snapshot.connect(self.on_snapshot)
         self.client.ready.connect(self.on_ready)
         self.client.error.connect(self.show_error)
-        self.client.died.connect(self.show_error)
+        self.client.died.connect(self.on_died)
         self.client.info.connect(self.show_info)
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
         self.client.progress.connect(self.on_progress)
+        if offer_recovery and not config.get("session"):
+            QtCore.QTimer.singleShot(0, self.offer_recovery)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -195,6 +203,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.diagram = NetworkDiagram()
         self.diagram.block_clicked.connect(self._block_clicked)
         self.diagram.end_clicked.connect(lambda end: self.view is not None and self.view.show_end(end))
+        # a lock on the diagram: a live setting, so going back replays the toggle where it was made
+        self.diagram.freeze_toggled.connect(
+            lambda name, on: self.client.send("hyper", (f"freeze:{name}", 1.0 if on else 0.0)))
         scroll = QtWidgets.QScrollArea()
         scroll.setWidget(self.diagram)
         scroll.setWidgetResizable(True)
@@ -349,8 +360,82 @@ class MainWindow(QtWidgets.QMainWindow):
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        return self.grab().save(path, "PNG")
+        """The window as a PNG, written atomically (a failed write keeps the old file and says why)."""
+        try:
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # check_writable says why, in one sentence
+        data = QtCore.QByteArray()
+        buffer = QtCore.QBuffer(data)
+        buffer.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+        if not self.grab().save(buffer, "PNG"):
+            self.show_error("The window could not be encoded as a PNG; try again.")
+            return False
+        try:
+            atomic_write(path, lambda f: f.write(bytes(data)), "the screenshot")
+        except StepwiseError as e:
+            self.show_error(str(e))
+            return False
+        return True
+
+    # ------------------------------------------------------------------ recovery
+    def on_died(self, message: str) -> None:
+        """The engine process died: say so, and offer to restart it (from the last autosave if any)."""
+        self.last_error = message
+        self.statusBar().showMessage(message, 15000)
+        box = self.restart_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "Stepwise",
+                                                       message, parent=self)
+        restart = box.addButton("Restart", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        restart.setToolTip("a new run of this lab with these settings, from iteration 0")
+        restart.clicked.connect(self.restart_engine)
+        if self.client.has_autosave():
+            resume = box.addButton("Restart from the last autosave", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+            resume.clicked.connect(lambda: self.restart_engine(from_autosave=True))
+            box.setDefaultButton(resume)
+        box.addButton("Close", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def restart_engine(self, from_autosave: bool = False) -> None:
+        if from_autosave and self.client.has_autosave():
+            self.client.restart({"session": self.client.autosave})
+        else:
+            self.client.restart(dict(self.config))
+
+    def offer_recovery(self) -> None:
+        """After a crash (an autosave left behind by a window that is gone): offer to reopen it."""
+        left = leftover_autosaves()
+        if not left:
+            return
+        newest = left[0]
+        box = self.recovery_box = QtWidgets.QMessageBox(
+            QtWidgets.QMessageBox.Icon.Question, "Stepwise",
+            "Stepwise did not close cleanly last time; its session was autosaved at "
+            f"{time.strftime('%H:%M on %d %b', time.localtime(newest.stat().st_mtime))} ({newest.name}). "
+            "Reopen it?", parent=self)
+        reopen = box.addButton("Reopen", QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        reopen.clicked.connect(lambda: self.reopen_autosave(newest, left[1:]))
+        discard = box.addButton("Discard", QtWidgets.QMessageBox.ButtonRole.DestructiveRole)
+        discard.clicked.connect(lambda: self._remove(left))
+        box.addButton("Later", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.open()
+
+    def reopen_autosave(self, path: Path, others: list[Path] = ()) -> None:
+        """Open it as this window's own autosave (so a clean close removes it)."""
+        own = self.client.autosave or str(path)
+        try:
+            os.replace(path, own)
+        except OSError:
+            own = str(path)
+        self._remove(others)
+        self.client.send("open_session", own)
+
+    @staticmethod
+    def _remove(paths) -> None:
+        for p in paths:
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
 
     def show_info(self, text: str) -> None:
         self.statusBar().showMessage(text, 8000)
@@ -453,6 +538,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if snap.get("blocks") and len(snap["blocks"]) != len(self.diagram.blocks):
             self.diagram.set_blocks(snap["blocks"])
         self.diagram.set_state(snap["active_block"], snap["active_kind"], snap["selected_block"])
+        transfer = snap.get("view", {}).get("transfer") or {}
+        self.diagram.set_transfer(transfer.get("freezable", ()), transfer.get("frozen", ()),
+                                  transfer.get("gradient_stops_at"))
         self.settings.set_live(snap.get("view", {}).get("hyperparams", {}))
         self.act_play.setIcon(self._icons["pause" if snap["playing"] else "play"])
         self.timeline.set_position(snap["iteration"], snap["furthest"])

@@ -1,7 +1,7 @@
 """Preferences that outlive a run, kept with QSettings: what the engine may use to go back in time.
 
-Each preference is declared once (key, default, range, unit, help); the dialog and the config the
-window sends to the engine process are built from the declarations.
+Each is an app option declared once in engines/options.py (default, range, help); the dialog and
+the config the window sends to the engine process are built from it.
 """
 from __future__ import annotations
 
@@ -9,24 +9,22 @@ from dataclasses import dataclass
 
 from PySide6 import QtCore, QtWidgets
 
+from engines.options import OptionSpec, app_option
+
 
 @dataclass(frozen=True)
 class Preference:
-    key: str          # also the config key the engine process reads
+    option: OptionSpec   # the one declaration (engines/options.py); its key is also the config key
     label: str
-    default: float
-    low: float
-    high: float
     unit: str
-    help: str
+    decimals: int = 1
+
+    @property
+    def key(self) -> str:
+        return self.option.key
 
 
-PREFERENCES = (
-    Preference("keyframe_disk_gb", "Disk space for going back", 4.0, 0.0, 1024.0, "GB",
-               "Keyframes that do not fit in memory (512 MB) go to a cache folder on disk, removed when the "
-               "app closes. More space keeps them closer together, so a jump back replays less; 0 keeps "
-               "them in memory only. Takes effect with the next run."),
-)
+PREFERENCES = (Preference(app_option("keyframe_disk_gb"), "Disk space for going back", "GB"),)
 
 
 def settings() -> QtCore.QSettings:
@@ -38,11 +36,12 @@ def load() -> dict[str, float]:
     s = settings()
     out = {}
     for p in PREFERENCES:
+        o = p.option
         try:
-            value = float(s.value(p.key, p.default))
+            value = float(s.value(p.key, o.default))
         except (TypeError, ValueError):
-            value = p.default
-        out[p.key] = min(max(value, p.low), p.high)
+            value = o.default
+        out[p.key] = min(max(value, o.minimum), o.maximum)
     return out
 
 
@@ -55,13 +54,13 @@ class PreferencesDialog(QtWidgets.QDialog):
         values = load()
         for p in PREFERENCES:
             box = QtWidgets.QDoubleSpinBox()
-            box.setRange(p.low, p.high)
-            box.setDecimals(1)
+            box.setRange(p.option.minimum, p.option.maximum)
+            box.setDecimals(p.decimals)
             box.setSuffix(f" {p.unit}")
             box.setValue(values[p.key])
-            box.setToolTip(p.help)
+            box.setToolTip(p.option.tooltip)
             label = QtWidgets.QLabel(p.label)
-            label.setToolTip(p.help)
+            label.setToolTip(p.option.tooltip)
             form.addRow(label, box)
             self.fields[p.key] = box
         buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Ok

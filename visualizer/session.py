@@ -174,8 +174,9 @@ class Session:
 
     def _begin_iteration(self, detail: bool) -> None:
         self._apply_settings_at(self.iteration)
-        if detail:
-            # ← inside this iteration restores this and replays only the phases before
+        if detail and self._kf_bytes <= self.pool.budget // 2:
+            # ← inside this iteration restores this and replays only the phases before (not kept
+            # where one state alone would break the memory budget: ResNet-50)
             key = self._owner(self.iteration)
             if self._start is None or self._start[0] != key:
                 self._start = (key, self.trainer.get_state())
@@ -337,6 +338,15 @@ class Session:
         if best is None:
             raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
         return best
+
+    def replay_seconds(self, position: int) -> float:
+        """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
+        target_it, target_phase = divmod(position, len(self.specs))
+        key, _ = self._base_for(target_it, at_boundary=target_phase == 0)
+        start = key[1]
+        if not self._foreign_state and (self.iteration, self.phase) <= (target_it, target_phase):
+            start = max(start, self.iteration)
+        return max(0, target_it - start) * (self._it_seconds or 0.0)
 
     def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
@@ -515,8 +525,8 @@ class Session:
         With ``replay=False`` the cursor stays at the saved state it starts from and
         ``session.pending_position`` says where the saved cursor was (the engine process replays
         to it in slices, with progress)."""
-        from engines.state_io import load_tree
-        tree = load_tree(path)
+        from engines.loading import load_session_tree
+        tree = load_session_tree(path)  # read, and its shape checked: one sentence for a bad file
         try:
             config = dict(tree["config"])
             trainer = make_trainer(config)

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 import time
 import traceback
+from pathlib import Path
 from typing import Any, Callable
 
 from engines import StepwiseError
+from visualizer.keyframes import _pid_alive
 
 SNAPSHOT_INTERVAL = 1.0 / 30.0
 SPEEDS: dict[str, tuple[str, float | None]] = {
@@ -29,23 +32,54 @@ SPEEDS: dict[str, tuple[str, float | None]] = {
     "max": ("iteration", None),
 }
 DEFAULT_SPEED = "max"
+AUTOSAVE_EVERY_S = 45.0                 # wall time between autosaves while there is new history
+AUTOSAVE_KEYFRAME_BYTES = 64 << 20      # keyframes kept in an autosave (the current state always is)
+
+
+def autosave_dir() -> Path:
+    """$STEPWISE_AUTOSAVE, else $STEPWISE_CACHE/autosave, else ($XDG_CACHE_HOME or ~/.cache)/stepwise/autosave."""
+    if os.environ.get("STEPWISE_AUTOSAVE"):
+        return Path(os.environ["STEPWISE_AUTOSAVE"]).expanduser()
+    if os.environ.get("STEPWISE_CACHE"):
+        return Path(os.environ["STEPWISE_CACHE"]).expanduser() / "autosave"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stepwise" / "autosave"
+
+
+def autosave_path(ui_pid: int | None = None) -> Path:
+    """One autosave per window process (its pid in the name, so a live window's file is never
+    mistaken for a crashed one's)."""
+    return autosave_dir() / f"autosave-{os.getpid() if ui_pid is None else ui_pid}.stepwise.npz"
+
+
+def leftover_autosaves() -> list[Path]:
+    """Autosaves of windows that are no longer running (a crash, a kill): newest first."""
+    folder = autosave_dir()
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in folder.glob("autosave-*.stepwise.npz"):
+        try:
+            pid = int(p.name.split("-")[1].split(".")[0])
+        except (IndexError, ValueError):
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):  # the keyframe store's test, for its folders
+            out.append(p)
+    return sorted(out, key=lambda p: p.stat().st_mtime, reverse=True)
+
+
 REPLAY_SLICE = 0.025     # seconds of replay between two looks at the command pipe
 PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
 
 
 def session_budgets(config: dict) -> dict:
-    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``."""
+    """Keyframe budgets from the config: ``keyframe_disk_gb`` (the disk tier), ``keyframe_interval``
+    (checked against their one declaration, engines/options.py APP_OPTIONS)."""
+    from engines.options import app_option
     out = {}
     if config.get("keyframe_disk_gb") is not None:
-        gb = float(config["keyframe_disk_gb"])
-        if not 0 <= gb <= 1024:
-            raise StepwiseError(f"The keyframe disk budget must be between 0 and 1024 GB, not {gb:g}.")
-        out["disk_budget_bytes"] = int(gb * (1 << 30))
+        out["disk_budget_bytes"] = int(app_option("keyframe_disk_gb").check(config["keyframe_disk_gb"]) * (1 << 30))
     if config.get("keyframe_interval") is not None:
-        n = int(config["keyframe_interval"])
-        if not 1 <= n <= 1 << 20:
-            raise StepwiseError(f"The keyframe interval must be between 1 and {1 << 20} iterations, not {n}.")
-        out["interval"] = n
+        out["interval"] = int(app_option("keyframe_interval").check(config["keyframe_interval"]))
     return out
 
 
@@ -62,8 +96,15 @@ def downsample_history(history: dict, points: int = 400) -> list:
 class SessionHost:
     """Commands in, messages out. ``send(kind, payload)`` delivers a message."""
 
-    def __init__(self, send: Callable[[str, Any], None], ready_for_snapshot: Callable[[], bool] = lambda: True):
+    def __init__(self, send: Callable[[str, Any], None], ready_for_snapshot: Callable[[], bool] = lambda: True,
+                 autosave: str | os.PathLike | None = None, autosave_every: float = AUTOSAVE_EVERY_S):
         self.send = send
+        self.autosave = Path(autosave) if autosave else None   # None: no autosave (tests, the CLI)
+        self.autosave_every = autosave_every
+        self._autosave_thread: threading.Thread | None = None
+        self._autosaved: tuple | None = None       # (session, line, history version, length) last written
+        self._last_autosave = time.perf_counter()
+        self._autosave_failed = False
         self.ready_for_snapshot = ready_for_snapshot  # False while the UI has not taken the last snapshot
         self.session = None
         self.config: dict = {}
@@ -93,6 +134,8 @@ class SessionHost:
         config["notify"] = notes.append
         try:
             if config.get("session"):
+                # Session.open checks the tree's shape first: a cursor past what the file recorded is
+                # refused, not replayed
                 session, saved_config = Session.open(config["session"], lambda c: make_trainer(dict(c, notify=notes.append)),
                                                      replay=False)
                 config = saved_config
@@ -104,6 +147,11 @@ class SessionHost:
                 session = Session(trainer, **session_budgets(config))
         except StepwiseError as e:
             self.send("error", str(e))
+            return False
+        except Exception as e:  # a bug must not kill the engine process at start-up: say so, keep the old run
+            traceback.print_exc()
+            self.send("error", f"Internal error ({type(e).__name__}: {e}) while starting the run; the previous "
+                               "run was kept. Please report this with the settings that led to it.")
             return False
         config.pop("notify", None)
         trainer.config.pop("notify", None)
@@ -319,6 +367,10 @@ class SessionHost:
         self._views = {k: v for k, v in self._views.items() if k[1] == s.iteration and k[0] == s.line_id}
         self.replay = {"steps": s.seek_steps(target), "target": target, "what": what,
                        "started": time.perf_counter(), "shown": False, "last_progress": 0.0}
+        if s.replay_seconds(target) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
+            self.replay["shown"], self.replay["last_progress"] = True, time.perf_counter()
+            self.send("progress", {"what": what, "target": target // len(s.specs), "fraction": 0.0,
+                                   "iteration": s.iteration})
 
     def finish_replay(self) -> None:
         """Run the pending replay to its end now (before a command that needs the cursor there)."""
@@ -414,10 +466,55 @@ class SessionHost:
         if self.tasks:
             worked = True
             self._pump_tasks()
+        self.maybe_autosave()
         self.flush()
         if s is not None and not worked and not self._dirty:
             worked = self._pump_prefetch()
         return worked
+
+    # ------------------------------------------------------------------ autosave
+    def maybe_autosave(self, force: bool = False) -> bool:
+        """Every ``autosave_every`` s of wall time, when there is new history and the cursor is at an
+        iteration boundary: the session as a tree of copies (Session.to_tree), written by a thread of
+        its own (atomically: a crash mid-write leaves the previous autosave). Returns True if started."""
+        s = self.session
+        if self.autosave is None or s is None or s.phase or s._gen is not None or self.replay is not None:
+            return False
+        if self._autosave_thread is not None and self._autosave_thread.is_alive():
+            return False
+        now = time.perf_counter()
+        mark = (id(s), getattr(s, "line_id", 0), s.history_version, len(s.history_log))
+        if mark == self._autosaved or (not force and now - self._last_autosave < self.autosave_every):
+            return False
+        tree = s.to_tree(self.config, keyframe_budget_bytes=AUTOSAVE_KEYFRAME_BYTES)
+        self._autosaved, self._last_autosave = mark, now
+
+        def write() -> None:
+            from engines.state_io import save_tree
+            try:
+                self.autosave.parent.mkdir(parents=True, exist_ok=True)
+                save_tree(self.autosave, tree)
+            except (StepwiseError, OSError) as e:
+                if not self._autosave_failed:  # said once; play goes on
+                    self._autosave_failed = True
+                    self.send("info", f"Autosave failed: {e}")
+
+        self._autosave_thread = threading.Thread(target=write, daemon=True, name="stepwise-autosave")
+        self._autosave_thread.start()
+        return True
+
+    def wait_autosave(self, timeout: float | None = None) -> None:
+        if self._autosave_thread is not None:
+            self._autosave_thread.join(timeout)
+
+    def discard_autosave(self) -> None:
+        """A clean close ("quit" from the window): nothing to recover, so the autosave goes."""
+        self.wait_autosave(10.0)
+        if self.autosave is not None:
+            try:
+                self.autosave.unlink()
+            except OSError:
+                pass
 
     def _play_slice(self) -> None:
         s = self.session
@@ -564,12 +661,17 @@ class _Sender:
                 self.snapshot_in_flight.clear()
 
 
-def worker_main(conn, config: dict) -> None:
+def worker_main(conn, config: dict, autosave: str | None = None) -> None:
     """Entry point of the child process."""
+    import signal
+    import sys
     import warnings
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
+    # terminate() (a window closing while the engine is busy) still runs the clean-up below
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sender = _Sender(conn)
-    host = SessionHost(sender.send, sender.ready_for_snapshot)
+    every = float(os.environ.get("STEPWISE_AUTOSAVE_EVERY", AUTOSAVE_EVERY_S))
+    host = SessionHost(sender.send, sender.ready_for_snapshot, autosave=autosave, autosave_every=every)
     try:
         _serve(conn, sender, host, config)
     finally:
@@ -592,6 +694,7 @@ def _serve(conn, sender, host, config: dict) -> None:
             except (EOFError, OSError):
                 return
             if cmd == "quit":
+                host.discard_autosave()
                 return
             host.handle(cmd, arg)
             has_cmd = conn.poll(0)
@@ -615,15 +718,28 @@ def _qt_client():
         progress = QtCore.Signal(dict)   # replay under way: {"what", "target", "fraction"} / {"done": True}
         died = QtCore.Signal(str)
 
-        def __init__(self, config: dict, parent=None, poll_ms: int = 15):
+        # commands that start a new run: after a death they start a new engine process instead
+        RESTARTING = ("configure", "open_session", "load")
+
+        def __init__(self, config: dict, parent=None, poll_ms: int = 15, autosave: str | os.PathLike | None = None):
             super().__init__(parent)
+            self.autosave = str(autosave_path() if autosave is None else autosave) if autosave != "" else None
+            self.config = dict(config)   # the settings of the latest run (from "ready"): what a restart runs
+            self.timer = QtCore.QTimer(self)
+            self.timer.timeout.connect(self.poll)
+            self.poll_ms = poll_ms
+            self.process = None
+            self._start(config)
+
+        def _start(self, config: dict) -> None:
             ctx = mp.get_context("spawn")
             self.conn, child = ctx.Pipe(duplex=True)
             # one BLAS / OpenMP thread in the engine process: the other core stays with the UI
             saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
             for k in saved:
                 os.environ[k] = os.environ.get("STEPWISE_ENGINE_THREADS", "1")
-            self.process = ctx.Process(target=worker_main, args=(child, config), daemon=True, name="stepwise-engine")
+            self.process = ctx.Process(target=worker_main, args=(child, config, self.autosave), daemon=True,
+                                       name="stepwise-engine")
             self.process.start()
             for k, v in saved.items():
                 if v is None:
@@ -631,13 +747,34 @@ def _qt_client():
                 else:
                     os.environ[k] = v
             child.close()
-            self.timer = QtCore.QTimer(self)
-            self.timer.timeout.connect(self.poll)
-            self.timer.start(poll_ms)
             self._dead = False
+            self.timer.start(self.poll_ms)
+
+        @property
+        def dead(self) -> bool:
+            return self._dead
+
+        def restart(self, config: dict | None = None) -> None:
+            """A new engine process for ``config`` (default: the latest run's settings, a fresh run);
+            the old one, dead or alive, is ended first."""
+            self.close()
+            try:
+                self.conn.close()
+            except OSError:
+                pass
+            self._start(dict(self.config if config is None else config))
+
+        def has_autosave(self) -> bool:
+            return self.autosave is not None and os.path.isfile(self.autosave)
 
         def send(self, cmd: str, arg: Any = None) -> None:
             if self._dead:
+                if cmd == "configure":
+                    self.restart(arg)
+                elif cmd == "open_session":
+                    self.restart({"session": arg})
+                elif cmd == "load":
+                    self.restart(dict(self.config, load=arg))
                 return
             try:
                 self.conn.send((cmd, arg))
@@ -659,6 +796,7 @@ def _qt_client():
                             payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
                         latest = payload
                     elif kind == "ready":
+                        self.config = dict(payload["config"])
                         self.ready.emit(payload)
                     elif kind == "error":
                         self.error.emit(payload)
@@ -683,8 +821,9 @@ def _qt_client():
             if not self._dead:
                 self._dead = True
                 self.timer.stop()
+                self.process.join(0.5)
                 self.died.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}); "
-                               "restart the lab from the Lab menu.")
+                               "restart it, or choose a lab from the Lab menu.")
 
         def close(self) -> None:
             self.timer.stop()
@@ -702,6 +841,7 @@ def _qt_client():
     return SessionClient
 
 
-def SessionClient(config: dict, parent=None):
-    """Start the engine process for ``config`` (imported lazily so engines stay Qt-free)."""
-    return _qt_client()(config, parent)
+def SessionClient(config: dict, parent=None, autosave: str | os.PathLike | None = None):
+    """Start the engine process for ``config`` (imported lazily so engines stay Qt-free).
+    ``autosave``: where the engine autosaves (default: autosave_path(); "" for none)."""
+    return _qt_client()(config, parent, autosave=autosave)

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import SERIES_COLORS, HoverReadout, explain_tabs, fit_title, fmt, legend_below
+from .common import SEQUENTIAL, SERIES_COLORS, HoverReadout, explain_tabs, fit_title, fmt, legend_below
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -47,26 +47,65 @@ def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     return w
 
 
+def rich_label() -> QtWidgets.QLabel:
+    label = QtWidgets.QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    return label
+
+
+def legends_and_readouts(*plots: pg.PlotWidget) -> list[HoverReadout]:
+    """Legends under the axes (never over the curves) and a hover readout for each plot."""
+    for p in plots:
+        legend_below(p.getPlotItem())
+    return [HoverReadout(p.getPlotItem()) for p in plots]
+
+
+def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -> dict[str, pg.PlotDataItem]:
+    """One curve per history key of ``spec`` (key -> (plot, label, colour, dashed)), created once."""
+    curves = {}
+    for key, (where, label, colour, dashed) in spec.items():
+        target = loss_plot if where == "loss" else acc_plot
+        pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
+        kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
+        curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+    return curves
+
+
+def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict, points: list) -> set[str]:
+    """New history points into ``series`` and the curves they touch: losses as a moving average (one
+    example per step is noisy), at most ~3,000 points drawn; accuracies as fractions (0–1), as in every
+    lab. Returns the keys touched."""
+    touched = set()
+    for it, metrics in points:
+        for key in spec:
+            if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
+                series.setdefault(key, {})[int(it)] = float(metrics[key])
+                touched.add(key)
+    for key in touched:
+        data = series[key]
+        xs = np.array(sorted(data), dtype=np.float64)
+        ys = np.array([data[int(x)] for x in xs])
+        if spec[key][0] == "loss":
+            ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
+            if len(xs) > 3000:
+                step = len(xs) // 3000 + 1
+                xs, ys = xs[::step], ys[::step]
+        curves[key].setData(xs, ys)
+    return touched
+
+
 class Batch1Tab(QtWidgets.QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        self.header = QtWidgets.QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.header = rich_label()
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
         self.acc_plot = plot("held-out accuracy", "fraction (0–1)")  # as every lab's curves
-        for p in (self.loss_plot, self.acc_plot):
-            legend_below(p.getPlotItem())  # under the axis: never over the curves
-        self.readouts = [HoverReadout(p.getPlotItem()) for p in (self.loss_plot, self.acc_plot)]
-        self.curves: dict[str, pg.PlotDataItem] = {}
-        for key, (where, label, colour, dashed) in CURVES.items():
-            target = self.loss_plot if where == "loss" else self.acc_plot
-            pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
-            kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
-            self.curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+        self.readouts = legends_and_readouts(self.loss_plot, self.acc_plot)
+        self.curves = make_curves(CURVES, self.loss_plot, self.acc_plot)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
                         for _ in range(4)]
         self.loss_plot.addItem(self.cursors[0])
@@ -88,9 +127,7 @@ class Batch1Tab(QtWidgets.QWidget):
         grid.addWidget(self.mean_plot, 2, 0)
         grid.addWidget(self.var_plot, 2, 1)
         grid.addWidget(self.stats_plot, 2, 2)
-        self.summary = QtWidgets.QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.summary = rich_label()
         grid.addWidget(self.summary, 3, 0, 1, 3)
         for r in (1, 2):
             grid.setRowStretch(r, 1)
@@ -104,22 +141,7 @@ class Batch1Tab(QtWidgets.QWidget):
             item.setData([], [])
 
     def add_points(self, points: list) -> None:
-        touched = set()
-        for it, metrics in points:
-            for key in CURVES:
-                if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
-                    self.series.setdefault(key, {})[int(it)] = float(metrics[key])
-                    touched.add(key)
-        for key in touched:
-            data = self.series[key]
-            xs = np.array(sorted(data), dtype=np.float64)
-            ys = np.array([data[int(x)] for x in xs])
-            if CURVES[key][0] == "loss":
-                ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
-                if len(xs) > 3000:
-                    step = len(xs) // 3000 + 1
-                    xs, ys = xs[::step], ys[::step]
-            self.curves[key].setData(xs, ys)
+        touched = extend_curves(self.series, CURVES, self.curves, points)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()
 
@@ -187,6 +209,211 @@ class Batch1Tab(QtWidgets.QWidget):
         return data[max(data)] if data else None
 
 
+ROUTER_CURVES = {  # history key -> (plot, label, colour, dashed)
+    "loss_gnws": ("loss", "GN+WS experts", NET_COLORS["gnws"], False),
+    "loss_bn": ("loss", "BN experts", NET_COLORS["bn"], False),
+    "heldout_top1_gnws": ("acc", "GN+WS top-1", NET_COLORS["gnws"], False),
+    "heldout_top5_gnws": ("acc", "GN+WS top-5", NET_COLORS["gnws"], True),
+    "heldout_top1_bn": ("acc", "BN top-1", NET_COLORS["bn"], False),
+    "heldout_top5_bn": ("acc", "BN top-5", NET_COLORS["bn"], True),
+}
+ROUTER_NETS = (("gnws", "GN+WS experts"), ("bn", "BN experts"))
+
+
+class RoutingDiagram(QtWidgets.QWidget):
+    """Per net, this image's path: stem → router (its probabilities) → the chosen expert (the others
+    idle), and where the gradient reached: ‖∇θ‖ on each part that got one, "no gradient" elsewhere."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.routing: dict = {}
+        self.groups: list[str] = []
+        self.setMinimumHeight(250)
+
+    def set_routing(self, routing: dict, groups: list[str]) -> None:
+        self.routing, self.groups = routing or {}, list(groups or [])
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        p = QtGui.QPainter(self)
+        p.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QtGui.QColor("white"))
+        r = self.routing
+        if not r or r.get("gnws", {}).get("chosen", -1) < 0:
+            p.setPen(QtGui.QColor("#666"))
+            p.drawText(self.rect(), QtCore.Qt.AlignmentFlag.AlignCenter,
+                       "Step forward (→): the router's choice and the gradient's path appear here.")
+            return
+        W, H = self.width(), self.height()
+        row_h = H / len(ROUTER_NETS)
+        image = r.get("image")
+        for j, (net, title) in enumerate(ROUTER_NETS):
+            d = r.get(net) or {}
+            top = j * row_h
+            self._net_row(p, d, title, net, QtCore.QRectF(0, top, W, row_h), image, r.get("label"))
+        p.end()
+
+    def _box(self, p, rect, text, fill, border, bold=False) -> None:
+        p.setPen(QtGui.QPen(QtGui.QColor(border), 2.5 if bold else 1.2))
+        p.setBrush(QtGui.QColor(fill))
+        p.drawRoundedRect(rect, 6, 6)
+        p.setPen(QtGui.QColor("#222"))
+        p.drawText(rect.adjusted(4, 2, -4, -2), QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap,
+                   text)
+
+    @staticmethod
+    def _grad_text(g) -> str:
+        return "no gradient" if g is None else f"‖∇θ‖ {fmt(g)}"
+
+    def _arrow(self, p, a: QtCore.QPointF, b: QtCore.QPointF, colour: str, width: float, dashed=False) -> None:
+        pen = QtGui.QPen(QtGui.QColor(colour), width)
+        if dashed:
+            pen.setStyle(QtCore.Qt.PenStyle.DashLine)
+        p.setPen(pen)
+        p.drawLine(a, b)
+        v = b - a
+        n = max((v.x() ** 2 + v.y() ** 2) ** 0.5, 1e-6)
+        ux, uy = v.x() / n, v.y() / n
+        tip = [b, b - QtCore.QPointF(8 * ux - 4 * uy, 8 * uy + 4 * ux), b - QtCore.QPointF(8 * ux + 4 * uy, 8 * uy - 4 * ux)]
+        p.setBrush(QtGui.QColor(colour))
+        p.setPen(QtCore.Qt.PenStyle.NoPen)
+        p.drawPolygon(QtGui.QPolygonF(tip))
+
+    def _net_row(self, p, d: dict, title: str, net: str, area: QtCore.QRectF, image, label) -> None:
+        x0, y0, w, h = area.x(), area.y(), area.width(), area.height()
+        colour = NET_COLORS[net]
+        p.setPen(QtGui.QColor(colour))
+        font = p.font()
+        font.setBold(True)
+        p.setFont(font)
+        p.drawText(QtCore.QRectF(x0 + 6, y0 + 2, 200, 18), title)
+        font.setBold(False)
+        p.setFont(font)
+        mid = y0 + h / 2 + 6
+        grads = d.get("grad_norms") or []
+        chosen = int(d.get("chosen", -1))
+        unit = w / 100.0
+        # the image
+        side = min(h - 30, 11 * unit)
+        img_rect = QtCore.QRectF(x0 + 2 * unit, mid - side / 2, side, side)
+        if image is not None:
+            a = np.clip(np.asarray(image, dtype=np.float32), 0, 1)
+            grey = np.ascontiguousarray((255 * (1 - a)).astype(np.uint8))       # ink dark on white
+            qimg = QtGui.QImage(grey.data, grey.shape[1], grey.shape[0], grey.shape[1],
+                                QtGui.QImage.Format.Format_Grayscale8)
+            p.drawImage(img_rect, qimg)
+        p.setPen(QtGui.QColor("#444"))
+        p.drawText(QtCore.QRectF(img_rect.x(), img_rect.bottom() + 1, side, 14), QtCore.Qt.AlignmentFlag.AlignCenter,
+                   f"label {label}")
+        stem = QtCore.QRectF(x0 + 16 * unit, mid - 26, 17 * unit, 52)
+        router = QtCore.QRectF(x0 + 38 * unit, mid - 34, 21 * unit, 68)
+        g0 = grads[0] if grads else None
+        g1 = grads[1] if len(grads) > 1 else None
+        self._box(p, stem, f"stem (GN+WS)\n{self._grad_text(g0)}", "#EEF3F8", "#4C78A8", g0 is not None)
+        probs = d.get("probs")
+        ptxt = " ".join(f"{100 * v:.0f}%" for v in probs) if probs is not None else ""
+        self._box(p, router, f"router (GN+WS)\np = {ptxt}\n{self._grad_text(g1)}", "#EEF3F8", "#4C78A8", g1 is not None)
+        self._arrow(p, QtCore.QPointF(img_rect.right() + 3, mid), QtCore.QPointF(stem.left() - 2, mid), "#888", 1.5)
+        self._arrow(p, QtCore.QPointF(stem.right() + 2, mid), QtCore.QPointF(router.left() - 2, mid), "#888", 1.5)
+        K = max(len(grads) - 2, 1)
+        eh = min(36.0, (h - 26) / K - 4)
+        for k in range(K):
+            y = mid + (k - (K - 1) / 2) * (eh + 5)
+            rect = QtCore.QRectF(x0 + 66 * unit, y - eh / 2, 25 * unit, eh)
+            g = grads[2 + k] if len(grads) > 2 + k else None
+            group = f" · {self.groups[k]}" if k < len(self.groups) else ""
+            if k == chosen:
+                pred = d.get("prediction")
+                says = "" if pred is None else f" → says {pred}"
+                self._box(p, rect, f"expert {k + 1}{group}: RAN{says}\n{self._grad_text(g)}", "#FFF1DE", colour, True)
+                self._arrow(p, QtCore.QPointF(router.right() + 2, mid), QtCore.QPointF(rect.left() - 2, y), colour, 3)
+                if g is not None:   # the gradient's way back: expert → (the stem, once its backward ran)
+                    self._arrow(p, QtCore.QPointF(rect.left() - 2, y + 8), QtCore.QPointF(router.right() + 4, router.bottom()),
+                                "#F58518", 1.6, dashed=True)
+                    if g0 is not None:
+                        self._arrow(p, QtCore.QPointF(router.left() - 2, router.bottom() - 4),
+                                    QtCore.QPointF(stem.right() + 2, stem.bottom() - 4), "#F58518", 1.6, dashed=True)
+            else:
+                self._box(p, rect, f"expert {k + 1}{group}: idle\nno forward, {self._grad_text(g)}", "#F2F2F2", "#BBB")
+                self._arrow(p, QtCore.QPointF(router.right() + 2, mid), QtCore.QPointF(rect.left() - 2, y), "#CCC", 1,
+                            dashed=True)
+        share = d.get("share")
+        if share is not None:
+            p.setPen(QtGui.QColor("#555"))
+            text = "recent shares\n" + "\n".join(f"E{k + 1} {100 * v:.0f}%" for k, v in enumerate(share))
+            p.drawText(QtCore.QRectF(x0 + 92.5 * unit, mid - 34, 7.5 * unit, 68), QtCore.Qt.AlignmentFlag.AlignVCenter, text)
+
+
+class RouterTab(QtWidgets.QWidget):
+    """The routing net: this image's path and gradient, the curves, which digits each expert takes."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        grid = QtWidgets.QGridLayout(self)
+        grid.setContentsMargins(4, 4, 4, 4)
+        self.header = rich_label()
+        grid.addWidget(self.header, 0, 0, 1, 3)
+        self.diagram = RoutingDiagram()
+        grid.addWidget(self.diagram, 1, 0, 1, 3)
+        self.loss_plot = plot("training loss of the chosen expert (moving average)", "cross-entropy")
+        self.acc_plot = plot("held-out accuracy, routed", "fraction (0–1)")
+        self.readouts = legends_and_readouts(self.loss_plot, self.acc_plot)
+        self.curves = make_curves(ROUTER_CURVES, self.loss_plot, self.acc_plot)
+        self.digits_plot = plot("digits per expert (GN+WS, recent training images)", "expert", bottom="digit")
+        self.digits_plot.showGrid(x=False, y=False)
+        self.digits_plot.invertY(True)
+        self.digits_img = pg.ImageItem()
+        self.digits_img.setLookupTable(SEQUENTIAL.getLookupTable(0.0, 1.0, 256))
+        self.digits_plot.addItem(self.digits_img)
+        self.digits_plot.getAxis("bottom").setTicks([[(d + 0.5, str(d)) for d in range(10)]])
+        self.digit_labels: list[pg.TextItem] = []
+        grid.addWidget(self.loss_plot, 2, 0)
+        grid.addWidget(self.acc_plot, 2, 1)
+        grid.addWidget(self.digits_plot, 2, 2)
+        self.summary = rich_label()
+        grid.addWidget(self.summary, 3, 0, 1, 3)
+        grid.setRowStretch(1, 3)
+        grid.setRowStretch(2, 2)
+        self.series: dict[str, dict[int, float]] = {}
+        self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
+                        for _ in range(2)]
+        self.loss_plot.addItem(self.cursors[0])
+        self.acc_plot.addItem(self.cursors[1])
+
+    def reset(self) -> None:
+        self.series = {}
+        for item in self.curves.values():
+            item.setData([], [])
+
+    def add_points(self, points: list) -> None:
+        extend_curves(self.series, ROUTER_CURVES, self.curves, points)
+
+    def set_digits(self, counts, groups: list[str]) -> None:
+        if counts is None:
+            return
+        counts = np.asarray(counts, dtype=np.float64)                          # (expert, digit)
+        frac = counts / np.maximum(counts.sum(axis=0, keepdims=True), 1)       # of each digit, the share per expert
+        self.digits_img.setImage(frac, levels=(0.0, 1.0), autoLevels=False)
+        self.digits_img.setRect(QtCore.QRectF(0, 0, 10, counts.shape[0]))
+        self.digits_plot.setXRange(0, 10, padding=0)
+        self.digits_plot.setYRange(0, counts.shape[0], padding=0)
+        self.digits_plot.getAxis("left").setTicks([[(k + 0.5, f"E{k + 1}") for k in range(counts.shape[0])]])
+        while len(self.digit_labels) < counts.size:
+            t = pg.TextItem("", color="w", anchor=(0.5, 0.5))
+            self.digits_plot.addItem(t)
+            self.digit_labels.append(t)
+        for i, t in enumerate(self.digit_labels):
+            k, d = divmod(i, 10)
+            if k < counts.shape[0]:
+                t.setText(str(int(counts[k, d])))
+                t.setColor("k" if frac[k, d] > 0.6 else "w")
+                t.setPos(d + 0.5, k + 0.5)
+
+    def set_cursor(self, iteration: int) -> None:
+        for c in self.cursors:
+            c.setValue(iteration)
+
+
 class Batch1View(LabView):
     owns_curves = True
 
@@ -197,7 +424,9 @@ class Batch1View(LabView):
         self.tabs = QtWidgets.QTabWidget()
         self.main = Batch1Tab()
         self.inspector = LayerInspector()
+        self.router = RouterTab()
         self.tabs.addTab(self.main, "BN vs GN+WS")
+        self.tabs.addTab(self.router, "Routing net")
         self.tabs.addTab(self.inspector, "Layer inspector")
         explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
@@ -206,19 +435,35 @@ class Batch1View(LabView):
 
     def on_ready(self, info: dict) -> None:
         self.main.reset()
+        self.router.reset()
 
     def set_snapshot(self, snap: dict) -> None:
         if snap.get("history_reset"):
             self.main.reset()
-        self.main.add_points(snap.get("history", []))   # always: points arrive only once
+            self.router.reset()
+        routed = bool(snap.get("view", {}).get("router"))
+        self._show_tab(self.router if routed else self.main, hide=self.main if routed else self.router)
+        (self.router if routed else self.main).add_points(snap.get("history", []))   # points arrive only once
         self.snap = snap
         self._render(snap)
+
+    def _show_tab(self, shown: QtWidgets.QWidget, hide: QtWidgets.QWidget) -> None:
+        """The routing net's run shows its tab in place of the BN-vs-GN+WS one."""
+        i, j = self.tabs.indexOf(shown), self.tabs.indexOf(hide)
+        if self.tabs.isTabVisible(j) or not self.tabs.isTabVisible(i):
+            self.tabs.setTabVisible(i, True)
+            self.tabs.setTabVisible(j, False)
+            if self.tabs.currentWidget() is hide:
+                self.tabs.setCurrentWidget(shown)
 
     def _render(self, snap: dict) -> None:
         if self.tabs.currentWidget() is self.inspector:
             self.inspector.set_snapshot(snap)
             return
         view = snap.get("view", {})
+        if view.get("router"):
+            self._render_router(snap, view)
+            return
         blocks = snap.get("blocks", [])
         sel = int(snap.get("selected_block", 0))
         block = blocks[sel] if 0 <= sel < len(blocks) else {"name": "", "label": ""}
@@ -244,6 +489,35 @@ class Batch1View(LabView):
                 f" · learning rate now {fmt(snap.get('last_metrics', {}).get('lr'))}")
         else:
             self.main.summary.setText("Held-out accuracy appears at the first evaluation (every 500 iterations).")
+
+    def _render_router(self, snap: dict, view: dict) -> None:
+        tab = self.router
+        groups = view.get("groups_routed", [])
+        tab.diagram.set_routing(view.get("routing", {}), groups)
+        tab.set_digits((view.get("recent") or {}).get("gnws"), groups)
+        tab.set_cursor(int(snap.get("iteration", 0)))
+        tab.header.setText(
+            "<b>A routing net, one image per step</b>: a stem and a router (both GN+WS) send each digit to "
+            f"<b>one</b> of {view.get('n_experts', 3)} experts — the router learns the digit's coarse group "
+            f"({', '.join(groups)}) and its argmax decides, right or wrong. Only that expert runs, and only it "
+            "(with the router and the stem) gets a gradient and an update: a batch would have to split. "
+            "<span style='color:#54A24B'><b>GN+WS experts</b></span> vs <span style='color:#E45756'><b>BN experts"
+            "</b></span>, whose BatchNorm sees one routed image at a time.")
+        e = view.get("last_eval") or {}
+        if e and "detail" in e:
+            parts = []
+            for net, title in ROUTER_NETS:
+                d = e["detail"][net]
+                shares = " / ".join(f"{100 * v:.0f}%" for v in d["share"])
+                accs = " / ".join("–" if not np.isfinite(v) else f"{100 * v:.1f}%" for v in d["expert_accuracy"])
+                parts.append(f"<span style='color:{NET_COLORS[net]}'><b>{title}</b></span>: top-1 "
+                             f"<b>{100 * e[f'heldout_top1_{net}']:.2f} %</b>, top-5 {100 * e[f'heldout_top5_{net}']:.2f} %;"
+                             f" held-out shares E1/E2/E3 {shares}; accuracy on each expert's images {accs}")
+            tab.summary.setText(f"Held-out, routed (iteration {e.get('iteration', '?')}): " + " · ".join(parts))
+        else:
+            tab.summary.setText("Held-out top-1 / top-5 and each expert's share appear at the first evaluation "
+                                "(every 500 iterations).")
+
 
 
 # ---------------------------------------------------------------------------- synthetic data

@@ -1,6 +1,9 @@
 """The CNN lab's view: feature maps, kernels and gradient maps of the selected layer for one
 inspected example; held-out thumbnails and a drawing canvas to choose that example; the NumPy
-vs Torch gradient parity and both engines' speed; the layer inspector and the report.
+vs Torch gradient parity and both engines' speed; the inputs (pixel statistics and histograms
+before and after standardization, the augmented versions of the inspected example); the layer
+inspector and the report. Frozen blocks (transfer learning) say so where their dL/dW would be,
+and blocks the gradient never reaches say that instead of showing a map.
 
 Everything is rendered from snapshots (plain arrays): the maps of every channel are tiled into
 one ImageItem with explicit levels, a sequential colour map for activations (0 … max) and a
@@ -13,7 +16,7 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import PHASE_COLORS, BarPanel, ImagePanel, explain_tabs, fmt, section_label, tile
+from .common import PHASE_COLORS, BarPanel, HistogramPanel, ImagePanel, explain_tabs, fmt, section_label, tile
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
 from .landscape_view import LandscapeView
@@ -58,6 +61,18 @@ def gray_icon(image: np.ndarray, size: int = 56) -> QtGui.QIcon:
     g = np.ascontiguousarray((np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255).astype(np.uint8))
     qimg = QtGui.QImage(g.data, g.shape[1], g.shape[0], g.shape[1], QtGui.QImage.Format.Format_Grayscale8).copy()
     return QtGui.QIcon(QtGui.QPixmap.fromImage(qimg).scaled(size, size))
+
+
+def thumbnail_list(icon: int, grid: tuple[int, int], wrapping: bool) -> QtWidgets.QListWidget:
+    """A left-to-right list of image thumbnails with captions (held-out examples, augmentations)."""
+    w = QtWidgets.QListWidget()
+    w.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
+    w.setFlow(QtWidgets.QListView.Flow.LeftToRight)
+    w.setWrapping(wrapping)
+    w.setIconSize(QtCore.QSize(icon, icon))
+    w.setGridSize(QtCore.QSize(*grid))
+    w.setMovement(QtWidgets.QListView.Movement.Static)
+    return w
 
 
 class MapsOrBars(QtWidgets.QStackedWidget):
@@ -114,14 +129,8 @@ class ExampleStrip(QtWidgets.QWidget):
         self.next = QtWidgets.QToolButton(text="▶")
         self.prev.setToolTip("previous held-out examples")
         self.next.setToolTip("next held-out examples")
-        self.list = QtWidgets.QListWidget()
-        self.list.setViewMode(QtWidgets.QListView.ViewMode.IconMode)
-        self.list.setFlow(QtWidgets.QListView.Flow.LeftToRight)
-        self.list.setWrapping(False)
-        self.list.setIconSize(QtCore.QSize(48, 48))
-        self.list.setGridSize(QtCore.QSize(62, 74))
+        self.list = thumbnail_list(48, (62, 74), wrapping=False)
         self.list.setFixedHeight(96)
-        self.list.setMovement(QtWidgets.QListView.Movement.Static)
         self.list.setToolTip("held-out examples: prediction → true label; click one to inspect it")
         self.list.itemClicked.connect(lambda item: self.picked.emit(int(item.data(QtCore.Qt.ItemDataRole.UserRole))))
         row.addWidget(self.prev)
@@ -251,6 +260,10 @@ class FeatureMapsTab(QtWidgets.QWidget):
         name = block["label"]
         kind = block.get("kind", "")
         backward_now = snap.get("active_kind") == "backward" and snap.get("active_block") == sel
+        transfer = view.get("transfer") or {}
+        frozen = block.get("name") in set(transfer.get("frozen", ()))
+        stop = transfer.get("gradient_stops_at")
+        unreached = stop is not None and sel < stop      # backward never gets here: nothing below trains
         if chosen:
             act = insp["activations"][sel] if sel < len(insp["activations"]) else None
             grad = insp["grads"][sel] if sel < len(insp["grads"]) else None
@@ -271,9 +284,18 @@ class FeatureMapsTab(QtWidgets.QWidget):
             grad_title = "dL/d(output): the gradient reaching this layer (backward)"
             grad_empty = "appears when the backward pass reaches this layer (step → through the phases)"
             input_grad = bwd.get("grad_input", {}).get("maps", [None])[0] if sel == 0 and bwd.get("grad_input") else None
+        if unreached:
+            grad, input_grad = None, None
+            grad_empty = "no gradient: the backward pass stops above this block (nothing here or below trains)"
         phase_color = PHASE_COLORS["backward"] if backward_now else "#333"
+        lock = ""
+        if frozen:
+            lock = (" · <span style='color:#1F3A5F'><b>frozen</b> (locked): no dL/dW, no update"
+                    + ("; dL/dx passes through to the blocks below" if not unreached and stop != sel else "") + "</span>")
+        elif stop == sel:
+            lock = " · <span style='color:#1F3A5F'>the gradient stops here: nothing below trains</span>"
         self._header(f"<span style='color:{phase_color}'><b>{name}</b></span> · iteration {snap.get('iteration', 0)}"
-                     f"<br><span style='color:#666'>example: {who}</span>")
+                     f"{lock}<br><span style='color:#666'>example: {who}</span>")
         what = {"conv": "bright: the filter's pattern is here",
                 "pool": "max of each 2×2 window"}.get(kind, "")
         short = name.split(" + ")[0]
@@ -307,9 +329,12 @@ class FeatureMapsTab(QtWidgets.QWidget):
             self.kernel_grads.set_image(kernel_grid(gk), levels=symmetric(gk), caption="blue −, red +")
         else:
             self.kernel_grads.set_title("dL/d kernels")
-            self.kernel_grads.clear_image("after backward" if kernels is not None and not chosen
-                                          else ("for the batch only" if chosen and kernels is not None
-                                                else "no kernels"))
+            if frozen and kernels is not None:
+                self.kernel_grads.clear_image("frozen: no dL/dW computed")
+            else:
+                self.kernel_grads.clear_image("after backward" if kernels is not None and not chosen
+                                              else ("for the batch only" if chosen and kernels is not None
+                                                    else "no kernels"))
         if input_grad is not None:
             g = np.asarray(input_grad)
             self.input_grad.set_title("dL/d input image")
@@ -321,6 +346,77 @@ class FeatureMapsTab(QtWidgets.QWidget):
     def _header(self, text: str) -> None:
         if text != self.header.text():
             self.header.setText(text)
+
+
+class InputsTab(QtWidgets.QWidget):
+    """What the network is fed: the training pixels' statistics and histograms before and after
+    standardization (z = (x − μ)/σ), and the augmented versions of the inspected example."""
+
+    refresh_requested = QtCore.Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        v = QtWidgets.QVBoxLayout(self)
+        v.addWidget(section_label("Normalization: every pixel of the training split"))
+        self.stats = QtWidgets.QLabel("–")
+        self.stats.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.stats.setWordWrap(True)
+        v.addWidget(self.stats)
+        row = QtWidgets.QHBoxLayout()
+        self.raw_hist = HistogramPanel("pixels x (log count)")
+        self.norm_hist = HistogramPanel("standardized z = (x − μ)/σ (log count)", color="#F58518")
+        row.addWidget(self.raw_hist, 1)
+        row.addWidget(self.norm_hist, 1)
+        v.addLayout(row, 2)
+        head = QtWidgets.QHBoxLayout()
+        head.addWidget(section_label("Augmentation: the inspected example as training would see it"))
+        head.addStretch(1)
+        self.refresh = QtWidgets.QPushButton("Draw again")
+        self.refresh.setToolTip("new random draws (each draw is numbered: the same number and iteration give the "
+                                "same strip)")
+        self.refresh.clicked.connect(self.refresh_requested.emit)
+        head.addWidget(self.refresh)
+        v.addLayout(head)
+        self.strip_note = QtWidgets.QLabel()
+        self.strip_note.setWordWrap(True)
+        v.addWidget(self.strip_note)
+        self.strip = thumbnail_list(72, (86, 100), wrapping=True)
+        self.strip.setMinimumHeight(120)
+        v.addWidget(self.strip, 2)
+        self.captions: list[str] = []
+
+    def set_inputs(self, inputs: dict | None) -> None:
+        if not inputs:
+            return
+        on = inputs.get("normalize")
+        text = (f"{inputs['n_pixels']:,} pixels: mean μ = <b>{inputs['mean']:.4f}</b>, standard deviation "
+                f"σ = <b>{inputs['std']:.4f}</b> → standardized: mean {inputs['normalized_mean']:.1e}, "
+                f"std {inputs['normalized_std']:.4f}. ")
+        text += ("<b>Standardization is on</b>: every input (training, held-out, drawn) is fed as z = (x − μ)/σ: the histogram keeps its shape, only the axis moves to mean 0, std 1."
+                 if on else "Standardization is <b>off</b> (the network sees x in [0, 1]; tick "
+                            "'standardize inputs' or use --normalize).")
+        aug = inputs.get("augment") or []
+        text += f"<br>Augmentations in training: <b>{', '.join(aug) if aug else 'none'}</b>"
+        if "shift" in aug:
+            text += f" (shift up to {inputs.get('shift', 0)} px)"
+        if text != self.stats.text():
+            self.stats.setText(text)
+        for panel, key in ((self.raw_hist, "raw"), (self.norm_hist, "normalized")):
+            counts = np.log10(1.0 + np.asarray(inputs[f"{key}_counts"], dtype=np.float64))  # the zeros dwarf the rest
+            panel.set_histogram({"counts": counts, "edges": np.asarray(inputs[f"{key}_edges"])})
+
+    def set_strip(self, reply: dict) -> None:
+        images, captions = np.asarray(reply["images"]), list(reply["captions"])
+        self.strip.clear()
+        for img, caption in zip(images, captions):
+            item = QtWidgets.QListWidgetItem(gray_icon(img, 72), caption)
+            item.setToolTip(f"{caption} (iteration {reply.get('iteration', '?')})")
+            self.strip.addItem(item)
+        self.captions = captions
+        aug = reply.get("augment") or []
+        self.strip_note.setText(f"{reply.get('source', '')}: the original, each augmentation alone, then the whole "
+                                f"pipeline ({', '.join(aug)}) drawn several times."
+                                if aug else f"{reply.get('source', '')}: no augmentation is chosen.")
 
 
 class EnginesTab(QtWidgets.QWidget):
@@ -444,6 +540,7 @@ class CNNView(InspectsEnds, LabView):
         self.tabs = QtWidgets.QTabWidget()
         self.maps_tab = FeatureMapsTab()
         self.engines_tab = EnginesTab()
+        self.inputs_tab = InputsTab()
         self.inspector = LayerInspector()
         self.inspector.wants_batch.connect(lambda: self.command.emit("batch", {}))
         self.report = ReportPanel()
@@ -452,6 +549,7 @@ class CNNView(InspectsEnds, LabView):
         self.landscape.cancel.connect(lambda: self.cancel_task.emit("landscape"))
         self.tabs.addTab(self.maps_tab, "Feature maps")
         self.tabs.addTab(self.engines_tab, "NumPy vs Torch")
+        self.tabs.addTab(self.inputs_tab, "Inputs: normalization, augmentation")
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
         self.tabs.addTab(self.landscape, "Loss landscape")
@@ -472,6 +570,10 @@ class CNNView(InspectsEnds, LabView):
         self.engines_tab.parity_requested.connect(lambda dtype: self.command.emit("parity", {"dtype": dtype}))
         self.engines_tab.speed_requested.connect(lambda: self.command.emit("speed", {"iterations": 20}))
         self.tabs.currentChanged.connect(lambda _: self.snap is not None and self.set_snapshot(self.snap))
+        self.inputs_tab.refresh_requested.connect(lambda: self._request_augment_strip(new_draw=True))
+        self._augment_key = None
+        self._augment_requested_at = 0.0
+        self._augment_draw = 0
 
     def _back_to_batch(self) -> None:
         self.command.emit("inspect", {"image": None})
@@ -482,6 +584,11 @@ class CNNView(InspectsEnds, LabView):
             self.command.emit("inspect", {"image": canvas.current(), "source": "your drawing"})
         else:
             self.maps_tab.strip.picked.emit(int(self.maps_tab.strip.page_indices()[0]))
+
+    def _request_augment_strip(self, new_draw: bool = False) -> None:
+        self._augment_requested_at = time.monotonic()
+        self._augment_draw += int(new_draw)
+        self.command.emit("augment_strip", {"count": 8, "draw": self._augment_draw})
 
     def _request_strip(self) -> None:
         self._strip_requested_at = time.monotonic()
@@ -496,8 +603,12 @@ class CNNView(InspectsEnds, LabView):
     def on_reply(self, name: str, reply: dict) -> None:
         if self.batch_reply(name, reply):
             return
+        if name in ("inspect", "inspect_heldout"):
+            self._augment_key = None  # another example: the strip follows it
         if name == "heldout_examples":
             self.maps_tab.strip.set_examples(reply)
+        elif name == "augment_strip":
+            self.inputs_tab.set_strip(reply)
         elif name in ("inspect", "inspect_heldout") and self.snap is not None:
             if reply.get("cleared"):
                 self.snap = dict(self.snap, view={k: v for k, v in self.snap.get("view", {}).items()
@@ -531,6 +642,15 @@ class CNNView(InspectsEnds, LabView):
                 self._request_strip()
         elif current is self.engines_tab:
             self.engines_tab.set_speed(snap.get("view", {}).get("speed"), snap)
+        elif current is self.inputs_tab:
+            view = snap.get("view", {})
+            self.inputs_tab.set_inputs(view.get("inputs"))
+            key = (tuple(view.get("inputs", {}).get("augment", ())), snap.get("iteration", 0) if not snap.get("playing")
+                   else None)
+            # a new example or setting, another iteration while paused, or a while since the last draws while playing
+            if key != self._augment_key or (snap.get("playing") and time.monotonic() - self._augment_requested_at > 2.0):
+                self._augment_key = key
+                self._request_augment_strip()
         elif current is self.inspector:
             self.inspector.set_snapshot(snap)
         self.report.set_report(snap.get("view", {}).get("report"))

@@ -353,6 +353,12 @@ TAB_HELP = {
                            "i, f, o = σ(·), the candidate c̃ = tanh(·), the cell c_t = f⊙c_{t−1} + i⊙c̃ and "
                            "h_t = o⊙tanh(c_t); then dL/dh_t through time and each character's loss −log p(next).",
     "Generate": "The model writes one character at a time: p ∝ exp(z / T) at temperature T, sample, feed it back.",
+    "Inputs: normalization, augmentation": "What the network is fed: each pixel standardized as z = (x − μ) / σ "
+                                           "(when on) and the random augmentations (shift, rotate, scale, elastic, "
+                                           "blur, contrast, noise) drawn for a training image.",
+    "Routing net": "A router picks one of three expert sub-networks for each digit (y = expert_k(x), "
+                   "k = argmax of the router's scores); only the chosen expert runs and learns. Shares per expert "
+                   "and each expert's accuracy (fractions or %).",
 }
 
 

@@ -11,8 +11,6 @@ and emits intents; it never touches an engine. The window routes:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from PySide6 import QtCore, QtWidgets
 
 from .common import wrapped
@@ -44,23 +42,11 @@ class LabView(QtWidgets.QWidget):
         """The diagram's "input" or "loss" box was clicked (only when ``inspects_ends``)."""
 
 
-@dataclass(frozen=True)
-class OptionSpec:
-    """A lab setting shown in the settings form; changing it starts a new run."""
-    key: str
-    label: str
-    kind: str                 # "int" | "float" | "text" | "choice" | "bool"
-    default: object
-    choices: tuple = ()
-    minimum: float = 0
-    maximum: float = 1e9
-    help: str = ""            # one sentence for the tooltip: what it is, with the math where there is one
-    engines: tuple = field(default=())   # shown only for these engines (empty: all)
-    only_when: tuple = ()     # (other key, value): editable only while that setting has that value
-
-
 class SettingsForm(QtWidgets.QGroupBox):
-    """Structural settings (a new run on Apply) and live hyperparameters (applied at once)."""
+    """Structural settings (a new run on Apply) and live hyperparameters (applied at once).
+
+    The options are declarations with ``key, label, kind, default, choices, minimum, maximum,
+    tooltip`` (engines/options.py OptionSpec, handed in by the window)."""
 
     apply = QtCore.Signal(dict)
     hyperparam = QtCore.Signal(str, float)
@@ -78,32 +64,33 @@ class SettingsForm(QtWidgets.QGroupBox):
         self.live_form = QtWidgets.QFormLayout()
         outer.addLayout(self.live_form)
         outer.addStretch(1)
-        self.editors: dict[str, tuple[OptionSpec, QtWidgets.QWidget]] = {}
+        self.editors: dict[str, tuple[object, QtWidgets.QWidget]] = {}
         self.live: dict[str, QtWidgets.QDoubleSpinBox] = {}
         self.live_help: dict[str, str] = {}
 
-    def set_options(self, options: list[OptionSpec], values: dict) -> None:
+    def set_options(self, options: list, values: dict) -> None:
         while self.form.rowCount():
             self.form.removeRow(0)
         self.editors.clear()
         for spec in options:
             value = values.get(spec.key, spec.default)
             editor = self._editor(spec, value)
-            editor.setToolTip(wrapped(spec.help))
+            editor.setToolTip(wrapped(spec.tooltip))
             self.form.addRow(spec.label, editor)
-            self.form.labelForField(editor).setToolTip(wrapped(spec.help))
+            self.form.labelForField(editor).setToolTip(wrapped(spec.tooltip))
             self.editors[spec.key] = (spec, editor)
         for key, (spec, editor) in self.editors.items():
-            if spec.only_when and spec.only_when[0] in self.editors:
-                control = self.editors[spec.only_when[0]][1]
-                wanted = str(spec.only_when[1])
+            only_when = getattr(spec, "only_when", ())
+            if only_when and only_when[0] in self.editors:
+                control = self.editors[only_when[0]][1]
+                wanted = str(only_when[1])
                 follow = (lambda text, e=editor, w=wanted: e.setEnabled(text == w))
                 control.currentTextChanged.connect(follow)
                 follow(control.currentText())
         self.apply_button.setVisible(bool(options))
 
     @staticmethod
-    def _editor(spec: OptionSpec, value) -> QtWidgets.QWidget:
+    def _editor(spec, value) -> QtWidgets.QWidget:
         if spec.kind == "choice":
             w = QtWidgets.QComboBox()
             w.addItems([str(c) for c in spec.choices])
@@ -153,6 +140,8 @@ class SettingsForm(QtWidgets.QGroupBox):
     def set_live(self, hyperparams: dict) -> None:
         """Live hyperparameters from the snapshot; editors are created once, then only updated."""
         for name, value in hyperparams.items():
+            if name.startswith("freeze:"):
+                continue  # frozen blocks are toggled by their lock in the network diagram
             if name not in self.live:
                 box = QtWidgets.QDoubleSpinBox()
                 box.setDecimals(5)

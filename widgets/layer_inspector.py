@@ -230,7 +230,9 @@ class LayerInspector(QtWidgets.QStackedWidget):
         where = snap.get("label", "")
         self._set_header(f"<b>Inspecting:</b> {name} &nbsp;·&nbsp; <b>now:</b> {where} "
                             f"&nbsp;·&nbsp; <span style='color:#666'>example = first image of the batch"
-                            + (f", true label {fwd['label']}" if "label" in fwd else "") + "</span>")
+                            + (f", true label {fwd['label']}" if "label" in fwd else "") + "</span>"
+                            + "".join(f"<br><span style='color:#F58518'>{d['note']}</span>"
+                                      for d in (bwd or upd or fwd,) if d.get("note")))   # e.g. an expert not chosen
         if "input_image" in fwd:
             self.input_image.set_image(fwd["input_image"], levels=(0.0, 1.0), gray=True,
                                        caption=f"true label: {fwd.get('label', '?')}")

@@ -1,10 +1,11 @@
-"""The text labs' view (char-RNN and LSTM): inside the sequence, generation, live samples.
+"""The text labs' view (char-RNN, LSTM and GRU): inside the sequence, generation, live samples.
 
 Tabs:
 - Inside the sequence: for the current training sequence (the first stream of the batch) and
   the selected layer, heatmaps over time × units, aligned under the characters: the input,
-  forget, candidate and output gates, the cell state and the hidden state (LSTM), or the hidden
-  state (char-RNN); then the gradient dL/dh_t that backpropagation through time has carried
+  forget, candidate and output gates, the cell state and the hidden state (LSTM), the reset and
+  update gates, the candidate h̃ and the hidden state (GRU), or the hidden state (char-RNN),
+  with the cell's parameter count beside the other cell's; then the gradient dL/dh_t that backpropagation through time has carried
   back so far, its norm per time step (log scale: where it vanishes or explodes) and the loss
   of each character. Hovering a character shows its values.
 - Generate: a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
@@ -28,7 +29,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import DIVERGING, SEQUENTIAL, explain_tabs, fit_title, fmt
 from .curves import CurvesPanel
-from .lab_view import LabView, OptionSpec
+from .lab_view import LabView
 
 GATE_ROWS = {  # name -> (title, short label, levels or None for symmetric)
     "i": ("input gate i", "i", (0.0, 1.0)),
@@ -37,29 +38,23 @@ GATE_ROWS = {  # name -> (title, short label, levels or None for symmetric)
     "o": ("output gate o", "o", (0.0, 1.0)),
     "c": ("cell state c", "c", None),
     "h": ("hidden state h", "h", (-1.0, 1.0)),
+    "r": ("reset gate r", "r", (0.0, 1.0)),
+    "z": ("update gate z", "z", (0.0, 1.0)),
+    "n": ("candidate h̃", "h̃", (-1.0, 1.0)),
 }
 LSTM_ORDER = ("i", "f", "g", "o", "c", "h")
+CELL_ROWS = {"lstm": LSTM_ORDER, "gru": ("r", "z", "n", "h"), "rnn": ("h",)}   # heatmap rows, top to bottom
+CELL_COLOUR_BY = {"lstm": ("c", "h", "i", "f", "g", "o"), "gru": ("h", "z", "r", "n"), "rnn": ("h",)}
+SIGMOID_GATES = ("i", "f", "o", "r", "z")
+CELL_TITLES = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+ROW_LEGENDS = {
+    "lstm": "<b>i</b> input gate · <b>f</b> forget gate · <b>c̃</b> candidate · <b>o</b> output gate · "
+            "<b>c</b> cell state · <b>h</b> hidden state",
+    "gru": "<b>r</b> reset gate · <b>z</b> update gate (h = (1−z)·h̃ + z·h<sub>t−1</sub>) · <b>h̃</b> candidate · "
+           "<b>h</b> hidden state",
+    "rnn": "<b>h</b> hidden state",
+}
 TASK = "generate_stream"
-
-
-def text_options(hidden: int, max_depth: int, seq_len: int, batch: int) -> tuple[OptionSpec, ...]:
-    """The text labs' settings form (registered in visualizer/lab_views.py); a change starts a new run."""
-    return (
-        OptionSpec("hidden", "hidden units", "int", hidden, minimum=1, maximum=2048,
-                   help="Units H per layer: the hidden state h_t has H numbers (h_t = tanh(W_xh·x_t + W_hh·h_{t−1} + b) "
-                        "in the RNN; four gates of H in the LSTM)."),
-        OptionSpec("depth", "layers", "int", 2, minimum=1, maximum=max_depth,
-                   help="Stacked recurrent layers: layer l reads layer l−1's h_t as its input."),
-        OptionSpec("seq_len", "sequence length", "int", seq_len, minimum=2, maximum=1000,
-                   help="Characters T per training sequence: backpropagation through time walks them back one "
-                        "phase per character (several per phase above 50)."),
-        OptionSpec("batch_size", "parallel sequences", "int", batch, minimum=1, maximum=1024,
-                   help="Sequences B trained side by side; the loss is their mean over B·T characters."),
-        OptionSpec("text", "text file", "text", "",
-                   help="A UTF-8 text file to train on; empty: Tiny Shakespeare (shipped in assets/)."),
-        OptionSpec("seed", "seed", "int", 0, maximum=2**31 - 1,
-                   help="Seeds every random draw (initial weights, batches): the same seed gives the same run."),
-    )
 
 
 def show_char(c: str) -> str:
@@ -225,7 +220,7 @@ class SequencePanel(QtWidgets.QWidget):
         loss = block_data.get("loss", {})
         update = block_data.get("update", {})
         cell = view.get("cell", fwd.get("cell", "lstm"))
-        names = LSTM_ORDER if cell == "lstm" else ("h",)
+        names = CELL_ROWS.get(cell, ("h",))
         if self.layout_key != names:
             self.layout_key = names
             self._build(names)
@@ -238,22 +233,23 @@ class SequencePanel(QtWidgets.QWidget):
         depth = view.get("depth", 1)
         for row in self.rows.values():
             row["axis"].set_chars(chars)
-        title = f"LSTM layer {layer + 1} of {depth}" if cell == "lstm" else f"RNN layer {layer + 1} of {depth}"
+        cell_title = CELL_TITLES.get(cell, "RNN")
+        title = f"{cell_title} layer {layer + 1} of {depth}"
         if layer >= depth:
-            self.header.setText("<b>Output layer</b> — click an LSTM/RNN layer in the diagram to see its "
+            self.header.setText(f"<b>Output layer</b> — click a {cell_title} layer in the diagram to see its "
                                 "activations over time.")
         elif not acts:
             self.header.setText(f"<b>{title}</b> — not computed yet in this iteration: step forward (→).")
         else:
-            rows = ("<b>i</b> input gate · <b>f</b> forget gate · <b>c̃</b> candidate · <b>o</b> output gate · "
-                    "<b>c</b> cell state · <b>h</b> hidden state" if cell == "lstm" else "<b>h</b> hidden state")
+            rows = ROW_LEGENDS.get(cell, ROW_LEGENDS["rnn"])
             batch = int(view.get("batch_size", 1))
             which = "of the training sequence" if batch == 1 else f"of the first of {batch} sequences in the batch"
-            scale = ("Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red." if cell == "lstm"
+            scale = ("Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red." if cell in ("lstm", "gru")
                      else "Blue &lt; 0 &lt; red.")
             self.header.setText(
                 f"<b>{title}</b>: {view.get('hidden', '?')} units (rows) × {self.T} characters (columns) {which}. "
-                f"{rows}; <b>dL/dh</b> the gradient carried back through time so far. {scale}")
+                f"{rows}; <b>dL/dh</b> the gradient carried back through time so far. {scale}"
+                + parameter_caption(cell, layer, view.get("parameter_counts")))
         T = max(self.T, 1)
         for name in names:
             row = self.rows[name]
@@ -349,12 +345,12 @@ class SequencePanel(QtWidgets.QWidget):
         nll = self.data.get("nll")
         if nll is not None and t < len(nll):
             parts.append(f"loss {float(nll[t]):.2f} nats (p = {math.exp(-float(nll[t])):.2f})")
-        for name in LSTM_ORDER:
+        for name in CELL_ROWS["lstm"] + ("r", "z", "n"):
             a = acts.get(name)
             if a is not None and t < len(a):
                 v = np.asarray(a[t], dtype=np.float64)
                 shown = GATE_ROWS[name][1]  # "c̃" for the candidate, as the panels name it
-                if name in ("i", "f", "o"):
+                if name in SIGMOID_GATES:
                     parts.append(f"{shown}: mean {v.mean():.2f}, {np.mean(v > 0.9) * 100:.0f}% open &gt; 0.9")
                 else:
                     parts.append(f"{shown}: mean |·| {np.abs(v).mean():.2f}, max |·| {np.abs(v).max():.2f}")
@@ -474,13 +470,12 @@ class GeneratePanel(QtWidgets.QWidget):
     # ------------------------------------------------------------------ configuration
     def configure(self, cell: str, depth: int, hidden: int, vocab: str) -> None:
         self.vocab = vocab
-        names = LSTM_ORDER if cell == "lstm" else ("h",)
+        names = CELL_ROWS.get(cell, ("h",))
         if (names, depth, hidden) != (self.names, self.depth, self.hidden) or self.signal.count() == 0:
             self.names, self.depth, self.hidden = names, depth, hidden
             self.signal.blockSignals(True)
             self.signal.clear()
-            order = ("c", "h", "i", "f", "g", "o") if cell == "lstm" else ("h",)
-            for name in order:
+            for name in CELL_COLOUR_BY.get(cell, ("h",)):
                 self.signal.addItem(GATE_ROWS[name][0], name)
             self.signal.blockSignals(False)
             self.layer.setRange(1, depth)
@@ -626,7 +621,7 @@ class GeneratePanel(QtWidgets.QWidget):
                 v = np.asarray(seq[k][layer], dtype=np.float64)
                 parts.append(f"{name} {float(v[min(unit, len(v) - 1)]):+.2f}")
                 # each row in its own colour scale: gates 0…1 sequential, the others −1…1 diverging
-                if name in ("i", "f", "o"):
+                if name in SIGMOID_GATES:
                     rgb.append(SEQUENTIAL.map(np.clip(v, 0.0, 1.0), mode="byte")[:, :3])
                 else:
                     rgb.append(DIVERGING.map(np.clip((v + 1.0) / 2.0, 0.0, 1.0), mode="byte")[:, :3])
@@ -636,7 +631,24 @@ class GeneratePanel(QtWidgets.QWidget):
             self.gates_img.setImage(img, autoLevels=False, levels=(0, 255))
             self.gates_img.setRect(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]))
             self.gates_plot.setTitle(f"{describe_char(self.chars[k])}: every unit of layer {layer + 1} "
-                                     "(gates 0…1 dark → bright; c̃, c, h −1…1 blue → red)", size="8pt")
+                                     "(gates 0…1 dark → bright; candidate, c, h −1…1 blue → red)", size="8pt")
+
+
+def parameter_caption(cell: str, layer: int, counts: dict | None) -> str:
+    """This layer's parameter count beside what an LSTM / a GRU of the same size would have."""
+    if not counts or cell not in ("lstm", "gru") or not 0 <= layer < len(counts.get("layers", [])):
+        return ""
+    simple = counts["rnn_layers"][layer]
+    mine = counts["layers"][layer]
+    if cell == "gru":
+        other = f"an LSTM layer of the same size: 4({simple:,}) = {counts['lstm_layers'][layer]:,}"
+        n = counts["gru_layers"][layer] - 3 * simple                  # N: b_hn, one bias per unit more
+        formula = f"3(N·d + N² + N) + N = 3·{simple:,} + {n:,} = {mine:,}"
+    else:
+        other = f"a GRU layer of the same size: 3({simple:,}) + N = {counts['gru_layers'][layer]:,}"
+        formula = f"4(N·d + N² + N) = 4·{simple:,} = {mine:,}"
+    return (f"<br><b>Parameters</b> of this layer: {formula} (a simple RNN layer: N·d + N² + N = {simple:,}); "
+            f"{other}. The whole network: {counts['total']:,}.")
 
 
 def text_curve_panel(key: str) -> str | None:
@@ -812,6 +824,9 @@ def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, 
         acts.update({k: sig(rng.standard_normal((T, H))).astype(np.float32) for k in ("i", "f", "o")})
         acts["g"] = np.tanh(rng.standard_normal((T, H))).astype(np.float32)
         acts["c"] = (rng.standard_normal((T, H)) * 2).astype(np.float32)
+    if cell == "gru":
+        acts.update({k: sig(rng.standard_normal((T, H))).astype(np.float32) for k in ("r", "z")})
+        acts["n"] = np.tanh(rng.standard_normal((T, H))).astype(np.float32)
     dh_norm = np.exp(-np.linspace(0, 4, T))[::-1].copy()
     dh = rng.standard_normal((T, H)).astype(np.float32) * dh_norm[:, None].astype(np.float32)
     if phase_step is not None:

@@ -11,6 +11,8 @@ once. While the engine replays, ``set_progress`` shows how far it has got.
 """
 from __future__ import annotations
 
+import time
+
 from PySide6 import QtCore, QtGui, QtWidgets
 from superqt.utils import qthrottled
 
@@ -100,7 +102,7 @@ class Timeline(QtWidgets.QWidget):
         self.slider.setToolTip("Drag to go back to any earlier iteration: the state there is exact "
                                "(keyframes + deterministic replay). Changing a setting there starts a branch.")
         self.slider.valueChanged.connect(self._moved)
-        self.slider.sliderReleased.connect(lambda: self.seek.emit(self.slider.value()))
+        self.slider.sliderReleased.connect(self._released)
         row.addWidget(self.slider, 1)
         self.label = QtWidgets.QLabel("0 / 0")
         self.label.setMinimumWidth(150)
@@ -120,6 +122,8 @@ class Timeline(QtWidgets.QWidget):
         self.branches.clicked.connect(self.switch_line)
         v.addWidget(self.branches)
         self._lines: list[dict] = []
+        self._pending: int | None = None  # the iteration asked for last; the handle stays there until it comes
+        self._pending_since = 0.0
         # while dragging, ask for the iteration under the handle at most every 80 ms (the engine
         # replaces a pending seek by the newest one)
         self._throttled_seek = qthrottled(lambda value: self.seek.emit(value), timeout=80, leading=True)
@@ -127,10 +131,26 @@ class Timeline(QtWidgets.QWidget):
     def _moved(self, value: int) -> None:
         self.label.setText(f"iteration {value} / {self.slider.maximum()}")
         self.moved.emit(value)
+        self._ask(value)
         self._throttled_seek(value)
 
+    def _released(self) -> None:
+        self._ask(self.slider.value())
+        self.seek.emit(self._pending)
+
+    def _ask(self, value: int) -> None:
+        self._pending, self._pending_since = value, time.monotonic()
+
     def set_position(self, iteration: int, furthest: int) -> None:
-        if self.slider.isSliderDown():
+        """The engine's cursor. While dragging, and until the iteration asked for last arrives,
+        the handle stays where the student put it (an earlier seek's answer does not pull it back)."""
+        if self._pending is not None and (iteration == self._pending or (
+                time.monotonic() - self._pending_since > 3.0 and not self.progress.isVisible())):
+            self._pending = None  # arrived (or never will: a refused seek must not freeze the handle)
+        if self.slider.isSliderDown() or self._pending is not None:
+            self.slider.blockSignals(True)
+            self.slider.setMaximum(max(furthest, self.slider.value()))
+            self.slider.blockSignals(False)
             return
         self.slider.blockSignals(True)
         self.slider.setRange(0, furthest)
@@ -150,6 +170,8 @@ class Timeline(QtWidgets.QWidget):
     def set_progress(self, progress: dict) -> None:
         """{"what", "target", "fraction"} while replaying; {"done": True} when finished."""
         busy = not progress.get("done")
+        if not busy:
+            self._pending = None  # finished or stopped: the engine's cursor is the truth again
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
         if busy:

@@ -9,6 +9,7 @@ import importlib
 from dataclasses import dataclass
 
 from .. import StepwiseError
+from ..options import check_config
 
 
 @dataclass(frozen=True)
@@ -47,5 +48,6 @@ def make_trainer(config: dict):
     engine = config.get("engine") or info.engines[0]
     if engine not in info.engines:
         raise StepwiseError(f"The {info.id} lab runs on the {' or '.join(info.engines)} engine, not {engine!r}.")
-    config = dict(config, engine=engine)
+    # every value against its declaration (engines/options.py): the same sentence on the CLI and in the form
+    config = check_config(dict(config, engine=engine))
     return importlib.import_module(info.module).make_trainer(config)

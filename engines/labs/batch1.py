@@ -30,7 +30,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
+from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
+from ..loading import read_model
 from ..numpy_engine.losses import softmax
 from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
@@ -71,6 +73,16 @@ def bn_extra(kind: str, runner: StagedRunner, k: int) -> dict[str, Any]:
     return out
 
 
+def runner_weight_view(runner: StagedRunner):
+    """view(k, weights=None): block k's main weight (or, given, its gradient) as the views show it."""
+    def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
+        w = main_weight(runner.blocks[k].module)
+        if w is None:
+            return {}
+        return weight_view_of(to_numpy_layout(w) if weights is None else weights)
+    return view
+
+
 class Batch1Trainer(Trainer):
     lab = "batch1"
     engine = "torch"
@@ -79,22 +91,7 @@ class Batch1Trainer(Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        if config.get("engine", "torch") != "torch":
-            raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
-        configure_threads(config, default=1)
-        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
-        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
-        for c in self.channels:
-            if c % min(self.groups, c):
-                raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
-                                    "choose groups that divide both channel counts.")
-        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
-        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
-        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
-        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
-        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
-        self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
+        self.setup(config)
         self.runners: dict[str, StagedRunner] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for net in NETS:
@@ -115,6 +112,25 @@ class Batch1Trainer(Trainer):
         self.bn_log: list[tuple[int, np.ndarray]] = []   # (iteration, running mean/var of every BN layer)
         self.reports: dict[str, dict] = {}
         self.last_eval: dict[str, float] = {}
+
+    def setup(self, config: dict) -> None:
+        """What the routing net (engines/labs/router.py) shares: the settings, the data, the data order."""
+        if config.get("engine", "torch") != "torch":
+            raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
+        configure_threads(config, default=1)
+        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
+        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
+        for c in self.channels:
+            if c % min(self.groups, c):
+                raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
+                                    "choose groups that divide both channel counts.")
+        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
+        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
+        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
+        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
+        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
+        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
 
     # ------------------------------------------------------------------ structure
     @property
@@ -158,18 +174,20 @@ class Batch1Trainer(Trainer):
     def prepare(images: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32).reshape(len(images), 1, 28, 28))
 
-    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
-        it = self.iteration
-        event = PhaseCounter(it, self.phase_specs())
-
-        lr = self.current_lr(it)
+    def start_iteration(self) -> tuple[PhaseCounter, float, torch.Tensor, np.ndarray, torch.Tensor]:
+        """This iteration's phase counter, learning rate (set in the optimizers) and examples (x, y, y as a tensor)."""
+        lr = self.current_lr(self.iteration)
         for opt in self.optimizers.values():
             for group in opt.param_groups:
                 group["lr"] = lr
         images, y = self.next_batch()
         x = self.prepare(images)
         self._x, self._y = x, y
-        yt = torch.from_numpy(y)
+        return PhaseCounter(self.iteration, self.phase_specs()), lr, x, y, torch.from_numpy(y)
+
+    def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
+        it = self.iteration
+        event, lr, x, y, yt = self.start_iteration()
         for net in NETS:
             self.runners[net].begin(x, training=True)
         for net in NETS:
@@ -243,14 +261,7 @@ class Batch1Trainer(Trainer):
 
     # ------------------------------------------------------------------ views
     def weight_view(self, net: str):
-        runner = self.runners[net]
-
-        def view(k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
-            w = main_weight(runner.blocks[k].module)
-            if w is None:
-                return {}
-            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
-        return view
+        return runner_weight_view(self.runners[net])
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
         if self._x is None or not 0 <= block < 2 * self.n:
@@ -322,10 +333,13 @@ class Batch1Trainer(Trainer):
         self.base_lr = float(value)
 
     # ------------------------------------------------------------------ state
+    def trained_nets(self) -> dict[str, Any]:
+        """Per net, what a keyframe saves: an object with parameters(), buffers() and clear()."""
+        return self.runners
+
     def get_state(self) -> dict:
         nets = {}
-        for net in NETS:
-            r = self.runners[net]
+        for net, r in self.trained_nets().items():
             nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
                          "buffers": [b.detach().clone() for b in r.buffers()],
                          "optimizer": copy.deepcopy(self.optimizers[net].state_dict())}
@@ -334,51 +348,52 @@ class Batch1Trainer(Trainer):
 
     def set_state(self, state: dict) -> None:
         self.iteration = int(state["iteration"])
-        for net in NETS:
-            r, saved = self.runners[net], state["nets"][net]
+        for net, r in self.trained_nets().items():
+            saved = state["nets"][net]
             with torch.no_grad():
                 for p, v in zip(r.parameters(), saved["params"]):
-                    p.copy_(v)
+                    p.copy_(torch.as_tensor(v))
                 for b, v in zip(r.buffers(), saved["buffers"]):
-                    b.copy_(v)
+                    b.copy_(torch.as_tensor(v))
             self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
             r.clear()
-            self._updates[net] = []
         for k, v in state["hyper"].items():
             self.set_hyperparam(k, v)
         set_rng_state(self.rng, state["rng"])
         self.perm = np.array(state["perm"])
         self.cursor = int(state["cursor"])
         self.last_metrics = dict(state["last_metrics"])
-        self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
         self._x = None
+        self.after_set_state(state)
+
+    def after_set_state(self, state: dict) -> None:
+        self._updates = {net: [] for net in NETS}
+        self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
 
     def save(self, path: str) -> None:
         payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
                    "groups": self.groups, "iteration": self.iteration,
                    "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
                                   for net in NETS}}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the models to {path} ({e.strerror}); choose another place.") from None
+        atomic_write(path, lambda f: torch.save(payload, f), "the models")
 
     def load(self, path: str) -> None:
-        try:
-            payload = torch.load(path, weights_only=True)
-            ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-batch1-1"
-        except FileNotFoundError:
-            raise StepwiseError(f"The model file {path} does not exist; check the path.") from None
-        except Exception:
-            ok = False
-        if not ok:
-            raise StepwiseError(f"The file {path} is not a model saved by the batch-size-1 lab; choose one that is.")
-        if payload["channels"] != list(self.channels) or payload["groups"] != self.groups:
-            raise StepwiseError(f"The models in {path} have channels {payload['channels']} and {payload['groups']} "
-                                "groups; set the same to load them.")
+        def check(meta: dict) -> None:
+            if meta.get("channels") != list(self.channels) or meta.get("groups") != self.groups:
+                raise StepwiseError(f"The models in {path} have channels {meta.get('channels')} and "
+                                    f"{meta.get('groups')} groups; set the same to load them.")
+
+        # both nets' state dicts, flattened to "net/name" as the loader reads them
+        own = {f"{net}/{k}": v for net in NETS for k, v in self.runners[net].net.state_dict().items()}
+        _, arrays = read_model(path, self.lab, own, ("stepwise-torch-batch1-1",), check=check)
         for net in NETS:
-            self.runners[net].net.load_state_dict(payload["state_dict"][net])
+            prefix = f"{net}/"
+            self.runners[net].net.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v))
+                                                   for k, v in arrays.items() if k.startswith(prefix)})
 
 
-def make_trainer(config: dict) -> Batch1Trainer:
+def make_trainer(config: dict) -> Trainer:
+    if config.get("router"):
+        from .router import RouterTrainer
+        return RouterTrainer(config)
     return Batch1Trainer(config)

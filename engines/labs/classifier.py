@@ -8,13 +8,14 @@ first example of the current batch.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import StepwiseError
-from ..data import load_mnist, next_batch_indices
+from ..atomic import atomic_write
+from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
+from ..loading import check_blocks, read_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -25,11 +26,6 @@ from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter,
 
 HIST_BINS = 40
 MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
-
-
-def describe_layers(blocks) -> str:
-    """A model file's layer list for a sentence: "Dense 784→32 + relu → Dense 32→10"."""
-    return " → ".join(str(b) for b in blocks) if isinstance(blocks, (list, tuple)) and blocks else "(unknown)"
 
 
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
@@ -44,8 +40,10 @@ def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray
     return {"counts": counts.astype(np.float64), "edges": edges}
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10) -> dict[str, np.ndarray]:
-    """Per-class precision, recall, F1 and support, and the confusion matrix (rows: true, cols: predicted)."""
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int = 10,
+                          classes: tuple[int, ...] | None = None) -> dict[str, np.ndarray]:
+    """Per-class precision, recall, F1 and support, and the confusion matrix (rows: true, cols: predicted).
+    The macro F1 averages over ``classes`` (default: all), e.g. only the digits a run trains on."""
     cm = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(cm, (y_true, y_pred), 1)
     tp = np.diag(cm).astype(np.float64)
@@ -56,7 +54,15 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int
     denom = precision + recall
     f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
     return {"precision": precision, "recall": recall, "f1": f1, "support": support, "confusion": cm,
-            "accuracy": float(tp.sum() / max(cm.sum(), 1)), "macro_f1": float(f1.mean())}
+            "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+            "macro_f1": float(f1.mean() if classes is None else f1[list(classes)].mean())}
+
+
+def backward_plan(trains: list[bool]) -> list[bool]:
+    """Which blocks' backward runs, given which blocks train (have parameters that are not frozen):
+    block k runs iff it trains or some block before it does (dL/dx must reach that one). Below the
+    last block that needs it the gradient stops: nothing is computed there, not even dL/dx."""
+    return [t or any(trains[:k]) for k, t in enumerate(trains)]
 
 
 class ClassifierCommands:
@@ -112,6 +118,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     eval_every = 50
     keyframe_every = 10
     input_shape: tuple = (784,)  # per example, as the first layer expects it
+    frozen: frozenset = frozenset()  # names of blocks whose parameters take no gradient and no update
+    digits: tuple = ALL_DIGITS       # the classes trained on and held out
 
     def __init__(self, config: dict):
         super().__init__(config)
@@ -120,6 +128,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             raise StepwiseError("The batch size must be a positive whole number.")
         self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
         self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)          # data order and dropout
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
@@ -181,8 +190,13 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         x, y = self.next_batch()
         self._x, self._y = x, y
         self.logits = None  # until this iteration's loss phase
+        layers = self.model.layers
+        for layer in layers:
+            for op in layer.param_ops():
+                op.frozen = layer.name in self.frozen     # frozen: dL/dx passes, no dL/dW
+        runs = backward_plan([bool(layer.params()) and layer.name not in self.frozen for layer in layers])
         h = x
-        for layer in self.model.layers:
+        for layer in layers:
             h = layer.forward(h, training=True)
             yield event()
         self.logits = h
@@ -190,8 +204,13 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         check_finite(loss, it)
         yield event()
         grad = self.model.loss.backward()
-        for layer in reversed(self.model.layers):
-            grad = layer.backward(grad)
+        for k in reversed(range(len(layers))):
+            if runs[k]:
+                grad = layers[k].backward(grad)
+            else:  # nothing here or below trains: the gradient stops at this block's output
+                layers[k].output_grad, layers[k].input_grad, grad = grad, None, None
+                for op in layers[k].param_ops():
+                    op.param_grad = None                  # no dL/dW (and no stale one for the optimizer)
             yield event()
         before = [p.copy() for p in self.model.params()]
         self.optimizer.step(self.model.param_grads())
@@ -213,7 +232,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
-        self.report = dict(classification_report(self.data.heldout_y, pred), iteration=self.iteration)
+        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
+                           iteration=self.iteration)
         self.reports[self.iteration] = self.report
         loss = SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
@@ -247,12 +267,13 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             return {"loss": float(SoftmaxCrossEntropy().forward(self.logits, self._y)),
                     "probs": softmax(self.logits[:1].astype(np.float64))[0], "label": int(self._y[0])}
         if spec.kind == BACKWARD:
-            if not hasattr(layer, "output_grad"):
+            if getattr(layer, "output_grad", None) is None:
                 return {}
-            out = {"grad_output": self.layer_view(layer.output_grad[0]), "grad_hist": histogram(layer.output_grad),
-                   "grad_input": self.layer_view(layer.input_grad[0])}
+            out = {"grad_output": self.layer_view(layer.output_grad[0]), "grad_hist": histogram(layer.output_grad)}
+            if layer.input_grad is not None:
+                out["grad_input"] = self.layer_view(layer.input_grad[0])
             grads = layer.param_grads()
-            if grads:
+            if grads and all(g is not None for g in grads):
                 out["param_grad_norms"] = [float(np.linalg.norm(g)) for g in grads]
                 out.update({"grad_" + k: v for k, v in self.weight_view(layer, grads[0]).items()})
             return out
@@ -343,31 +364,14 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def save(self, path: str) -> None:
         arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration})
-        try:
-            with open(path, "wb") as f:
-                np.savez(f, __meta__=np.array(meta), **arrays)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)})
+        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
 
     def load(self, path: str) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
-        try:
-            with np.load(p, allow_pickle=False) as f:
-                meta = json.loads(str(f["__meta__"]))
-                arrays = {k: f[k] for k in f.files if k != "__meta__"}
-        except Exception:
-            raise StepwiseError(f"The file {path} is not a Stepwise model (.npz); choose a file saved by Stepwise.") from None
         mine = self.architecture()
-        if meta.get("lab") != mine["lab"] or meta.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with the layers "
-                                f"{describe_layers(meta.get('blocks'))}, and this one has "
-                                f"{describe_layers(mine['blocks'])}; set the same layers to load it.")
-        try:
-            self.model.load_state_arrays(arrays)
-        except (KeyError, ValueError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
+        meta, arrays = read_model(path, self.lab, self.model.state_arrays(), ("stepwise-model-1",),
+                                  check=lambda meta: check_blocks(meta, mine, path))
+        self.model.load_state_arrays(arrays)
         self.report = None
         self.reports = {}

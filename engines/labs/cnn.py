@@ -1,10 +1,18 @@
 """The CNN lab: a small convolutional network on MNIST, on the NumPy engine or the Torch engine.
 
     conv 1→12 3×3 pad 1 + ReLU → maxpool 2×2 → conv 12→24 3×3 pad 1 + ReLU → maxpool 2×2
-    → flatten + dense 1176→10 → softmax          (channels: config "channels", e.g. "8,16")
+    → flatten + dense 1176→10 → softmax          (channels: config "channels", e.g. "8,16";
+                                                  activation: "relu", "sigmoid" or "tanh")
 
 Both engines start from the same weights and see the same batches for a seed (training images
-shifted by up to ``shift`` pixels, a cheap augmentation that matters with 8,000 training images).
+shifted by up to ``shift`` pixels, a cheap augmentation that matters with 8,000 training images;
+``augment`` adds rotation, scale, elastic, blur, contrast, noise: engines/augment.py).
+
+Transfer learning: ``digits`` trains and holds out only some classes (e.g. "0-4"); ``init`` starts
+from a saved model (either engine's file), with a new head when its digits differ; ``freeze`` names
+blocks whose parameters take no gradient and no update (live: hyperparameters "freeze:<block>" =
+0 or 1, so going back replays a toggle at the iteration it was made). ``normalize`` standardizes
+every input with the training split's pixel mean and standard deviation.
 
 Beyond the classifier's phase data the lab offers:
 - "kernels" (C_out, C_in, kh, kw) for convolution blocks (and "grad_kernels" in backward);
@@ -24,17 +32,22 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import StepwiseError
-from ..data import next_batch_indices
+from ..augment import augment_images, augmentation_strip, input_statistics, parse_augment, shift_images  # noqa: F401
+from ..data import ALL_DIGITS, next_batch_indices, parse_digits
 from ..numpy_engine.conv import Conv2d, FlattenDense, MaxPool2d
 from ..numpy_engine.layers import Layer
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
+from ..numpy_engine.ops import ACTIVATIONS
 from ..trainer import PhaseSpec
-from .classifier import MAX_TILES, NumpyClassifierTrainer
+from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan
 
 DEFAULT_CHANNELS = (12, 24)  # 8, 16 plateaus near 98 % held-out; 12, 24 reaches 98.2–98.6 % (seeds 0–3)
 DEFAULT_SHIFT = 2
 DEFAULT_DECAY = 1000.0  # iterations for the learning rate to halve
+BLOCK_NAMES = ("conv1", "pool1", "conv2", "pool2", "output")
+FREEZABLE = ("conv1", "conv2", "output")   # the blocks with parameters
+FREEZE_PREFIX = "freeze:"  # live hyperparameter "freeze:conv1" = 1.0 (frozen) or 0.0
 
 
 def parse_channels(value) -> tuple[int, int]:
@@ -51,18 +64,46 @@ def parse_channels(value) -> tuple[int, int]:
     return sizes
 
 
-def shift_images(images: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.ndarray:
-    """Each image moved by its own random (dy, dx) in [−max_shift, max_shift], zeros shifted in."""
-    if max_shift <= 0:
-        return images
-    n, h, w = images.shape
-    s = max_shift
-    padded = np.pad(images, ((0, 0), (s, s), (s, s)))                       # (N, H + 2s, W + 2s)
-    dy = rng.integers(0, 2 * s + 1, n)
-    dx = rng.integers(0, 2 * s + 1, n)
-    rows = (dy[:, None] + np.arange(h))[:, :, None]                          # (N, H, 1)
-    cols = (dx[:, None] + np.arange(w))[:, None, :]                          # (N, 1, W)
-    return padded[np.arange(n)[:, None, None], rows, cols]                   # (N, H, W)
+def parse_freeze(value) -> frozenset:
+    """'conv1,conv2' or a list -> the block names; unknown names are an error."""
+    if value is None:
+        return frozenset()
+    parts = [p.strip() for p in value.replace(" ", ",").split(",")] if isinstance(value, str) else [str(p) for p in value]
+    names = frozenset(p for p in parts if p and p != "none")
+    unknown = sorted(names - set(BLOCK_NAMES))
+    if unknown:
+        raise StepwiseError(f"There is no block {unknown[0]!r} to freeze; the blocks are {', '.join(BLOCK_NAMES)}.")
+    return names
+
+
+def read_model_blocks(path: str, channels: tuple[int, int], activation: str) -> tuple[dict, dict[str, list[np.ndarray]]]:
+    """A saved CNN of either engine (.npz of the NumPy engine, .pt of the Torch engine), checked by
+    engines/loading.py against this network's arrays (names, shapes, finite values): its metadata
+    and, per block name, its parameters in the NumPy engine's layout and order."""
+    import zipfile
+
+    from ..loading import check_path, read_model
+    p = check_path(path, "model file to start from")
+    try:
+        with zipfile.ZipFile(p) as z:
+            torch_file = any(n.endswith("data.pkl") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        torch_file = False                                 # read_model says what is wrong with it
+    if torch_file:
+        from ..torch_engine.models import cnn_blocks
+        from ..torch_engine.staged import StagedNet
+        own = StagedNet(cnn_blocks(channels, np.random.default_rng(0), activation=activation)).state_dict()
+        meta, arrays = read_model(p, "cnn", own, ("stepwise-torch-model-1",), what="model file to start from")
+    else:
+        own = Model(numpy_cnn_layers(channels, np.random.default_rng(0), np.float32, activation),
+                    SoftmaxCrossEntropy()).state_arrays()
+        meta, arrays = read_model(p, "cnn", own, ("stepwise-model-1",), what="model file to start from")
+    blocks: dict[str, list[np.ndarray]] = {}
+    for key in own:                          # "<block>.<param>" (NumPy) or "blocks.<block>.<module>.<param>" (torch)
+        a = np.asarray(arrays[key])
+        name = key.split(".")[1] if torch_file else key.split(".")[0]
+        blocks.setdefault(name, []).append(a.T if torch_file and a.ndim == 2 else a)  # Linear (out, in) -> (in, out)
+    return meta, blocks
 
 
 class CNNModel(Model):
@@ -73,11 +114,12 @@ class CNNModel(Model):
         return super().predict(x, batch_size=batch_size)
 
 
-def numpy_cnn_layers(channels: tuple[int, int], rng: np.random.Generator, dtype=np.float32) -> list[Layer]:
+def numpy_cnn_layers(channels: tuple[int, int], rng: np.random.Generator, dtype=np.float32,
+                     activation: str = "relu") -> list[Layer]:
     c1, c2 = channels
-    return [Conv2d("conv1", 1, c1, 3, rng, padding=1, activation="relu", dtype=dtype),
+    return [Conv2d("conv1", 1, c1, 3, rng, padding=1, activation=activation, dtype=dtype),
             MaxPool2d("pool1", 2),
-            Conv2d("conv2", c1, c2, 3, rng, padding=1, activation="relu", dtype=dtype),
+            Conv2d("conv2", c1, c2, 3, rng, padding=1, activation=activation, dtype=dtype),
             MaxPool2d("pool2", 2),
             FlattenDense("output", c2 * 7 * 7, 10, "linear", rng, dtype)]
 
@@ -111,7 +153,7 @@ def difference(ours: np.ndarray, theirs: np.ndarray) -> dict[str, float]:
 
 
 def gradient_parity(weights: list[np.ndarray], images: np.ndarray, labels: np.ndarray,
-                    channels: tuple[int, int], dtype: str = "float32") -> dict[str, Any]:
+                    channels: tuple[int, int], dtype: str = "float32", activation: str = "relu") -> dict[str, Any]:
     """One forward and backward of the same batch with the same weights (NumPy layout) on both
     engines; per block, the differences of its output, of every parameter gradient, and of the
     gradient reaching its input."""
@@ -124,7 +166,7 @@ def gradient_parity(weights: list[np.ndarray], images: np.ndarray, labels: np.nd
     np_dtype = np.float64 if dtype == "float64" else np.float32
     t_dtype = torch.float64 if dtype == "float64" else torch.float32
     dummy = np.random.default_rng(0)
-    model = Model(numpy_cnn_layers(channels, dummy, np_dtype), SoftmaxCrossEntropy())
+    model = Model(numpy_cnn_layers(channels, dummy, np_dtype, activation), SoftmaxCrossEntropy())
     for p, w in zip(model.params(), weights):
         p[...] = w
     x = images.reshape(len(images), 1, 28, 28).astype(np_dtype)
@@ -132,7 +174,7 @@ def gradient_parity(weights: list[np.ndarray], images: np.ndarray, labels: np.nd
     loss_np = model.loss.forward(logits, labels)
     model.backward(model.loss.backward())
 
-    runner = StagedRunner(cnn_blocks(channels, dummy), input_grad=True)
+    runner = StagedRunner(cnn_blocks(channels, dummy, activation=activation), input_grad=True)
     runner.net.to(t_dtype)
     with torch.no_grad():
         for p, w in zip(runner.parameters(), weights):
@@ -178,11 +220,98 @@ class CNNLab:
             raise StepwiseError("decay must be a number of iterations (0: a constant learning rate).") from None
         if not (np.isfinite(self.decay) and self.decay >= 0):
             raise StepwiseError("decay must be a number of iterations, 0 or more (0: a constant learning rate).")
+        self.activation = config.get("activation") or "relu"
+        if self.activation not in ACTIVATIONS or self.activation == "linear":
+            raise StepwiseError(f"Unknown activation {self.activation!r}; choose relu, tanh or sigmoid.")
+        self.digits = parse_digits(config.get("digits"))
+        self.augment = parse_augment(config.get("augment"))
+        self.normalize = bool(config.get("normalize", False))
+        self.frozen = parse_freeze(config.get("freeze"))
+        self.init_path = config.get("init") or None
+        self.init_report: dict[str, list[str]] | None = None
+        self.input_mean, self.input_std = 0.0, 1.0
+        self._input_stats: dict[str, Any] | None = None
         self.inspected: dict[str, Any] | None = None
         self._inspected_cache: tuple | None = None
         self.speed_result: dict[str, Any] | None = None
         self._batch_images: np.ndarray | None = None
         self._batch_labels: np.ndarray | None = None
+        self._batch_source: np.ndarray | None = None
+
+    def _finish_setup(self) -> None:
+        """After the engine built the network: the input statistics and the starting weights."""
+        if self.normalize:
+            x = self.data.train_x.astype(np.float64)
+            self.input_mean, self.input_std = float(x.mean()), float(x.std())  # μ, σ over every training pixel
+        if self.init_path:
+            self.start_from(self.init_path)
+
+    # ---- transfer learning: start from a saved model; frozen blocks
+    def start_from(self, path: str) -> None:
+        """Copy every block of a saved CNN whose shapes fit; the head is new when the saved model was
+        trained on other digits (its outputs meant other classes)."""
+        meta, saved = read_model_blocks(path, self.channels, self.activation)
+        saved_digits = tuple(meta.get("digits", ALL_DIGITS))
+        loaded, fresh = [], []
+        for k, name in enumerate(BLOCK_NAMES):
+            mine = self.block_param_arrays(k)
+            if not mine:
+                continue
+            if name == "output" and saved_digits != self.digits:
+                fresh.append(name)   # a new head, initialised as a run from scratch would be
+                continue
+            theirs = saved.get(name, [])
+            if [a.shape for a in theirs] != [a.shape for a in mine]:
+                raise StepwiseError(f"The model in {path} has {name} of shape {[a.shape for a in theirs]}, this "
+                                    f"network's is {[a.shape for a in mine]}; set the same channels to start from it.")
+            self.set_block_params(k, theirs)
+            loaded.append(name)
+        self.init_report = {"loaded": loaded, "new": fresh, "from_digits": list(saved_digits)}
+        self.trajectory.clear()
+        self.trajectory.maybe_record(0, self.numpy_params)
+
+    def block_param_arrays(self, block: int) -> list[np.ndarray]:
+        """Block ``block``'s parameters in the NumPy engine's layout (copies)."""
+        raise NotImplementedError
+
+    def set_block_params(self, block: int, arrays: list[np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def gradient_stops_at(self) -> int | None:
+        """The block where backward stops (nothing at or below it trains), or None."""
+        trains = [n in FREEZABLE and n not in self.frozen for n in BLOCK_NAMES]
+        stopped = [k for k, runs in enumerate(backward_plan(trains)) if not runs]
+        return max(stopped) if stopped else None
+
+    # ---- inputs: normalization and augmentation
+    def prepare(self, images: np.ndarray):
+        if self.normalize:
+            images = (np.asarray(images, np.float64) - self.input_mean) / self.input_std   # x̂ = (x − μ)/σ
+        return super().prepare(images)
+
+    def data_image(self, x) -> np.ndarray:
+        """The inspected input as the student drew or saw it, in [0, 1] (normalization undone)."""
+        img = super().data_image(x)
+        return img * np.float32(self.input_std) + np.float32(self.input_mean) if self.normalize else img
+
+    def input_stats(self) -> dict[str, Any]:
+        if self._input_stats is None:
+            self._input_stats = input_statistics(self.data.train_x)
+        return self._input_stats
+
+    def augment_strip(self, count: int = 8, draw: int = 0) -> dict[str, Any]:
+        """The inspected example (or the first training image of the current batch, before augmentation)
+        through each chosen augmentation, drawn from a generator of its own seeded by (seed, iteration,
+        draw): the training generator is not touched, and the same request shows the same strip."""
+        if self.inspected is not None:
+            image, source = self.inspected["image"], self.inspected["source"] or "inspected example"
+        else:
+            image = self._batch_source if self._batch_source is not None else self.data.train_x[0]
+            source = "first training image of the batch" if self._batch_source is not None else "training image #0"
+        rng = np.random.default_rng([self.seed, 7, self.iteration, max(0, int(draw))])
+        items = augmentation_strip(image, rng, self.augment, self.shift, combined=max(1, min(int(count), 16)))
+        return {"captions": [c for c, _ in items], "images": np.stack([im for _, im in items]),
+                "augment": list(self.augment), "source": source, "iteration": self.iteration}
 
     # ---- the learning-rate schedule: lr_t = lr / (1 + t / decay); "lr" is the rate at t = 0
     def current_lr(self) -> float:
@@ -202,23 +331,39 @@ class CNNLab:
     def hyperparams(self) -> dict[str, float]:
         out = super().hyperparams()
         out["lr"] = float(self.base_lr)
+        for name in FREEZABLE:
+            out[FREEZE_PREFIX + name] = float(name in self.frozen)
         return out
 
     def set_hyperparam(self, name: str, value: float) -> None:
+        if name.startswith(FREEZE_PREFIX):
+            block = name[len(FREEZE_PREFIX):]
+            if block not in BLOCK_NAMES:
+                raise StepwiseError(f"There is no block {block!r} to freeze; the blocks are {', '.join(BLOCK_NAMES)}.")
+            self.frozen = self.frozen | {block} if value else self.frozen - {block}
+            return
         super().set_hyperparam(name, value)
         if name == "lr":
             self.base_lr = float(value)
 
+    def get_state(self) -> dict:
+        state = super().get_state()
+        state["hyper"] = {k: v for k, v in state["hyper"].items() if not k.startswith(FREEZE_PREFIX)}
+        state["frozen"] = sorted(self.frozen)
+        return state
+
     def set_state(self, state: dict) -> None:
         super().set_state(state)
+        self.frozen = frozenset(state.get("frozen", ()))
         self.base_lr = float(state["hyper"]["lr"])
         self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
         self._inspected_cache = None
 
     def augmented_batch(self) -> tuple[np.ndarray, np.ndarray]:
         idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
-        images = shift_images(self.data.train_x[idx], self.rng, self.shift)
+        images = augment_images(self.data.train_x[idx], self.rng, self.augment, self.shift)
         self._batch_images, self._batch_labels = images, self.data.train_y[idx]
+        self._batch_source = self.data.train_x[idx[0]]
         return images, self._batch_labels
 
     # ---- engine-specific pieces (and numpy_params(): the weights in the NumPy engine's layout)
@@ -269,6 +414,12 @@ class CNNLab:
             out["kernels"] = weights[:MAX_TILES, :MAX_TILES].astype(np.float32)
         if self.speed_result is not None:
             out["speed"] = dict(self.speed_result)
+        out["transfer"] = {"frozen": sorted(self.frozen), "gradient_stops_at": self.gradient_stops_at(),
+                           "freezable": list(FREEZABLE),
+                           "digits": list(self.digits), "init": self.init_path, "init_report": self.init_report}
+        stats = self.input_stats()
+        out["inputs"] = {"normalize": self.normalize, "augment": list(self.augment), "shift": self.shift,
+                         **{k: v for k, v in stats.items()}}
         return out
 
     def block_weights(self, block: int) -> np.ndarray | None:
@@ -280,7 +431,9 @@ class CNNLab:
             images, labels = self._batch_images, self._batch_labels
         else:  # before the first iteration: the first examples of the training set, unshifted
             images, labels = self.data.train_x[:self.batch_size], self.data.train_y[:self.batch_size]
-        result = gradient_parity(self.numpy_params(), images, labels, self.channels, dtype)
+        if self.normalize:
+            images = (images - self.input_mean) / self.input_std
+        result = gradient_parity(self.numpy_params(), images, labels, self.channels, dtype, self.activation)
         result["iteration"] = self.iteration
         return result
 
@@ -329,10 +482,19 @@ class CNNLab:
             return self.parity(args.get("dtype", "float32"))
         if name == "speed":
             return {"task": self.speed_task(int(args.get("iterations", 20)))}
+        if name == "augment_strip":
+            return self.augment_strip(int(args.get("count", 8)), int(args.get("draw", 0)))
         return super().command(name, args)
 
     def summary(self) -> dict[str, Any]:
-        return {"channels": list(self.channels), "shift": self.shift, "decay": self.decay}
+        out = {"channels": list(self.channels), "shift": self.shift, "decay": self.decay,
+               "activation": self.activation, "augment": list(self.augment), "normalize": self.normalize,
+               "digits": list(self.digits), "frozen": sorted(self.frozen)}
+        if self.normalize:
+            out.update(input_mean=self.input_mean, input_std=self.input_std)
+        if self.init_report is not None:
+            out.update(init=self.init_path, init_loaded=self.init_report["loaded"], init_new=self.init_report["new"])
+        return out
 
 
 class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
@@ -344,12 +506,20 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
         self.base_lr = float(self.optimizer.lr)
         self.model = CNNModel(self.model.layers, self.model.loss)  # the same layers and arrays, chunked evaluation
         self._inspector: Model | None = None
+        self._finish_setup()
 
     def set_optimizer_lr(self, lr: float) -> None:
         self.optimizer.lr = lr
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
-        return numpy_cnn_layers(self.channels, rng, self.dtype)
+        return numpy_cnn_layers(self.channels, rng, self.dtype, self.activation)
+
+    def block_param_arrays(self, block: int) -> list[np.ndarray]:
+        return [p.copy() for p in self.model.layers[block].params()]
+
+    def set_block_params(self, block: int, arrays: list[np.ndarray]) -> None:
+        for p, a in zip(self.model.layers[block].params(), arrays):
+            p[...] = a   # in place: the optimizer keeps its references
 
     def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
         images, labels = self.augmented_batch()
@@ -401,13 +571,23 @@ def _torch_cnn_class():
             self._read_config(config)
             super().__init__(config)
             self.base_lr = float(self.optimizer.param_groups[0]["lr"])
+            self._finish_setup()
 
         def set_optimizer_lr(self, lr: float) -> None:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
 
         def build_blocks(self, rng: np.random.Generator):
-            return cnn_blocks(self.channels, rng)
+            return cnn_blocks(self.channels, rng, activation=self.activation)
+
+        def block_param_arrays(self, block: int) -> list[np.ndarray]:
+            return [to_numpy_layout(p).copy() for p in self.runner.block_params(block)]
+
+        def set_block_params(self, block: int, arrays: list[np.ndarray]) -> None:
+            import torch
+            with torch.no_grad():
+                for p, a in zip(self.runner.block_params(block), arrays):
+                    p.copy_(torch.from_numpy(np.ascontiguousarray(a.T if a.ndim == 2 else a)))
 
         def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
             return self.augmented_batch()
@@ -421,7 +601,7 @@ def _torch_cnn_class():
         twin_model_class = CNNModel
 
         def numpy_twin_layers(self) -> list:
-            return numpy_cnn_layers(self.channels, np.random.default_rng(0))
+            return numpy_cnn_layers(self.channels, np.random.default_rng(0), activation=self.activation)
 
         def block_weights(self, block: int) -> np.ndarray | None:
             if not 0 <= block < len(self.runner):

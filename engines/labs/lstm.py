@@ -3,6 +3,14 @@
     i, f, o = σ(W x_t + U h_{t−1} + b) (three gates), g = tanh(…) (the candidate c̃)
     c_t = f ⊙ c_{t−1} + i ⊙ g,   h_t = o ⊙ tanh(c_t)
 
+or, with ``cell: gru``, a GRU (torch's equations, engines/numpy_engine/gru.py, torch_engine/gru.py):
+
+    r, z = σ(W x_t + U h_{t−1} + b) (reset, update),   n = tanh(W_n x_t + b_n + r ⊙ (U_n h_{t−1} + b_hn))
+    h_t = (1 − z) ⊙ n + z ⊙ h_{t−1}
+
+3(N·d + N² + N) + N parameters per layer against the LSTM's 4(N·d + N² + N): the same text, hidden
+size and seed compare them (bench/gru.py).
+
 Engines: torch (autograd through a hand-written cell, one fused matrix product for the four
 gates, a Python loop over time, no nn.LSTM; engines/torch_engine/lstm.py) and numpy (manual
 backpropagation through time; engines/numpy_engine/lstm.py). Training: batches of 32 parallel
@@ -17,6 +25,8 @@ import math
 import numpy as np
 
 from .. import StepwiseError
+from ..atomic import atomic_write
+from ..numpy_engine.gru import NumpyGRU
 from ..numpy_engine.lstm import NumpyLSTM
 from .text_common import NumpyTextTrainer, TextTrainer
 
@@ -38,9 +48,18 @@ class LSTMSettings:
     keyframe_every = 10
 
 
+class GRUSettings(LSTMSettings):
+    cell = "gru"
+    cell_title = "GRU"
+
+
 class NumpyLSTMTrainer(LSTMSettings, NumpyTextTrainer):
     net_class = NumpyLSTM
     loss_reduction = "mean"
+
+
+class NumpyGRUTrainer(GRUSettings, NumpyLSTMTrainer):
+    net_class = NumpyGRU
 
 
 class TorchLSTMTrainer(LSTMSettings, TextTrainer):
@@ -49,12 +68,14 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
     def build_model(self):
         import torch
 
+        from ..torch_engine.gru import StagedGRU
         from ..torch_engine.lstm import StagedLSTM, TorchAdam
         self.torch = torch
         torch.set_num_threads(int(self.config.get("threads", 1)))   # one thread: the other core stays with the UI
         dtype = torch.float64 if self.config.get("dtype") == "float64" else torch.float32
         gen = torch.Generator().manual_seed(self.seed)            # weights; no global seeding
-        model = StagedLSTM(self.data.vocab_size, self.hidden, self.depth, gen, dtype)
+        staged = StagedGRU if self.cell == "gru" else StagedLSTM
+        model = staged(self.data.vocab_size, self.hidden, self.depth, gen, dtype)
         self._adam = TorchAdam
         self.optimizer = TorchAdam(model.parameters(), lr=self.lr)
         return model
@@ -83,8 +104,7 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
         return float("nan") if g is None else float(g.norm())
 
     def block_update_norms(self, block: int) -> dict:
-        names = ["W_out", "b_out"] if block == self.depth else \
-            (["embed"] if block == 0 else [f"W_ih{block}"]) + [f"W_hh{block}", f"b{block}"]
+        names = self.block_param_names(block)
         params = dict(self.model.model.named_parameters())
         index = {k: i for i, k in enumerate(params)}
         upd = math.sqrt(sum(float(self.optimizer.updates[index[k]].double().pow(2).sum()) for k in names))
@@ -94,7 +114,7 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
 
     def model_state(self) -> dict:
         m = self.model
-        carry = None if m.carry is None else [{"h": h.clone(), "c": c.clone()} for h, c in m.carry]
+        carry = None if m.carry is None else [{k: x.clone() for k, x in zip(m.state_names, st)} for st in m.carry]
         return {"params": [p.detach().clone() for p in m.parameters()], "optimizer": self.optimizer.state_dict(),
                 "carry": carry}
 
@@ -106,23 +126,31 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
                 p.copy_(torch.as_tensor(saved))
         self.optimizer.load_state_dict(state["optimizer"])
         m.carry = None if state["carry"] is None else \
-            [(torch.as_tensor(c["h"]).clone(), torch.as_tensor(c["c"]).clone()) for c in state["carry"]]
+            [tuple(torch.as_tensor(c[k]).clone() for k in m.state_names) for c in state["carry"]]
 
     def save(self, path: str) -> None:
         torch = self.torch
-        try:
-            torch.save({"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        payload = {"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}
+        atomic_write(path, lambda f: torch.save(payload, f), "the model")
 
     def after_load(self) -> None:
         self.optimizer = self._adam(self.model.parameters(), lr=self.lr)
 
 
+class TorchGRUTrainer(GRUSettings, TorchLSTMTrainer):
+    pass
+
+
+CELLS = ("lstm", "gru")
+
+
 def make_trainer(config: dict):
     engine = config.get("engine", "torch")
+    cell = str(config.get("cell") or "lstm").strip().lower()
+    if cell not in CELLS:
+        raise StepwiseError(f"The LSTM lab's cell is lstm or gru, not {config.get('cell')!r}.")
     if engine == "torch":
-        return TorchLSTMTrainer(config)
+        return TorchGRUTrainer(config) if cell == "gru" else TorchLSTMTrainer(config)
     if engine == "numpy":
-        return NumpyLSTMTrainer(config)
+        return NumpyGRUTrainer(config) if cell == "gru" else NumpyLSTMTrainer(config)
     raise StepwiseError(f"The LSTM lab runs on the torch or numpy engine, not {engine!r}.")

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
+from ..atomic import atomic_write
+from ..loading import read_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
@@ -798,39 +800,29 @@ class ResNetTrainer(Trainer):
         run = self.primary
         meta = {"format": "stepwise-resnet-1", "lab": self.lab, "engine": self.engine, "arch": self.arch,
                 "depth": self.depth, "norm": self.norm, "skip": run.skip, "iteration": self.iteration}
-        try:
-            if isinstance(run, TorchRun):
-                torch.save({"meta": meta, "state_dict": run.net.state_dict()}, path)
-            else:
-                import json
-                with open(path, "wb") as f:
-                    np.savez(f, __meta__=np.array(json.dumps(meta)), **run.model.state_arrays())
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        if isinstance(run, TorchRun):
+            payload = {"meta": meta, "state_dict": run.net.state_dict()}
+            atomic_write(path, lambda f: torch.save(payload, f), "the model")
+        else:
+            import json
+            arrays = run.model.state_arrays()
+            atomic_write(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays), "the model")
 
     def load(self, path: str) -> None:
-        import json
-        from pathlib import Path
-        if not Path(path).is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
         run = self.primary
-        try:
-            if isinstance(run, TorchRun):
-                saved = torch.load(path, weights_only=True)
-                meta, arrays = saved["meta"], saved["state_dict"]
-            else:
-                with np.load(path, allow_pickle=False) as f:
-                    meta = json.loads(str(f["__meta__"]))
-                    arrays = {k: f[k] for k in f.files if k != "__meta__"}
-        except Exception:
-            raise StepwiseError(f"The file {path} is not a Stepwise residual-lab model; choose a file saved by this lab.") from None
         mine = {k: getattr(self, k) for k in ("engine", "arch", "depth", "norm")}
-        if meta.get("lab") != self.lab or any(meta.get(k) != v for k, v in mine.items()):
-            raise StepwiseError(f"The model in {path} is a {meta.get('arch')} net of depth {meta.get('depth')} "
-                                f"({meta.get('engine')}, norm {meta.get('norm')}); set the same options to load it.")
+
+        def check(meta: dict) -> None:
+            if any(meta.get(k) != v for k, v in mine.items()):
+                raise StepwiseError(f"The model in {path} is a {meta.get('arch')} net of depth {meta.get('depth')} "
+                                    f"({meta.get('engine')}, norm {meta.get('norm')}); set the same options to "
+                                    "load it.")
+
+        own = run.net.state_dict() if isinstance(run, TorchRun) else run.model.state_arrays()
+        _, arrays = read_model(path, self.lab, own, ("stepwise-resnet-1",), check=check)
         for r in self.runs:  # every run starts from the loaded parameters
             if isinstance(r, TorchRun):
-                r.net.load_state_dict(arrays)
+                r.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
             else:
                 r.model.load_state_arrays(arrays)
             r.clear()

@@ -22,13 +22,13 @@ from __future__ import annotations
 import json
 import math
 import time
-import zipfile
-from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import StepwiseError
+from ..atomic import atomic_write
+from ..loading import read_model
 from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
                                 sample_from_logits)
 from ..text_data import TextData, load_text
@@ -72,33 +72,11 @@ def step_chunks(T: int, max_phases: int = MAX_STEP_PHASES) -> list[tuple[int, in
     return [(hi, max(hi - per + 1, 0)) for hi in range(T - 1, -1, -per)]
 
 
-def read_model_file(path: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """(meta, parameter arrays) of a text model saved by either engine (.npz, or torch.save)."""
-    p = Path(path)
-    if not p.is_file():
-        raise StepwiseError(f"The model file {path} does not exist; check the path.")
-    try:
-        with np.load(p, allow_pickle=False) as f:
-            if "__meta__" in f.files:
-                meta = json.loads(str(f["__meta__"]))
-                return meta, {k: f[k] for k in f.files if k != "__meta__"}
-    except (OSError, ValueError, zipfile.BadZipFile, json.JSONDecodeError):
-        pass
-    try:
-        import torch
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-        meta = json.loads(blob["meta"])
-        return meta, {k: v.detach().numpy() for k, v in blob["state_dict"].items()}
-    except Exception:
-        raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
-                            "char-RNN or LSTM lab.") from None
-
-
 # ---------------------------------------------------------------------------- the trainer
 class TextTrainer(Trainer):
     """A character-level recurrent language model, trained phase by phase."""
 
-    cell = "rnn"                 # "rnn" or "lstm"
+    cell = "rnn"                 # "rnn", "lstm" or "gru"
     cell_title = "RNN"
     max_depth = 3
     default_hidden = 128
@@ -167,11 +145,29 @@ class TextTrainer(Trainer):
         n_in = self.data.vocab_size if l == 0 else self.hidden
         return f"{self.cell_title} {l + 1} · {n_in}→{self.hidden}"
 
+    def layer_param_names(self, l: int) -> list[str]:
+        """The parameters of recurrent layer l (the GRU's b_hn too)."""
+        names = (["embed"] if l == 0 else [f"W_ih{l}"]) + [f"W_hh{l}", f"b{l}"]
+        return names + [f"b_hn{l}"] if self.cell == "gru" else names
+
+    def block_param_names(self, block: int) -> list[str]:
+        return ["W_out", "b_out"] if block == self.depth else self.layer_param_names(block)
+
+    def parameter_counts(self) -> dict[str, int]:
+        """This network's parameters per recurrent layer, and in all; with the textbook counts of a
+        layer of N units reading d inputs: RNN N·d + N² + N, GRU 3(…) (+ N: b_hn), LSTM 4(…)."""
+        arrays = self.model.param_arrays()
+        layers = [int(sum(arrays[k].size for k in self.layer_param_names(l))) for l in range(self.depth)]
+        N, V = self.hidden, self.data.vocab_size
+        simple = [N * (V if l == 0 else N) + N * N + N for l in range(self.depth)]
+        return {"layers": layers, "total": int(sum(a.size for a in arrays.values())),
+                "rnn_layers": simple, "gru_layers": [3 * s + N for s in simple], "lstm_layers": [4 * s for s in simple]}
+
     def blocks(self) -> list[BlockInfo]:
         arrays = self.model.param_arrays()
         out = []
         for l in range(self.depth):
-            names = (["embed"] if l == 0 else [f"W_ih{l}"]) + [f"W_hh{l}", f"b{l}"]
+            names = self.layer_param_names(l)
             out.append(BlockInfo(f"{self.cell}{l + 1}", self.layer_label(l), self.cell,
                                  int(sum(arrays[k].size for k in names)), (self.hidden,)))
         out.append(BlockInfo("output", f"Output {self.hidden}→{self.data.vocab_size} + softmax", "dense",
@@ -345,6 +341,7 @@ class TextTrainer(Trainer):
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams(), "cell": self.cell, "vocab": self.data.chars,
+                               "parameter_counts": self.parameter_counts(),
                                "source": self.data.source, "depth": self.depth, "hidden": self.hidden,
                                "seq_len": self.seq_len, "batch_size": self.batch_size, "epoch": self.epoch,
                                "clip_mode": self.clip_mode,
@@ -389,7 +386,7 @@ class TextTrainer(Trainer):
         yields chunks of text with, per character, each layer's activations after reading it
         ({name: (n, L, H)}), then {"done": True}."""
         chars = self.data.chars
-        names = ("i", "f", "g", "o", "c", "h") if self.cell == "lstm" else ("h",)
+        names = self.model.activation_names
         L, H = self.depth, self.hidden
         sampler = self.model.sampler(1)
 
@@ -463,7 +460,8 @@ class TextTrainer(Trainer):
     def summary(self) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, 4, self.iteration])
         sample = "".join(c["text"] for c in self._stream("", 300, 0.8, 0, 300, rng, record=False) if "text" in c)
-        return {"sample": sample, "vocab_size": self.data.vocab_size, "text": self.data.source,
+        return {"cell": self.cell, "parameters": self.parameter_counts()["total"], "sample": sample,
+                "vocab_size": self.data.vocab_size, "text": self.data.source,
                 "chars_per_iteration": self.seq_len * self.batch_size}
 
     # ------------------------------------------------------------------ hyperparameters
@@ -510,16 +508,27 @@ class TextTrainer(Trainer):
                            "iteration": self.iteration})
 
     def load(self, path: str) -> None:
-        meta, arrays = read_model_file(path)
-        if meta.get("format") != MODEL_FORMAT:
-            raise StepwiseError(f"The file {path} is not a Stepwise text model; choose a file saved by the "
-                                "char-RNN or LSTM lab.")
+        """A model saved by either engine (.npz or torch.save), checked by the one loader."""
+        meta, arrays = read_model(path, self.lab, self.model.param_arrays(), (MODEL_FORMAT,), what="model file",
+                                  check=self._check_architecture(path))
+        self.model.set_param_arrays(arrays)
+        self.model.reset_carry()
+        self.after_load()
+
+    def _check_architecture(self, path: str):
         mine = self.architecture()
+
+        def check(meta: dict) -> None:
+            self._compare_architecture(meta, mine, path)
+        return check
+
+    def _compare_architecture(self, meta: dict, mine: dict, path: str) -> None:
         if meta.get("cell") != self.cell:
-            kinds = {"lstm": ("an LSTM", "LSTM"), "rnn": ("a vanilla RNN", "char-RNN")}
-            theirs, lab = kinds.get(meta.get("cell"), ("another kind of", "matching"))
+            kinds = {"lstm": ("an LSTM", "the LSTM lab"), "gru": ("a GRU", "the LSTM lab with --cell gru"),
+                     "rnn": ("a vanilla RNN", "the char-RNN lab")}
+            theirs, where = kinds.get(meta.get("cell"), ("another kind of", "the matching lab"))
             raise StepwiseError(f"The model in {path} is {theirs} network, not {kinds[self.cell][0]}; "
-                                f"open it in the {lab} lab.")
+                                f"open it in {where}.")
         if (meta.get("depth"), meta.get("hidden")) != (mine["depth"], mine["hidden"]):
             raise StepwiseError(f"The model in {path} has {meta.get('depth')} layers of {meta.get('hidden')} units; "
                                 f"set --depth {meta.get('depth')} --hidden {meta.get('hidden')} to load it.")
@@ -527,12 +536,6 @@ class TextTrainer(Trainer):
             raise StepwiseError(f"The model in {path} was trained on a text with a different set of characters "
                                 f"({len(meta.get('chars') or '')} instead of {len(mine['chars'])}); open the same "
                                 "text (--text) to load it.")
-        try:
-            self.model.set_param_arrays(arrays)
-        except (KeyError, ValueError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({e}).") from None
-        self.model.reset_carry()
-        self.after_load()
 
     def after_load(self) -> None:
         pass
@@ -575,8 +578,7 @@ class NumpyTextTrainer(TextTrainer):
 
     def block_update_norms(self, block: int) -> dict:
         flat = self.model.flat
-        names = ["W_out", "b_out"] if block == self.depth else \
-            (["embed"] if block == 0 else [f"W_ih{block}"]) + [f"W_hh{block}", f"b{block}"]
+        names = self.block_param_names(block)
         u = self.optimizer.update
         upd = math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2)) for k in names))
         par = math.sqrt(sum(float(np.sum(flat.p[k].astype(np.float64) ** 2)) for k in names))
@@ -595,11 +597,8 @@ class NumpyTextTrainer(TextTrainer):
         m.carry = None if state["carry"] is None else [{k: np.array(v) for k, v in c.items()} for c in state["carry"]]
 
     def save(self, path: str) -> None:
-        try:
-            with open(path, "wb") as f:
-                np.savez(f, __meta__=np.array(self.meta_json()), **self.model.param_arrays())
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+        meta, arrays = self.meta_json(), self.model.param_arrays()
+        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
 
     def after_load(self) -> None:
         self.optimizer = self.make_optimizer(self.model)   # a loaded model starts a fresh optimizer memory

@@ -37,7 +37,10 @@ class Operation:
 
 
 class ParamOperation(Operation):
-    """y = f(x; θ). Also computes dL/dθ, stored in param_grad."""
+    """y = f(x; θ). Also computes dL/dθ, stored in param_grad — unless ``frozen``: then backward
+    sends dL/dx on and computes no dL/dθ (param_grad is None, and optimizers leave θ alone)."""
+
+    frozen = False
 
     def __init__(self, param: np.ndarray, name: str = "param"):
         self.param = param
@@ -46,6 +49,9 @@ class ParamOperation(Operation):
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         input_grad = super().backward(grad_output)
+        if self.frozen:
+            self.param_grad = None
+            return input_grad
         self.param_grad = self._param_grad(grad_output)
         assert_same_shape(self.param, self.param_grad, f"{type(self).__name__} param_grad")
         return input_grad

@@ -42,6 +42,7 @@ class NumpyLSTM(RecurrentNet):
     cell = "lstm"
     n_gates = 4
     state_names = ("h", "c")
+    activation_names = ("i", "f", "g", "o", "c", "h")
 
     def init_params(self, rng: np.random.Generator) -> None:
         super().init_params(rng)

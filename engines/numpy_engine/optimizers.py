@@ -51,6 +51,8 @@ class Optimizer:
         if self.record:
             self.last_components = [{} for _ in self.params]
         for i, (p, g) in enumerate(zip(self.params, grads)):
+            if g is None:  # a frozen parameter: no gradient, no update (as torch.optim skips grad None)
+                continue
             assert p.shape == g.shape
             self._update(i, p, g)
 

@@ -188,6 +188,7 @@ class RecurrentNet:
     cell = "rnn"
     n_gates = 1             # rows of pre-activation per hidden unit (LSTM: 4)
     state_names = ("h",)    # what a layer carries from one sequence to the next
+    activation_names = ("h",)   # what layer_activations and the sampler's record hold, per layer
 
     def __init__(self, vocab_size: int, hidden: int, depth: int, rng: np.random.Generator,
                  dtype=np.float32, loss_reduction: str = "mean"):
@@ -202,6 +203,7 @@ class RecurrentNet:
                 shapes[f"W_ih{l}"] = (self.G, self.H)
             shapes[f"W_hh{l}"] = (self.G, self.H)
             shapes[f"b{l}"] = (self.G,)
+            shapes.update(self.extra_shapes(l))
         shapes["W_out"] = (self.V, self.H)
         shapes["b_out"] = (self.V,)
         self.flat = FlatParams(shapes, self.dtype)
@@ -213,6 +215,10 @@ class RecurrentNet:
         self.layers_done_forward = 0
 
     # ------------------------------------------------------------------ setup
+    def extra_shapes(self, l: int) -> dict[str, tuple[int, ...]]:
+        """Parameters of layer l beyond W_ih, W_hh, b (the GRU's b_hn)."""
+        return {}
+
     def init_params(self, rng: np.random.Generator) -> None:
         """U(−1/√H, 1/√H) for every weight and bias, as torch initialises nn.RNN / nn.LSTM / the output Linear."""
         k = 1.0 / math.sqrt(self.H)
@@ -402,10 +408,14 @@ class RecurrentNet:
             mul(dH[t], D[t], out=dA[t])        # dL/da_t = dL/dh_t ⊙ (1 − h_t²)
             dot(W_T, dA[t], out=dh_next)       # dL/dh_{t−1} = W_hhᵀ · dL/da_t
 
-    def _finish_layer_backward(self, l: int) -> None:
-        dA = self.steps_matrix(self.dA[l])                                      # (G, T·B): dL/da_t of every step
+    def _recurrent_weight_grads(self, l: int, dA: np.ndarray) -> None:
+        """dL/dW_hh from the (G, T·B) gradients of every step's pre-activation."""
         # the recurrent weights are shared by all steps: dL/dW_hh = Σ_t dL/da_t · h_{t−1}ᵀ, one matrix product
         np.dot(dA, self.steps_matrix(self.Hs[l][:-1], self.mat2).T, out=self.g[f"W_hh{l}"])
+
+    def _finish_layer_backward(self, l: int) -> None:
+        dA = self.steps_matrix(self.dA[l])                                      # (G, T·B): dL/da_t of every step
+        self._recurrent_weight_grads(l, dA)
         np.sum(dA, axis=1, out=self.g[f"b{l}"])                                 # dL/db = Σ_t,b dL/da
         if l == 0:
             # dL/dembed[v] = Σ over the (t, b) where x = v of dL/da_t: onehot · dL/daᵀ

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import multiprocessing as mp
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -19,8 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..data import load_mnist, next_batch_indices
-from ..labs.classifier import MAX_TILES, ClassifierCommands, classification_report, describe_layers, histogram
+from ..atomic import atomic_write
+from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
+from ..labs.classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
+from ..loading import check_blocks, read_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
@@ -143,6 +144,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     input_shape: tuple = (784,)
     default_lr = 0.05
     loss_label = "softmax cross-entropy"
+    frozen: frozenset = frozenset()  # names of blocks whose parameters take no gradient and no update
+    digits: tuple = ALL_DIGITS       # the classes trained on and held out
 
     def __init__(self, config: dict):
         super().__init__(config)
@@ -152,6 +155,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
             raise StepwiseError("The batch size must be a positive whole number.")
         self.dtype = torch.float64 if config.get("dtype") == "float64" else torch.float32
         self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)                    # data order (as the NumPy engine)
         self.generator = torch.Generator().manual_seed(self.seed)       # dropout masks
         init_rng = np.random.default_rng([self.seed, 1])                # weights (as the NumPy engine)
@@ -219,6 +223,11 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self._x, self._y = x, y
         yt = torch.from_numpy(y)
         runner = self.runner
+        for b in runner.blocks:
+            for p in b.module.parameters():
+                p.requires_grad_(b.name not in self.frozen)   # frozen: autograd computes no dL/dW
+        runs = backward_plan([bool(runner.block_params(k)) and b.name not in self.frozen
+                              for k, b in enumerate(runner.blocks)])
         runner.begin(x, training=True)
         for k in range(len(runner)):
             runner.forward_block(k)
@@ -227,7 +236,10 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         check_finite(loss, it)
         yield event()
         for k in reversed(range(len(runner))):
-            runner.backward_block(k)
+            if runs[k]:
+                runner.backward_block(k)
+            else:  # nothing here or below trains: the gradient stops at this block's output
+                runner.stop_gradient(k)
             yield event()
         params = runner.parameters()
         with torch.no_grad():
@@ -248,7 +260,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
-        self.report = dict(classification_report(self.data.heldout_y, pred), iteration=self.iteration)
+        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
+                           iteration=self.iteration)
         self.reports[self.iteration] = self.report
         loss = float(F.cross_entropy(torch.from_numpy(logits.astype(np.float64)), torch.from_numpy(self.data.heldout_y)))
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
@@ -309,9 +322,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         model = (self.twin_model_class or Model)(self.numpy_twin_layers(), SoftmaxCrossEntropy())
         for p, q in zip(model.params(), self.numpy_params()):
             p[...] = q
-        shape = self.input_shape
         twin = SimpleNamespace(model=model, data=self.data, lab=self.lab,
-                               prepare=lambda images: np.asarray(images, np.float32).reshape(len(images), *shape))
+                               prepare=lambda images: self.prepare(images).to(torch.float32).numpy())
         points = self.trajectory.path_to(self.iteration, self.numpy_params())
         task = classifier_landscape(twin, points, directions=args.get("directions", "pca"),
                                     resolution=int(args.get("resolution", 25)),
@@ -370,32 +382,13 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def save(self, path: str) -> None:
         state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
         payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
-                   "state_dict": state}
-        try:
-            torch.save(payload, path)
-        except OSError as e:
-            raise StepwiseError(f"Could not save the model to {path} ({e.strerror}); choose another place.") from None
+                   "digits": list(self.digits), "state_dict": state}
+        atomic_write(path, lambda f: torch.save(payload, f), "the model")
 
     def load(self, path: str) -> None:
-        p = Path(path)
-        if not p.is_file():
-            raise StepwiseError(f"The model file {path} does not exist; check the path.")
-        try:
-            payload = torch.load(p, weights_only=True)
-            meta_ok = isinstance(payload, dict) and payload.get("format") == "stepwise-torch-model-1"
-        except Exception:
-            meta_ok = False
-        if not meta_ok:
-            raise StepwiseError(f"The file {path} is not a Stepwise torch model (.pt); choose a file saved by Stepwise "
-                                "with the torch engine.")
         mine = self.architecture()
-        if payload.get("lab") != mine["lab"] or payload.get("blocks") != mine["blocks"]:
-            raise StepwiseError(f"The model in {path} is a {payload.get('lab')} network with the layers "
-                                f"{describe_layers(payload.get('blocks'))}, and this one has "
-                                f"{describe_layers(mine['blocks'])}; set the same layers to load it.")
-        try:
-            self.runner.net.load_state_dict(payload["state_dict"])
-        except (KeyError, RuntimeError) as e:
-            raise StepwiseError(f"The model file {path} does not fit this network ({str(e).splitlines()[0]}).") from None
+        meta, arrays = read_model(path, self.lab, self.runner.net.state_dict(), ("stepwise-torch-model-1",),
+                                  check=lambda meta: check_blocks(meta, mine, path))
+        self.runner.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
         self.report = None
         self.reports = {}

@@ -14,6 +14,10 @@ transposed as an embedding table ``embed`` (V, 4H) and looked up instead of mult
 one-hot vector; one bias per layer; batch innermost, so a time step's gates are (4H, B) and the
 gates of a sequence (4H, T·B), column t·B + b for step t of stream b.
 
+``CharRecurrent`` and ``StagedRecurrent`` hold what the LSTM and the GRU (gru.py) share: the
+parameters, the hoisted input projection, the time loop, and the staged runner, whose state per
+layer is a tuple ((h, c) here, (h,) for the GRU).
+
 - ``CharLSTM.forward``: the whole sequence as one autograd graph (evaluation, parity tests).
   The input projection W_ih x_t + b of all T steps is one matrix product, hoisted out of the
   time loop, and the loop walks ``xw.split(B, 1)`` (indexing xw[:, t] per step makes backward slow).
@@ -43,75 +47,120 @@ def torch_gate_order(H: int) -> torch.Tensor:
     return torch.cat([torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)])
 
 
-class CharLSTM(nn.Module):
-    """Parameters: embed (V, 4H); per layer l: W_ih{l} (4H, H) for l ≥ 1, W_hh{l} (4H, H), b{l} (4H);
-    W_out (V, H), b_out (V)."""
+def batch_norms(d: np.ndarray) -> np.ndarray:
+    """‖d_t‖ per step over the batch, d (T, H, B) -> (T,): √(Σ_h,b d² / B)."""
+    return np.sqrt(np.einsum("thb,thb->t", d, d, dtype=np.float64) / d.shape[2])
+
+
+class CharRecurrent(nn.Module):
+    """What the hand-written LSTM and GRU share: parameters embed (V, G·H); per layer l: W_ih{l}
+    (G·H, H) for l ≥ 1, W_hh{l} (G·H, H), b{l} (G·H) and the cell's extra_shapes; W_out (V, H),
+    b_out (V). G gates per unit; ``cell`` is one time step; the state per layer is a tuple
+    (``state_names``)."""
+
+    n_gates = 4
+    gate_names: tuple[str, ...] = GATES
+    state_names: tuple[str, ...] = ("h", "c")
 
     def __init__(self, vocab_size: int, hidden: int, depth: int, generator: torch.Generator | None = None,
                  dtype=torch.float32):
         super().__init__()
         self.V, self.H, self.L = int(vocab_size), int(hidden), int(depth)
-        V, H = self.V, self.H
-        shapes = {"embed": (V, 4 * H)}
+        V, H, G = self.V, self.H, self.n_gates * self.H
+        shapes = {"embed": (V, G)}
         for l in range(self.L):
             if l > 0:
-                shapes[f"W_ih{l}"] = (4 * H, H)
-            shapes[f"W_hh{l}"] = (4 * H, H)
-            shapes[f"b{l}"] = (4 * H,)
+                shapes[f"W_ih{l}"] = (G, H)
+            shapes[f"W_hh{l}"] = (G, H)
+            shapes[f"b{l}"] = (G,)
+            shapes.update(self.extra_shapes(l))
         shapes["W_out"] = (V, H)
         shapes["b_out"] = (V,)
         k = 1.0 / math.sqrt(H)
         for name, shape in shapes.items():
-            w = torch.empty(shape, dtype=dtype).uniform_(-k, k, generator=generator)  # as nn.LSTM / nn.Linear
+            w = torch.empty(shape, dtype=dtype).uniform_(-k, k, generator=generator)  # as nn.LSTM / nn.GRU / nn.Linear
             self.register_parameter(name, nn.Parameter(w))
-        with torch.no_grad():
-            for l in range(self.L):
-                getattr(self, f"b{l}")[H:2 * H] = 1.0   # forget-gate bias 1: remember by default at the start
+        self.init_extra()
+
+    def extra_shapes(self, l: int) -> dict[str, tuple[int, ...]]:
+        return {}
+
+    def init_extra(self) -> None:
+        pass
 
     def p(self, name: str) -> torch.Tensor:
         return getattr(self, name)
 
     def input_projection(self, l: int, x: torch.Tensor) -> torch.Tensor:
-        """W_ih x_t + b for all T·B columns at once: (4H, T·B). Layer 0: x are ids (T·B,)."""
+        """W_ih x_t + b for all T·B columns at once: (G·H, T·B). Layer 0: x are ids (T·B,)."""
         b = self.p(f"b{l}")[:, None]
         if l == 0:
             return self.embed.index_select(0, x).t() + b          # one-hot times W_ih = a row of embed
-        return torch.addmm(b, self.p(f"W_ih{l}"), x)               # (4H,H)·(H,T·B)
+        return torch.addmm(b, self.p(f"W_ih{l}"), x)               # (G·H,H)·(H,T·B)
 
-    def cell(self, xw_t: torch.Tensor, W_hh: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
-        """One step for B streams: (4H,B), (4H,H), (H,B), (H,B) -> h_t, c_t, (i, f, o, g)."""
+    def cell(self, xw_t: torch.Tensor, l: int, state: tuple):
+        """One step of layer l for B streams: xw_t (G·H, B), state tensors (H, B) -> (new state, gates)."""
+        raise NotImplementedError
+
+    def zero_state(self, B: int) -> list[tuple[torch.Tensor, ...]]:
+        z = torch.zeros(self.H, B, dtype=self.embed.dtype)
+        return [tuple(z for _ in self.state_names) for _ in range(self.L)]
+
+    def forward(self, ids: torch.Tensor, state=None):
+        """ids (T, B) -> logits (T·B, V) (row t·B + b), final state (a tuple per layer)."""
+        T, B = ids.shape
+        state = state if state is not None else self.zero_state(B)
+        x = ids.reshape(-1)
+        new_state = []
+        for l in range(self.L):
+            xw = self.input_projection(l, x)                       # (G·H, T·B)
+            st = tuple(state[l])
+            hs = []
+            for xw_t in xw.split(B, 1):                            # the time loop
+                st, _ = self.cell(xw_t, l, st)
+                hs.append(st[0])
+            x = torch.cat(hs, 1)                                   # (H, T·B)
+            new_state.append(st)
+        logits = torch.addmm(self.b_out, x.t(), self.W_out.t())    # z = W_out h + b_out   (T·B, V)
+        return logits, new_state
+
+    def param_arrays(self) -> dict[str, np.ndarray]:
+        return {k: v.detach().cpu().numpy().copy() for k, v in self.named_parameters()}
+
+    def set_param_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        params = dict(self.named_parameters())
+        for k, v in params.items():
+            if k not in arrays:
+                raise KeyError(k)
+            if tuple(arrays[k].shape) != tuple(v.shape):
+                raise ValueError(f"{k}: shape {tuple(arrays[k].shape)} != {tuple(v.shape)}")
+        with torch.no_grad():
+            for k, v in params.items():
+                v.copy_(torch.as_tensor(np.asarray(arrays[k]), dtype=v.dtype))
+
+
+class CharLSTM(CharRecurrent):
+    """Parameters: embed (V, 4H); per layer l: W_ih{l} (4H, H) for l ≥ 1, W_hh{l} (4H, H), b{l} (4H);
+    W_out (V, H), b_out (V)."""
+
+    def init_extra(self) -> None:
         H = self.H
-        gates = torch.addmm(xw_t, W_hh, h)                         # a = W_ih x_t + b + W_hh h_{t−1}
+        with torch.no_grad():
+            for l in range(self.L):
+                getattr(self, f"b{l}")[H:2 * H] = 1.0   # forget-gate bias 1: remember by default at the start
+
+    def cell(self, xw_t: torch.Tensor, l: int, state: tuple):
+        """One step for B streams: (4H,B), state (h, c) each (H,B) -> (h_t, c_t), (i, f, o, g)."""
+        H = self.H
+        h, c = state
+        gates = torch.addmm(xw_t, self.p(f"W_hh{l}"), h)           # a = W_ih x_t + b + W_hh h_{t−1}
         ifo, g = gates.split([3 * H, H])
         ifo = ifo.sigmoid()
         g = g.tanh()
         i, f, o = ifo.chunk(3)
         c = torch.addcmul(f * c, i, g)                             # c_t = f ⊙ c_{t−1} + i ⊙ g
         h = o * c.tanh()                                           # h_t = o ⊙ tanh(c_t)
-        return h, c, (i, f, o, g)
-
-    def zero_state(self, B: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        z = torch.zeros(self.H, B, dtype=self.embed.dtype)
-        return [(z, z) for _ in range(self.L)]
-
-    def forward(self, ids: torch.Tensor, state=None):
-        """ids (T, B) -> logits (T·B, V) (row t·B + b), final state [(h, c)] per layer."""
-        T, B = ids.shape
-        state = state if state is not None else self.zero_state(B)
-        x = ids.reshape(-1)
-        new_state = []
-        for l in range(self.L):
-            xw = self.input_projection(l, x)                       # (4H, T·B)
-            h, c = state[l]
-            W_hh = self.p(f"W_hh{l}")
-            hs = []
-            for xw_t in xw.split(B, 1):                            # the time loop
-                h, c, _ = self.cell(xw_t, W_hh, h, c)
-                hs.append(h)
-            x = torch.cat(hs, 1)                                   # (H, T·B)
-            new_state.append((h, c))
-        logits = torch.addmm(self.b_out, x.t(), self.W_out.t())    # z = W_out h + b_out   (T·B, V)
-        return logits, new_state
+        return (h, c), (i, f, o, g)
 
     @classmethod
     def from_nn_lstm(cls, lstm, linear) -> "CharLSTM":
@@ -132,20 +181,6 @@ class CharLSTM(nn.Module):
             m.W_out.copy_(linear.weight)
             m.b_out.copy_(linear.bias)
         return m
-
-    def param_arrays(self) -> dict[str, np.ndarray]:
-        return {k: v.detach().cpu().numpy().copy() for k, v in self.named_parameters()}
-
-    def set_param_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        params = dict(self.named_parameters())
-        for k, v in params.items():
-            if k not in arrays:
-                raise KeyError(k)
-            if tuple(arrays[k].shape) != tuple(v.shape):
-                raise ValueError(f"{k}: shape {tuple(arrays[k].shape)} != {tuple(v.shape)}")
-        with torch.no_grad():
-            for k, v in params.items():
-                v.copy_(torch.as_tensor(np.asarray(arrays[k]), dtype=v.dtype))
 
 
 class TorchAdam:
@@ -188,27 +223,33 @@ class TorchAdam:
 
 
 class _Step:
-    """What one time step of one layer kept for its backward."""
-    __slots__ = ("xw", "h_prev", "c_prev", "h", "c", "gates")
+    """What one time step of one layer kept for its backward: the step's input projection and
+    incoming state as leaves (stepwise), its new state and its gates."""
+    __slots__ = ("xw", "prev", "state", "gates")
 
-    def __init__(self, xw, h_prev, c_prev, h, c, gates):
-        self.xw, self.h_prev, self.c_prev, self.h, self.c, self.gates = xw, h_prev, c_prev, h, c, gates
+    def __init__(self, xw, prev, state, gates):
+        self.xw, self.prev, self.state, self.gates = xw, prev, state, gates
+
+    @property
+    def h(self) -> torch.Tensor:
+        return self.state[0]
 
 
-class StagedLSTM:
-    """Trains a CharLSTM one phase at a time: forward per layer, backward per (layer, time step).
+class StagedRecurrent:
+    """Trains a CharRecurrent one phase at a time: forward per layer, backward per (layer, time step).
 
     Implements the stepping API of engines/numpy_engine/rnn.py RecurrentNet (begin, forward_layer,
     forward_output, loss, backward_output, backward_steps, store_carry, the view accessors)."""
 
-    cell = "lstm"
-    state_names = ("h", "c")
+    model_class: type = CharRecurrent
+    cell = "rnn"
 
     def __init__(self, vocab_size: int, hidden: int, depth: int, generator: torch.Generator, dtype=torch.float32):
-        self.model = CharLSTM(vocab_size, hidden, depth, generator, dtype)
+        self.model = self.model_class(vocab_size, hidden, depth, generator, dtype)
+        self.state_names = self.model.state_names
         self.V, self.H, self.L = vocab_size, hidden, depth
         self.dtype = dtype
-        self.carry: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        self.carry: list[tuple[torch.Tensor, ...]] | None = None
         self.T = self.B = 0
         self.tapes: list[dict] = []
 
@@ -236,26 +277,24 @@ class StagedLSTM:
         m, tape, B = self.model, self.tapes[l], self.B
         if l == 0:
             x_leaf = None
-            xw = m.input_projection(0, self.ids.reshape(-1))               # (4H, T·B)
+            xw = m.input_projection(0, self.ids.reshape(-1))               # (G·H, T·B)
         else:
             x_leaf = self.tapes[l - 1]["out"].requires_grad_()             # the layer below's h_t, a leaf
             xw = m.input_projection(l, x_leaf)
-        W_hh = m.p(f"W_hh{l}")
-        h, c = self.carry[l]
+        state = tuple(self.carry[l])
         steps = []
         if self.stepwise:
             for xw_t in xw.detach().split(B, 1):
                 xw_t.requires_grad_()                                      # leaves: each step is its own graph
-                h_prev = h.detach().requires_grad_()
-                c_prev = c.detach().requires_grad_()
-                h, c, gates = m.cell(xw_t, W_hh, h_prev, c_prev)
-                steps.append(_Step(xw_t, h_prev, c_prev, h, c, gates))
+                prev = tuple(s.detach().requires_grad_() for s in state)   # h_{t−1} (and c_{t−1})
+                state, gates = m.cell(xw_t, l, prev)
+                steps.append(_Step(xw_t, prev, state, gates))
             out = torch.cat([s.h.detach() for s in steps], 1)              # (H, T·B)
         else:
             for xw_t in xw.split(B, 1):                                    # one graph through all steps
-                h, c, gates = m.cell(xw_t, W_hh, h, c)
-                h.retain_grad()                                            # dL/dh_t (all paths), for the views
-                steps.append(_Step(None, None, None, h, c, gates))
+                state, gates = m.cell(xw_t, l, state)
+                state[0].retain_grad()                                     # dL/dh_t (all paths), for the views
+                steps.append(_Step(None, None, state, gates))
             tape["graph_out"] = torch.cat([s.h for s in steps], 1)         # (H, T·B)
             out = tape["graph_out"].detach()
         tape.update(x_leaf=x_leaf, xw=xw, steps=steps, out=out)
@@ -292,18 +331,19 @@ class StagedLSTM:
                 torch.autograd.backward([s.h], [dh])
             else:
                 nxt = steps[t + 1]
-                dh = d_in[t] + nxt.h_prev.grad                             # from above + from step t+1
-                torch.autograd.backward([s.h, s.c], [dh, nxt.c_prev.grad])
+                dh = d_in[t] + nxt.prev[0].grad                            # from above + from step t+1
+                # the rest of the state (the LSTM's c) gets what step t+1 sent back to it
+                torch.autograd.backward(list(s.state), [dh] + [p.grad for p in nxt.prev[1:]])
             tape["dh"][t] = dh
         if t_lo == 0:
             # the input projection of all steps at once: gradients of W_ih (or embed), b and the layer below
-            d_xw = torch.cat([s.xw.grad for s in steps], 1)                # (4H, T·B)
+            d_xw = torch.cat([s.xw.grad for s in steps], 1)                # (G·H, T·B)
             tape["xw"].backward(d_xw)
             if l > 0:
                 self.tapes[l - 1]["d_in_all"] = tape["x_leaf"].grad
 
     def store_carry(self) -> None:
-        self.carry = [(t["steps"][-1].h.detach(), t["steps"][-1].c.detach()) for t in self.tapes]
+        self.carry = [tuple(x.detach() for x in t["steps"][-1].state) for t in self.tapes]
 
     def forward_backward(self, ids: np.ndarray, targets: np.ndarray, stepwise: bool = False) -> float:
         self.begin(ids, targets, stepwise)
@@ -320,44 +360,32 @@ class StagedLSTM:
     def layer_activations(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
         steps = self.tapes[l]["steps"]
         out = {}
-        for k, name in enumerate(GATES):
+        for k, name in enumerate(self.model.gate_names):
             out[name] = torch.stack([s.gates[k][:, example] for s in steps]).detach().numpy().copy()
-        out["c"] = torch.stack([s.c[:, example] for s in steps]).detach().numpy().copy()
-        out["h"] = torch.stack([s.h[:, example] for s in steps]).detach().numpy().copy()
+        for k, name in reversed(list(enumerate(self.state_names))):        # c before h, as the NumPy LSTM
+            out[name] = torch.stack([s.state[k][:, example] for s in steps]).detach().numpy().copy()
         return out
 
     def probabilities(self, example: int = 0) -> np.ndarray:
         probs = torch.softmax(self.logits.detach(), dim=1)                 # (T·B, V)
         return probs.reshape(self.T, self.B, self.V)[:, example].numpy().copy()
 
-    def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
-        """dL/dh_t and dL/dc_t (all paths) per step: (T, H) for one example, and norms per step over the batch.
+    def dh_through_time(self, l: int) -> np.ndarray:
+        """dL/dh_t (all paths) of layer l per step, (T, H, B); zero at the steps not reached yet.
 
-        Autograd kept dL/dh_t (stepwise: the gradients passed between the steps' graphs; fast play:
-        retained on h_t). dL/dc_t follows for the view: dL/dc_t = (what came back from step t+1)
-        + dL/dh_t ⊙ o_t ⊙ (1 − tanh²c_t), where what came back is the c_{t−1} leaf's gradient of
-        step t+1 (stepwise), or dL/dc_{t+1} ⊙ f_{t+1} (fast play)."""
-        T, H, B = self.T, self.H, self.B
-        tape = self.tapes[l]
+        Autograd kept it (stepwise: the gradients passed between the steps' graphs; fast play:
+        retained on h_t)."""
         dtype = self.model.W_out.detach().numpy().dtype
-        dh = np.zeros((T, H, B), dtype=dtype)
-        dc = np.zeros((T, H, B), dtype=dtype)
-        steps, got = tape["steps"], tape.get("dh") or [None] * T
-        for t in reversed(range(T)):
-            if got[t] is None:
-                continue                                   # not reached yet
-            s = steps[t]
-            dh[t] = got[t].detach().numpy()
-            o, tc = s.gates[2].detach().numpy(), np.tanh(s.c.detach().numpy())
-            dc[t] = dh[t] * o * (1.0 - tc * tc)
-            if t + 1 < T:
-                if self.stepwise:
-                    if steps[t + 1].c_prev.grad is not None:
-                        dc[t] += steps[t + 1].c_prev.grad.numpy()
-                else:
-                    dc[t] += dc[t + 1] * steps[t + 1].gates[1].detach().numpy()
-        return {"dh": dh[:, :, example].copy(), "dh_norm": np.sqrt(np.einsum("thb,thb->t", dh, dh, dtype=np.float64) / B),
-                "dc": dc[:, :, example].copy(), "dc_norm": np.sqrt(np.einsum("thb,thb->t", dc, dc, dtype=np.float64) / B)}
+        dh = np.zeros((self.T, self.H, self.B), dtype=dtype)
+        for t, g in enumerate(self.tapes[l].get("dh") or []):
+            if g is not None:
+                dh[t] = g.detach().numpy()
+        return dh
+
+    def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
+        """dL/dh_t per step: (T, H) for one example, and its norm per step over the batch (T,)."""
+        dh = self.dh_through_time(l)
+        return {"dh": dh[:, :, example].copy(), "dh_norm": batch_norms(dh)}
 
     def grads(self) -> dict[str, np.ndarray]:
         return {k: (v.grad.numpy().copy() if v.grad is not None else np.zeros_like(v.detach().numpy()))
@@ -384,6 +412,42 @@ class StagedLSTM:
             logits, state = self.model(x[start:start + chunk], state)
             total += float(F.cross_entropy(logits.double(), y[start:start + chunk].reshape(-1), reduction="sum"))
         return total / (streams * n)
+
+    def sampler(self, batch: int = 1):
+        raise NotImplementedError
+
+
+class StagedLSTM(StagedRecurrent):
+    """The LSTM trained a phase at a time; the state per layer is (h, c)."""
+
+    model_class = CharLSTM
+    cell = "lstm"
+    activation_names = ("i", "f", "g", "o", "c", "h")
+
+    def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
+        """dL/dh_t and dL/dc_t (all paths) per step: (T, H) for one example, and norms per step over the batch.
+
+        dL/dc_t follows from dL/dh_t for the view: dL/dc_t = (what came back from step t+1)
+        + dL/dh_t ⊙ o_t ⊙ (1 − tanh²c_t), where what came back is the c_{t−1} leaf's gradient of
+        step t+1 (stepwise), or dL/dc_{t+1} ⊙ f_{t+1} (fast play)."""
+        T = self.T
+        steps, got = self.tapes[l]["steps"], self.tapes[l].get("dh") or [None] * T
+        dh = self.dh_through_time(l)
+        dc = np.zeros_like(dh)
+        for t in reversed(range(T)):
+            if got[t] is None:
+                continue                                   # not reached yet
+            s = steps[t]
+            o, tc = s.gates[2].detach().numpy(), np.tanh(s.state[1].detach().numpy())
+            dc[t] = dh[t] * o * (1.0 - tc * tc)
+            if t + 1 < T:
+                if self.stepwise:
+                    if steps[t + 1].prev[1].grad is not None:
+                        dc[t] += steps[t + 1].prev[1].grad.numpy()
+                else:
+                    dc[t] += dc[t + 1] * steps[t + 1].gates[1].detach().numpy()
+        return {"dh": dh[:, :, example].copy(), "dh_norm": batch_norms(dh),
+                "dc": dc[:, :, example].copy(), "dc_norm": batch_norms(dc)}
 
     def sampler(self, batch: int = 1) -> "TorchSampler":
         return TorchSampler(self.model)

@@ -135,15 +135,15 @@ def mlp_blocks(hidden: tuple[int, ...], activation: str, dropout: float, rng: np
 
 
 def cnn_blocks(channels: tuple[int, int], rng: np.random.Generator, norm: str = "none",
-               groups: int = 4, kernel: int = 3) -> list[StagedBlock]:
-    """conv 1→c1 → pool → conv c1→c2 → pool → flatten + dense → 10 logits, for 1×28×28 inputs.
+               groups: int = 4, kernel: int = 3, activation: str = "relu") -> list[StagedBlock]:
+    """conv 1→c1 → act → pool → conv c1→c2 → act → pool → flatten + dense → 10 logits, for 1×28×28 inputs.
 
     With norm "none" these are the CNN lab's blocks (the NumPy engine's names, labels and init)."""
     c1, c2 = channels
     pad = kernel // 2
-    return [conv_block("conv1", 1, c1, kernel, rng, pad, "relu", norm, min(groups, c1)),
+    return [conv_block("conv1", 1, c1, kernel, rng, pad, activation, norm, min(groups, c1)),
             pool_block("pool1"),
-            conv_block("conv2", c1, c2, kernel, rng, pad, "relu", norm, min(groups, c2)),
+            conv_block("conv2", c1, c2, kernel, rng, pad, activation, norm, min(groups, c2)),
             pool_block("pool2"),
             dense_block("output", c2 * 7 * 7, 10, "linear", rng, flatten=True)]
 

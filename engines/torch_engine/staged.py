@@ -137,6 +137,13 @@ class StagedRunner:
             self.grad_outputs[k - 1] = g if g is not None else torch.zeros_like(self.inputs[k])
         return g
 
+    def stop_gradient(self, k: int) -> None:
+        """Backward k without any work: nothing at or below block k trains, so neither dL/dθ_k nor
+        dL/dx_k is computed; dL/dout_k (what arrived) stays for the views."""
+        self.grad_inputs[k] = None
+        if k > 0:
+            self.grad_outputs[k - 1] = None
+
     def extra(self, kind: str, k: int) -> dict[str, Any]:
         fn = self.blocks[k].extra
         return fn(kind, self, k) if fn is not None else {}
