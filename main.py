@@ -187,6 +187,9 @@ def check_args(args, config: dict, argv: list[str]) -> None:
                              ("--top-k", args.top_k, 1)):
         if value is not None and value < low:
             raise UsageError(f"{flag} must be {low} or more, not {value}.")
+    if args.phases is not None and args.phases > 10_000:
+        raise UsageError(f"--phases must be at most 10000, not {args.phases}: give whole iterations with --steps "
+                         "and the phases into the last one with --phases.")
     if args.temperature is not None and not (math.isfinite(args.temperature) and args.temperature >= 0):
         raise UsageError(f"--temperature must be a number of 0 or more, not {args.temperature}.")
     if args.session:

@@ -232,6 +232,7 @@ CLI_REFUSED = [  # (argv, words): options a lab does not use, and the CLI's own 
     (["--lab", "resnet", "--batch-size", "0", "--headless"], "batch size"),
     (["--select", "99", "--screenshot", "never.png"], "--select 99"),
     (["--phases", "-1", "--screenshot", "never.png"], "--phases"),
+    (["--phases", "1000000000", "--screenshot", "never.png"], "--phases must be at most"),
     (["--log-every", "0", "--headless"], "--log-every"),
     (["--lab", "lstm", "--generate", "-5"], "--generate"),
     (["--lab", "lstm", "--generate", "5", "--temperature", "nan"], "--temperature"),

@@ -36,6 +36,7 @@ __all__ = ["Session", "Line", "state_nbytes"]
 GAP_SECONDS = 0.5      # a gap between two keyframes replays in about this long
 NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
 KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
+RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
 
 
 def _pow2_floor(x: float) -> int:
@@ -226,8 +227,10 @@ class Session:
             t_it = max(self._it_seconds, 1e-6)
             self.near_every = _pow2_floor(max(1.0, NEAR_SECONDS / t_it))
             by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
+            by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / self.store.memory_budget))
             by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
-            while self.store.interval < max(by_time, by_cost):
+            # as close as memory allows, no further apart than a half-second replay, never costly
+            while self.store.interval < max(by_cost, min(by_time, by_memory)):
                 self.store.widen()
 
     def _run_phase(self, detail: bool = True) -> PhaseEvent | None:
