@@ -588,8 +588,12 @@ class Session:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
     def label_at(self, phase: int) -> str:
+        """The phase just run; at an iteration boundary, the update that ended the iteration."""
         if phase == 0:
-            return "ready: next is " + self.specs[0].label
+            if self.iteration == 0:
+                return "ready: next is " + self.specs[0].label
+            update = self.trainer.phase_specs()[-1].label  # fresh: it names the rate, which may have changed
+            return f"{update} — applied; next: {self.specs[0].label}"
         return self.specs[phase - 1].label
 
     def current_label(self) -> str:
