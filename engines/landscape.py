@@ -309,3 +309,16 @@ class ParameterTrajectory(dict):
     def path_to(self, iteration: int, current: list[np.ndarray]) -> list[np.ndarray]:
         """The recorded points before ``iteration``, then the current parameters."""
         return [self[k] for k in sorted(self) if k < iteration] + [flatten(current, np.float32)]
+
+    def iterations_to(self, iteration: int) -> list[int]:
+        """The iteration of each point of ``path_to(iteration, ...)``."""
+        return [k for k in sorted(self) if k < iteration] + [int(iteration)]
+
+
+def with_path_iterations(task: Iterator[dict], iterations: list[int]) -> Iterator[dict]:
+    """A landscape task whose final result also says at which iteration each path point was
+    recorded (``path_iterations``), so a view can put the "now" dot where the timeline is."""
+    for progress in task:
+        if progress.get("done") and "paths" in progress:
+            progress = dict(progress, path_iterations={name: list(iterations) for name in progress["paths"]})
+        yield progress

@@ -218,11 +218,17 @@ def check_meta(meta: Any, p: Path, lab: str, formats: tuple[str, ...], what: str
     return meta
 
 
+def describe_layers(blocks) -> str:
+    """A model file's layer list for a sentence: "Dense 784→32 + relu → Dense 32→10"."""
+    return " → ".join(str(b) for b in blocks) if isinstance(blocks, (list, tuple)) and blocks else "(unknown)"
+
+
 def check_blocks(meta: dict, mine: dict, path) -> None:
-    """A classifier's saved layers against its own."""
+    """A classifier's saved layers against its own, named in words (not as a Python list)."""
     if meta.get("blocks") != mine["blocks"]:
-        raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with layers "
-                            f"{meta.get('blocks')}; set the same layers to load it.")
+        raise StepwiseError(f"The model in {path} is a {meta.get('lab')} network with the layers "
+                            f"{describe_layers(meta.get('blocks'))}, and this one has "
+                            f"{describe_layers(mine['blocks'])}; set the same layers to load it.")
 
 
 def check_arrays(arrays: dict[str, np.ndarray], expected: dict[str, np.ndarray], p: Path,

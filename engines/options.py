@@ -7,6 +7,7 @@ and an option a lab does not use is refused by name instead of being ignored. Qt
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -33,6 +34,7 @@ class OptionSpec:
     form: bool = True
     above: bool = False       # True: the minimum itself is excluded (a learning rate must be above 0)
     sequence: bool = False    # text that may also come as a list (hidden sizes [256, 128], a start point)
+    only_when: tuple = ()     # (other key, value): the form lets it be edited only while that setting has that value
 
     @property
     def flag(self) -> str:
@@ -104,9 +106,10 @@ def _threads(engines: tuple = ("torch",)) -> OptionSpec:
                       form=False)
 
 
-def _decay(default: float) -> OptionSpec:
-    return OptionSpec("decay", "lr halves after (iterations)", "float", default, maximum=1e7,
-                      tooltip="learning rate = lr / (1 + t / decay); 0: constant")
+def _decay(default: int) -> OptionSpec:
+    return OptionSpec("decay", "lr halves after (iterations)", "int", int(default), maximum=10**7,
+                      tooltip="Learning-rate schedule η_t = η / (1 + t / decay): the rate halves after this many "
+                              "iterations; 0 keeps it constant.")
 
 
 def text_options(hidden: int, max_depth: int, seq_len: int, batch: int) -> tuple[OptionSpec, ...]:
@@ -195,7 +198,7 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         OptionSpec("arch", "network", "choice", "small", ("small", "resnet50"), engines=("torch",),
                    tooltip="small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 on one 224×224 input"),
         OptionSpec("depth", "depth (6n+2)", "int", 20, minimum=8, maximum=110, engines=("torch",),
-                   tooltip="small net: weight layers 8, 14, 20, 26, 32, 44, 56, ... (3 stages of n blocks); "
+                   only_when=("arch", "small"), tooltip="small net: weight layers 8, 14, 20, 26, 32, 44, 56, ... (3 stages of n blocks); "
                            "ResNet-50 ignores it"),
         OptionSpec("depth", "depth (2n+2)", "int", 10, minimum=4, maximum=60, engines=("numpy",),
                    tooltip="weight layers: an even number; n residual Dense blocks"),
@@ -218,6 +221,75 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
                                 "h̃ (3 gate blocks instead of 4: a quarter fewer parameters). Same text, size and "
                                 "seed for both, to compare"),) + text_options(256, 4, 50, 32) + (_threads(),),
 }
+
+
+# ---- the settings form's tooltips: one sentence each, with the math where there is one
+SEED_HELP = "Seeds every random draw (initial weights, batch order, dropout): the same seed gives the same run."
+DECAY_HELP = "Learning-rate schedule η_t = η / (1 + t / decay): the rate halves after this many iterations; 0 keeps it constant."
+SHIFT_HELP = "Each training image is moved by up to this many pixels at random: more variety from the same 8,000 images."
+BATCH_HELP = "Examples B per iteration; the loss is their mean L = (1/B) Σ ℓ_i, and so is its gradient."
+OPTIMIZER_HELP = ("The NumPy engine's own optimizers (SGD θ ← θ − η·g; momentum v ← μv + g, θ ← θ − η·v; Adam with "
+                  "moment estimates m, v: θ ← θ − η·m̂ / (√v̂ + ε); ...); each starts at a rate that suits it.")
+
+# The form's tooltip of each setting: one sentence, with the math where there is one. By (lab, key),
+# or (lab, key, engine) where one key has two meanings; then by key; else the declaration's own.
+COMMON_HELP = {"seed": SEED_HELP, "shift": SHIFT_HELP, "batch_size": BATCH_HELP, "optimizer": OPTIMIZER_HELP,
+               "decay": DECAY_HELP}
+TEXT_HELP = {
+    "hidden": "Units H per layer: the hidden state h_t has H numbers (h_t = tanh(W_xh·x_t + W_hh·h_{t−1} + b) in the "
+              "RNN; four gates of H in the LSTM).",
+    "depth": "Stacked recurrent layers: layer l reads layer l−1's h_t as its input.",
+    "seq_len": "Characters T per training sequence: backpropagation through time walks them back one phase per "
+               "character (several per phase above 50).",
+    "batch_size": "Sequences B trained side by side; the loss is their mean over B·T characters.",
+    "text": "A UTF-8 text file to train on; empty: Tiny Shakespeare (shipped in assets/).",
+}
+LAB_HELP = {
+    ("mlp", "hidden"): "Units of each hidden Dense layer, comma-separated (e.g. 256,128,64): h = act(x·W + b).",
+    ("mlp", "activation"): "The nonlinearity after each hidden layer: relu(z) = max(0, z); tanh; "
+                           "sigmoid(z) = 1 / (1 + e^−z).",
+    ("mlp", "dropout"): "Probability p of zeroing each input pixel while training; kept ones are scaled by 1/(1 − p).",
+    ("cnn", "channels"): "Feature maps of the two 3×3 convolutions, e.g. 12,24: y[c] = Σ_k W[c,k] ⋆ x[k] + b[c].",
+    ("batch1", "batch_size"): "1: the point of the lab (BatchNorm's mean and variance of one example are that "
+                              "example); try 32 to see BatchNorm work again.",
+    ("batch1", "groups"): "GroupNorm normalises each example over groups of channels: x̂ = (x − μ_g) / √(σ²_g + ε), "
+                          "with no dependence on the batch.",
+    ("optimizers", "surface"): "The function f(x, y) every optimizer descends, e.g. Rosenbrock (1 − x)² + "
+                               "100(y − x²)²; network: one small MLP on MNIST per optimizer, and its loss landscape.",
+    ("optimizers", "start"): "Where every optimizer starts, as x,y; empty: the surface's usual start; or click the plot.",
+    ("optimizers", "condition"): "f = ½(x² + κ·y²): κ = the ratio of the largest to the smallest curvature; large κ "
+                                 "makes a narrow valley that plain SGD zig-zags across.",
+    ("optimizers", "angle"): "Rotates the quadratic's valley away from the x, y axes: per-coordinate methods "
+                             "(Adagrad, RMSprop, Adam) lose their advantage.",
+    ("optimizers", "optimizers"): "all, or some of: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam,adamax,adamw.",
+    ("resnet", "arch"): "small: a ResNet for MNIST of the chosen depth; resnet50: ResNet-50 stepped on one "
+                        "224×224 input.",
+    ("resnet", "depth", "torch"): "Weight layers of the small net: 6n + 2 = 8, 14, 20, 26, 32, 44, 56, ... "
+                                  "(3 stages of n blocks); ResNet-50's depth is fixed.",
+    ("resnet", "depth", "numpy"): "Weight layers, an even number 2n + 2: n residual Dense blocks y = x + F(x).",
+    ("resnet", "norm"): "auto: none for the small net, BatchNorm for ResNet-50; bn: BatchNorm; gnws: GroupNorm + "
+                        "weight-standardized convolutions (Ŵ = (W − mean) / std per filter).",
+    ("resnet", "compare"): "plain: the same net without skips (y = F(x) instead of x + F(x)); optimizer: the same net "
+                           "with the other optimizer.",
+    ("resnet", "plain"): "Removes the skip connections of the first (inspected) run: y = F(x); a new run from the "
+                         "same init.",
+    ("resnet", "optimizer"): "Adam: θ ← θ − η·m̂ / (√v̂ + ε); AdaMax: the ∞-norm u ← max(β2·u, |g|) in place of √v̂; "
+                             "SGD: θ ← θ − η·g.",
+}
+TEXT_LABS = ("char-rnn", "lstm")
+
+
+def with_help(lab: str, spec: OptionSpec) -> OptionSpec:
+    """The declaration with the form's tooltip (see LAB_HELP)."""
+    engine = spec.engines[0] if spec.engines else ""
+    text = (LAB_HELP.get((lab, spec.key, engine)) or LAB_HELP.get((lab, spec.key))
+            or (TEXT_HELP.get(spec.key) if lab in TEXT_LABS else None) or COMMON_HELP.get(spec.key) or spec.tooltip)
+    return dataclasses.replace(spec, tooltip=text)
+
+
+
+LAB_OPTIONS = {lab: tuple(with_help(lab, o) for o in options) for lab, options in LAB_OPTIONS.items()}
+
 
 # settings of the app that every lab takes (the engine process's keyframe budgets, read by
 # visualizer/worker.py session_budgets; File → Preferences is built from the first)

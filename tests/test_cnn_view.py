@@ -207,7 +207,7 @@ def test_batch1_curves_and_bn_drift(b1view):
     tab = b1view.main
     assert b1view.owns_curves
     x, y = tab.curves["heldout_accuracy_bn"].getData()
-    assert list(x) == [500, 1000] and list(y) == [95.0, 95.0]   # percent
+    assert list(x) == [500, 1000] and list(y) == [0.95, 0.95]   # a fraction (0–1), as in every lab
     x, y = tab.curves["loss_gnws"].getData()
     assert len(x) == 1000 and np.all(np.isfinite(y))     # a moving average of every step
     assert len(tab.stat_lines["mean"]) == 8               # a line per channel of conv1

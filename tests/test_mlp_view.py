@@ -32,7 +32,7 @@ def test_inspector_shows_phase_data(qtbot):
     assert ins.weights.image.image.shape[0] > 28  # the first Dense layer's weights, tiled
     assert "prediction" in ins.probs.plotItem.titleLabel.text
     # the selected block (dense1) has not had its backward phase yet
-    assert "not computed yet" in ins.grad.bars.plotItem.titleLabel.text
+    assert "after backward" in ins.grad.bars.plotItem.titleLabel.text
 
 
 def test_landscape_task_draws_the_path(qtbot):

@@ -9,13 +9,15 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from engines import StepwiseError
 from engines.atomic import atomic_write
 from engines.labs import LABS
 from visualizer import preferences
-from visualizer.lab_views import lab_ui, make_view
+from visualizer.lab_help import KEYS_HELP, lab_help_html
+from visualizer.lab_views import LIVE_HELP, lab_ui, make_view
 from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
@@ -23,8 +25,87 @@ from widgets.lab_view import SettingsForm
 from widgets.network_diagram import NetworkDiagram
 from widgets.timeline import Timeline
 
-KEYS_HELP = ("Space: play / pause · →: step one phase · Shift+→: step one iteration · "
-             "←: step back one phase · Shift+←: step back one iteration · drag the timeline to go back")
+TRANSPORT_KEYS = {QtCore.Qt.Key.Key_Space, QtCore.Qt.Key.Key_Left, QtCore.Qt.Key.Key_Right}
+EXPLODED = 10.0  # the loss "exploded" when it exceeds this many times its starting value
+
+
+class DivergenceWatch:
+    """Finds where the training loss exploded: the median of the last RECENT losses above
+    EXPLODED × the starting loss (the median of the first START losses), or a loss that is not
+    finite. Medians, because one example's loss (batch size 1) can be 10× the start on its own.
+    Also remembers the last iteration whose recent median was at most the starting loss: where
+    to go back to. Plain Python, fed the curve points as they arrive."""
+
+    START, RECENT = 10, 5
+
+    def __init__(self):
+        self.first: list[float] = []
+        self.recent: list[float] = []
+        self.start: float | None = None
+        self.last_fine: int | None = None
+
+    def add(self, iteration: int, loss: float) -> bool:
+        """True when the loss has exploded at ``iteration``."""
+        if not np.isfinite(loss):
+            return True
+        if self.start is None:
+            self.first.append(loss)
+            if len(self.first) == self.START:
+                self.start = max(float(np.median(self.first)), 1e-12)
+        self.recent = (self.recent + [loss])[-self.RECENT:]
+        if self.start is None or len(self.recent) < self.RECENT:
+            return False
+        level = float(np.median(self.recent))
+        if level > EXPLODED * self.start:
+            return True
+        if level <= self.start:
+            self.last_fine = iteration
+        return False
+
+
+class TransportKeys(QtCore.QObject):
+    """Space, ← and → reach the transport wherever the focus is, except while a text field is
+    being edited (typed in since it last committed); Enter or Escape in a field commits and
+    hands the keys back. Filters only the focused text field, not every event of the app."""
+
+    def __init__(self, window: QtWidgets.QMainWindow):
+        super().__init__(window)
+        self.window = window
+        self.filtered: set[int] = set()
+        QtWidgets.QApplication.instance().focusChanged.connect(self._focus_changed)
+
+    @staticmethod
+    def text_of(widget) -> QtWidgets.QLineEdit | None:
+        """The text field a focused widget types into (a spin box has one inside), or None."""
+        if isinstance(widget, QtWidgets.QLineEdit):
+            return widget
+        if isinstance(widget, QtWidgets.QAbstractSpinBox):
+            return widget.lineEdit()
+        return None
+
+    def _focus_changed(self, _old, new) -> None:
+        if self.text_of(new) is not None and new.window() is self.window and id(new) not in self.filtered:
+            self.filtered.add(id(new))
+            new.installEventFilter(self)
+            new.destroyed.connect(lambda _=None, key=id(new): self.filtered.discard(key))
+
+    def eventFilter(self, widget, event) -> bool:
+        kind = event.type()
+        field = self.text_of(widget)
+        if field is None:
+            return False
+        if kind == QtCore.QEvent.Type.ShortcutOverride and event.key() in TRANSPORT_KEYS and not field.isModified():
+            event.ignore()  # not overridden: the window's shortcut gets the key
+            return True
+        if kind == QtCore.QEvent.Type.FocusIn:
+            field.setModified(False)  # "being edited" starts with the first key typed
+        elif kind == QtCore.QEvent.Type.KeyPress and event.key() in (
+                QtCore.Qt.Key.Key_Return, QtCore.Qt.Key.Key_Enter, QtCore.Qt.Key.Key_Escape):
+            def hand_back():  # after the field has committed the value
+                field.setModified(False)
+                widget.clearFocus()
+            QtCore.QTimer.singleShot(0, hand_back)
+        return False
 
 
 class MainWindow(QtWidgets.QMainWindow):
@@ -38,15 +119,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.last_error: str | None = None
         self.last_snapshot: dict | None = None
         self._error_box: QtWidgets.QMessageBox | None = None
+        self._divergence_box: QtWidgets.QMessageBox | None = None
+        self._divergence = DivergenceWatch()
+        self._divergence_told = False
+        self.ask = self._ask_dialog  # (title, text) -> bool; tests replace it
         self.restart_box: QtWidgets.QMessageBox | None = None
         self.recovery_box: QtWidgets.QMessageBox | None = None
         self._build()
+        self.transport_keys = TransportKeys(self)
         self.client = client_factory(self.config, self)
         self.client.snapshot.connect(self.on_snapshot)
         self.client.ready.connect(self.on_ready)
         self.client.error.connect(self.show_error)
         self.client.died.connect(self.on_died)
-        self.client.info.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.client.info.connect(self.show_info)
         self.client.reply.connect(lambda name, reply: self.view and self.view.on_reply(name, reply))
         self.client.task.connect(lambda name, progress: self.view and self.view.on_task(name, progress))
         self.client.progress.connect(self.on_progress)
@@ -113,11 +199,13 @@ class MainWindow(QtWidgets.QMainWindow):
         for lab_id, info in LABS.items():
             lab_menu.addAction(info.title, lambda lab_id=lab_id: self.switch_lab(lab_id))
         help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("&This lab…", self.show_lab_help, QtGui.QKeySequence.StandardKey.HelpContents)
         help_menu.addAction("&Keys", lambda: QtWidgets.QMessageBox.information(self, "Keys", KEYS_HELP))
 
         # left: diagram (scrollable) above the settings form
         self.diagram = NetworkDiagram()
-        self.diagram.block_clicked.connect(lambda i: self.client.send("select", i))
+        self.diagram.block_clicked.connect(self._block_clicked)
+        self.diagram.end_clicked.connect(lambda end: self.view is not None and self.view.show_end(end))
         # a lock on the diagram: a live setting, so going back replays the toggle where it was made
         self.diagram.freeze_toggled.connect(
             lambda name, on: self.client.send("hyper", (f"freeze:{name}", 1.0 if on else 0.0)))
@@ -129,9 +217,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.settings.apply.connect(self._apply_settings)
         self.settings.hyperparam.connect(lambda n, v: self.client.send("hyper", (n, v)))
         left = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
-        diag_box = QtWidgets.QGroupBox("Network — click a block")
-        QtWidgets.QVBoxLayout(diag_box).addWidget(scroll)
-        left.addWidget(diag_box)
+        self.diagram_box = QtWidgets.QGroupBox("Network — click a block to inspect it")
+        self.diagram_box.setToolTip("One box per block, input at the top, the loss at the bottom. The block of "
+                                    "the current phase is filled: forward blue, loss red, backward orange, update "
+                                    "green; the inspected block is outlined.")
+        QtWidgets.QVBoxLayout(self.diagram_box).addWidget(scroll)
+        left.addWidget(self.diagram_box)
         left.addWidget(self.settings)
         left.setStretchFactor(0, 3)
         left.setStretchFactor(1, 2)
@@ -165,6 +256,11 @@ class MainWindow(QtWidgets.QMainWindow):
         for w in (self.status_iter, self.status_speed, self.status_engine):
             sb.addPermanentWidget(w)
 
+    def _block_clicked(self, index: int) -> None:
+        self.client.send("select", index)
+        if self.view is not None:
+            self.view.show_end("")  # back from the input / loss page to the block
+
     def _action(self, tb, text, pixmap, key, slot) -> QtGui.QAction:
         act = QtGui.QAction(self.style().standardIcon(pixmap), text, self)
         act.setToolTip(f"{text} ({key})")
@@ -186,8 +282,11 @@ class MainWindow(QtWidgets.QMainWindow):
             self.statusBar().showMessage("Preferences saved; they take effect with the next run (Apply or a new lab).", 8000)
 
     def switch_lab(self, lab_id: str) -> None:
+        if lab_id != self.lab and not self.confirm_discard(f"Switching to the {LABS[lab_id].title} lab"):
+            self.lab_combo.setCurrentIndex(self.lab_combo.findData(self.lab))
+            return
         self.send_configure({"lab": lab_id, "seed": self.config.get("seed", 0),
-                                       "data": self.config.get("data", "shipped")})
+                             "data": self.config.get("data", "shipped")})
 
     def _lab_chosen(self, index: int) -> None:
         lab_id = self.lab_combo.itemData(index)
@@ -197,7 +296,29 @@ class MainWindow(QtWidgets.QMainWindow):
     def _engine_chosen(self, index: int) -> None:
         engine = self.engine_combo.itemText(index)
         if engine != self.config.get("engine"):
+            if not self.confirm_discard(f"Switching to the {engine} engine"):
+                self.engine_combo.setCurrentText(self.config.get("engine", ""))
+                return
             self.send_configure(dict(self.config, engine=engine))
+
+    # ------------------------------------------------------------------ asking before discarding a run
+    def history_length(self) -> int:
+        """Iterations of history the current run holds (what a new run would throw away)."""
+        return int(self.last_snapshot["furthest"]) if self.last_snapshot else 0
+
+    def confirm_discard(self, action: str) -> bool:
+        """True when there is nothing to lose, or the user agrees to discard the run."""
+        n = self.history_length()
+        if n == 0:
+            return True
+        return self.ask("Discard this run?",
+                        f"{action} discards this run with {n:,} iterations of history (going back included). "
+                        "Discard it? (Cancel keeps it; File → Save session keeps it for later.)")
+
+    def _ask_dialog(self, title: str, text: str) -> bool:
+        buttons = QtWidgets.QMessageBox.StandardButton
+        answer = QtWidgets.QMessageBox.question(self, title, text, buttons.Discard | buttons.Cancel, buttons.Cancel)
+        return answer == buttons.Discard
 
     def _apply_settings(self, values: dict) -> None:
         self.send_configure(dict(self.config, **values))
@@ -210,7 +331,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def load_model(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Load model", "", "Models (*.npz *.pt);;All files (*)")
-        if path:
+        if path and self.confirm_discard("Loading a model"):
             self.client.send("load", path)
 
     TEXT_LABS = ("char-rnn", "lstm")
@@ -218,7 +339,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_text(self) -> None:
         """Train a text lab on any UTF-8 file (checked in the engine process: bad files get a message)."""
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open a UTF-8 text file", "", "Text (*.txt);;All files (*)")
-        if path:
+        if path and self.confirm_discard("Training on another text"):
             lab = self.lab if self.lab in self.TEXT_LABS else "lstm"
             config = dict(self.config, text=path) if lab == self.lab else {"lab": lab, "text": path,
                                                                               "seed": self.config.get("seed", 0)}
@@ -233,7 +354,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def open_session(self) -> None:
         path, _ = QtWidgets.QFileDialog.getOpenFileName(self, "Open session", "",
                                                         "Stepwise sessions (*.stepwise.npz);;All files (*)")
-        if path:
+        if path and self.confirm_discard("Opening a session"):
             self.client.send("open_session", path)
 
     def save_screenshot_dialog(self) -> None:
@@ -319,6 +440,17 @@ class MainWindow(QtWidgets.QMainWindow):
             except OSError:
                 pass
 
+    def show_info(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def show_lab_help(self) -> None:
+        box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.NoIcon, f"Help — {LABS[self.lab].title}" if self.lab
+                                    else "Help", "", parent=self)
+        box.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        box.setText(lab_help_html(self.lab or ""))
+        box.open()
+        self.help_box = box
+
     def show_error(self, message: str) -> None:
         """One clear sentence, in a dialog that does not block; the app and its state stay."""
         self.last_error = message
@@ -331,6 +463,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ rendering
     def on_ready(self, info: dict) -> None:
         self.config = dict(info["config"])
+        self._forget_previous_run()
         lab = info["lab"]
         if lab != self.lab:
             self.lab = lab
@@ -344,6 +477,8 @@ class MainWindow(QtWidgets.QMainWindow):
             self.view.cancel_task.connect(lambda name: self.client.send("cancel_task", name))
             self.view.apply_settings.connect(self._apply_settings)
             self.curves.setVisible(not self.view.owns_curves)
+            self.diagram_box.setVisible(self.view.shows_network)
+            self.diagram.set_clickable_ends(self.view.inspects_ends)
             self.view_holder.addWidget(self.view)
             self.view_holder.setCurrentWidget(self.view)
         self.lab_combo.setCurrentIndex(self.lab_combo.findData(lab))
@@ -354,17 +489,54 @@ class MainWindow(QtWidgets.QMainWindow):
         ui = lab_ui(lab)
         options = [o for o in ui.options if not o.engines or info["engine"] in o.engines]
         self.settings.set_options(options, self.config)
-        self.settings.clear_live()
+        self.settings.clear_live(LIVE_HELP)
         self.diagram.set_blocks(info["blocks"])
         self.curves.clear(info.get("metric_labels"))
         self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")
         self.view.on_ready(info)
 
+    def _forget_previous_run(self) -> None:
+        """A new run: no error message or divergence watch left from the one before."""
+        if self.last_error is not None and self.statusBar().currentMessage() == self.last_error:
+            self.statusBar().clearMessage()
+        self.last_error = None
+        self._divergence = DivergenceWatch()
+        self._divergence_told = False
+
+    def _watch_divergence(self, points: list[tuple[int, dict]]) -> None:
+        """Say so when the loss explodes (far above its starting value), and offer to go back."""
+        losses = [(int(it), float(m["loss"])) for it, m in points if isinstance(m.get("loss"), (int, float))]
+        if not losses:
+            return
+        watch = self._divergence
+        at = next((it for it, loss in losses if watch.add(it, loss)), None)
+        if at is None or self._divergence_told:
+            return
+        back_to = watch.last_fine if watch.last_fine is not None and watch.last_fine < at else 0
+        self._divergence_told = True
+        self.client.send("pause")
+        value = float(np.median(watch.recent)) if np.isfinite(dict(losses)[at]) else dict(losses)[at]
+        self.divergence_at = (at, back_to)
+        box = self._divergence_box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.Warning, "The loss exploded",
+                                                           "", parent=self)
+        shown = f"{fmt(value)} (median of the last few)" if np.isfinite(value) else str(value)
+        box.setText(f"At iteration {at:,} the loss reached {shown}, more than "
+                    f"{EXPLODED:g}× its starting "
+                    f"value {fmt(watch.start or 0.0)}: training diverged, most likely because the learning rate is "
+                    f"too large. Go back to iteration {back_to:,} (before it climbed), lower lr, and play again?")
+        self._go_back_button = box.addButton(f"Go back to iteration {back_to:,}",
+                                             QtWidgets.QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Keep this", QtWidgets.QMessageBox.ButtonRole.RejectRole)
+        box.buttonClicked.connect(lambda b: b is self._go_back_button and self.client.send("seek", back_to))
+        box.open()
+
     def on_snapshot(self, snap: dict) -> None:
         self.last_snapshot = snap
         if snap["history_reset"]:
             self.curves.reset()
+            self._divergence_told = False
         self.curves.add_points(snap["history"])
+        self._watch_divergence(snap["history"])
         self.curves.set_cursor(snap["iteration"])
         if snap.get("blocks") and len(snap["blocks"]) != len(self.diagram.blocks):
             self.diagram.set_blocks(snap["blocks"])
@@ -380,11 +552,12 @@ class MainWindow(QtWidgets.QMainWindow):
             self.curves.set_branches(snap.get("line_curves", {}), {l["id"]: l["label"] for l in snap["lines"]})
         kind = snap["active_kind"]
         color = PHASE_COLORS.get(kind, "#444")
-        self.phase_label.setText(f"  <b>phase {snap['phase']}/{snap['phase_count']}</b> "
+        shown_phase = snap["phase"] if snap["phase"] or not snap["iteration"] else snap["phase_count"]
+        self.phase_label.setText(f"  <b>phase {shown_phase}/{snap['phase_count']}</b> "
                                  f"<span style='color:{color}'>{snap['label']}</span>")
         metrics = snap.get("last_metrics", {})
         loss = metrics.get("loss")
-        self.status_iter.setText(f"iteration {snap['iteration']} · phase {snap['phase']}/{snap['phase_count']}"
+        self.status_iter.setText(f"iteration {snap['iteration']} · phase {shown_phase}/{snap['phase_count']}"
                                  + (f" · loss {fmt(loss)}" if loss is not None else ""))
         self.status_speed.setText(f"{snap['ips']:.0f} it/s" if snap["playing"] else "paused")
         self.status_engine.setText(f"{snap['engine']} engine · {snap['keyframes']} keyframes")

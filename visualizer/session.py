@@ -228,8 +228,7 @@ class Session:
             t_it = max(self._it_seconds, 1e-6)
             self.near_every = _pow2_floor(max(1.0, NEAR_SECONDS / t_it))
             by_time = _pow2_floor(max(1.0, GAP_SECONDS / t_it))
-            memory = max(1, self.store.memory_budget)  # headless keeps no keyframes: a budget of 0
-            by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / memory))
+            by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / max(1, self.store.memory_budget)))
             by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
             # as close as memory allows, no further apart than a half-second replay, never costly
             while self.store.interval < max(by_cost, min(by_time, by_memory)):
@@ -593,8 +592,12 @@ class Session:
         return (len(recent) - 1) / max(recent[-1] - recent[0], 1e-9)
 
     def label_at(self, phase: int) -> str:
+        """The phase just run; at an iteration boundary, the update that ended the iteration."""
         if phase == 0:
-            return "ready: next is " + self.specs[0].label
+            if self.iteration == 0:
+                return "ready: next is " + self.specs[0].label
+            update = self.trainer.phase_specs()[-1].label  # fresh: it names the rate, which may have changed
+            return f"{update} — applied; next: {self.specs[0].label}"
         return self.specs[phase - 1].label
 
     def current_label(self) -> str:

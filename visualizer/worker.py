@@ -289,7 +289,9 @@ class SessionHost:
             s.trainer.save(arg)
             self.send("info", f"Saved the model to {arg}.")
         elif cmd == "load":
-            self.configure(dict(self.config, load=arg))
+            if self.configure(dict(self.config, load=arg)):
+                self.send("info", f"Loaded the model from {arg}: training goes on from its weights, "
+                                  "with a new history from iteration 0.")
         elif cmd == "save_session":
             s.save(arg, self.config)
             self.send("info", f"Saved the session to {arg}; open it again with File → Open session.")

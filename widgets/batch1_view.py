@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import SEQUENTIAL, SERIES_COLORS, fmt
+from .common import SEQUENTIAL, SERIES_COLORS, HoverReadout, explain_tabs, fit_title, fmt, legend_below
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -36,8 +36,8 @@ def moving_average(y: np.ndarray, window: int) -> np.ndarray:
 
 
 def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
-    w = pg.PlotWidget(title=title)
-    w.setTitle(title, size="9pt")
+    w = pg.PlotWidget()
+    fit_title(w.getPlotItem(), title)
     w.showGrid(x=True, y=True, alpha=0.2)
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
@@ -54,6 +54,13 @@ def rich_label() -> QtWidgets.QLabel:
     return label
 
 
+def legends_and_readouts(*plots: pg.PlotWidget) -> list[HoverReadout]:
+    """Legends under the axes (never over the curves) and a hover readout for each plot."""
+    for p in plots:
+        legend_below(p.getPlotItem())
+    return [HoverReadout(p.getPlotItem()) for p in plots]
+
+
 def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -> dict[str, pg.PlotDataItem]:
     """One curve per history key of ``spec`` (key -> (plot, label, colour, dashed)), created once."""
     curves = {}
@@ -67,7 +74,8 @@ def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -
 
 def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict, points: list) -> set[str]:
     """New history points into ``series`` and the curves they touch: losses as a moving average (one
-    example per step is noisy), at most ~3,000 points drawn; accuracies in %. Returns the keys touched."""
+    example per step is noisy), at most ~3,000 points drawn; accuracies as fractions (0–1), as in every
+    lab. Returns the keys touched."""
     touched = set()
     for it, metrics in points:
         for key in spec:
@@ -83,8 +91,6 @@ def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict,
             if len(xs) > 3000:
                 step = len(xs) // 3000 + 1
                 xs, ys = xs[::step], ys[::step]
-        else:
-            ys = 100.0 * ys
         curves[key].setData(xs, ys)
     return touched
 
@@ -97,9 +103,8 @@ class Batch1Tab(QtWidgets.QWidget):
         self.header = rich_label()
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
-        self.acc_plot = plot("held-out accuracy", "accuracy (%)")
-        self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")  # bottom right: the curves rise
+        self.acc_plot = plot("held-out accuracy", "fraction (0–1)")  # as every lab's curves
+        self.readouts = legends_and_readouts(self.loss_plot, self.acc_plot)
         self.curves = make_curves(CURVES, self.loss_plot, self.acc_plot)
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
                         for _ in range(4)]
@@ -351,9 +356,8 @@ class RouterTab(QtWidgets.QWidget):
         self.diagram = RoutingDiagram()
         grid.addWidget(self.diagram, 1, 0, 1, 3)
         self.loss_plot = plot("training loss of the chosen expert (moving average)", "cross-entropy")
-        self.acc_plot = plot("held-out accuracy, routed", "accuracy (%)")
-        self.loss_plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.acc_plot.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.acc_plot = plot("held-out accuracy, routed", "fraction (0–1)")
+        self.readouts = legends_and_readouts(self.loss_plot, self.acc_plot)
         self.curves = make_curves(ROUTER_CURVES, self.loss_plot, self.acc_plot)
         self.digits_plot = plot("digits per expert (GN+WS, recent training images)", "expert", bottom="digit")
         self.digits_plot.showGrid(x=False, y=False)
@@ -424,6 +428,7 @@ class Batch1View(LabView):
         self.tabs.addTab(self.main, "BN vs GN+WS")
         self.tabs.addTab(self.router, "Routing net")
         self.tabs.addTab(self.inspector, "Layer inspector")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
         self.tabs.currentChanged.connect(lambda _: self.snap is not None and self._render(self.snap))

@@ -16,11 +16,11 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import PHASE_COLORS, BarPanel, HistogramPanel, ImagePanel, fmt, section_label, tile
+from .common import PHASE_COLORS, BarPanel, HistogramPanel, ImagePanel, explain_tabs, fmt, section_label, tile
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
 from .landscape_view import LandscapeView
-from .layer_inspector import LayerInspector
+from .layer_inspector import InspectsEnds, LayerInspector
 from .report_panel import ReportPanel
 
 STRIP_PAGE = 16
@@ -308,7 +308,8 @@ class FeatureMapsTab(QtWidgets.QWidget):
             self.input_image.clear_image("run a forward phase to see it")
         if probs is not None:
             p = np.asarray(probs)
-            self.probs.set_vector(p, f"prediction: {pred} (p = {p[pred]:.2f})", labels=DIGITS,
+            green = "green: true label" if label is not None else "green: the prediction (no label)"
+            self.probs.set_vector(p, f"prediction: {pred} (p = {p[pred]:.2f}) · {green}", labels=DIGITS,
                                   highlight=label if label is not None else pred)
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")
@@ -478,6 +479,7 @@ class EnginesTab(QtWidgets.QWidget):
     def _speed_clicked(self) -> None:
         self.progress.setVisible(True)
         self.progress.setValue(0)
+        self.progress.setFormat("starting…")
         self.run_speed.setEnabled(False)
         self.speed_requested.emit()
 
@@ -514,6 +516,7 @@ class EnginesTab(QtWidgets.QWidget):
             self.run_speed.setEnabled(True)
         else:
             self.progress.setValue(int(100 * float(progress.get("progress", 0.0))))
+            self.progress.setFormat(f"{progress['stage']} · %p%" if progress.get("stage") else "%p%")
 
     def set_speed(self, speed: dict | None, snap: dict) -> None:
         engine = snap.get("engine", "")
@@ -529,7 +532,7 @@ class EnginesTab(QtWidgets.QWidget):
                 self.speed.setText(text)
 
 
-class CNNView(LabView):
+class CNNView(InspectsEnds, LabView):
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
@@ -539,6 +542,7 @@ class CNNView(LabView):
         self.engines_tab = EnginesTab()
         self.inputs_tab = InputsTab()
         self.inspector = LayerInspector()
+        self.inspector.wants_batch.connect(lambda: self.command.emit("batch", {}))
         self.report = ReportPanel()
         self.landscape = LandscapeView(title="Held-out loss around this run's training path")
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
@@ -549,6 +553,7 @@ class CNNView(LabView):
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
         self.tabs.addTab(self.landscape, "Loss landscape")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
         self._strip_requested_at = 0.0
@@ -596,6 +601,8 @@ class CNNView(LabView):
         self._request_strip()
 
     def on_reply(self, name: str, reply: dict) -> None:
+        if self.batch_reply(name, reply):
+            return
         if name in ("inspect", "inspect_heldout"):
             self._augment_key = None  # another example: the strip follows it
         if name == "heldout_examples":
@@ -647,6 +654,7 @@ class CNNView(LabView):
         elif current is self.inspector:
             self.inspector.set_snapshot(snap)
         self.report.set_report(snap.get("view", {}).get("report"))
+        self.landscape.set_cursor(snap.get("iteration", 0))
 
 
 # ---------------------------------------------------------------------------- synthetic data

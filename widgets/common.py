@@ -4,6 +4,7 @@ Every panel builds its pyqtgraph items once; ``set_*`` methods only push new dat
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -55,6 +56,138 @@ def range_levels(a: np.ndarray) -> tuple[float, float]:
     return lo, hi
 
 
+class FittingLabel(pg.LabelItem):
+    """A plot title that never widens its plot: pyqtgraph's LabelItem makes its text width the
+    minimum width (at every resize), and a long title pushed the right end of the data out of
+    view. This one may be narrower than its text: the text then starts at the left and is cut
+    at the right (the full text is the tooltip)."""
+
+    def updateMin(self) -> None:
+        super().updateMin()
+        self.setMinimumWidth(0)
+        self._sizeHint[QtCore.Qt.SizeHint.MinimumSize] = (0, self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1])
+
+    def resizeEvent(self, ev) -> None:
+        self.opts["justify"] = "left" if self.itemRect().width() > self.rect().width() else "center"
+        super().resizeEvent(ev)
+
+
+def fit_title(plot: pg.PlotItem, title: str, size: str = "9pt") -> None:
+    """Set a plot's title without letting it widen the plot past its widget (see FittingLabel)."""
+    if not isinstance(plot.titleLabel, FittingLabel):
+        old = plot.titleLabel
+        plot.layout.removeItem(old)
+        old.setParentItem(None)
+        plot.titleLabel = FittingLabel("", size=size)
+        plot.layout.addItem(plot.titleLabel, 0, 1)
+    plot.setTitle(title, size=size)
+    plot.titleLabel.setToolTip(title)
+
+
+def no_si_prefix(plot: pg.PlotItem, *axes: str) -> None:
+    """Axes show values as they are: no "(x0.001)" scaling in the label."""
+    for axis in axes or ("left", "bottom"):
+        plot.getAxis(axis).enableAutoSIPrefix(False)
+
+
+class OutsideLegend(pg.LegendItem):
+    """A legend in the plot's own layout, under the x axis: it never covers the data.
+
+    pyqtgraph's LegendItem floats over the view box; placed in a layout it must report its
+    size as a size hint instead of setting its own geometry."""
+
+    def updateSize(self) -> None:
+        # may be narrower than its entries (long names are cut at the right): it must never widen the
+        # plot past its widget, as the ResNet lab's eight entries did
+        self.setMinimumWidth(0)
+        self.updateGeometry()
+
+
+def legend_below(plot: pg.PlotItem, columns: int = 2, text_size: str = "8pt") -> OutsideLegend:
+    """A legend under ``plot``'s x axis; curves plotted with a name are added to it."""
+    legend = OutsideLegend(colCount=columns, labelTextSize=text_size, frame=False, verSpacing=-6)
+    plot.layout.addItem(legend, 5, 1)  # rows of a PlotItem: title, top axis, view, bottom axis, label
+    plot.legend = legend
+    return legend
+
+
+class _OnLeave(QtCore.QObject):
+    """Calls ``callback`` when the watched widget loses the mouse."""
+
+    def __init__(self, callback):
+        super().__init__()
+        self.callback = callback
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.Leave:
+            self.callback()
+        return False
+
+
+class HoverReadout:
+    """Hovering a plot shows, at the nearest x, the value of every named curve.
+
+    Reads the curves' own data (``xData``/``yData``), so it works for any plot; it draws a
+    thin vertical line and one text box, both created once."""
+
+    def __init__(self, plot: pg.PlotItem, x_name: str = "iteration", x_format=lambda x: f"{x:,.0f}"):
+        self.plot, self.x_name, self.x_format = plot, x_name, x_format
+        self.line = pg.InfiniteLine(angle=90, pen=pg.mkPen("#bbbbbb", width=1))
+        self.text = pg.TextItem("", anchor=(0, 0), color="#222", fill=pg.mkBrush(255, 255, 255, 225),
+                                border=pg.mkPen("#bbbbbb"))
+        for item in (self.line, self.text):
+            item.setZValue(1000)
+            item.hide()
+            plot.addItem(item, ignoreBounds=True)
+        self.proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=30, slot=lambda args: self.show_at(args[0]))
+        self.leave = _OnLeave(self.hide)  # the mouse left the widget: no readout left behind
+        for view in plot.scene().views():
+            view.viewport().installEventFilter(self.leave)
+
+    def lines_at(self, x: float) -> list[str]:
+        out = []
+        for item in self.plot.listDataItems():
+            name = item.name()
+            xs, ys = item.xData, item.yData
+            if not name or not item.isVisible() or xs is None or not len(xs):
+                continue
+            i = int(np.clip(np.searchsorted(xs, x), 1, len(xs) - 1)) if len(xs) > 1 else 0
+            if len(xs) > 1 and abs(xs[i - 1] - x) <= abs(xs[i] - x):
+                i -= 1
+            out.append((xs[i], f"{name}: {fmt(float(ys[i]))}"))
+        if not out:
+            return []
+        nearest_x = min(out, key=lambda o: abs(o[0] - x))[0]
+        return [f"{self.x_name} {self.x_format(float(nearest_x))}"] + [text for _, text in out]
+
+    def show_at(self, scene_pos) -> None:
+        vb = self.plot.vb
+        if not vb.sceneBoundingRect().contains(scene_pos):
+            self.hide()
+            return
+        p = vb.mapSceneToView(scene_pos)
+        x = 10 ** p.x() if self.plot.ctrl.logXCheck.isChecked() else p.x()
+        lines = self.lines_at(x)
+        if not lines:
+            self.hide()
+            return
+        self.text.setText("\n".join(lines))
+        # at the top of the plot, off the curve under the mouse; to the left when there is no room right
+        box = vb.sceneBoundingRect()
+        room_right, room_left = box.right() - scene_pos.x(), scene_pos.x() - box.left()
+        left = room_right < self.text.boundingRect().width() + 6 and room_left > room_right
+        self.text.setAnchor((1, 0) if left else (0, 0))
+        _, (_, y_top) = vb.viewRange()
+        self.text.setPos(p.x(), y_top)
+        self.line.setValue(p.x())
+        self.text.show()
+        self.line.show()
+
+    def hide(self) -> None:
+        self.text.hide()
+        self.line.hide()
+
+
 def fmt(x: float) -> str:
     if x is None or not np.isfinite(x):
         return "–"
@@ -71,7 +204,8 @@ class ImagePanel(pg.GraphicsLayoutWidget):
     def __init__(self, title: str = "", diverging: bool = False, parent=None, min_height: int = 120):
         super().__init__(parent=parent)
         self.setMinimumHeight(min_height)
-        self.plot = self.addPlot(title=title)
+        self.plot = self.addPlot()
+        fit_title(self.plot, title)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
         self.plot.hideAxis("left")
@@ -89,7 +223,7 @@ class ImagePanel(pg.GraphicsLayoutWidget):
     def set_title(self, title: str) -> None:
         if title != getattr(self, "_title", None):
             self._title = title
-            self.plot.setTitle(title, size="9pt")
+            fit_title(self.plot, title)
 
     def set_image(self, image: np.ndarray, levels: tuple[float, float] | None = None,
                   diverging: bool | None = None, caption: str | None = None, gray: bool = False) -> None:
@@ -121,7 +255,7 @@ class HistogramPanel(pg.PlotWidget):
     def __init__(self, title: str = "", color: str = "#4C78A8", parent=None):
         super().__init__(parent=parent)
         self.setMinimumHeight(110)
-        self.setTitle(title, size="9pt")
+        fit_title(self.getPlotItem(), title)
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.curve = self.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush(color + "99"),
@@ -131,7 +265,7 @@ class HistogramPanel(pg.PlotWidget):
     def set_histogram(self, hist: dict | None, title: str | None = None) -> None:
         if title is not None and title != getattr(self, "_title", None):
             self._title = title
-            self.setTitle(title, size="9pt")
+            fit_title(self.getPlotItem(), title)
         if not hist:
             self.curve.setData([0, 1], [0])
             return
@@ -163,7 +297,7 @@ class BarPanel(pg.PlotWidget):
     def set_title(self, title: str) -> None:
         if title != self._title:
             self._title = title
-            self.setTitle(title, size="9pt")
+            fit_title(self.getPlotItem(), title)
 
     def set_vector(self, values: np.ndarray | None, title: str | None = None, labels: list[str] | None = None,
                    highlight: int | None = None) -> None:
@@ -189,6 +323,59 @@ class BarPanel(pg.PlotWidget):
             self._labels, self._n = labels, n
             self.getAxis("bottom").setTicks([list(enumerate(labels))] if labels is not None else None)
             self.setXRange(-0.6, n - 0.4, padding=0)
+
+
+# What each tab of the lab views shows, with the formula behind it: the tab's tooltip, and the
+# page's (a panel without a tooltip of its own shows its page's).
+TAB_HELP = {
+    "Layer inspector": "The selected block in the current iteration: its output y for the first example, the same "
+                       "over the batch, dL/d(output), the weights W and dL/dW, and the update's Δθ with ‖Δθ‖/‖θ‖ "
+                       "(about 1e-3 is healthy).",
+    "Classification report": "Held-out precision TP/(TP+FP), recall TP/(TP+FN) and F1 = 2PR/(P+R) per digit, "
+                             "macro F1 = their mean, and the confusion matrix (rows true, columns predicted), "
+                             "as of the last evaluation at or before the timeline's iteration.",
+    "Loss landscape": "The held-out loss L(θ₀ + α·d₁ + β·d₂) on a plane of weight space through this run's recorded "
+                      "weights (PCA of the path, or random filter-normalised directions); the dot follows the timeline.",
+    "Feature maps": "Each convolution channel's output map for one image (y[c] = relu(Σ_k W[c,k] ⋆ x[k] + b[c])), "
+                    "its 3×3 kernels, and dL/d(map): where a change would move the loss. Draw a digit to try your own.",
+    "NumPy vs Torch": "The same weights and batch through both engines: the largest difference of every gradient "
+                      "(max |a − b|, relative to the largest |a|), and each engine's training speed.",
+    "BN vs GN+WS": "Two CNNs trained on one image per step: BatchNorm (x̂ = (x − μ_batch)/σ_batch, which is the "
+                   "image itself at batch 1) vs GroupNorm (statistics per example over channel groups) with "
+                   "weight standardisation Ŵ = (W − mean)/std. Accuracy is a fraction (0–1).",
+    "Gradient flow: skip vs branch": "The gradient reaching each block, split into the part that came through the "
+                                     "skip (dL/dy) and through the branch (dL/dy · dF/dx) of y = x + F(x); the plain "
+                                     "net has only the branch.",
+    "‖∇W‖/‖W‖ per layer": "Each layer's gradient norm relative to its weights, ‖∇W‖/‖W‖, on a log scale: "
+                          "how fast each layer would change under plain SGD (Δθ = −η·∇W).",
+    "Runs compared": "Both runs' training loss (smoothed), held-out accuracy and macro F1 (fractions 0–1), and the "
+                     "per-parameter steps |Δθ| of the last update.",
+    "Inside the sequence": "Every unit (rows) of the selected layer under every character (columns): the gates "
+                           "i, f, o = σ(·), the candidate c̃ = tanh(·), the cell c_t = f⊙c_{t−1} + i⊙c̃ and "
+                           "h_t = o⊙tanh(c_t); then dL/dh_t through time and each character's loss −log p(next).",
+    "Generate": "The model writes one character at a time: p ∝ exp(z / T) at temperature T, sample, feed it back.",
+    "Inputs: normalization, augmentation": "What the network is fed: each pixel standardized as z = (x − μ) / σ "
+                                           "(when on) and the random augmentations (shift, rotate, scale, elastic, "
+                                           "blur, contrast, noise) drawn for a training image.",
+    "Routing net": "A router picks one of three expert sub-networks for each digit (y = expert_k(x), "
+                   "k = argmax of the router's scores); only the chosen expert runs and learns. Shares per expert "
+                   "and each expert's accuracy (fractions or %).",
+}
+
+
+def wrapped(text: str) -> str:
+    """A tooltip that wraps: Qt shows plain text on one line however long, rich text in a paragraph."""
+    return f"<p>{html.escape(text, quote=False)}</p>" if text else ""
+
+
+def explain_tabs(tabs: QtWidgets.QTabWidget) -> None:
+    """Tooltips for a view's tabs and their pages, from TAB_HELP."""
+    for i in range(tabs.count()):
+        text = TAB_HELP.get(tabs.tabText(i))
+        if text:
+            tabs.setTabToolTip(i, wrapped(text))
+            if not tabs.widget(i).toolTip():
+                tabs.widget(i).setToolTip(wrapped(text))
 
 
 def section_label(text: str) -> QtWidgets.QLabel:

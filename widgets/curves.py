@@ -9,7 +9,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from .common import SERIES_COLORS
+from .common import SERIES_COLORS, HoverReadout, fit_title, legend_below, no_si_prefix, wrapped
+
+EMPTY_X_RANGE = (0.0, 100.0)  # what an empty plot shows: iterations 0..100, never the last run's axes
+EMPTY_Y_RANGE = {"top": (0.0, 2.5), "bottom": (0.0, 1.0)}
 
 PRETTY = {
     "loss": "training loss", "heldout_loss": "held-out loss", "heldout_accuracy": "held-out accuracy",
@@ -38,30 +41,50 @@ def default_panel(key: str) -> str | None:
 
 
 class CurvesPanel(QtWidgets.QWidget):
-    def __init__(self, panel_of=default_panel, parent=None):
+    def __init__(self, panel_of=default_panel, parent=None, top_label: str = "loss",
+                 bottom_label: str = "fraction (0–1)"):
         super().__init__(parent)
         self.panel_of = panel_of
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.log_loss = QtWidgets.QCheckBox("log loss axis")
+        self.log_loss.setToolTip("Show the loss on a logarithmic axis: a loss that exploded (say to 1e30) "
+                                 "no longer flattens everything before it")
+        self.log_loss.toggled.connect(self.set_log_loss)
+        layout.addWidget(self.log_loss)
         self.glw = pg.GraphicsLayoutWidget()
+        self.glw.setToolTip(wrapped("Training loss L (mean cross-entropy of each batch, light; the moving average, dark) "
+                            "and held-out metrics every few iterations. Hover a curve to read its values; "
+                            "the dashed line is where the timeline is."))
         layout.addWidget(self.glw)
-        self.top = self.glw.addPlot(title="Loss")
+        self.top = self.glw.addPlot()
+        fit_title(self.top, "Loss", "10pt")
         # no grid: grid lines belong to the axes, and an axis spanning the plot repaints all its tick
         # labels whenever anything in the plot moves (measured: 61 -> 27 ms a frame in the MLP window)
         self.top.setLabel("bottom", "iteration")
-        self.top_legend = self.top.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.top.setLabel("left", top_label)
+        self.top_label = top_label
+        self.top_legend = legend_below(self.top)
         self.glw.nextRow()
-        self.bottom = self.glw.addPlot(title="Held-out")
+        self.bottom = self.glw.addPlot()
+        fit_title(self.bottom, "Held-out", "10pt")
         self.bottom.setLabel("bottom", "iteration")
-        self.bottom_legend = self.bottom.addLegend(offset=(-5, -5), labelTextSize="8pt")
+        self.bottom.setLabel("left", bottom_label)
+        self.bottom_legend = legend_below(self.bottom)
         self.bottom.setXLink(self.top)
+        for plot in (self.top, self.bottom):
+            no_si_prefix(plot)
+        self.readouts = [HoverReadout(self.top), HoverReadout(self.bottom)]
         # one evaluation point must not blow a 0.0001 difference up to the whole plot height
         self.top.setLimits(minYRange=0.05)
         self.bottom.setLimits(minYRange=0.02)
+        # iterations start at 0: one point must not centre the axis on it (−40 … 40 around iteration 1)
+        for plot in (self.top, self.bottom):
+            plot.setLimits(xMin=-1, minXRange=10)
         self.cursor_top = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.cursor_bottom = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
-        self.top.addItem(self.cursor_top)
-        self.bottom.addItem(self.cursor_bottom)
+        self.top.addItem(self.cursor_top, ignoreBounds=True)
+        self.bottom.addItem(self.cursor_bottom, ignoreBounds=True)
         self.series: dict[str, dict[int, float]] = {}
         self.items: dict[str, pg.PlotDataItem] = {}
         self.smoothed: pg.PlotDataItem | None = None
@@ -96,6 +119,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.smoothed = None
         self.labels = dict(labels or {})
         self.set_branches({}, {})
+        self.reset_ranges()
 
     def reset(self) -> None:
         for key, item in self.items.items():
@@ -103,6 +127,26 @@ class CurvesPanel(QtWidgets.QWidget):
         self.series = {k: {} for k in self.series}
         if self.smoothed is not None:
             self.smoothed.setData([], [])
+        self.reset_ranges()
+
+    def reset_ranges(self) -> None:
+        """Empty plots show iterations 0..100 and a plain range, not the axes of the run before
+        (after a diverged run they read ±1e32); they follow the data again as it arrives."""
+        for name, plot in (("top", self.top), ("bottom", self.bottom)):
+            y_range = EMPTY_Y_RANGE[name]
+            if name == "top" and self.log_loss.isChecked():
+                y_range = (-1.0, 1.0)  # log10 axis: 0.1 .. 10
+            plot.setRange(xRange=EMPTY_X_RANGE, yRange=y_range, padding=0)
+        for plot in (self.top, self.bottom):  # after both: the x axes are linked
+            plot.enableAutoRange()  # with no data this keeps the range above
+        for readout in self.readouts:
+            readout.hide()
+
+    def set_log_loss(self, on: bool) -> None:
+        self.top.setLogMode(y=on)
+        self.top.setLabel("left", f"{self.top_label} (log)" if on else self.top_label)
+        self.top.setLimits(minYRange=0.05 if not on else 0.02)
+        self.top.enableAutoRange()
 
     def add_points(self, points: list[tuple[int, dict]]) -> None:
         if not points:
@@ -128,7 +172,7 @@ class CurvesPanel(QtWidgets.QWidget):
             elif key == "loss":
                 name = self.labels.get(key, pretty(key))
                 item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=name)
-                self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name=f"{name} (smoothed)")
+                self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="smoothed")
             else:
                 item = panel.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
                                   symbolBrush=color, symbolPen=None, name=self.labels.get(key, pretty(key)))

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtWidgets
 
+from .common import wrapped
+
 
 class LabView(QtWidgets.QWidget):
     command = QtCore.Signal(str, dict)
@@ -21,6 +23,8 @@ class LabView(QtWidgets.QWidget):
     cancel_task = QtCore.Signal(str)        # stop a running task (e.g. a landscape computation)
     apply_settings = QtCore.Signal(dict)    # start a new run with these settings changed (e.g. a start point)
     owns_curves = False                     # True: the view draws its own curves; the window hides its panel
+    shows_network = True                    # False: the lab has no layer stack; the window hides the diagram
+    inspects_ends = False                   # True: the view shows the input batch and the loss (show_end)
 
     def set_snapshot(self, snap: dict) -> None:
         raise NotImplementedError
@@ -33,6 +37,9 @@ class LabView(QtWidgets.QWidget):
 
     def on_ready(self, info: dict) -> None:
         """A new run started (new lab, new settings, or a loaded model)."""
+
+    def show_end(self, end: str) -> None:
+        """The diagram's "input" or "loss" box was clicked (only when ``inspects_ends``)."""
 
 
 class SettingsForm(QtWidgets.QGroupBox):
@@ -59,6 +66,7 @@ class SettingsForm(QtWidgets.QGroupBox):
         outer.addStretch(1)
         self.editors: dict[str, tuple[object, QtWidgets.QWidget]] = {}
         self.live: dict[str, QtWidgets.QDoubleSpinBox] = {}
+        self.live_help: dict[str, str] = {}
 
     def set_options(self, options: list, values: dict) -> None:
         while self.form.rowCount():
@@ -67,9 +75,18 @@ class SettingsForm(QtWidgets.QGroupBox):
         for spec in options:
             value = values.get(spec.key, spec.default)
             editor = self._editor(spec, value)
-            editor.setToolTip(spec.tooltip)
+            editor.setToolTip(wrapped(spec.tooltip))
             self.form.addRow(spec.label, editor)
+            self.form.labelForField(editor).setToolTip(wrapped(spec.tooltip))
             self.editors[spec.key] = (spec, editor)
+        for key, (spec, editor) in self.editors.items():
+            only_when = getattr(spec, "only_when", ())
+            if only_when and only_when[0] in self.editors:
+                control = self.editors[only_when[0]][1]
+                wanted = str(only_when[1])
+                follow = (lambda text, e=editor, w=wanted: e.setEnabled(text == w))
+                control.currentTextChanged.connect(follow)
+                follow(control.currentText())
         self.apply_button.setVisible(bool(options))
 
     @staticmethod
@@ -111,6 +128,15 @@ class SettingsForm(QtWidgets.QGroupBox):
     def _emit_apply(self) -> None:
         self.apply.emit(self.values())
 
+    def live_label(self, name: str) -> str:
+        """ "plain_lr" -> "lr (plain net)", "adam.beta1" -> "adam: beta1"; others as they are."""
+        if "." in name:
+            run, key = name.split(".", 1)
+            return f"{run}: {key}"
+        if name.endswith("_lr") and name != "lr":
+            return f"lr ({name[:-3]} net)"
+        return name
+
     def set_live(self, hyperparams: dict) -> None:
         """Live hyperparameters from the snapshot; editors are created once, then only updated."""
         for name, value in hyperparams.items():
@@ -124,14 +150,20 @@ class SettingsForm(QtWidgets.QGroupBox):
                 box.setKeyboardTracking(False)
                 box.valueChanged.connect(lambda v, n=name: self.hyperparam.emit(n, float(v)))
                 self.live[name] = box
-                self.live_form.addRow(name, box)
+                key = name.split(".")[-1]  # "adam.beta1" -> "beta1"; "plain_lr" -> "lr"
+                tip = wrapped(self.live_help.get("lr" if key.endswith("_lr") else key, ""))
+                box.setToolTip(tip)
+                self.live_form.addRow(self.live_label(name), box)
+                self.live_form.labelForField(box).setToolTip(tip)
             box = self.live[name]
             if not box.hasFocus() and abs(box.value() - value) > 1e-12:
                 box.blockSignals(True)
                 box.setValue(value)
                 box.blockSignals(False)
 
-    def clear_live(self) -> None:
+    def clear_live(self, live_help: dict[str, str] | None = None) -> None:
+        """Remove the live editors (a new run); ``live_help``: name -> tooltip of each hyperparameter."""
+        self.live_help = dict(live_help or {})
         while self.live_form.rowCount():
             self.live_form.removeRow(0)
         self.live.clear()

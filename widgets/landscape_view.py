@@ -122,6 +122,8 @@ class LandscapeView(QtWidgets.QWidget):
         layout.addWidget(self.caption)
         self.result_id = None
         self.busy = False
+        self.path_points: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # name -> (iterations, (k, 2) points, colour)
+        self.cursor_iteration: int | None = None
 
     # ------------------------------------------------------------------ intents
     def _emit_compute(self) -> None:
@@ -180,6 +182,8 @@ class LandscapeView(QtWidgets.QWidget):
                 self.plot.removeItem(self.paths.pop(name))
                 self.legend.removeItem(name)
         spots, start = [], None
+        iterations = result.get("path_iterations", {})
+        self.path_points = {}
         for i, (name, p) in enumerate(paths.items()):
             p = np.asarray(p)
             c = (colors or {}).get(name, SERIES_COLORS[i % len(SERIES_COLORS)])
@@ -188,9 +192,13 @@ class LandscapeView(QtWidgets.QWidget):
                 self.paths[name] = self.plot.plot([], [], pen=pg.mkPen(c, width=2.5), name=label)
             self.paths[name].setData(p[:, 0], p[:, 1])
             spots.append({"pos": tuple(p[-1]), "brush": pg.mkBrush(c)})
+            if name in iterations and len(iterations[name]) == len(p):
+                self.path_points[name] = (np.asarray(iterations[name], dtype=np.float64), p, c)
             start = p[0] if start is None else start
         self.ends.setData(spots)
         self.start.setData([{"pos": tuple(start)}] if start is not None else [])
+        if self.path_points and self.cursor_iteration is not None:
+            self.set_cursor(self.cursor_iteration, force=True)
         self.plot.setRange(xRange=(a[0], a[-1]), yRange=(b[0], b[-1]), padding=0)
         ex = np.asarray(result.get("explained", [np.nan, np.nan]), dtype=np.float64)
         if result.get("directions") == "pca" and np.all(np.isfinite(ex)):
@@ -203,5 +211,20 @@ class LandscapeView(QtWidgets.QWidget):
             plane = "a random plane through the start (★); the paths barely project onto it"
         self.caption.setText(
             f"Held-out loss (log colour scale, min {fmt(float(z.min()))}, max {fmt(float(z.max()))}) on {plane}. "
-            "Each path is the projection of a network's recorded weights; the dot is where it is now. "
+            "Each path is the projection of a network's recorded weights; the dot is where it is at the "
+            "timeline's iteration (between recorded points: interpolated). "
             "The paths are not exactly in the plane, so the loss under a dot is only close to the network's real loss.")
+
+    def set_cursor(self, iteration: int, force: bool = False) -> None:
+        """Put each path's dot where the network was at ``iteration`` (the timeline), along the path."""
+        if not force and iteration == self.cursor_iteration:
+            return
+        self.cursor_iteration = int(iteration)
+        if not self.path_points:
+            return
+        spots = []
+        for its, points, c in self.path_points.values():
+            # np.interp holds the ends: beyond the last recorded point the dot stays at the end
+            spots.append({"pos": (float(np.interp(iteration, its, points[:, 0])),
+                                  float(np.interp(iteration, its, points[:, 1]))), "brush": pg.mkBrush(c)})
+        self.ends.setData(spots)

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
+from .common import explain_tabs
 from .lab_view import LabView
 from .landscape_view import LandscapeView
-from .layer_inspector import LayerInspector
+from .layer_inspector import InspectsEnds, LayerInspector
 from .report_panel import ReportPanel
 
 
-class MLPView(LabView):
+class MLPView(InspectsEnds, LabView):
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.tabs = QtWidgets.QTabWidget()
         self.inspector = LayerInspector()
+        self.inspector.wants_batch.connect(lambda: self.command.emit("batch", {}))
         self.report = ReportPanel()
         self.landscape = LandscapeView(title="Held-out loss around this run's training path")
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
@@ -24,6 +26,7 @@ class MLPView(LabView):
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
         self.tabs.addTab(self.landscape, "Loss landscape")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
 
     def set_snapshot(self, snap: dict) -> None:
@@ -32,6 +35,10 @@ class MLPView(LabView):
         else:
             self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))
+        self.landscape.set_cursor(snap.get("iteration", 0))
+
+    def on_reply(self, name: str, reply: dict) -> None:
+        self.batch_reply(name, reply)
 
     def on_task(self, name: str, progress: dict) -> None:
         if name != "landscape":

@@ -28,6 +28,7 @@ def _box_h() -> float:
 
 class NetworkDiagram(QtWidgets.QWidget):
     block_clicked = QtCore.Signal(int)
+    end_clicked = QtCore.Signal(str)  # "input" or "loss", when the view can show them
     freeze_toggled = QtCore.Signal(str, bool)   # block name, frozen from now on
 
     def __init__(self, parent=None):
@@ -41,7 +42,14 @@ class NetworkDiagram(QtWidgets.QWidget):
         self.gradient_stops_at: int | None = None
         self.setMinimumWidth(210)
         self.setMouseTracking(True)
+        self.clickable_ends = False
         self.setToolTip("Click a block to inspect it")
+
+    def set_clickable_ends(self, clickable: bool) -> None:
+        """Whether the input and loss boxes are clickable (the view shows the batch and the loss)."""
+        self.clickable_ends = clickable
+        self.setToolTip("Click a block to inspect it" + (" (input: the batch; loss: each example's loss)"
+                                                          if clickable else ""))
 
     # ---------------------------------------------------------------- data
     def set_blocks(self, blocks: list[dict]) -> None:
@@ -186,9 +194,13 @@ class NetworkDiagram(QtWidgets.QWidget):
     # ---------------------------------------------------------------- input
     def mousePressEvent(self, event) -> None:
         pos = event.position()
-        for r, (_, _, _, index) in enumerate(self._rows()):
-            if index < 0 or not self.box_rect(r).contains(pos):
+        for r, (_, _, role, index) in enumerate(self._rows()):
+            if not self.box_rect(r).contains(pos):
                 continue
+            if index < 0:
+                if self.clickable_ends:
+                    self.end_clicked.emit(role)
+                return
             name = self.blocks[index].get("name", "")
             if name in self.freezable and self.lock_rect(r).adjusted(-4, -6, 4, 6).contains(pos):
                 self.freeze_toggled.emit(name, name not in self.frozen)

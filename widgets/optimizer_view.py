@@ -301,6 +301,7 @@ class OptimizerView(LabView):
     """The race (surface mode) or the network race with its landscape (network mode)."""
 
     owns_curves = True  # it draws every optimizer's loss on a log scale itself
+    shows_network = False  # no layer stack: its blocks are the optimizers, picked in the view itself
 
     apply_settings = QtCore.Signal(dict)  # a new run with these settings (e.g. a start point clicked)
 
@@ -320,8 +321,9 @@ class OptimizerView(LabView):
         grid = QtWidgets.QGridLayout(surface_page)
         grid.setContentsMargins(0, 0, 0, 0)
         self.race = RacePlot()
-        self.race.setToolTip("Click anywhere to start a new race from there. Paused: arrows show each "
-                             "optimizer's next update.")
+        self.race.setToolTip("Contours of f(x, y); each optimizer's path from the shared start (★). Click anywhere "
+                             "to start a new race from there. Paused: arrows show each optimizer's next update "
+                             "θ ← θ + Δθ split into its parts (the gradient step −η·g, momentum, the rescaling).")
         self.race.clicked.connect(self._clicked)
         self.update_panel = QtWidgets.QLabel()
         self.update_panel.setTextFormat(QtCore.Qt.TextFormat.RichText)
@@ -331,6 +333,8 @@ class OptimizerView(LabView):
         self.log_axis = Log10Axis("left")
         self.lin_axis = pg.AxisItem("left")
         self.loss_plot = pg.PlotWidget(axisItems={"left": self.log_axis})
+        self.loss_plot.setToolTip("f(x, y) at each optimizer's point, iteration by iteration (log scale: a "
+                                  "straight line down is a constant rate of convergence).")
         self.loss_item = self.loss_plot.getPlotItem()
         self.loss_item.setTitle("loss f(x, y) vs iteration", size="9pt")
         self.loss_item.setLabel("bottom", "iteration")
@@ -382,6 +386,8 @@ class OptimizerView(LabView):
         self.landscape.compute.connect(lambda args: self.command.emit("landscape", args))
         self.landscape.cancel.connect(lambda: self.command.emit("landscape_cancel", {}))
         self.net_loss = pg.PlotWidget(axisItems={"left": Log10Axis("left")})
+        self.net_loss.setToolTip("Each optimizer's network: the training loss L = −(1/B) Σ log p(true) on the same "
+                                 "batches, log scale.")
         self.net_loss_item = self.net_loss.getPlotItem()
         self.net_loss_item.setTitle("training loss (each network, same batches) vs iteration", size="9pt")
         self.net_loss_item.setLabel("left", "loss (log scale)")
@@ -694,6 +700,8 @@ class OptimizerView(LabView):
         self.net_table.set_values(names, titles, v.get("optimizer_hyperparams", {}))
         if "landscape" in v:
             self.landscape.set_result(v["landscape"], self._colors(v), self._titles(v))
+        recorded = int(v.get("recorded", 0))
         self._set_header(f"<b>Iteration {snap.get('iteration', 0)}</b> · one MLP 784→32→10 per optimizer, "
-                         f"the same initial weights and the same batches · {v.get('recorded', 0)} points of each "
-                         "path recorded · compute the landscape to see the paths on the loss surface")
+                         f"the same initial weights and the same batches · {recorded} point"
+                         f"{'' if recorded == 1 else 's'} of each path recorded · compute the landscape to see "
+                         "the paths on the loss surface")

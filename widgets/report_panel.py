@@ -5,7 +5,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import SEQUENTIAL
+from .common import SEQUENTIAL, fit_title
+
+CELL_RANGE = (-0.5, 9.5)
 
 
 class ReportPanel(QtWidgets.QWidget):
@@ -20,10 +22,16 @@ class ReportPanel(QtWidgets.QWidget):
         self.table.setVerticalHeaderLabels([str(i) for i in range(10)] + ["macro avg"])
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.Stretch)
+        self.table.setToolTip(
+            "Per class c, on the held-out images: precision = TP / (TP + FP) (of the images predicted c, the "
+            "share that are c); recall = TP / (TP + FN) (of the images of c, the share found); "
+            "F1 = 2·precision·recall / (precision + recall); support = images of c. "
+            "Macro avg: the plain mean over the 10 classes (macro F1 = mean of the per-class F1).")
         left.addWidget(self.table)
         layout.addLayout(left, 1)
         self.glw = pg.GraphicsLayoutWidget()
-        self.plot = self.glw.addPlot(title="confusion matrix (rows: true, columns: predicted)")
+        self.plot = self.glw.addPlot()
+        fit_title(self.plot, "confusion matrix (held-out counts)")
         self.plot.invertY(True)
         self.plot.setAspectLocked(True)
         self.plot.setMouseEnabled(False, False)
@@ -35,8 +43,9 @@ class ReportPanel(QtWidgets.QWidget):
         self.plot.setLabel("bottom", "predicted")
         self.image = pg.ImageItem()
         self.image.setColorMap(SEQUENTIAL)
-        self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
         self.plot.addItem(self.image)
+        # cell (r, c) is centred on (c, r): the view shows exactly the 10 × 10 cells
+        self.plot.setRange(xRange=CELL_RANGE, yRange=CELL_RANGE, padding=0)
         self.texts = []
         for r in range(10):
             for c in range(10):
@@ -44,6 +53,9 @@ class ReportPanel(QtWidgets.QWidget):
                 t.setPos(c, r)
                 self.plot.addItem(t)
                 self.texts.append(t)
+        self.glw.setToolTip("Row = true digit, column = predicted digit; each cell counts held-out images. "
+                            "The diagonal is right; off-diagonal cells are the mistakes. "
+                            "Colour: log(1 + count), so a few mistakes still show.")
         layout.addWidget(self.glw, 1)
         self._pending = None
 
@@ -56,10 +68,13 @@ class ReportPanel(QtWidgets.QWidget):
         if not report or not self.isVisible():
             self._pending = report
             return
-        if getattr(self, "_shown", None) is not None and np.array_equal(self._shown, report["confusion"]):
+        key = (report.get("iteration"), id(report))
+        if getattr(self, "_shown", None) is not None and self._shown[0] == key[0] and \
+                np.array_equal(self._shown[1], report["confusion"]):
             return  # unchanged since the last evaluation
-        self._shown = np.array(report["confusion"])
-        self.title.setText(f"<b>Held-out classification report</b> — accuracy {report['accuracy']:.2%}, "
+        self._shown = (key[0], np.array(report["confusion"]))
+        at = f"iteration {report['iteration']:,}: " if "iteration" in report else ""
+        self.title.setText(f"<b>Held-out classification report</b> — {at}accuracy {report['accuracy']:.2%}, "
                            f"macro F1 {report['macro_f1']:.3f}")
         for i in range(10):
             for j, key in enumerate(("precision", "recall", "f1")):
@@ -71,6 +86,7 @@ class ReportPanel(QtWidgets.QWidget):
         cm = np.asarray(report["confusion"], dtype=np.float64)
         shown = np.log1p(cm)  # log scale so the off-diagonal errors are visible
         self.image.setImage(shown, levels=(0, max(1.0, shown.max())), autoLevels=False)
+        self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))  # after setImage: the rect scales the image it has
         top = shown.max() * 0.6
         for r in range(10):
             for c in range(10):

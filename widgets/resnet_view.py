@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import fmt
+from .common import explain_tabs, fmt
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
@@ -306,6 +306,9 @@ class GradientFlowTab(QtWidgets.QWidget):
                 color = RUN_COLORS[len(self.curves) % len(RUN_COLORS)]
                 self.curves[key] = self.over_time.plot([], [], pen=pg.mkPen(color, width=1.5), name=title, symbol="o",
                                                        symbolSize=5, symbolBrush=color, symbolPen=None)
+            label = self.over_legend.getLabel(self.curves[key])
+            if label is not None and label.text != title:  # a new run of another network (ResNet-50 after ResNet-20)
+                label.setText(title)
             xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
             ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
             ok = np.isfinite(ys) & (ys > 0)
@@ -518,6 +521,7 @@ class ResNetView(LabView):
         self.tabs.addTab(self.compare, "Runs compared")
         self.tabs.addTab(self.inspector, "Layer inspector")
         self.tabs.addTab(self.report, "Classification report")
+        explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.series: dict[str, dict[int, float]] = {}
         self._last: dict | None = None

@@ -34,7 +34,8 @@ from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
 from ..loading import read_model
 from ..numpy_engine.losses import softmax
-from ..torch_engine.classifier import configure_threads, layer_view, staged_phase_data
+from ..torch_engine.classifier import (configure_threads, layer_view, load_optimizer_state, optimizer_state,
+                                       staged_phase_data)
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
@@ -342,7 +343,7 @@ class Batch1Trainer(Trainer):
         for net, r in self.trained_nets().items():
             nets[net] = {"params": [p.detach().clone() for p in r.parameters()],
                          "buffers": [b.detach().clone() for b in r.buffers()],
-                         "optimizer": copy.deepcopy(self.optimizers[net].state_dict())}
+                         "optimizer": optimizer_state(self.optimizers[net])}
         return {"iteration": self.iteration, "nets": nets, "hyper": self.hyperparams(), "rng": rng_state(self.rng),
                 "perm": self.perm.copy(), "cursor": self.cursor, "last_metrics": dict(self.last_metrics)}
 
@@ -355,7 +356,7 @@ class Batch1Trainer(Trainer):
                     p.copy_(torch.as_tensor(v))
                 for b, v in zip(r.buffers(), saved["buffers"]):
                     b.copy_(torch.as_tensor(v))
-            self.optimizers[net].load_state_dict(copy.deepcopy(saved["optimizer"]))
+            load_optimizer_state(self.optimizers[net], saved["optimizer"])
             r.clear()
         for k, v in state["hyper"].items():
             self.set_hyperparam(k, v)

@@ -16,7 +16,7 @@ from .. import StepwiseError
 from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from ..loading import check_blocks, read_model
-from ..landscape import ParameterTrajectory, classifier_landscape
+from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
@@ -72,8 +72,10 @@ class ClassifierCommands:
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams()}
-        if self.report is not None:
-            out["report"] = self.report
+        # the report of the last evaluation at or before the cursor: going back shows the report of then
+        past = [k for k in self.reports if k <= self.iteration]
+        if past:
+            out["report"] = self.reports[max(past)]
         return out
 
     def command(self, name: str, args: dict) -> dict[str, Any]:
@@ -81,6 +83,8 @@ class ClassifierCommands:
             return self.landscape(args)
         if name == "classify":
             return self.classify(args["image"])
+        if name == "batch":
+            return self.batch_view()
         if name == "heldout_examples":
             idx = np.asarray(args.get("indices", range(16)), dtype=int)
             x = self.data.heldout_x[idx]
@@ -88,6 +92,23 @@ class ClassifierCommands:
             return {"images": x.copy(), "labels": self.data.heldout_y[idx].copy(), "predictions": pred,
                     "indices": idx}
         return super().command(name, args)
+
+    def batch_view(self, limit: int = 64) -> dict[str, Any]:
+        """The current batch for the diagram's "input" and "loss" boxes: the images and true labels,
+        and once this iteration's loss phase has run, each example's loss ℓ_i = −log p_i(true) and
+        softmax (from the training forward pass, dropout included)."""
+        if self._x is None:
+            return {"images": None}
+        n = min(limit, len(self._y))
+        labels = np.asarray(self._y[:n]).copy()
+        out: dict[str, Any] = {"images": np.stack([self.data_image(self._x[i]) for i in range(n)]),
+                               "labels": labels, "batch_size": int(len(self._y))}
+        logits = self.batch_logits()
+        if logits is not None:
+            probs = softmax(np.asarray(logits[:n], dtype=np.float64))  # (n, 10)
+            out["probs"] = probs
+            out["losses"] = -np.log(np.maximum(probs[np.arange(n), labels], 1e-300))
+        return out
 
 
 class NumpyClassifierTrainer(ClassifierCommands, Trainer):
@@ -123,6 +144,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
         self.report: dict[str, Any] | None = None
+        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
         self._updates: list[np.ndarray] = []
         self._x = self._y = None
         self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
@@ -167,6 +189,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
         x, y = self.next_batch()
         self._x, self._y = x, y
+        self.logits = None  # until this iteration's loss phase
         layers = self.model.layers
         for layer in layers:
             for op in layer.param_ops():
@@ -203,10 +226,15 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         return self.model.predict(self.prepare(images))
 
+    def batch_logits(self) -> np.ndarray | None:
+        return getattr(self, "logits", None)
+
     def evaluate(self) -> dict[str, float]:
         logits = self.predict_logits(self.data.heldout_x)
         pred = logits.argmax(axis=1)
-        self.report = classification_report(self.data.heldout_y, pred, classes=self.digits)
+        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
+                           iteration=self.iteration)
+        self.reports[self.iteration] = self.report
         loss = SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
                 "heldout_macro_f1": self.report["macro_f1"]}
@@ -224,10 +252,12 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"vector": a.ravel().copy()}
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
-        if self._x is None or not (0 <= block < len(self.model.layers)):
+        if not (0 <= block < len(self.model.layers)):
             return {}
         spec = self.phase_specs()[index]
         layer = self.model.layers[block]
+        if self._x is None:  # nothing computed yet (a new run, or restored from a keyframe): the weights are there
+            return self.weight_view(layer) if spec.kind == FORWARD else {}
         if spec.kind == FORWARD:
             out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
                    "activation": self.layer_view(layer.output[0]), "activation_hist": histogram(layer.output)}
@@ -253,9 +283,11 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
                 return {}
             params = [self.model.params()[i] for i in ids]
             updates = [self._updates[i] for i in ids]
-            return {"update_norms": [float(np.linalg.norm(u)) for u in updates],
-                    "param_norms": [float(np.linalg.norm(p)) for p in params],
-                    "update_hist": histogram(updates[0])}
+            out = {"update_norms": [float(np.linalg.norm(u)) for u in updates],
+                   "param_norms": [float(np.linalg.norm(p)) for p in params],
+                   "update_hist": histogram(updates[0])}
+            out.update({"update_" + k: v for k, v in self.weight_view(layer, updates[0]).items()})  # Δθ as an image
+            return out
         return {}
 
     @staticmethod
@@ -287,9 +319,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def landscape(self, args: dict) -> dict[str, Any]:
         points = self.trajectory.path_to(self.iteration, self.model.params())
-        return {"task": classifier_landscape(
+        return {"task": with_path_iterations(classifier_landscape(
             self, points, directions=args.get("directions", "pca"), resolution=int(args.get("resolution", 25)),
-            n_examples=int(args.get("n_examples", 2000)), seed=self.seed)}
+            n_examples=int(args.get("n_examples", 2000)), seed=self.seed), self.trajectory.iterations_to(self.iteration))}
 
     # ------------------------------------------------------------------ hyperparameters
     def hyperparams(self) -> dict[str, float]:
@@ -342,3 +374,4 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
                                   check=lambda meta: check_blocks(meta, mine, path))
         self.model.load_state_arrays(arrays)
         self.report = None
+        self.reports = {}

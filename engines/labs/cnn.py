@@ -25,6 +25,7 @@ Beyond the classifier's phase data the lab offers:
 """
 from __future__ import annotations
 
+import sys
 import time
 from typing import Any, Iterator
 
@@ -442,6 +443,17 @@ class CNNLab:
         from . import make_trainer
         rates = {}
         for engine in ("numpy", "torch"):
+            done = len(rates) / 2
+            if engine == "torch" and "torch._dynamo" not in sys.modules:
+                # The first click used to sit silent for 10-30 s: loading PyTorch takes ~5 s here, and the
+                # first torch.optim optimizer imports torch._dynamo (another ~5 s; more on a busy machine).
+                # Say so before each, and let the worker pump between them.
+                yield {"engine": "torch", "progress": done, "stage": "loading PyTorch (first time only)"}
+                import torch  # noqa: F401
+                yield {"engine": "torch", "progress": done,
+                       "stage": "loading torch._dynamo, which torch.optim needs (first time only)"}
+                import torch._dynamo  # noqa: F401
+            yield {"engine": engine, "progress": done, "stage": f"building the {engine} twin of this network"}
             config = {k: v for k, v in self.config.items() if k not in ("notify", "load")}
             trainer = make_trainer(dict(config, lab="cnn", engine=engine))
             times = []
@@ -451,7 +463,8 @@ class CNNLab:
                     pass
                 if i >= 3:  # warm-up first
                     times.append(time.perf_counter() - t0)
-                yield {"engine": engine, "progress": (len(rates) * (iterations + 3) + i + 1) / (2 * (iterations + 3))}
+                yield {"engine": engine, "progress": (len(rates) * (iterations + 3) + i + 1) / (2 * (iterations + 3)),
+                       "stage": f"timing the {engine} engine"}
             rates[engine] = 1.0 / float(np.median(times))
         self.speed_result = {"numpy_it_per_s": rates["numpy"], "torch_it_per_s": rates["torch"],
                              "numpy_over_torch": rates["torch"] / rates["numpy"], "batch_size": self.batch_size}

@@ -34,6 +34,7 @@ from ..loading import read_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
+from ..torch_engine.classifier import load_optimizer_state, optimizer_state
 from .classifier import classification_report, histogram
 
 ARCHS = ("small", "resnet50")
@@ -171,12 +172,12 @@ class TorchRun(Run):
     # ---- state
     def get_state(self) -> dict:
         return {"net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
-                "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+                "optimizer": optimizer_state(self.optimizer),
                 "norms": [dict(n) if n else None for n in self.norms]}
 
     def set_state(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
-        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))  # load keeps references: give it copies
+        load_optimizer_state(self.optimizer, state["optimizer"])
         for p in self.net.parameters():
             p.grad = None
         self.clear()
