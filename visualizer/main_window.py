@@ -234,6 +234,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.splitter.addWidget(self.view_holder)
         self.splitter.addWidget(self.curves)
         self.splitter.setSizes([260, 860, 380])
+        self.curves.setMinimumWidth(300)  # the lab view scrolls before the curves get too narrow to read
         self.splitter.setStretchFactor(1, 1)
 
         # bottom: timeline
