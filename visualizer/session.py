@@ -287,17 +287,18 @@ class Session:
         for _ in range(iterations):
             self.step_iteration()
 
-    def back_phase_target(self) -> int | None:
-        if self.position > self.first_iteration * len(self.specs):
-            return self.position - 1
-        return None
+    def back_phase_target(self, position: int | None = None) -> int | None:
+        """Where ← goes from ``position`` (the cursor by default); None at the first state."""
+        position = self.position if position is None else position
+        return position - 1 if position > self.first_iteration * len(self.specs) else None
 
-    def back_iteration_target(self) -> int | None:
-        if self.phase > 0:
-            return self.iteration * len(self.specs)
-        if self.iteration > self.first_iteration:
-            return (self.iteration - 1) * len(self.specs)
-        return None
+    def back_iteration_target(self, position: int | None = None) -> int | None:
+        """Where Shift+← goes: the start of this iteration, or of the one before at a boundary."""
+        n = len(self.specs)
+        it, phase = divmod(self.position if position is None else position, n)
+        if phase:
+            return it * n
+        return (it - 1) * n if it > self.first_iteration else None
 
     def seek_target(self, iteration: int) -> int:
         return max(self.first_iteration, min(int(iteration), self.furthest)) * len(self.specs)

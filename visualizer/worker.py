@@ -353,12 +353,7 @@ class SessionHost:
             if wanted < s.phase and self._view_key(wanted) in self._views:
                 self.virtual = wanted
                 return
-        it, ph = divmod(at, n)
-        first = s.first_iteration * n
-        if phase:
-            target = at - 1 if at > first else None
-        else:
-            target = it * n if ph else ((it - 1) * n if it > s.first_iteration else None)
+        target = s.back_phase_target(at) if phase else s.back_iteration_target(at)
         if target is None:
             return
         self.virtual = None
