@@ -13,6 +13,24 @@ from visualizer.host import autosave_path
 from visualizer.worker import start_engine_process
 
 
+def complete_snapshot(snap: dict, kept: dict) -> None:
+    """Put back what the engine did not send again: the block's arrays (``block_data`` None: not
+    recomputed while playing, or not shown) and unchanged view parts (``view_same``). They stay the very
+    same objects, so a widget can tell that nothing changed (``block_data_fresh`` False). ``kept`` holds
+    them between snapshots; every snapshot received goes through here, in order (dropped ones too)."""
+    snap["block_data_fresh"] = snap.get("block_data") is not None
+    if snap["block_data_fresh"]:
+        kept["block_data"] = snap["block_data"]
+    else:
+        snap["block_data"] = kept.get("block_data", {})
+    view = snap.setdefault("view", {})
+    parts = kept.get("view_parts", {})
+    for key in snap.pop("view_same", ()):
+        if key in parts:
+            view[key] = parts[key]
+    kept["view_parts"] = {k: v for k, v in view.items() if isinstance(v, dict) or hasattr(v, "shape")}
+
+
 class SessionClient(QtCore.QObject):
     """UI-side handle of the worker process. Emits the latest snapshot at most once per poll."""
 
@@ -39,6 +57,7 @@ class SessionClient(QtCore.QObject):
         self.timer.timeout.connect(self.poll)
         self.poll_ms = poll_ms
         self.process = None
+        self.kept: dict = {}   # what the engine sent last and does not send again while unchanged (complete_snapshot)
         self._start(config)
 
     def _start(self, config: dict) -> None:
@@ -84,6 +103,7 @@ class SessionClient(QtCore.QObject):
             while self.conn.poll(0) and time.perf_counter() < deadline:
                 kind, payload = self.conn.recv()
                 if kind == "snapshot":
+                    complete_snapshot(payload, self.kept)
                     if latest is not None and not payload["history_reset"]:
                         # keep only the latest snapshot, but never drop curve points
                         payload["history"] = latest["history"] + payload["history"]
@@ -93,6 +113,7 @@ class SessionClient(QtCore.QObject):
                     latest = payload
                 elif kind == "ready":
                     self.config = dict(payload["config"])
+                    self.kept.clear()
                     self.ready.emit(payload)
                 elif kind == "error":
                     self.error.emit(payload)

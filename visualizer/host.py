@@ -14,11 +14,15 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from engines import StepwiseError
 from visualizer.keyframes import _pid_alive
 
 
 SNAPSHOT_INTERVAL = 1.0 / 30.0
+BLOCK_DATA_EVERY = 0.1   # s: while playing, the selected block's arrays (the costly part) at most 10 times a second
+PHASE_PLAY_AFTER = 1.5 * SNAPSHOT_INTERVAL  # an iteration slower than this plays phase by phase at max speed
 SPEEDS: dict[str, tuple[str, float | None]] = {
     "1 phase/s": ("phase", 1.0),
     "4 phases/s": ("phase", 4.0),
@@ -122,6 +126,9 @@ class SessionHost:
         self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
         self.prefetch = None                  # filling the pool behind the cursor while idle
         self._prefetched_at = None
+        self.shown: dict = {"block_data": True}   # what the visible view draws (the "view" command)
+        self._block_data_at = 0.0             # when the block's arrays were last sent
+        self._sent_parts: dict = {}           # view_data part -> the object last sent (sent again only when new)
 
     # ------------------------------------------------------------------ set-up
     def configure(self, config: dict) -> bool:
@@ -168,6 +175,8 @@ class SessionHost:
         self.tasks.clear()
         self._sent_version = -1
         self._sent_log = 0
+        self._sent_parts.clear()
+        self._block_data_at = 0.0
         for note in notes:
             self.send("info", note)
         self.send("ready", self.ready_info())
@@ -210,7 +219,8 @@ class SessionHost:
 
     # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
     # (the cursor stays where the replay had got to), and every other one lets it finish first
-    KEEP_REPLAY = ("seek", "back_phase", "back_iteration", "select", "speed", "switch_line", "cancel_task", "notes")
+    KEEP_REPLAY = ("seek", "back_phase", "back_iteration", "select", "speed", "switch_line", "cancel_task", "notes",
+                   "view")
     CANCEL_REPLAY = ("pause", "play", "toggle", "run_to", "step_phase", "step_iteration")
     # commands that need the engine exactly at the phase shown (not further on in the iteration)
     NEED_EXACT = ("hyper", "command", "save", "save_session", "select")
@@ -269,6 +279,10 @@ class SessionHost:
             self.speed = arg
         elif cmd == "select":
             s.select_block(int(arg))
+            self._block_data_at = 0.0   # the new block's arrays go with the next snapshot
+        elif cmd == "view":  # what the visible view draws: {"block_data": bool}; the engine computes only that
+            self.shown = {"block_data": bool(dict(arg).get("block_data", True))}
+            self._block_data_at = 0.0
         elif cmd == "hyper":
             name, value = arg
             s.set_hyperparam(name, float(value))
@@ -519,7 +533,12 @@ class SessionHost:
         s = self.session
         unit, rate = SPEEDS[self.speed]
         now = time.perf_counter()
-        if rate is None:
+        if rate is None and self._phase_by_phase():
+            # an iteration is longer than a frame (LSTM, ResNet): one phase per tick, so the window shows
+            # the phase running and a command waits one phase, not one iteration (same numbers: the same
+            # fast generator, advanced one phase at a time)
+            s.play_phase()
+        elif rate is None:
             deadline = now + 0.025
             while time.perf_counter() < deadline and not self._reached():
                 s.step_iteration()
@@ -532,6 +551,10 @@ class SessionHost:
         if self._reached():
             self.playing = False
             self.send("reached", s.iteration)
+
+    def _phase_by_phase(self) -> bool:
+        seconds = self.session.iteration_seconds()
+        return seconds is not None and seconds > PHASE_PLAY_AFTER
 
     def _reached(self) -> bool:
         return self.run_to is not None and self.session.iteration >= self.run_to and self.session.phase == 0
@@ -589,15 +612,28 @@ class SessionHost:
         self._sent_log = len(s.history_log)
         sel = s.selected_block
         key = self._view_key(phase)
+        now = time.perf_counter()
         if self.virtual is not None:
             block_data, view, last_metrics = self._views[key]
+        elif self.playing:
+            # while playing, the block's arrays only when the view draws them, at most every BLOCK_DATA_EVERY
+            # (a pause, a step or a new selection sends them at once)
+            due = self.shown["block_data"] and now - self._block_data_at >= BLOCK_DATA_EVERY
+            block_data = s.block_phase_data(sel) if due else None
+            view, last_metrics = t.view_data(sel), dict(t.last_metrics)
+            self._views.clear()
         else:
             block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
-            if self.playing:
-                self._views.clear()
-            else:  # ← within this iteration shows it again without replaying
-                self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
-                self._views[key] = (block_data, view, last_metrics)
+            # ← within this iteration shows it again without replaying
+            self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+            self._views[key] = (block_data, view, last_metrics)
+        if block_data is not None:
+            self._block_data_at = now
+        # a part of view_data handed over as the very object sent before is unchanged: the window keeps it
+        same = [k for k, v in view.items() if isinstance(v, (dict, np.ndarray)) and self._sent_parts.get(k) is v]
+        self._sent_parts = {k: v for k, v in view.items() if isinstance(v, (dict, np.ndarray))}
+        if same:
+            view = {k: v for k, v in view.items() if k not in same}
         snap = {
             "lab": t.lab, "engine": t.engine, "iteration": s.iteration, "phase": phase, "phase_count": n,
             "label": s.label_at(phase), "next_label": s.specs[phase].label if phase < n else "",
@@ -606,7 +642,7 @@ class SessionHost:
             "playing": self.playing, "speed": self.speed, "furthest": s.furthest,
             "ips": s.iterations_per_second(), "selected_block": sel,
             "blocks": self._blocks(),
-            "block_data": block_data, "view": view,
+            "block_data": block_data, "view": view, "view_same": same,   # block_data None: as before
             "history": points, "history_reset": reset, "keyframes": len(s.store),
             "last_metrics": last_metrics, "line": s.line_id,
         }

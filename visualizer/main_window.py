@@ -258,6 +258,14 @@ class MainWindow(QtWidgets.QMainWindow):
         for w in (self.status_iter, self.status_speed, self.status_engine):
             sb.addPermanentWidget(w)
 
+    def send_shown(self) -> None:
+        """Tell the engine what the visible view draws: it computes the block's arrays only for that."""
+        if self.view is not None:
+            shown = {"block_data": self.view.shows_block_data()}
+            if shown != getattr(self, "_shown_sent", None):
+                self._shown_sent = shown
+                self.client.send("view", shown)
+
     def _block_clicked(self, index: int) -> None:
         self.client.send("select", index)
         if self.view is not None:
@@ -465,6 +473,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # ------------------------------------------------------------------ rendering
     def on_ready(self, info: dict) -> None:
         self.config = dict(info["config"])
+        self._shown_sent = None   # a new engine process may have started: say again what is shown
         self._forget_previous_run()
         lab = info["lab"]
         if lab != self.lab:
@@ -483,6 +492,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.diagram.set_clickable_ends(self.view.inspects_ends)
             self.view_holder.addWidget(self.view)
             self.view_holder.setCurrentWidget(self.view)
+            tabs = getattr(self.view, "tabs", None)
+            if isinstance(tabs, QtWidgets.QTabWidget):
+                tabs.currentChanged.connect(lambda _: self.send_shown())
+        self.send_shown()
         self.lab_combo.setCurrentIndex(self.lab_combo.findData(lab))
         self.engine_combo.clear()
         self.engine_combo.addItems(list(LABS[lab].engines))

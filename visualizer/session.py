@@ -70,6 +70,7 @@ class Session:
         self._kf_seconds = time.perf_counter() - t0
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
+        self._play_seconds: float | None = None   # play_phase: time spent so far in this iteration's phases
         # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
         self.adaptive = max_keyframes is None and interval is None
         start = trainer.iteration
@@ -282,6 +283,24 @@ class Session:
         if whole and not detail:
             self._measure_iteration(time.perf_counter() - t0)
         self._finish_iteration()
+
+    def play_phase(self) -> PhaseEvent | None:
+        """One phase of play at full speed: the fast generator of step_iteration (detail=False), advanced
+        one phase at a time, so a slow iteration shows its phases (same numbers as step_iteration)."""
+        t0 = time.perf_counter()
+        if self._gen is None:
+            self._play_seconds = 0.0   # timed only when played from its start, as step_iteration times it
+        event = self._run_phase(detail=False)
+        if self._play_seconds is not None:
+            self._play_seconds += time.perf_counter() - t0
+            if self.phase == 0:  # the iteration finished: its time sizes the keyframes
+                self._measure_iteration(self._play_seconds)
+                self._play_seconds = None
+        return event
+
+    def iteration_seconds(self) -> float | None:
+        """The median time of a recent training iteration (None until one was timed)."""
+        return self._it_seconds
 
     def run(self, iterations: int) -> None:
         for _ in range(iterations):

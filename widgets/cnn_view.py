@@ -533,6 +533,7 @@ class EnginesTab(QtWidgets.QWidget):
 
 
 class CNNView(InspectsEnds, LabView):
+    block_data_tabs = ("Feature maps", "Layer inspector")
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)

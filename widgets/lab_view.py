@@ -25,6 +25,15 @@ class LabView(QtWidgets.QWidget):
     owns_curves = False                     # True: the view draws its own curves; the window hides its panel
     shows_network = True                    # False: the lab has no layer stack; the window hides the diagram
     inspects_ends = False                   # True: the view shows the input batch and the loss (show_end)
+    # the tabs (of ``self.tabs``) that draw the selected block's arrays (snapshot["block_data"]); None: all.
+    # While another tab is shown, the engine does not compute them (the window sends "view").
+    block_data_tabs: tuple[str, ...] | None = None
+
+    def shows_block_data(self) -> bool:
+        tabs = getattr(self, "tabs", None)
+        if self.block_data_tabs is None or not isinstance(tabs, QtWidgets.QTabWidget):
+            return True
+        return tabs.tabText(tabs.currentIndex()) in self.block_data_tabs
 
     def set_snapshot(self, snap: dict) -> None:
         raise NotImplementedError

@@ -12,6 +12,7 @@ from .report_panel import ReportPanel
 
 
 class MLPView(InspectsEnds, LabView):
+    block_data_tabs = ("Layer inspector",)
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)

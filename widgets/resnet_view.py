@@ -506,6 +506,7 @@ class CompareTab(QtWidgets.QWidget):
 
 
 class ResNetView(LabView):
+    block_data_tabs = ("Layer inspector",)
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)

@@ -1,0 +1,94 @@
+"""A fluid window: the engine sends only what the visible view draws, slow labs play phase by phase,
+and neither changes a number."""
+from __future__ import annotations
+
+import numpy as np
+
+import visualizer.host as host_module
+from engines.labs import make_trainer
+from visualizer.client import complete_snapshot
+from visualizer.host import SessionHost
+from visualizer.session import Session
+
+CONFIG = {"lab": "mlp", "seed": 0, "hidden": "16", "batch_size": 16}
+
+
+def flat(tree) -> list[np.ndarray]:
+    if isinstance(tree, dict):
+        return [a for k in sorted(tree) for a in flat(tree[k])]
+    if isinstance(tree, (list, tuple)):
+        return [a for v in tree for a in flat(v)]
+    return [np.asarray(tree)] if isinstance(tree, np.ndarray) else []
+
+
+def test_playing_phase_by_phase_gives_the_same_numbers_as_whole_iterations():
+    whole, by_phase = Session(make_trainer(dict(CONFIG))), Session(make_trainer(dict(CONFIG)))
+    for _ in range(3):
+        whole.step_iteration()
+    n = len(by_phase.specs)
+    for _ in range(3 * n):
+        by_phase.play_phase()
+    assert by_phase.iteration == 3 and by_phase.phase == 0
+    assert by_phase.iteration_seconds() is not None  # timed as step_iteration times it (keyframe spacing)
+    a, b = flat(whole.trainer.get_state()), flat(by_phase.trainer.get_state())
+    assert len(a) == len(b) and len(a) > 0
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert whole.history[3]["loss"] == by_phase.history[3]["loss"]
+
+
+def test_a_slow_lab_plays_one_phase_per_tick_and_says_which(monkeypatch):
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)))
+    host.configure(dict(CONFIG))
+    host.session.step_iteration()                     # timed: now "slow" with the threshold at 0
+    monkeypatch.setattr(host_module, "PHASE_PLAY_AFTER", 0.0)
+    host.handle("play")
+    host.tick()
+    assert host.session.iteration == 1 and host.session.phase == 1
+    snap = host.snapshot()
+    assert snap["playing"] and snap["phase"] == 1 and snap["active_kind"] == "forward"
+    host.handle("pause")                              # lands between two phases, not after the iteration
+    assert host.session.phase == 1 and not host.playing
+
+
+def test_block_data_only_for_a_view_that_draws_it_and_at_most_every_tenth_of_a_second(monkeypatch):
+    host = SessionHost(lambda kind, payload: None)
+    host.configure(dict(CONFIG))
+    host.handle("step_iteration")
+    assert host.snapshot()["block_data"]              # paused: always there
+    host.handle("play")
+    host.tick()
+    monkeypatch.setattr(host_module, "BLOCK_DATA_EVERY", 0.0)
+    assert host.snapshot()["block_data"]              # playing, due
+    monkeypatch.setattr(host_module, "BLOCK_DATA_EVERY", 3600.0)
+    assert host.snapshot()["block_data"] is None      # playing, not due: not recomputed
+    host.handle("select", 1)
+    assert host.snapshot()["block_data"]              # a new selection: at once
+    host.handle("view", {"block_data": False})        # a tab without the block's arrays is shown
+    monkeypatch.setattr(host_module, "BLOCK_DATA_EVERY", 0.0)
+    host.tick()
+    assert host.snapshot()["block_data"] is None
+    monkeypatch.setattr(host_module, "BLOCK_DATA_EVERY", 3600.0)
+    host.handle("view", {"block_data": True})         # shown again: at once
+    assert host.snapshot()["block_data"]
+    host.handle("pause")
+    assert host.snapshot()["block_data"]
+
+
+def test_the_window_side_puts_back_what_was_not_sent_again():
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)))
+    host.configure({"lab": "optimizers", "seed": 0})
+    first = next(p for k, p in sent if k == "snapshot")   # the first snapshot of the run carries the surface
+    kept: dict = {}
+    complete_snapshot(first, kept)
+    assert "surface" in first["view"]
+    host.handle("play")
+    host.tick()
+    second = host.snapshot()
+    assert "surface" not in second["view"] and "surface" in second["view_same"]   # the same grid: not resent
+    complete_snapshot(second, kept)
+    assert second["view"]["surface"] is first["view"]["surface"]
+    third = {"block_data": None, "view": {}, "view_same": []}
+    complete_snapshot(third, kept)
+    assert third["block_data"] is second["block_data"] and not third["block_data_fresh"]
