@@ -26,6 +26,46 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#333")
 
 
+def cache_axes(root: QtWidgets.QWidget) -> int:
+    """Every pyqtgraph axis under ``root`` paints from a cached pixmap: an axis is redrawn (its ticks laid
+    out and its text drawn) only when its own range or labels change, not whenever a curve or an image in
+    its plot moves (measured: most of a frame's paint time went to axes replaying their ticks). Returns
+    how many axes it set."""
+    mode = QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache
+    count = 0
+    for view in root.findChildren(pg.GraphicsView):
+        scene = view.scene()
+        for item in scene.items() if scene is not None else ():
+            if isinstance(item, pg.AxisItem) and item.cacheMode() != mode:
+                item.setCacheMode(mode)
+                count += 1
+    return count
+
+
+class SteadyRange:
+    """One axis of a plot whose range moves only when the data leaves it or fills less than ``fill`` of it:
+    each move lays out its ticks again, so a range that follows every frame's data costs every frame."""
+
+    def __init__(self, plot, axis: str = "y", pad: float = 0.1, fill: float = 0.4):
+        self.plot, self.axis, self.pad, self.fill = plot, axis, pad, fill
+        self.range: tuple[float, float] | None = None
+
+    def fit(self, lo: float, hi: float) -> None:
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return
+        r = self.range
+        if r is not None and r[0] <= lo and hi <= r[1] and (hi - lo) >= self.fill * (r[1] - r[0]):
+            return
+        span = hi - lo if hi > lo else (abs(hi) or 1.0)
+        self.range = (lo - self.pad * span if lo != 0 else 0.0, hi + self.pad * span if hi != 0 else 0.0)
+        if self.range[0] == self.range[1]:
+            self.range = (self.range[0] - 1.0, self.range[1] + 1.0)
+        if self.axis == "y":
+            self.plot.setYRange(*self.range, padding=0)
+        else:
+            self.plot.setXRange(*self.range, padding=0)
+
+
 def tile(maps: np.ndarray, columns: int | None = None, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """(K, H, W) -> one (rows·(H+pad)−pad, cols·(W+pad)−pad) image, maps left to right, top to bottom."""
     maps = np.asarray(maps, dtype=np.float32)
@@ -230,12 +270,16 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         if diverging is not None and diverging != self.diverging:
             self.diverging = diverging
         cmap = GRAYS if gray else (DIVERGING if self.diverging else SEQUENTIAL)
-        self.image.setColorMap(cmap)
+        if cmap is not getattr(self, "_cmap", None):  # a new lookup table costs; most frames keep theirs
+            self._cmap = cmap
+            self.image.setColorMap(cmap)
         if levels is None:
             levels = symmetric_levels(image) if self.diverging else range_levels(image)
         self.image.setImage(np.nan_to_num(image, nan=levels[0] if not self.diverging else 0.0), levels=levels,
                             autoLevels=False)
-        self.plot.autoRange(padding=0.02)
+        if np.shape(image) != getattr(self, "_shape", None):  # the view range follows the image's size only
+            self._shape = np.shape(image)
+            self.plot.autoRange(padding=0.02)
         if caption is not None:
             self.set_caption(caption)
 
@@ -245,7 +289,9 @@ class ImagePanel(pg.GraphicsLayoutWidget):
             self.caption.setText(caption)
 
     def clear_image(self, caption: str = "") -> None:
-        self.image.clear()
+        if getattr(self, "_shape", None) is not None or self.image.image is not None:
+            self.image.clear()
+            self._shape = None
         self.set_caption(caption)
 
 
@@ -261,6 +307,7 @@ class HistogramPanel(pg.PlotWidget):
         self.curve = self.plot([0, 1], [0], stepMode="center", fillLevel=0, brush=pg.mkBrush(color + "99"),
                                pen=pg.mkPen(color, width=1))
         self.getAxis("left").setStyle(showValues=False)
+        self.x_range, self.y_range = SteadyRange(self, "x", pad=0.02), SteadyRange(self, "y", pad=0.05)
 
     def set_histogram(self, hist: dict | None, title: str | None = None) -> None:
         if title is not None and title != getattr(self, "_title", None):
@@ -269,7 +316,13 @@ class HistogramPanel(pg.PlotWidget):
         if not hist:
             self.curve.setData([0, 1], [0])
             return
-        self.curve.setData(np.asarray(hist["edges"]), np.asarray(hist["counts"]))
+        edges, counts = np.asarray(hist["edges"], dtype=np.float64), np.asarray(hist["counts"], dtype=np.float64)
+        if not (np.isfinite(edges).all() and np.isfinite(counts).all()):
+            self.curve.setData([0, 1], [0])
+            return
+        self.curve.setData(edges, counts, skipFiniteCheck=True)
+        self.x_range.fit(float(edges[0]), float(edges[-1]))
+        self.y_range.fit(0.0, float(counts.max()) if counts.size else 1.0)
 
 
 class BarPanel(pg.PlotWidget):
@@ -293,6 +346,7 @@ class BarPanel(pg.PlotWidget):
         self.addItem(self.zero)
         self._labels = None
         self._n = -1
+        self.y_range = SteadyRange(self, "y", pad=0.08)
 
     def set_title(self, title: str) -> None:
         if title != self._title:
@@ -315,10 +369,13 @@ class BarPanel(pg.PlotWidget):
         if highlight is not None and 0 <= highlight < n:
             parts["marked"][highlight] = v[highlight]
             parts["positive"][highlight] = parts["negative"][highlight] = 0.0
+        finite = bool(np.isfinite(v).all())
         for name, heights in parts.items():
             y = np.zeros(2 * n - 1)
             y[0::2] = heights  # bars at even positions, zero-height gaps between them
-            self.curves[name].setData(edges, y)
+            self.curves[name].setData(edges, y, skipFiniteCheck=finite)
+        if finite:
+            self.y_range.fit(min(0.0, float(v.min())), max(0.0, float(v.max())))
         if labels != self._labels or n != self._n:
             self._labels, self._n = labels, n
             self.getAxis("bottom").setTicks([list(enumerate(labels))] if labels is not None else None)

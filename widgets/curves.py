@@ -86,6 +86,8 @@ class CurvesPanel(QtWidgets.QWidget):
         self.top.addItem(self.cursor_top, ignoreBounds=True)
         self.bottom.addItem(self.cursor_bottom, ignoreBounds=True)
         self.series: dict[str, dict[int, float]] = {}
+        self.arrays: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}   # key -> (xs, ys, n used): series, in order
+        self.stale: set[str] = set()   # series changed while the panel was hidden: drawn when it shows
         self.items: dict[str, pg.PlotDataItem] = {}
         self.smoothed: pg.PlotDataItem | None = None
         self.labels: dict[str, str] = {}
@@ -116,6 +118,8 @@ class CurvesPanel(QtWidgets.QWidget):
                     legend.removeItem(item)
         self.items.clear()
         self.series.clear()
+        self.arrays.clear()
+        self.stale.clear()
         self.smoothed = None
         self.labels = dict(labels or {})
         self.set_branches({}, {})
@@ -125,6 +129,8 @@ class CurvesPanel(QtWidgets.QWidget):
         for key, item in self.items.items():
             item.setData([], [])
         self.series = {k: {} for k in self.series}
+        self.arrays.clear()
+        self.stale.clear()
         if self.smoothed is not None:
             self.smoothed.setData([], [])
         self.reset_ranges()
@@ -156,10 +162,45 @@ class CurvesPanel(QtWidgets.QWidget):
             for key, value in metrics.items():
                 if not isinstance(value, (int, float)) or self.panel_of(key) is None:
                     continue
-                self.series.setdefault(key, {})[int(it)] = float(value)
+                series = self.series.setdefault(key, {})
+                it = int(it)
+                self._append(key, it, float(value), it in series)
+                series[it] = float(value)
                 touched.add(key)
-        for key in touched:
+        if not self.isVisible():  # a lab view that draws its own curves: keep the data, draw nothing
+            self.stale |= touched
+            return
+        for key in touched | self.stale:
             self._redraw(key)
+        self.stale.clear()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        for key in self.stale:
+            self._redraw(key)
+        self.stale.clear()
+
+    def _append(self, key: str, it: int, value: float, known: bool) -> None:
+        """Points arrive in order (a new iteration each): append to the arrays; anything else
+        (an iteration seen before, one out of order) rebuilds them from the series once."""
+        xs, ys, n = self.arrays.get(key, (np.empty(0), np.empty(0), 0))
+        if known or (n and it <= xs[n - 1]):
+            self.arrays.pop(key, None)   # rebuilt in _arrays
+            return
+        if n == len(xs):  # grow by doubling: appending stays O(1) on average
+            xs = np.resize(xs, max(256, 2 * n))
+            ys = np.resize(ys, max(256, 2 * n))
+        xs[n], ys[n] = it, value
+        self.arrays[key] = (xs, ys, n + 1)
+
+    def _arrays(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        if key not in self.arrays:
+            data = self.series[key]
+            xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
+            ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
+            self.arrays[key] = (xs, ys, len(xs))
+        xs, ys, n = self.arrays[key]
+        return xs[:n], ys[:n]
 
     def _item(self, key: str) -> pg.PlotDataItem:
         if key not in self.items:
@@ -180,9 +221,7 @@ class CurvesPanel(QtWidgets.QWidget):
         return self.items[key]
 
     def _redraw(self, key: str) -> None:
-        data = self.series[key]
-        xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
-        ys = np.array([data[int(x)] for x in xs])
+        xs, ys = self._arrays(key)
         item = self._item(key)
         if len(xs) > 4000:  # draw at most ~4000 points per curve
             step = len(xs) // 4000 + 1

@@ -170,6 +170,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
         for c in range(3):
             grid.setColumnStretch(c, 1)
         self.pending: dict | None = None
+        self._drawn: tuple | None = None   # (block_data, selected, just updated, empty) last drawn
 
     def _tooltips(self) -> None:
         tips = {
@@ -233,6 +234,10 @@ class LayerInspector(QtWidgets.QStackedWidget):
                             + (f", true label {fwd['label']}" if "label" in fwd else "") + "</span>"
                             + "".join(f"<br><span style='color:#F58518'>{d['note']}</span>"
                                       for d in (bwd or upd or fwd,) if d.get("note")))   # e.g. an expert not chosen
+        drawn = (data, sel, snap.get("active_kind") == "update", nothing_yet)
+        if self._drawn is not None and data is self._drawn[0] and drawn[1:] == self._drawn[1:]:
+            return  # the same arrays (not recomputed while playing): nothing to redraw
+        self._drawn = drawn
         if "input_image" in fwd:
             self.input_image.set_image(fwd["input_image"], levels=(0.0, 1.0), gray=True,
                                        caption=f"true label: {fwd.get('label', '?')}")
