@@ -118,6 +118,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.config = {**preferences.load(), **config}  # the command line wins over saved preferences
         self.lab = None
         self.view = None
+        self._views_by_lab: dict = {}   # lab id -> its view, built the first time the lab is shown
         self.last_error: str | None = None
         self.last_snapshot: dict | None = None
         self._error_box: QtWidgets.QMessageBox | None = None
@@ -258,6 +259,20 @@ class MainWindow(QtWidgets.QMainWindow):
         self.status_engine = QtWidgets.QLabel()
         for w in (self.status_iter, self.status_speed, self.status_engine):
             sb.addPermanentWidget(w)
+
+    def _build_view(self, lab: str):
+        view = make_view(lab)
+        # intents go to the engine only from the view on screen
+        view.command.connect(lambda name, args: view is self.view and self.client.send("command", (name, args)))
+        view.select_block.connect(lambda i: view is self.view and self.client.send("select", i))
+        view.set_hyperparam.connect(lambda n, v: view is self.view and self.client.send("hyper", (n, v)))
+        view.cancel_task.connect(lambda name: view is self.view and self.client.send("cancel_task", name))
+        view.apply_settings.connect(lambda values: view is self.view and self._apply_settings(values))
+        self.view_holder.addWidget(view)
+        tabs = getattr(view, "tabs", None)
+        if isinstance(tabs, QtWidgets.QTabWidget):
+            tabs.currentChanged.connect(lambda _: view is self.view and self.send_shown())
+        return view
 
     def send_shown(self) -> None:
         """Tell the engine what the visible view draws: it computes the block's arrays only for that."""
@@ -479,23 +494,15 @@ class MainWindow(QtWidgets.QMainWindow):
         lab = info["lab"]
         if lab != self.lab:
             self.lab = lab
-            if self.view is not None:
-                self.view_holder.removeWidget(self.view)
-                self.view.deleteLater()
-            self.view = make_view(lab)
-            self.view.command.connect(lambda name, args: self.client.send("command", (name, args)))
-            self.view.select_block.connect(lambda i: self.client.send("select", i))
-            self.view.set_hyperparam.connect(lambda n, v: self.client.send("hyper", (n, v)))
-            self.view.cancel_task.connect(lambda name: self.client.send("cancel_task", name))
-            self.view.apply_settings.connect(self._apply_settings)
+            # a lab's view is built once and kept (hidden) when another lab is chosen: switching back
+            # costs no widget building (a view with its plots took 0.3-1 s to build)
+            self.view = self._views_by_lab.get(lab)
+            if self.view is None:
+                self.view = self._views_by_lab[lab] = self._build_view(lab)
             self.curves.setVisible(not self.view.owns_curves)
             self.diagram_box.setVisible(self.view.shows_network)
             self.diagram.set_clickable_ends(self.view.inspects_ends)
-            self.view_holder.addWidget(self.view)
             self.view_holder.setCurrentWidget(self.view)
-            tabs = getattr(self.view, "tabs", None)
-            if isinstance(tabs, QtWidgets.QTabWidget):
-                tabs.currentChanged.connect(lambda _: self.send_shown())
         self.send_shown()
         self.lab_combo.setCurrentIndex(self.lab_combo.findData(lab))
         self.engine_combo.clear()

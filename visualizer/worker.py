@@ -94,12 +94,23 @@ def worker_main(conn, config: dict, autosave: str | None = None) -> None:
         host.close()  # the keyframes' cache folder goes with the process
 
 
+def _warm_up() -> None:
+    """Import torch ahead of time: the first switch to a torch lab would otherwise wait for it (1-2 s)."""
+    import importlib.util
+    if importlib.util.find_spec("torch") is not None:
+        import torch  # noqa: F401
+
+
 def _serve(conn, sender, host, config: dict) -> None:
     host.configure(config)
+    warmed = False
     while True:
         if sender.broken.is_set():
             return
         busy = host.busy() or host.prefetch is not None
+        if not busy and not warmed:  # the first idle moment (never while training), in a thread of its own
+            warmed = True
+            start_thread(_warm_up, "stepwise-warm-up")
         try:
             has_cmd = conn.poll(0 if busy else 0.05)
         except (EOFError, OSError):

@@ -244,7 +244,7 @@ class ImagePanel(pg.GraphicsLayoutWidget):
     def __init__(self, title: str = "", diverging: bool = False, parent=None, min_height: int = 120):
         super().__init__(parent=parent)
         self.setMinimumHeight(min_height)
-        self.plot = self.addPlot()
+        self.plot = self.addPlot(enableMenu=False)   # no mouse, no menu (building one costs ~20 ms a panel)
         fit_title(self.plot, title)
         self.plot.setAspectLocked(True)
         self.plot.invertY(True)
@@ -299,7 +299,7 @@ class HistogramPanel(pg.PlotWidget):
     """A histogram given as counts and bin edges (computed in the engine process)."""
 
     def __init__(self, title: str = "", color: str = "#4C78A8", parent=None):
-        super().__init__(parent=parent)
+        super().__init__(parent=parent, enableMenu=False)
         self.setMinimumHeight(110)
         fit_title(self.getPlotItem(), title)
         self.setMouseEnabled(False, False)
@@ -332,7 +332,7 @@ class BarPanel(pg.PlotWidget):
     bars a frame cost tens of milliseconds as rectangles."""
 
     def __init__(self, title: str = "", parent=None):
-        super().__init__(parent=parent)
+        super().__init__(parent=parent, enableMenu=False)
         self.setMinimumHeight(110)
         self._title = None
         self.set_title(title)
