@@ -275,6 +275,7 @@ class SessionHost:
             self._views.clear()
         elif cmd == "command":
             name, args = arg
+            s.forget_views()
             reply = s.trainer.command(name, dict(args))
             self._views.clear()
             if isinstance(reply, dict) and "task" in reply:
@@ -315,12 +316,14 @@ class SessionHost:
         self.virtual = None
 
     def _resync(self) -> None:
-        """Bring the engine back to the phase shown (it replays this iteration's first phases)."""
+        """Bring the engine exactly to what is shown: replay this iteration's first phases (← inside
+        an iteration), or the iteration that ends here (a kept view after Shift+←)."""
+        s = self.session
         if self.virtual is not None:
-            s = self.session
             target = s.iteration * len(s.specs) + self.virtual
             self.virtual = None
             s._seek_position(target)  # noqa: SLF001 — at most one iteration's phases
+        s.settle()
 
     def _step_phase(self) -> None:
         s = self.session
@@ -356,6 +359,11 @@ class SessionHost:
         if target is None:
             return
         self.virtual = None
+        if not phase and s.prepared_view_at(target):  # heavy labs: the view there is kept, replay later
+            self._cancel_replay()
+            s.back_to_prepared(target)
+            self._views.clear()
+            return
         self._start_replay(target, "going back to")
 
     def _start_replay(self, target: int, what: str) -> None:
@@ -589,8 +597,11 @@ class SessionHost:
         self._sent_log = len(s.history_log)
         sel = s.selected_block
         key = self._view_key(phase)
+        prepared = s.prepared_view()
         if self.virtual is not None:
             block_data, view, last_metrics = self._views[key]
+        elif prepared is not None:
+            block_data, view, last_metrics = prepared
         else:
             block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
             if self.playing:

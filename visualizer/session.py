@@ -37,6 +37,7 @@ GAP_SECONDS = 0.5      # a gap between two keyframes replays in about this long
 NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
 KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
+VIEWS_SECONDS = 0.05   # where an iteration costs more, the views of the boundaries behind the cursor are prepared
 
 
 def _pow2_floor(x: float) -> int:
@@ -94,6 +95,12 @@ class Session:
         self._rate_window: list[float] = []
         self._foreign_state = False
         self._recent_iterations: list[float] = []
+        # heavy labs: what the views showed at boundaries behind the cursor, {((line, it), block): view}, so
+        # Shift+← restores state(it) and shows them at once; then ``owed`` holds state(it - 1) until the
+        # trainer's caches are needed (settle() replays that one iteration)
+        self._boundary_views: dict[tuple, tuple] = {}
+        self.owed: dict | None = None
+        self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
 
     # ------------------------------------------------------------------ the current line
     @property
@@ -175,6 +182,7 @@ class Session:
                 (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
+        self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
         if detail and self._kf_bytes <= self.pool.budget // 2:
             # ← inside this iteration restores this and replays only the phases before (not kept
@@ -310,7 +318,7 @@ class Session:
 
     def step_back_iteration(self) -> None:
         target = self.back_iteration_target()
-        if target is not None:
+        if target is not None and not self.back_to_prepared(target):
             self._seek_position(target)
 
     def seek(self, iteration: int) -> None:
@@ -358,6 +366,9 @@ class Session:
         iterations of replay after each replayed iteration; the cursor is exact when it ends."""
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
+        if self.owed is not None and position == self.position and not restore:
+            self.settle()  # here already, but with the caches of another iteration
+            return
         restore = restore or self._foreign_state
         self._foreign_state = False
         forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
@@ -366,6 +377,7 @@ class Session:
             pass  # going on from here replays less than from any saved state
         else:
             self.trainer.set_state(getter())
+            self.owed = None
             self._gen = None
             self.phase = 0
             self.events = {}
@@ -380,6 +392,8 @@ class Session:
             k = self._owner(it)
             if (it >= near_from and it % self.near_every == 0 and k not in self.store and k not in self.pool):
                 self.pool.put(k, self.trainer.get_state(), (self.line_id, target_it))
+            if it >= near_from and it < target_it and self.prepares_views:
+                self._keep_view(self.trainer, k, target_it)
             if self.iteration < target_it:
                 yield done, total
         for _ in range(target_phase - self.phase):
@@ -395,34 +409,113 @@ class Session:
         The work is done by a second trainer (``make_trainer()``, made once), so the cursor's own
         trainer and its caches are never touched. None when there is nothing worth doing."""
         t_it = self._it_seconds
-        if t_it is None or self.store.interval * t_it < 0.25 or self._kf_bytes > 64 << 20:
+        views = self.prepares_views
+        if t_it is None or self._kf_bytes > 64 << 20 or (not views and self.store.interval * t_it < 0.25):
             return None
         cap = self.pool.capacity(self._kf_bytes)
         step = self.near_every
         if cap < 4:
             return None
         lo = max(self.first_iteration, self.iteration - step * (cap - 2))
-        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0 and not self._has_state(j)]
+        # a state at each boundary, and (heavy labs) the view there, wherever the state before it is kept too
+        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0
+                   and (not self._has_state(j) or (views and j > lo and not self._has_view(j)))]
         if not missing:
             return None
-        return self._prefetch(make_trainer, missing[0], set(missing))
+        return self._prefetch(make_trainer, missing[0], set(missing), views)
 
-    def _prefetch(self, make_trainer, top: int, wanted: set[int]) -> Iterator[None]:
+    def _prefetch(self, make_trainer, top: int, wanted: set[int], views: bool) -> Iterator[None]:
         if getattr(self, "_clone", None) is None:
             self._clone = make_trainer()
         clone = self._clone
-        key, getter = self._base_for(top, at_boundary=False)
+        key, getter = self._base_for(top, at_boundary=views)  # a view needs the iteration that ends there
         clone.set_state(getter())
         cursor = (self.line_id, self.iteration)
         yield
         while clone.iteration < top:
             self._apply_settings_at(clone.iteration, clone)
             for _ in clone.run_iteration(detail=False):
-                pass
+                yield  # a phase at a time: a press waits for one phase, not a whole LSTM iteration
             it = clone.iteration
-            if it in wanted and not self._has_state(it):
-                self.pool.put(self._owner(it), clone.get_state(), cursor)
+            if it in wanted:
+                if not self._has_state(it):
+                    self.pool.put(self._owner(it), clone.get_state(), cursor)
+                if views and not self._has_view(it):
+                    self._keep_view(clone, self._owner(it), self.iteration)
             yield
+
+    # ------------------------------------------------------------------ prepared views (heavy labs)
+    @property
+    def prepares_views(self) -> bool:
+        if self.prepare_views is not None:
+            return self.prepare_views
+        return self._it_seconds is not None and self._it_seconds >= VIEWS_SECONDS and self.near_every == 1
+
+    def _has_view(self, iteration: int) -> bool:
+        return (self._owner(iteration), self.selected_block) in self._boundary_views
+
+    def _boundary_view(self, trainer: Trainer, block: int) -> tuple:
+        """What a snapshot shows at an iteration boundary: (block data, view data, last metrics)."""
+        return (_phase_data(trainer, self.specs, block, reached=None), trainer.view_data(block),
+                dict(trainer.last_metrics))
+
+    def _keep_view(self, trainer: Trainer, key: tuple, cursor: int) -> None:
+        """Keep the view ``trainer`` shows now (at boundary ``key``) for Shift+← to show later."""
+        self._boundary_views[(key, self.selected_block)] = self._boundary_view(trainer, self.selected_block)
+        limit = self.pool.capacity(self._kf_bytes) + 2
+        while len(self._boundary_views) > limit:
+            far = max(self._boundary_views, key=lambda k: abs(k[0][1] - cursor))
+            del self._boundary_views[far]
+
+    def prepared_view(self) -> tuple | None:
+        """The view kept for the cursor's boundary, while the trainer's caches are another iteration's."""
+        if self.owed is None:
+            return None
+        return self._boundary_views.get((self._owner(self.iteration), self.selected_block))
+
+    def forget_views(self) -> None:
+        """A request changed what the views show: replay rather than show a kept view."""
+        self.settle()
+        self._boundary_views.clear()
+
+    def _state_for(self, key: tuple):
+        if self._start is not None and self._start[0] == key:
+            return self._start[1]
+        if key in self.pool:
+            return self.pool.get(key)
+        if key in self.store:
+            return self.store.get(key)
+        return None
+
+    def prepared_view_at(self, position: int) -> bool:
+        """Whether back_to_prepared(position) would succeed."""
+        it, phase = divmod(position, len(self.specs))
+        return (not phase and it > self.first_iteration
+                and (self._owner(it), self.selected_block) in self._boundary_views
+                and self._has_state(it) and self._has_state(it - 1))
+
+    def back_to_prepared(self, position: int) -> bool:
+        """Shift+← to a boundary whose view is kept: restore its state and owe the iteration before
+        it (its caches). False (nothing changed) when the view or either state is not kept."""
+        if not self.prepared_view_at(position):
+            return False
+        it = position // len(self.specs)
+        state, before = self._state_for(self._owner(it)), self._state_for(self._owner(it - 1))
+        self.trainer.set_state(state)
+        self._gen, self.phase, self.events = None, 0, {}
+        self._foreign_state = False
+        self.owed = before
+        return True
+
+    def settle(self) -> None:
+        """Pay what back_to_prepared owes: replay the iteration that ends at the cursor, so the
+        trainer's caches (what a new view or a request reads) are this boundary's."""
+        if self.owed is None:
+            return
+        before, self.owed = self.owed, None
+        self.trainer.set_state(before)
+        self._gen, self.phase, self.events = None, 0, {}
+        self.step_iteration(detail=False)
 
     # ------------------------------------------------------------------ settings and branches
     def select_block(self, index: int) -> None:
@@ -432,6 +525,7 @@ class Session:
         """Takes effect from the next iteration boundary. If the cursor is back in time, the old
         future is kept as a line of its own and the change starts a new line from here."""
         value = float(value)
+        self.forget_views()
         old = self.trainer.hyperparams().get(name)
         # the trainer checks it now (StepwiseError for an unknown name or a bad value): a bad value
         # in the log would stop every later iteration and every replay through this point
@@ -580,6 +674,8 @@ class Session:
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
         self._clone = None
+        self._boundary_views.clear()
+        self.owed = None
         self.store.close()
         self.pool.clear()
         self._start = None
@@ -609,13 +705,20 @@ class Session:
 
         Phases not reached yet in the current iteration are left out; at an iteration
         boundary everything comes from the iteration just completed."""
-        out: dict[str, Any] = {}
+        self.settle()
         if self.iteration == 0 and self.phase == 0:
-            return out
-        for i, spec in enumerate(self.specs):
-            if spec.block not in (block, -1):
-                continue
-            if self.phase and i >= self.phase:
-                continue  # not reached yet in this iteration
-            out.setdefault(spec.kind, {}).update(self.trainer.phase_data(i, block))
-        return out
+            return {}
+        return _phase_data(self.trainer, self.specs, block, reached=self.phase or None)
+
+
+def _phase_data(trainer: Trainer, specs, block: int, reached: int | None) -> dict[str, Any]:
+    """``trainer``'s phase data for ``block``, keyed by phase kind, of the phases before ``reached``
+    (None: all of them, at an iteration boundary)."""
+    out: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        if spec.block not in (block, -1):
+            continue
+        if reached is not None and i >= reached:
+            continue  # not reached yet in this iteration
+        out.setdefault(spec.kind, {}).update(trainer.phase_data(i, block))
+    return out
