@@ -335,6 +335,9 @@ def test_shift_left_onto_a_kept_view_shows_what_a_replay_shows_and_pays_its_iter
     s._it_seconds = 0.2
     host.handle("seek", 26)
     settle(host)
+    # the jump replayed from keyframe 16, not 24 (10 iterations of 0.2 s stay under DEEP_JUMP_SECONDS),
+    # so the views of the next Shift+← presses are there at once
+    assert all(s._has_view(j) for j in range(18, 26)) and s.prepared_view_at(25 * len(s.specs))
     for _ in range(400):  # idle: the second trainer prepares states and views further back
         host.tick()
     reference, _ = make_host_for(config)

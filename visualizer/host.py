@@ -256,7 +256,8 @@ class SessionHost:
         elif cmd == "seek":
             self.playing = False
             self._drop_virtual()
-            self._start_replay(s.seek_target(int(arg)), "going back to" if int(arg) < s.iteration else "going to")
+            self._start_replay(s.seek_target(int(arg)), "going back to" if int(arg) < s.iteration else "going to",
+                               leave_views=True)
         elif cmd == "switch_line":
             self.playing = False
             self._cancel_replay()
@@ -366,13 +367,13 @@ class SessionHost:
             return
         self._start_replay(target, "going back to")
 
-    def _start_replay(self, target: int, what: str) -> None:
+    def _start_replay(self, target: int, what: str, leave_views: bool = False) -> None:
         """Run the seek in slices from tick(), which comes right after the commands waiting are read."""
         s = self.session
         self._views = {k: v for k, v in self._views.items() if k[1] == s.iteration and k[0] == s.line_id}
-        self.replay = {"steps": s.seek_steps(target), "target": target, "what": what,
+        self.replay = {"steps": s.seek_steps(target, leave_views=leave_views), "target": target, "what": what,
                        "started": time.perf_counter(), "shown": False, "last_progress": 0.0}
-        if s.replay_seconds(target) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
+        if s.replay_seconds(target, leave_views) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
             self.replay["shown"], self.replay["last_progress"] = True, time.perf_counter()
             self.send("progress", {"what": what, "target": target // len(s.specs), "fraction": 0.0,
                                    "iteration": s.iteration})

@@ -38,6 +38,8 @@ NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
 KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
 VIEWS_SECONDS = 0.05   # where an iteration costs more, the views of the boundaries behind the cursor are prepared
+VIEWS_AFTER_JUMP = 8   # ...and a jump leaves this many behind its target, for the Shift+← presses that follow
+DEEP_JUMP_SECONDS = 2.5  # ...if replaying from a keyframe further back keeps the jump this short
 
 
 def _pow2_floor(x: float) -> int:
@@ -323,10 +325,10 @@ class Session:
 
     def seek(self, iteration: int) -> None:
         """Jump to the start of ``iteration`` (first..furthest)."""
-        self._seek_position(self.seek_target(iteration))
+        self._seek_position(self.seek_target(iteration), leave_views=True)
 
-    def _seek_position(self, position: int, restore: bool = False) -> None:
-        for _ in self.seek_steps(position, restore):
+    def _seek_position(self, position: int, restore: bool = False, leave_views: bool = False) -> None:
+        for _ in self.seek_steps(position, restore, leave_views):
             pass
 
     # ------------------------------------------------------------------ replay
@@ -352,18 +354,34 @@ class Session:
             raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
         return best
 
-    def replay_seconds(self, position: int) -> float:
+    def _seek_base(self, target_it: int, target_phase: int, leave_views: bool = False):
+        """Where a replay to (target_it, target_phase) starts: the latest saved state before it, or in
+        heavy labs one further back when that leaves the views of the next Shift+← presses and the
+        jump stays short (the idle second trainer could not prepare the gap below a keyframe in time)."""
+        key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
+        low = target_it - VIEWS_AFTER_JUMP
+        if not leave_views or target_phase or not self.prepares_views or low <= self.first_iteration or not self._it_seconds:
+            return key, getter
+        if all(self._has_view(j) for j in range(low + 1, key[1] + 1)):
+            return key, getter  # the replay from ``key`` leaves the rest
+        deeper = self._base_for(low, at_boundary=True)
+        if (target_it - deeper[0][1]) * self._it_seconds <= DEEP_JUMP_SECONDS:
+            return deeper
+        return key, getter
+
+    def replay_seconds(self, position: int, leave_views: bool = False) -> float:
         """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
         target_it, target_phase = divmod(position, len(self.specs))
-        key, _ = self._base_for(target_it, at_boundary=target_phase == 0)
+        key, _ = self._seek_base(target_it, target_phase, leave_views)
         start = key[1]
         if not self._foreign_state and (self.iteration, self.phase) <= (target_it, target_phase):
             start = max(start, self.iteration)
         return max(0, target_it - start) * (self._it_seconds or 0.0)
 
-    def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
+    def seek_steps(self, position: int, restore: bool = False, leave_views: bool = False) -> Iterator[tuple[int, int]]:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
-        iterations of replay after each replayed iteration; the cursor is exact when it ends."""
+        iterations of replay after each replayed iteration; the cursor is exact when it ends.
+        ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
         if self.owed is not None and position == self.position and not restore:
@@ -372,7 +390,7 @@ class Session:
         restore = restore or self._foreign_state
         self._foreign_state = False
         forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
-        key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
+        key, getter = self._seek_base(target_it, target_phase, leave_views)
         if forward_ok and (self.iteration > key[1] or (self.iteration == key[1] and self.phase)):
             pass  # going on from here replays less than from any saved state
         else:
