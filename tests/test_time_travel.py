@@ -467,3 +467,32 @@ def test_a_terminated_engine_process_still_removes_its_keyframe_folder(cache):
     p.terminate()  # SIGTERM, as SessionClient.close does when the engine does not quit in time
     p.join(10)
     assert not p.is_alive() and not any(cache.iterdir())
+
+
+def test_views_shown_during_play_are_kept_for_the_first_steps_back():
+    """At full speed a heavy lab's snapshot comes at every boundary: those views are kept, so the
+    first Shift+← presses after a pause replay nothing, and show what a replay shows."""
+    config = {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
+    host, _ = make_host_for(config)
+    s = host.session
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2
+    s.near_every = 1
+    seen = {}
+    for _ in range(12):
+        s.step_iteration()
+        host.snapshot()   # what play sends after each heavy iteration
+        seen[s.iteration] = params(s)
+    reference, _ = make_host_for(config)
+    reference.session.run(12)
+    replayed = []
+    original = s.step_iteration
+    s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+    for expected in (11, 10, 9):
+        host.handle("back_iteration")
+        settle(host)
+        reference.handle("seek", expected)
+        settle(reference)
+        assert s.iteration == expected and same(params(s), seen[expected])
+        assert same_tree(boundary_view(host), boundary_view(reference))
+    assert not replayed

@@ -605,6 +605,7 @@ class SessionHost:
             block_data, view, last_metrics = prepared
         else:
             block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
+            s.remember_view((block_data, view, last_metrics))
             if self.playing:
                 self._views.clear()
             else:  # ← within this iteration shows it again without replaying

@@ -103,6 +103,7 @@ class Session:
         self._boundary_views: dict[tuple, tuple] = {}
         self.owed: dict | None = None
         self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
+        self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
 
     # ------------------------------------------------------------------ the current line
     @property
@@ -253,6 +254,7 @@ class Session:
             self._recover()
             raise
         self.events[event.index] = event
+        self._fast_iteration = False
         self.phase = event.index + 1
         if self.phase == len(self.specs):
             # the generator has finished its work; exhaust it so iteration bookkeeping runs
@@ -291,6 +293,7 @@ class Session:
                 raise
         if whole and not detail:
             self._measure_iteration(time.perf_counter() - t0)
+        self._fast_iteration = whole and not detail
         self._finish_iteration()
 
     def run(self, iterations: int) -> None:
@@ -480,10 +483,21 @@ class Session:
     def _keep_view(self, trainer: Trainer, key: tuple, cursor: int) -> None:
         """Keep the view ``trainer`` shows now (at boundary ``key``) for Shift+← to show later."""
         self._boundary_views[(key, self.selected_block)] = self._boundary_view(trainer, self.selected_block)
+        self._prune_views(cursor)
+
+    def _prune_views(self, cursor: int) -> None:
         limit = self.pool.capacity(self._kf_bytes) + 2
         while len(self._boundary_views) > limit:
             far = max(self._boundary_views, key=lambda k: abs(k[0][1] - cursor))
             del self._boundary_views[far]
+
+    def remember_view(self, view: tuple) -> None:
+        """The view a snapshot just showed at this boundary (play at full speed), kept as a replay would
+        make it: the first Shift+← presses after a pause need no replay."""
+        if (self.phase == 0 and self.owed is None and self._fast_iteration and self.prepares_views
+                and self.iteration > self.first_iteration):
+            self._boundary_views[(self._owner(self.iteration), self.selected_block)] = view
+            self._prune_views(self.iteration)
 
     def prepared_view(self) -> tuple | None:
         """The view kept for the cursor's boundary, while the trainer's caches are another iteration's."""
