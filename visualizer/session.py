@@ -228,7 +228,9 @@ class Session:
         """Temporary keyframes during play only where they cost little (heavy labs: every iteration)."""
         if self._it_seconds is None or self.pool.capacity(self._kf_bytes) < 2:
             return False
-        return self._kf_seconds <= KEYFRAME_SHARE * self.near_every * self._it_seconds
+        # heavy labs: a state per iteration is what lets Shift+← show the kept views
+        share = 2.5 * KEYFRAME_SHARE if self.prepares_views else KEYFRAME_SHARE
+        return self._kf_seconds <= share * self.near_every * self._it_seconds
 
     def _measure_iteration(self, seconds: float) -> None:
         """Size the keyframe spacing from what an iteration and a keyframe cost on this machine."""
