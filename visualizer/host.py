@@ -227,7 +227,8 @@ class SessionHost:
         elif self.replay is not None and cmd not in self.KEEP_REPLAY:
             self.finish_replay()
         if cmd in self.NEED_EXACT:
-            self._resync()
+            # a request that reads only the parameters needs no replay of the iteration a kept view owes
+            self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
         if cmd == "play":
             self._drop_virtual()
             self.playing, self.run_to = True, None
@@ -276,7 +277,8 @@ class SessionHost:
             self._views.clear()
         elif cmd == "command":
             name, args = arg
-            s.forget_views()
+            if s.trainer.reads_caches(name):
+                s.forget_views()
             reply = s.trainer.command(name, dict(args))
             self._views.clear()
             if isinstance(reply, dict) and "task" in reply:
@@ -316,7 +318,7 @@ class SessionHost:
         """Go on from where the engine really is (play, Shift+→: the rest of the iteration is the same)."""
         self.virtual = None
 
-    def _resync(self) -> None:
+    def _resync(self, settle: bool = True) -> None:
         """Bring the engine exactly to what is shown: replay this iteration's first phases (← inside
         an iteration), or the iteration that ends here (a kept view after Shift+←)."""
         s = self.session
@@ -324,7 +326,8 @@ class SessionHost:
             target = s.iteration * len(s.specs) + self.virtual
             self.virtual = None
             s._seek_position(target)  # noqa: SLF001 — at most one iteration's phases
-        s.settle()
+        if settle:
+            s.settle()
 
     def _step_phase(self) -> None:
         s = self.session
@@ -601,11 +604,11 @@ class SessionHost:
         prepared = s.prepared_view()
         if self.virtual is not None:
             block_data, view, last_metrics = self._views[key]
-        elif prepared is not None:
-            block_data, view, last_metrics = prepared
         else:
-            block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
-            s.remember_view((block_data, view, last_metrics))
+            if prepared is not None:  # kept at this boundary (heavy labs)
+                block_data, view, last_metrics = prepared
+            else:
+                block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
             if self.playing:
                 self._views.clear()
             else:  # ← within this iteration shows it again without replaying

@@ -71,6 +71,7 @@ class Session:
         t0 = time.perf_counter()
         first = trainer.get_state()
         self._kf_seconds = time.perf_counter() - t0
+        self._kf_measured = False
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
         # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
@@ -104,6 +105,7 @@ class Session:
         self.owed: dict | None = None
         self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
         self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
+        self._replaying = False       # seek_steps keeps the views near its target itself
 
     # ------------------------------------------------------------------ the current line
     @property
@@ -214,15 +216,23 @@ class Session:
         if self.store.on_grid(it) and key not in self.store:
             self._add_keyframe(it)
         elif it % self.near_every == 0 and key not in self.pool and self._pool_is_cheap():
-            self.pool.put(key, self.trainer.get_state(), key)
+            self.pool.put(key, self._timed_state(), key)
+        if self._fast_iteration and not self._replaying and it > self.first_iteration and self.prepares_views:
+            self._keep_view(self.trainer, key, it)  # play at full speed: the first Shift+← presses replay nothing
         now = time.perf_counter()
         self._rate_window = [t for t in self._rate_window if now - t < 2.0] + [now]
 
     def _add_keyframe(self, it: int) -> None:
+        self.store.put(self._owner(it), self._timed_state())
+
+    def _timed_state(self) -> dict:
+        """The trainer's state, its cost measured (the first copy, at start-up, is often slower)."""
         t0 = time.perf_counter()
         state = self.trainer.get_state()
-        self._kf_seconds = 0.8 * self._kf_seconds + 0.2 * (time.perf_counter() - t0)
-        self.store.put(self._owner(it), state)
+        seconds = time.perf_counter() - t0
+        self._kf_seconds = seconds if not self._kf_measured else 0.8 * self._kf_seconds + 0.2 * seconds
+        self._kf_measured = True
+        return state
 
     def _pool_is_cheap(self) -> bool:
         """Temporary keyframes during play only where they cost little (heavy labs: every iteration)."""
@@ -409,13 +419,17 @@ class Session:
         # temporary keyframes near the target: the next ← or Shift+← starts from one of them
         near_from = target_it - self.near_every * max(0, self.pool.capacity(self._kf_bytes) - 1)
         while self.iteration < target_it:
-            self.step_iteration(detail=False)
+            self._replaying = True
+            try:
+                self.step_iteration(detail=False)
+            finally:
+                self._replaying = False
             done += 1
             it = self.iteration
             k = self._owner(it)
             if (it >= near_from and it % self.near_every == 0 and k not in self.store and k not in self.pool):
                 self.pool.put(k, self.trainer.get_state(), (self.line_id, target_it))
-            if it >= near_from and it < target_it and self.prepares_views:
+            if it >= near_from and self.prepares_views:
                 self._keep_view(self.trainer, k, target_it)
             if self.iteration < target_it:
                 yield done, total
@@ -493,17 +507,10 @@ class Session:
             far = max(self._boundary_views, key=lambda k: abs(k[0][1] - cursor))
             del self._boundary_views[far]
 
-    def remember_view(self, view: tuple) -> None:
-        """The view a snapshot just showed at this boundary (play at full speed), kept as a replay would
-        make it: the first Shift+← presses after a pause need no replay."""
-        if (self.phase == 0 and self.owed is None and self._fast_iteration and self.prepares_views
-                and self.iteration > self.first_iteration):
-            self._boundary_views[(self._owner(self.iteration), self.selected_block)] = view
-            self._prune_views(self.iteration)
-
     def prepared_view(self) -> tuple | None:
-        """The view kept for the cursor's boundary, while the trainer's caches are another iteration's."""
-        if self.owed is None:
+        """The view kept for the cursor's boundary (None inside an iteration or when none is kept): what
+        a snapshot shows there, also while the trainer's caches are another iteration's (``owed``)."""
+        if self.phase or self._gen is not None:
             return None
         return self._boundary_views.get((self._owner(self.iteration), self.selected_block))
 
