@@ -497,3 +497,27 @@ def test_views_shown_during_play_are_kept_for_the_first_steps_back():
         assert s.iteration == expected and same(params(s), seen[expected])
         assert same_tree(boundary_view(host), boundary_view(reference))
     assert not replayed
+
+
+def test_a_request_that_reads_only_the_weights_keeps_the_kept_views():
+    """The paused text view asks for a sample at every new iteration: generation reads the weights
+    alone, so it neither replays the owed iteration nor drops the kept views; the sample is the one
+    the exact state gives."""
+    config = {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
+    host, _ = make_host_for(config)
+    replies = []
+    host.send = lambda kind, payload: replies.append(payload) if kind == "reply" else None
+    s = host.session
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2
+    s.near_every = 1
+    s.run(10)
+    host.handle("back_iteration")
+    assert s.owed is not None
+    host.handle("command", ("sample", {"length": 40, "seed": 7}))
+    assert s.owed is not None and s.prepared_view_at(8 * len(s.specs)), "nothing replayed, nothing dropped"
+    reference, _ = make_host_for(config)
+    reference.session.run(9)
+    expected = reference.session.trainer.command("sample", {"length": 40, "seed": 7})
+    assert replies[-1][1]["text"] == expected["text"]
+    assert s.trainer.reads_caches("batch") and not s.trainer.reads_caches("sample")
