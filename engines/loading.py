@@ -342,7 +342,7 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
     config = tree["config"]
     if not isinstance(config, dict) or not isinstance(config.get("lab"), str):
         raise _fail(path, "its settings name no lab")
-    from .labs import lab_info
+    from .lab_registry import lab_info
     from .options import check_config
     lab_info(config["lab"])
     check_config(config)
