@@ -64,6 +64,7 @@ class BNHistory(TypedDict, total=False):
 
 class Batch1View(TypedDict):
     hyperparams: dict[str, float]
+    router: Literal[False]              # the two nets side by side (True: RouterView)
     nets: dict[str, str]                # "bn", "gnws" -> title
     n_blocks_per_net: int
     bn_history: BNHistory
@@ -413,7 +414,8 @@ class Batch1Trainer(Trainer):
         return {"iterations": its, "layers": layers}
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "nets": dict(TITLES), "n_blocks_per_net": self.n,
+        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "router": False, "nets": dict(TITLES),
+                               "n_blocks_per_net": self.n,
                                "bn_history": self.bn_history(), "batch_size": self.batch_size,
                                "last_eval": dict(self.last_eval)}
         if 0 <= selected_block < 2 * self.n:
