@@ -170,18 +170,6 @@ class TextView(LabView):
             self.generator.on_progress(progress)
 
 
-def _demo() -> None:  # pragma: no cover - run this file to see the view with fake data
-    import sys
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication(sys.argv)
-    configure_pyqtgraph()
-    v = TextView()
-    v.resize(1000, 800)
-    v.set_snapshot(fake_snapshot())
-    v.show()
-    app.exec()
-
-
 def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, phase_step: int | None = 10) -> dict:
     """A synthetic snapshot shaped like the engine's (used by the tests and the demo)."""
     rng = np.random.default_rng(0)
@@ -226,5 +214,33 @@ def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, 
                                       "lstm_layers": counts["lstm"]}},
     }
 
-if __name__ == "__main__":  # pragma: no cover
-    _demo()
+def fake_stream(cell: str = "lstm", depth: int = 2, H: int = 24, prompt: str = "ROMEO:",
+                text: str = "\nWhat say you to this?") -> list[dict]:
+    """Task progress of "generate_stream" as the engine sends it: the prompt, then chunks of text,
+    each character with every layer's gates (depth, H) when the model read it; then done."""
+    rng = np.random.default_rng(1)
+    names = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}[cell]
+
+    def acts(n):
+        out = {}
+        for name in names:
+            a = rng.standard_normal((n, depth, H))
+            out[name] = (1 / (1 + np.exp(-a)) if name in "ifozr" else np.tanh(a)).astype(np.float32)
+        return out
+    chunks = [{"text": prompt, "activations": acts(len(prompt)), "prompt": True, "start": 0}]
+    for k in range(0, len(text), 4):
+        piece = text[k:k + 4]
+        chunks.append({"text": piece, "activations": acts(len(piece)), "prompt": False, "start": len(prompt) + k})
+    return chunks + [{"done": True, "length": len(text)}]
+
+
+if __name__ == "__main__":  # python -m widgets.text_view [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> TextView:
+        view = TextView()
+        view.show()
+        view.set_snapshot(fake_snapshot())
+        return view
+
+    run_demo(build)
