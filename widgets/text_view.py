@@ -1,24 +1,24 @@
 """The text labs' view (char-RNN, LSTM and GRU): inside the sequence, generation, live samples.
+This class composes the panels, each in its own module, and routes their intents.
 
 Tabs:
-- Inside the sequence: for the current training sequence (the first stream of the batch) and
+- Inside the sequence (sequence_panel.py): for the current training sequence (the first stream of the batch) and
   the selected layer, heatmaps over time × units, aligned under the characters: the input,
   forget, candidate and output gates, the cell state and the hidden state (LSTM), the reset and
   update gates, the candidate h̃ and the hidden state (GRU), or the hidden state (char-RNN),
   with the cell's parameter count beside the other cell's; then the gradient dL/dh_t that backpropagation through time has carried
   back so far, its norm per time step (log scale: where it vanishes or explodes) and the loss
   of each character. Hovering a character shows its values.
-- Generate: a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
+- Generate (generate_panel.py): a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
   Each character is coloured by one unit's activation when the model read it (Karpathy's
   "Unreasonable Effectiveness" view); hovering a character shows its gates.
-Below the tabs, a sample written by the model every few seconds while it trains. On the right,
+Below the tabs, a sample written by the model every few seconds while it trains (live_sample_panel.py). On the right,
 the loss per character (training and held-out, nats) and the gradient norm before clipping over
 the iterations, with the clipping threshold.
 
-Reads snapshot["block_data"] (phase data of the selected block), snapshot["view"] (see
-engines/labs/text_common.py view_data), and task progress of "generate_stream".
+Reads snapshot["block_data"] (phase data of the selected block: TextPhaseData), snapshot["view"]
+(TextLabView; both declared in engines/labs/text_common.py), and task progress of "generate_stream".
 """
-from __future__ import annotations
 from __future__ import annotations
 
 import html
