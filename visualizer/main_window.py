@@ -18,7 +18,8 @@ from engines.labs import LABS
 from visualizer import preferences
 from visualizer.lab_help import KEYS_HELP, lab_help_html
 from visualizer.lab_views import LIVE_HELP, lab_ui, make_view
-from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
+from visualizer.client import SessionClient
+from visualizer.host import SPEEDS, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
