@@ -314,8 +314,9 @@ class CNNLab:
                 "augment": list(self.augment), "source": source, "iteration": self.iteration}
 
     # ---- the learning-rate schedule: lr_t = lr / (1 + t / decay); "lr" is the rate at t = 0
-    def current_lr(self) -> float:
-        return self.base_lr / (1.0 + self.iteration / self.decay) if self.decay > 0 else self.base_lr
+    def current_lr(self, iteration: int | None = None) -> float:
+        t = self.iteration if iteration is None else iteration
+        return self.base_lr / (1.0 + t / self.decay) if self.decay > 0 else self.base_lr
 
     def run_iteration(self, detail: bool = True):
         self.set_optimizer_lr(self.current_lr())
@@ -350,12 +351,15 @@ class CNNLab:
         state = super().get_state()
         state["hyper"] = {k: v for k, v in state["hyper"].items() if not k.startswith(FREEZE_PREFIX)}
         state["frozen"] = sorted(self.frozen)
+        state["optimizer_lr"] = self.optimizer_lr()   # the scheduled rate; state["hyper"]["lr"] is the base one
         return state
 
     def set_state(self, state: dict) -> None:
-        super().set_state(state)
+        super().set_state(state)   # writes hyper["lr"] (the base rate) into the optimizer ...
         self.frozen = frozenset(state.get("frozen", ()))
         self.base_lr = float(state["hyper"]["lr"])
+        # ... so put back the rate it ran at (older states: the schedule's rate of the last iteration)
+        self.set_optimizer_lr(float(state.get("optimizer_lr", self.current_lr(max(self.iteration - 1, 0)))))
         self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
         self._inspected_cache = None
 
@@ -511,6 +515,9 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
     def set_optimizer_lr(self, lr: float) -> None:
         self.optimizer.lr = lr
 
+    def optimizer_lr(self) -> float:
+        return float(self.optimizer.lr)
+
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         return numpy_cnn_layers(self.channels, rng, self.dtype, self.activation)
 
@@ -576,6 +583,9 @@ def _torch_cnn_class():
         def set_optimizer_lr(self, lr: float) -> None:
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
+
+        def optimizer_lr(self) -> float:
+            return float(self.optimizer.param_groups[0]["lr"])
 
         def build_blocks(self, rng: np.random.Generator):
             return cnn_blocks(self.channels, rng, activation=self.activation)
