@@ -28,6 +28,7 @@ from .. import StepwiseError
 from ..atomic import atomic_write
 from ..numpy_engine.gru import NumpyGRU
 from ..numpy_engine.lstm import NumpyLSTM
+from ..options import settings
 from .text_common import NumpyTextTrainer, TextTrainer
 
 
@@ -35,13 +36,6 @@ class LSTMSettings:
     lab = "lstm"
     cell = "lstm"
     cell_title = "LSTM"
-    max_depth = 4
-    default_hidden = 256
-    default_depth = 2
-    default_seq_len = 50
-    default_batch = 32
-    default_lr = 2e-3
-    default_clip = 5.0
     clip_mode = "norm"
     optimizer_name = "adam"
     eval_every = 100
@@ -71,7 +65,7 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
         from ..torch_engine.gru import StagedGRU
         from ..torch_engine.lstm import StagedLSTM, TorchAdam
         self.torch = torch
-        torch.set_num_threads(int(self.config.get("threads", 1)))   # one thread: the other core stays with the UI
+        torch.set_num_threads(self.options["threads"] or 1)   # one thread: the other core stays with the UI
         dtype = torch.float64 if self.config.get("dtype") == "float64" else torch.float32
         gen = torch.Generator().manual_seed(self.seed)            # weights; no global seeding
         staged = StagedGRU if self.cell == "gru" else StagedLSTM
@@ -146,9 +140,7 @@ CELLS = ("lstm", "gru")
 
 def make_trainer(config: dict):
     engine = config.get("engine", "torch")
-    cell = str(config.get("cell") or "lstm").strip().lower()
-    if cell not in CELLS:
-        raise StepwiseError(f"The LSTM lab's cell is lstm or gru, not {config.get('cell')!r}.")
+    cell = settings(config, "lstm", engine)["cell"]
     if engine == "torch":
         return TorchGRUTrainer(config) if cell == "gru" else TorchLSTMTrainer(config)
     if engine == "numpy":

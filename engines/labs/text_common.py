@@ -19,6 +19,7 @@ step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -29,6 +30,7 @@ import numpy as np
 from .. import StepwiseError
 from ..atomic import atomic_write
 from ..loading import read_model
+from ..options import OptionSpec, read_value, settings
 from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
                                 sample_from_logits)
 from ..text_data import TextData, load_text
@@ -39,31 +41,17 @@ MODEL_FORMAT = "stepwise-text-model-1"
 MAX_GENERATE = 100_000
 
 
-# ---------------------------------------------------------------------------- config parsing
-def int_option(config: dict, key: str, default: int, lo: int, hi: int, what: str) -> int:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a whole number; give one from {lo} to {hi}.") from None
-    if not lo <= n <= hi:
-        raise StepwiseError(f"The {what} {n} is out of range; give one from {lo} to {hi}.")
-    return n
-
-
-def float_option(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a number; give one from {lo:g} to {hi:g}.") from None
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise StepwiseError(f"The {what} {x:g} is out of range; give one from {lo:g} to {hi:g}.")
-    return x
+# ---------------------------------------------------------------------------- request arguments
+# what the view's "generate" / "sample" requests may ask, declared as the settings are (engines/options.py)
+GENERATE_ARGS = {
+    "length": OptionSpec("length", "generation length", "int", 500, maximum=MAX_GENERATE, cli=False),
+    "temperature": OptionSpec("temperature", "temperature", "float", 1.0, maximum=100.0, cli=False),
+    "top_k": OptionSpec("top_k", "top-k", "int", 0, cli=False),   # maximum: the vocabulary's size
+    "chunk": OptionSpec("chunk", "chunk size", "int", 8, minimum=1, maximum=MAX_GENERATE, cli=False),
+}
+SAMPLE_LENGTH = OptionSpec("length", "sample length", "int", 240, minimum=1, maximum=MAX_GENERATE, cli=False)
+SAMPLE_EVERY = OptionSpec("sample_every", "sample interval (seconds)", "float", 3.0, minimum=0.1, maximum=3600.0,
+                          cli=False)
 
 
 def step_chunks(T: int, max_phases: int = MAX_STEP_PHASES) -> list[tuple[int, int]]:
@@ -78,13 +66,6 @@ class TextTrainer(Trainer):
 
     cell = "rnn"                 # "rnn", "lstm" or "gru"
     cell_title = "RNN"
-    max_depth = 3
-    default_hidden = 128
-    default_depth = 2
-    default_seq_len = 25
-    default_batch = 1
-    default_lr = 0.1
-    default_clip = 5.0
     clip_mode = "value"          # "value": each entry into [−clip, clip]; "norm": the global norm to clip
     optimizer_name = "adagrad"
     eval_every = 500
@@ -93,15 +74,12 @@ class TextTrainer(Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.hidden = int_option(config, "hidden", self.default_hidden, 1, 2048, "hidden size")
-        self.depth = int_option(config, "depth", self.default_depth, 1, self.max_depth, "number of layers")
-        self.seq_len = int_option(config, "seq_len", self.default_seq_len, 2, 1000, "sequence length")
-        self.batch_size = int_option(config, "batch_size", self.default_batch, 1, 1024, "batch size")
-        self.lr = float_option(config, "lr", self.default_lr, 1e-7, 10.0, "learning rate")
-        self.clip = float_option(config, "clip", self.default_clip, 1e-6, 1e6, "gradient clip")
-        self.eval_chars = int_option(config, "eval_chars", 32_000, 100, 10**8, "number of held-out characters")
-        self.sample_every_s = float_option(config, "sample_every", 3.0, 0.1, 3600.0, "sample interval (seconds)")
-        self.data: TextData = load_text(config.get("text") or None, notify=config.get("notify"))
+        self.options = opts = settings(config, self.lab, self.engine)   # declared in engines/options.py
+        self.hidden, self.depth, self.seq_len = opts["hidden"], opts["depth"], opts["seq_len"]
+        self.batch_size, self.lr, self.clip = opts["batch_size"], opts["lr"], opts["clip"]
+        self.eval_chars = opts["eval_chars"]
+        self.sample_every_s = read_value(config, SAMPLE_EVERY)
+        self.data: TextData = load_text(opts["text"] or None, notify=config.get("notify"))
         n_stream = len(self.data.train) // self.batch_size
         if n_stream < self.seq_len + 1:
             raise StepwiseError(
@@ -361,10 +339,8 @@ class TextTrainer(Trainer):
     # ------------------------------------------------------------------ generation
     def _check_generate_args(self, args: dict) -> tuple[str, int, float, int, int]:
         prompt = str(args.get("prompt") or "")
-        length = int_option(args, "length", 500, 0, MAX_GENERATE, "generation length")
-        temperature = float_option(args, "temperature", 1.0, 0.0, 100.0, "temperature")
-        top_k = int_option(args, "top_k", 0, 0, self.data.vocab_size, "top-k")
-        chunk = int_option(args, "chunk", 8, 1, MAX_GENERATE, "chunk size")
+        length, temperature, chunk = (read_value(args, GENERATE_ARGS[k]) for k in ("length", "temperature", "chunk"))
+        top_k = read_value(args, dataclasses.replace(GENERATE_ARGS["top_k"], maximum=self.data.vocab_size))
         self.data.encode(prompt)            # characters outside the vocabulary: one clear sentence, now
         return prompt, length, temperature, top_k, chunk
 
@@ -450,7 +426,7 @@ class TextTrainer(Trainer):
             rng = self._generation_rng(args.get("seed"))
             return {"task": self._stream(prompt, length, temperature, top_k, chunk, rng, record=True)}
         if name == "sample":
-            length = int_option(args, "length", 240, 1, MAX_GENERATE, "sample length")
+            length = read_value(args, SAMPLE_LENGTH)
             return {"text": self.generate("", length, float(args.get("temperature", 0.8)), 0, args.get("seed")),
                     "iteration": self.iteration}
         if name == "vocab":
