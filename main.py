@@ -193,7 +193,7 @@ def check_args(args, config: dict, argv: list[str]) -> dict:
             raise UsageError(f"--session brings its own lab and settings; leave out {flags}.")
         if args.generate is not None:
             raise UsageError("--generate works on a model (--load FILE), not on a session.")
-        from engines.loading import load_session_tree
+        from engines.state_io import load_session_tree
         load_session_tree(args.session)  # a bad file fails here, before any window
     info = lab_info(config["lab"])
     checked = check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)

@@ -43,7 +43,7 @@ class Driver:
     """A SessionHost in this process; presses are timed until the host has nothing left to do."""
 
     def __init__(self, config: dict):
-        from visualizer.worker import SessionHost
+        from visualizer.host import SessionHost
         self.messages: list = []
         self.host = SessionHost(lambda kind, payload: self.messages.append(kind) if kind == "error" else None)
         if not self.host.configure(config):

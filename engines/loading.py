@@ -342,7 +342,7 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
     config = tree["config"]
     if not isinstance(config, dict) or not isinstance(config.get("lab"), str):
         raise _fail(path, "its settings name no lab")
-    from .labs import lab_info
+    from .lab_registry import lab_info
     from .options import check_config
     lab_info(config["lab"])
     check_config(config)
@@ -399,10 +399,3 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
         raise _fail(path, f"its cursor (iteration {iteration}, furthest {furthest}) lies beyond what it recorded "
                           f"(keyframes from {low}, history to {max([0, *history])})")
 
-
-def load_session_tree(path: str | os.PathLike) -> Any:
-    """A session file's tree, read by engines.state_io.load_tree and checked by check_session_tree."""
-    from .state_io import load_tree
-    tree = load_tree(path)
-    check_session_tree(tree, path)
-    return tree

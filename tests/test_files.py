@@ -251,7 +251,7 @@ def test_on_a_full_disk_every_save_keeps_the_earlier_file(small_disk):
 
 
 def test_the_engine_host_answers_bad_files_at_start_up_with_a_sentence(saves, tmp_path):
-    from visualizer.worker import SessionHost
+    from visualizer.host import SessionHost
     config, valid = saves["resnet-torch"]
     for kind, path in bad_model_files(valid, saves["char-rnn"][1], tmp_path).items():
         sent = []
@@ -262,7 +262,7 @@ def test_the_engine_host_answers_bad_files_at_start_up_with_a_sentence(saves, tm
 
 
 def test_an_in_app_save_on_a_full_disk_is_a_sentence_and_keeps_the_run(small_disk):
-    from visualizer.worker import SessionHost
+    from visualizer.host import SessionHost
     sent = []
     host = SessionHost(lambda k, p: sent.append((k, p)))
     host.configure({"lab": "mlp", "engine": "torch", "hidden": "16"})
@@ -295,7 +295,7 @@ def test_save_into_a_read_only_folder_fails_before_training_even_as_root(tmp_pat
 
 
 def test_opening_a_session_past_its_record_in_the_window_is_refused_at_once(session_file, tmp_path):
-    from visualizer.worker import SessionHost
+    from visualizer.host import SessionHost
 
     def far(t):
         t.update(iteration=10**9)

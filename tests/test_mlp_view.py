@@ -1,7 +1,7 @@
 """The MLP view with real snapshots from an in-process SessionHost (no engine process)."""
 import numpy as np
 
-from visualizer.worker import SessionHost
+from visualizer.host import SessionHost
 from widgets.common import configure_pyqtgraph
 from widgets.mlp_view import MLPView
 

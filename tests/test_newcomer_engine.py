@@ -123,7 +123,7 @@ def test_a_model_with_other_layers_is_named_in_words(tmp_path, engine, suffix):
 
 
 def test_loading_a_model_says_so(tmp_path):
-    from visualizer.worker import SessionHost
+    from visualizer.host import SessionHost
     messages = []
     host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
     assert host.configure(dict(CONFIG))

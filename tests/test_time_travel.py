@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from engines.labs import make_trainer
-from visualizer import worker
+from visualizer import host as host_module
 from visualizer.session import Session
-from visualizer.worker import SessionHost
+from visualizer.host import SessionHost
 
 CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16"}
 
@@ -174,8 +174,8 @@ def settle(host):
 
 
 def test_replay_runs_in_slices_shows_progress_and_a_new_seek_replaces_the_old(monkeypatch):
-    monkeypatch.setattr(worker, "PROGRESS_AFTER", 0.0)
-    monkeypatch.setattr(worker, "REPLAY_SLICE", 0.0)  # one iteration per slice
+    monkeypatch.setattr(host_module, "PROGRESS_AFTER", 0.0)
+    monkeypatch.setattr(host_module, "REPLAY_SLICE", 0.0)  # one iteration per slice
     host, messages = make_host()
     s = host.session
     s.adaptive = False
@@ -197,7 +197,7 @@ def test_replay_runs_in_slices_shows_progress_and_a_new_seek_replaces_the_old(mo
 
 
 def test_pause_cancels_a_replay_and_the_cursor_stays_exact(monkeypatch):
-    monkeypatch.setattr(worker, "REPLAY_SLICE", 0.0)
+    monkeypatch.setattr(host_module, "REPLAY_SLICE", 0.0)
     host, messages = make_host()
     s = host.session
     s.adaptive = False

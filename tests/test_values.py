@@ -8,7 +8,7 @@ from engines.labs import make_trainer
 from engines.options import LAB_OPTIONS, check_config, form_options
 from tests.corpus import BAD_VALUES, CLI_REFUSED, one_sentence
 from visualizer.lab_views import lab_ui
-from visualizer.worker import SessionHost
+from visualizer.host import SessionHost
 
 
 @pytest.mark.parametrize("config, words", BAD_VALUES)

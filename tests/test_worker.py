@@ -1,7 +1,7 @@
 """The SessionHost (the worker's logic) in-process: commands in, messages out."""
 import numpy as np
 
-from visualizer.worker import SessionHost
+from visualizer.host import SessionHost
 
 CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16", "dropout": 0.2}
 

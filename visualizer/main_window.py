@@ -18,8 +18,9 @@ from engines.labs import LABS
 from engines.options import live_help
 from visualizer import preferences
 from visualizer.lab_help import KEYS_HELP, lab_help_html
+from visualizer.client import SessionClient
+from visualizer.host import SPEEDS, leftover_autosaves
 from visualizer.lab_views import lab_ui, make_view
-from visualizer.worker import SPEEDS, SessionClient, leftover_autosaves
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm

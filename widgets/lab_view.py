@@ -1,6 +1,6 @@
 """The base class of every lab's view, and the settings form.
 
-A LabView renders snapshots (plain dicts of arrays and numbers, see visualizer/worker.py)
+A LabView renders snapshots (plain dicts of arrays and numbers, see visualizer/host.py)
 and emits intents; it never touches an engine. The window routes:
 - ``command(name, args)``  -> trainer.command(name, args) in the worker; the answer comes back
   through ``on_reply(name, reply)``; a long request returns a task whose progress arrives

@@ -34,13 +34,12 @@ from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
 from ..loading import read_model
 from ..numpy_engine.losses import softmax
-from ..torch_engine.classifier import (configure_threads, layer_view, load_optimizer_state, optimizer_state,
-                                       staged_phase_data)
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import classification_report
+from .classifier_torch import configure_threads, layer_view, load_optimizer_state, optimizer_state, staged_phase_data
 from .cnn import parse_channels, shift_images, weight_view_of
 
 NETS = ("bn", "gnws")
@@ -391,10 +390,3 @@ class Batch1Trainer(Trainer):
             prefix = f"{net}/"
             self.runners[net].net.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v))
                                                    for k, v in arrays.items() if k.startswith(prefix)})
-
-
-def make_trainer(config: dict) -> Trainer:
-    if config.get("router"):
-        from .router import RouterTrainer
-        return RouterTrainer(config)
-    return Batch1Trainer(config)

@@ -55,9 +55,3 @@ class CharRNNTrainer(NumpyTextTrainer):
             self.apply_hyperparams()
             return
         super().set_hyperparam(name, value)
-
-
-def make_trainer(config: dict) -> CharRNNTrainer:
-    if config.get("engine", "numpy") != "numpy":
-        raise StepwiseError("The char-RNN lab runs on the NumPy engine only.")
-    return CharRNNTrainer(config)

@@ -55,9 +55,3 @@ class MLPTrainer(NumpyClassifierTrainer):
         layers.append(Dense("output", sizes[-1], 10, "linear", rng, self.dtype))
         return layers
 
-
-def make_trainer(config: dict):
-    if config.get("engine") == "torch":
-        from ..torch_engine.mlp import TorchMLPTrainer
-        return TorchMLPTrainer(config)
-    return MLPTrainer(config)

@@ -34,8 +34,8 @@ from ..loading import read_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from ..torch_engine.classifier import load_optimizer_state, optimizer_state
 from .classifier import classification_report, histogram
+from .classifier_torch import load_optimizer_state, optimizer_state
 
 ARCHS = ("small", "resnet50")
 COMPARES = ("plain", "optimizer", "none")
@@ -827,7 +827,3 @@ class ResNetTrainer(Trainer):
             else:
                 r.model.load_state_arrays(arrays)
             r.clear()
-
-
-def make_trainer(config: dict) -> ResNetTrainer:
-    return ResNetTrainer(config)

@@ -49,11 +49,11 @@ from torch import nn
 from .. import StepwiseError
 from ..atomic import atomic_write
 from ..loading import read_model
-from ..torch_engine.classifier import staged_phase_data
 from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
 from .batch1 import Batch1Trainer, runner_weight_view
+from .classifier_torch import staged_phase_data
 
 NETS = ("bn", "gnws")                               # the experts' norm
 TITLES = {"bn": "BN experts", "gnws": "GN+WS experts"}
@@ -455,3 +455,8 @@ class RouterTrainer(Batch1Trainer):
                 m.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
                                    if k.startswith(prefix)})
             routed.share = np.array(arrays[f"{net}/share"], dtype=np.float64)
+
+
+def make_trainer(config: dict) -> Batch1Trainer:
+    """The batch1 lab's trainer: the routed experts with ``router``, else the two networks side by side."""
+    return RouterTrainer(config) if config.get("router") else Batch1Trainer(config)

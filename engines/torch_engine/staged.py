@@ -13,7 +13,7 @@ Every backward phase really runs autograd through that block alone, with the gra
 reached its output; nothing is replayed. Chained, the blocks compute exactly what one
 ``loss.backward()`` through the whole network would.
 
-The runner knows nothing about labs: a classifier (engines/torch_engine/classifier.py), the
+The runner knows nothing about labs: a classifier (engines/labs/classifier_torch.py), the
 batch-size-1 lab and other labs use it. Per-block extras (norms of a skip path, BatchNorm
 statistics, ...) come from ``StagedBlock.extra(kind, runner, k)``.
 """

@@ -20,15 +20,15 @@ import torch.nn.functional as F
 from .. import StepwiseError
 from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..labs.classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
+from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
 from ..loading import check_blocks, read_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from .models import main_weight, to_numpy_layout
-from .staged import StagedBlock, StagedRunner
+from ..torch_engine.models import main_weight, to_numpy_layout
+from ..torch_engine.staged import StagedBlock, StagedRunner
 
 TORCH_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax")
 

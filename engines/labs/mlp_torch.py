@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import StepwiseError
-from ..labs.mlp import DEFAULT_HIDDEN, parse_hidden
-from .classifier import TorchClassifierTrainer
-from .models import TORCH_ACTIVATIONS, mlp_blocks
-from .staged import StagedBlock
+from ..torch_engine.models import TORCH_ACTIVATIONS, mlp_blocks
+from ..torch_engine.staged import StagedBlock
+from .classifier_torch import TorchClassifierTrainer
+from .mlp import DEFAULT_HIDDEN, parse_hidden
 
 
 class TorchMLPTrainer(TorchClassifierTrainer):

@@ -1,0 +1,135 @@
+"""The UI side of the engine process (Qt): ``SessionClient`` lives in the window's process, starts
+the engine process (visualizer/worker.py), sends it commands, and polls the pipe from a timer,
+keeping only the latest snapshot."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from PySide6 import QtCore
+
+from visualizer.host import autosave_path
+from visualizer.worker import start_engine_process
+
+
+class SessionClient(QtCore.QObject):
+    """UI-side handle of the worker process. Emits the latest snapshot at most once per poll."""
+
+    snapshot = QtCore.Signal(dict)
+    ready = QtCore.Signal(dict)
+    error = QtCore.Signal(str)
+    info = QtCore.Signal(str)
+    reply = QtCore.Signal(str, dict)
+    task = QtCore.Signal(str, dict)
+    reached = QtCore.Signal(int)
+    progress = QtCore.Signal(dict)   # replay under way: {"what", "target", "fraction"} / {"done": True}
+    died = QtCore.Signal(str)
+
+    # commands that start a new run: after a death they start a new engine process instead
+    RESTARTING = ("configure", "open_session", "load")
+
+    def __init__(self, config: dict, parent=None, poll_ms: int = 15, autosave: str | os.PathLike | None = None):
+        """Start the engine process for ``config``. ``autosave``: where the engine autosaves
+        (default: autosave_path(); "" for none)."""
+        super().__init__(parent)
+        self.autosave = str(autosave_path() if autosave is None else autosave) if autosave != "" else None
+        self.config = dict(config)   # the settings of the latest run (from "ready"): what a restart runs
+        self.timer = QtCore.QTimer(self)
+        self.timer.timeout.connect(self.poll)
+        self.poll_ms = poll_ms
+        self.process = None
+        self._start(config)
+
+    def _start(self, config: dict) -> None:
+        self.process, self.conn = start_engine_process(config, self.autosave)
+        self._dead = False
+        self.timer.start(self.poll_ms)
+
+    @property
+    def dead(self) -> bool:
+        return self._dead
+
+    def restart(self, config: dict | None = None) -> None:
+        """A new engine process for ``config`` (default: the latest run's settings, a fresh run);
+        the old one, dead or alive, is ended first."""
+        self.close()
+        try:
+            self.conn.close()
+        except OSError:
+            pass
+        self._start(dict(self.config if config is None else config))
+
+    def has_autosave(self) -> bool:
+        return self.autosave is not None and os.path.isfile(self.autosave)
+
+    def send(self, cmd: str, arg: Any = None) -> None:
+        if self._dead:
+            if cmd == "configure":
+                self.restart(arg)
+            elif cmd == "open_session":
+                self.restart({"session": arg})
+            elif cmd == "load":
+                self.restart(dict(self.config, load=arg))
+            return
+        try:
+            self.conn.send((cmd, arg))
+        except (BrokenPipeError, OSError):
+            self._report_death()
+
+    def poll(self) -> None:
+        latest = None
+        try:
+            deadline = time.perf_counter() + 0.010
+            while self.conn.poll(0) and time.perf_counter() < deadline:
+                kind, payload = self.conn.recv()
+                if kind == "snapshot":
+                    if latest is not None and not payload["history_reset"]:
+                        # keep only the latest snapshot, but never drop curve points
+                        payload["history"] = latest["history"] + payload["history"]
+                        payload["history_reset"] = latest["history_reset"]
+                    if latest is not None and "lines" in latest and "lines" not in payload:
+                        payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
+                    latest = payload
+                elif kind == "ready":
+                    self.config = dict(payload["config"])
+                    self.ready.emit(payload)
+                elif kind == "error":
+                    self.error.emit(payload)
+                elif kind == "info":
+                    self.info.emit(payload)
+                elif kind == "reply":
+                    self.reply.emit(payload[0], payload[1])
+                elif kind == "task":
+                    self.task.emit(payload[0], payload[1])
+                elif kind == "reached":
+                    self.reached.emit(int(payload))
+                elif kind == "progress":
+                    self.progress.emit(payload)
+        except (EOFError, OSError):
+            self._report_death()
+        if latest is not None:
+            self.snapshot.emit(latest)
+        if not self._dead and not self.process.is_alive():
+            self._report_death()
+
+    def _report_death(self) -> None:
+        if not self._dead:
+            self._dead = True
+            self.timer.stop()
+            self.process.join(0.5)
+            self.died.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}); "
+                           "restart it, or choose a lab from the Lab menu.")
+
+    def close(self) -> None:
+        self.timer.stop()
+        if self.process.is_alive():
+            try:
+                self.conn.send(("quit", None))
+            except (BrokenPipeError, OSError):
+                pass
+            self.process.join(2.0)
+            if self.process.is_alive():
+                self.process.terminate()
+                self.process.join(1.0)
+        self._dead = True
