@@ -88,9 +88,18 @@ class Trainer:
 
     def __init__(self, config: dict):
         self.config = config
-        self.seed = int(config.get("seed", 0))
+        self.seed = self.read_settings(config).get("seed", 0)
         self.iteration = 0
         self.last_metrics: dict[str, float] = {}
+
+    def read_settings(self, config: dict) -> dict:
+        """This lab's settings for this engine (engines/options.py): each value of ``config`` checked
+        against its declaration (StepwiseError, one sentence), the declared default where absent.
+        Read once; a subclass may call it before ``Trainer.__init__``."""
+        if getattr(self, "options", None) is None:
+            from .options import settings
+            self.options = settings(config, self.lab, config.get("engine") or self.engine)
+        return self.options
 
     # ---- structure
     def blocks(self) -> list[BlockInfo]:

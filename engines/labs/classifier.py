@@ -123,23 +123,20 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.batch_size = int(config.get("batch_size", 64))
-        if self.batch_size < 1:
-            raise StepwiseError("The batch size must be a positive whole number.")
+        opts = self.options
+        self.batch_size = opts["batch_size"]
         self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)          # data order and dropout
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
-        opt_name = config.get("optimizer", "momentum")
-        if opt_name not in OPTIMIZERS:
-            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
+        opt_name = opts["optimizer"]
+        # lr empty: the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
         default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        kwargs = {"lr": float(config.get("lr", default_lr))}
+        kwargs = {"lr": default_lr if opts["lr"] is None else opts["lr"]}
         if opt_name in ("momentum", "nesterov"):
-            kwargs["momentum"] = float(config.get("momentum", 0.9))
+            kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
