@@ -11,6 +11,7 @@ not use is refused by name instead of being ignored. Qt-free.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -260,7 +261,7 @@ LAB_OPTIONS: dict[str, tuple[OptionSpec, ...]] = {
         OptionSpec("groups", "GroupNorm groups", "int", 4, minimum=1, maximum=64,
                    help="GroupNorm normalises each example over groups of channels: x̂ = (x − μ_g) / √(σ²_g + ε), "
                         "with no dependence on the batch; the groups must divide both channel counts."),
-        _decay(2000), _shift(1),
+        _decay(2000), _shift(1),   # ±1 px: +1 % held-out for GN+WS
         OptionSpec("router", "routing net (3 experts)", "bool", False,
                    help="A router sends each digit to one of three expert sub-networks (round 0 6 8 9, straight 1 4 "
                         "7, the rest); only the chosen expert runs and learns; batch size 1."),
@@ -341,10 +342,18 @@ OPTIMIZER_HYPERPARAMS: tuple[OptionSpec, ...] = tuple(
         ("beta2", 0.99999, "β2: the second-moment average v ← β2·v + (1 − β2)·g²."),
         ("rho", 0.9999, "ρ: the running average of squared gradients E[g²] ← ρ·E[g²] + (1 − ρ)·g²."),
         ("alpha", 0.9999, "α: RMSprop's smoothing of squared gradients E[g²] ← α·E[g²] + (1 − α)·g²."),
-        ("eps", 1.0, "ε: added to the denominator, θ ← θ − η·m / (√v + ε), so a tiny v cannot blow the step up."),
+        ("eps", 1e6, "ε: added to the denominator, θ ← θ − η·m / (√v + ε), so a tiny v cannot blow the step up."),
         ("weight_decay", 10.0, "Weight decay λ: θ ← θ − η·λ·θ each step, on top of the gradient step (AdamW: "
                                "decoupled)."),
     ))
+
+
+def optimizer_hyperparam(name: str) -> OptionSpec:
+    """The declaration of one optimizer hyperparameter, "beta1" or "adam.beta1" (its label the name)."""
+    key = name.split(".")[-1]
+    specs = {o.key: o for o in LAB_OPTIONS["optimizers"] + OPTIMIZER_HYPERPARAMS if o.live}
+    spec = specs.get(key) or OptionSpec(key, key, "float", None, maximum=1e6, cli=False)
+    return dataclasses.replace(spec, label=name, cli=False)
 
 
 def live_help(lab: str | None = None) -> dict[str, str]:

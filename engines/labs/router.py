@@ -49,6 +49,7 @@ from torch import nn
 from .. import StepwiseError
 from ..atomic import atomic_write
 from ..loading import read_model
+from ..options import settings
 from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
@@ -459,4 +460,4 @@ class RouterTrainer(Batch1Trainer):
 
 def make_trainer(config: dict) -> Batch1Trainer:
     """The batch1 lab's trainer: the routed experts with ``router``, else the two networks side by side."""
-    return RouterTrainer(config) if config.get("router") else Batch1Trainer(config)
+    return RouterTrainer(config) if settings(config, "batch1", "torch")["router"] else Batch1Trainer(config)
