@@ -30,9 +30,9 @@ import numpy as np
 from .. import StepwiseError
 from ..atomic import atomic_write
 from ..loading import read_model
+from ..numpy_engine.optimizers import Adagrad, Adam
+from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm, sample_from_logits
 from ..options import OptionSpec, read_value, settings
-from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
-                                sample_from_logits)
 from ..text_data import TextData, load_text
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
 
@@ -531,9 +531,10 @@ class NumpyTextTrainer(TextTrainer):
         return net
 
     def make_optimizer(self, net):
+        """The NumPy engine's one Adagrad / Adam (numpy_engine/optimizers.py) on the flat parameter buffer."""
         if self.optimizer_name == "adagrad":
-            return FlatAdagrad(net.flat, lr=self.lr, lr_decay=getattr(self, "lr_decay", 0.0), eps=1e-8)
-        return FlatAdam(net.flat, lr=self.lr)
+            return Adagrad([net.flat.data], lr=self.lr, lr_decay=getattr(self, "lr_decay", 0.0), eps=1e-8)
+        return Adam([net.flat.data], lr=self.lr)
 
     def apply_hyperparams(self) -> None:
         self.optimizer.lr = self.lr
@@ -546,7 +547,7 @@ class NumpyTextTrainer(TextTrainer):
     def apply_update(self) -> dict:
         g = self.model.flat.grad
         info = clip_elementwise(g, self.clip) if self.clip_mode == "value" else clip_global_norm(g, self.clip)
-        self.optimizer.step()
+        self.optimizer.step([g])
         return info
 
     def last_output_grad_norm(self) -> float:
@@ -555,8 +556,9 @@ class NumpyTextTrainer(TextTrainer):
     def block_update_norms(self, block: int) -> dict:
         flat = self.model.flat
         names = self.block_param_names(block)
-        u = self.optimizer.update
-        upd = math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2)) for k in names))
+        u = self.optimizer.updates[0]   # Δθ of the last step (None before the first)
+        upd = 0.0 if u is None else math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2))
+                                                  for k in names))
         par = math.sqrt(sum(float(np.sum(flat.p[k].astype(np.float64) ** 2)) for k in names))
         grad = math.sqrt(sum(float(np.sum(flat.g[k].astype(np.float64) ** 2)) for k in names))
         return {"update_norm": upd, "param_norm": par, "block_grad_norm": grad, "names": names}
