@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..numpy_engine.losses import softmax
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
@@ -358,11 +357,9 @@ class Batch1Trainer(Trainer):
         self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
 
     def save(self, path: str) -> None:
-        payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
-                   "groups": self.groups, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
-                                  for net in NETS}}
-        atomic_write(path, lambda f: torch.save(payload, f), "the models")
+        write_model(path, {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
+                           "groups": self.groups, "iteration": self.iteration},
+                    {net: self.runners[net].net.state_dict() for net in NETS}, "the models")
 
     def load(self, path: str) -> None:
         def check(meta: dict) -> None:

@@ -7,15 +7,13 @@ first example of the current batch.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator
 
 import numpy as np
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..loading import check_blocks, read_model
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -360,10 +358,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
 
     def save(self, path: str) -> None:
-        arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
-                           "digits": list(self.digits)})
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, {"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.model.state_arrays())
 
     def load(self, path: str) -> None:
         mine = self.architecture()

@@ -18,10 +18,9 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
-from ..loading import check_blocks, read_model
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..numpy_engine.optimizers import TYPICAL_LR
@@ -384,10 +383,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.runner.blocks]}
 
     def save(self, path: str) -> None:
-        state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
-        payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
-                   "digits": list(self.digits), "state_dict": state}
-        atomic_write(path, lambda f: torch.save(payload, f), "the model")
+        write_model(path, {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.runner.net.state_dict())
 
     def load(self, path: str) -> None:
         mine = self.architecture()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ..atomic import atomic_write
+from ..loading import write_model
 from .classifier_torch import load_optimizer_state, optimizer_state
 from .lstm import GRUSettings, LSTMSettings, parse_cell
 from .text_common import TextTrainer
@@ -87,9 +87,7 @@ class TorchLSTMTrainer(LSTMSettings, TextTrainer):
             [tuple(torch.as_tensor(c[k]).clone() for k in m.state_names) for c in state["carry"]]
 
     def save(self, path: str) -> None:
-        torch = self.torch
-        payload = {"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}
-        atomic_write(path, lambda f: torch.save(payload, f), "the model")
+        write_model(path, self.model_meta(), self.model.model.state_dict())
 
     def _torch_optim_state(self, saved: dict) -> dict:
         """torch.optim's state dict; a state kept by the earlier hand-written Adam ({t, lr, m, v}, in

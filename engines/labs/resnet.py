@@ -29,8 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
@@ -767,13 +766,7 @@ class ResNetTrainer(Trainer):
         run = self.primary
         meta = {"format": "stepwise-resnet-1", "lab": self.lab, "engine": self.engine, "arch": self.arch,
                 "depth": self.depth, "norm": self.norm, "skip": run.skip, "iteration": self.iteration}
-        if isinstance(run, TorchRun):
-            payload = {"meta": meta, "state_dict": run.net.state_dict()}
-            atomic_write(path, lambda f: torch.save(payload, f), "the model")
-        else:
-            import json
-            arrays = run.model.state_arrays()
-            atomic_write(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays), "the model")
+        write_model(path, meta, run.net.state_dict() if isinstance(run, TorchRun) else run.model.state_arrays())
 
     def load(self, path: str) -> None:
         run = self.primary

@@ -47,8 +47,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..options import settings
 from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
@@ -430,11 +429,9 @@ class RouterTrainer(Batch1Trainer):
                       "share": torch.from_numpy(self.nets[net].share)} for net in NETS}
 
     def save(self, path: str) -> None:
-        payload = {"format": ROUTER_FORMAT, "lab": self.lab, "channels": list(self.channels), "groups": self.groups,
-                   "experts": self.n_experts, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in arrays.items()}
-                                  for net, arrays in self.model_arrays().items()}}
-        atomic_write(path, lambda f: torch.save(payload, f), "the models")
+        write_model(path, {"format": ROUTER_FORMAT, "lab": self.lab, "channels": list(self.channels),
+                           "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration},
+                    self.model_arrays(), "the models")
 
     def load(self, path: str) -> None:
         def check(meta: dict) -> None:

@@ -20,7 +20,6 @@ step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from typing import Any, Iterator
@@ -28,8 +27,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..numpy_engine.optimizers import Adagrad, Adam
 from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm, sample_from_logits
 from ..options import OptionSpec, read_value, settings
@@ -479,9 +477,8 @@ class TextTrainer(Trainer):
         return {"lab": self.lab, "cell": self.cell, "depth": self.depth, "hidden": self.hidden,
                 "chars": self.data.chars}
 
-    def meta_json(self) -> str:
-        return json.dumps({"format": MODEL_FORMAT, **self.architecture(), "engine": self.engine,
-                           "iteration": self.iteration})
+    def model_meta(self) -> dict:
+        return {"format": MODEL_FORMAT, **self.architecture(), "engine": self.engine, "iteration": self.iteration}
 
     def load(self, path: str) -> None:
         """A model saved by either engine (.npz or torch.save), checked by the one loader."""
@@ -575,8 +572,7 @@ class NumpyTextTrainer(TextTrainer):
         m.carry = None if state["carry"] is None else [{k: np.array(v) for k, v in c.items()} for c in state["carry"]]
 
     def save(self, path: str) -> None:
-        meta, arrays = self.meta_json(), self.model.param_arrays()
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, self.model_meta(), self.model.param_arrays())
 
     def after_load(self) -> None:
         self.optimizer = self.make_optimizer(self.model)   # a loaded model starts a fresh optimizer memory
