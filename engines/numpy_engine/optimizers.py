@@ -43,7 +43,8 @@ class Optimizer:
     def __repr__(self) -> str:
         hyper = ", ".join(f"{k}={v:g}" for k, v in self.get_hyperparams().items())
         shapes = ", ".join("×".join(map(str, p.shape)) for p in self.params[:6]) + (", ..." if len(self.params) > 6 else "")
-        return f"{type(self).__name__}({hyper}; t={self.t}; {len(self.params)} parameter arrays: {shapes})"
+        n = len(self.params)
+        return f"{type(self).__name__}({hyper}; t={self.t}; {n} parameter array{'s' * (n != 1)}: {shapes})"
 
     def _buffers(self, name: str, fill: float = 0.0) -> list[np.ndarray]:
         if name not in self.state:

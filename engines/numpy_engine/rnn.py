@@ -45,6 +45,10 @@ class FlatParams:
             self.p[name] = self.data[a:b].reshape(shape)   # a view: writing p[name] writes data
             self.g[name] = self.grad[a:b].reshape(shape)
 
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in self.shapes.items())
+        return f"FlatParams({shapes}; {self.size:,} {self.data.dtype} in one buffer)"
+
     @property
     def names(self) -> list[str]:
         return list(self.shapes)
@@ -128,6 +132,12 @@ class RecurrentNet:
         self.flat = FlatParams(shapes, self.dtype)
         self.p, self.g = self.flat.p, self.flat.g
         self.init_params(rng)
+
+    def __repr__(self) -> str:
+        """RecurrentNet(rnn: 65 characters → 2 layers of 128 → 65; embed 65×128, W_hh0 128×128, ...)."""
+        shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in self.flat.shapes.items())
+        return (f"{type(self).__name__}({self.cell}: {self.V} characters → {self.L} layer{'s' * (self.L > 1)} of "
+                f"{self.H} → {self.V}; {shapes}; {self.flat.size:,} parameters, {self.dtype})")
         self.carry: list[dict[str, np.ndarray]] | None = None   # per layer: state at the end of the last sequence
         self.T = self.B = 0
         self.ids = self.targets = None
