@@ -101,6 +101,7 @@ class SettingsForm(QtWidgets.QGroupBox):
         elif spec.kind == "int":
             w = QtWidgets.QSpinBox()
             w.setRange(int(spec.minimum), int(min(spec.maximum, 2**31 - 1)))
+            w.setSingleStep(int(getattr(spec, "step", 1)))   # ResNet depth 6n + 2: 8, 14, 20, ...
             w.setValue(int(value))
         elif spec.kind == "float":
             w = QtWidgets.QDoubleSpinBox()

@@ -30,9 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..numpy_engine.losses import softmax
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
@@ -46,7 +45,6 @@ from .cnn import parse_channels, shift_images, weight_view_of
 NETS = ("bn", "gnws")
 TITLES = {"bn": "BN", "gnws": "GN+WS"}
 MAX_CURVE_POINTS = 600
-DEFAULT_CHANNELS = (8, 16)
 
 
 # ---------------------------------------------------------------------- what the view is handed
@@ -237,19 +235,17 @@ class Batch1Trainer(Trainer):
         """What the routing net (engines/labs/router.py) shares: the settings, the data, the data order."""
         if config.get("engine", "torch") != "torch":
             raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
-        configure_threads(config, default=1)
-        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
-        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
+        opts = self.read_settings(config)   # declared in engines/options.py
+        configure_threads(opts, default=1)
+        self.channels = parse_channels(opts["channels"])
+        self.groups = opts["groups"]
         for c in self.channels:
             if c % min(self.groups, c):
                 raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
                                     "choose groups that divide both channel counts.")
-        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
-        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
-        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
-        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
-        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.batch_size, self.base_lr, self.decay = opts["batch_size"], opts["lr"], opts["decay"]
+        self.momentum, self.shift = opts["momentum"], opts["shift"]
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
 
     # ------------------------------------------------------------------ structure
@@ -492,11 +488,9 @@ class Batch1Trainer(Trainer):
         self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
 
     def save(self, path: str) -> None:
-        payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
-                   "groups": self.groups, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
-                                  for net in NETS}}
-        atomic_write(path, lambda f: torch.save(payload, f), "the models")
+        write_model(path, {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
+                           "groups": self.groups, "iteration": self.iteration},
+                    {net: self.runners[net].net.state_dict() for net in NETS}, "the models")
 
     def load(self, path: str) -> None:
         def check(meta: dict) -> None:

@@ -7,15 +7,13 @@ first example of the current batch.
 """
 from __future__ import annotations
 
-import json
 from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..loading import check_blocks, read_model
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -205,23 +203,20 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.batch_size = int(config.get("batch_size", 64))
-        if self.batch_size < 1:
-            raise StepwiseError("The batch size must be a positive whole number.")
+        opts = self.options
+        self.batch_size = opts["batch_size"]
         self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)          # data order and dropout
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
-        opt_name = config.get("optimizer", "momentum")
-        if opt_name not in OPTIMIZERS:
-            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
+        opt_name = opts["optimizer"]
+        # lr empty: the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
         default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        kwargs = {"lr": float(config.get("lr", default_lr))}
+        kwargs = {"lr": default_lr if opts["lr"] is None else opts["lr"]}
         if opt_name in ("momentum", "nesterov"):
-            kwargs["momentum"] = float(config.get("momentum", 0.9))
+            kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
@@ -445,10 +440,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
 
     def save(self, path: str) -> None:
-        arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
-                           "digits": list(self.digits)})
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, {"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.model.state_arrays())
 
     def load(self, path: str) -> None:
         mine = self.architecture()
