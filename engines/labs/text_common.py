@@ -39,7 +39,6 @@ MODEL_FORMAT = "stepwise-text-model-1"
 MAX_GENERATE = 100_000
 
 
-
 # ---------------------------------------------------------------------- what the views are handed
 # The text labs (char-RNN, LSTM, GRU; both engines) hand their view the same shapes, declared once
 # here; tests/test_view_contracts.py checks real trainers against them.
@@ -149,6 +148,8 @@ def float_option(config: dict, key: str, default: float, lo: float, hi: float, w
     if not (math.isfinite(x) and lo <= x <= hi):
         raise StepwiseError(f"The {what} {x:g} is out of range; give one from {lo:g} to {hi:g}.")
     return x
+
+
 # ---------------------------------------------------------------------------- request arguments
 # what the view's "generate" / "sample" requests may ask, declared as the settings are (engines/options.py)
 GENERATE_ARGS = {
