@@ -117,11 +117,9 @@ class OptimizerView(LabView):
         return dict(zip(v.get("optimizers", []), v.get("titles", [])))
 
     def set_snapshot(self, snap: dict) -> None:
-        v = snap.get("view") or {}
-        if not v:
-            return
+        v = snap["view"]   # engines/labs/optimizers.py SurfaceRaceView or NetworkRaceView
         self.last_view, self._last_snap = v, snap
-        if v.get("mode") == "network":
+        if v["mode"] == "network":
             self.stack.setCurrentIndex(1)
             self._set_header(self.network.render(v, snap, self._colors(v), self._titles(v)))
         else:

@@ -21,7 +21,10 @@ import math
 from .. import StepwiseError
 from ..numpy_engine.rnn import RecurrentNet
 from ..options import settings
-from .text_common import NumpyTextTrainer
+from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
+
+VIEW_DATA = TextLabView                  # view_data(), as every text lab's (engines/labs/text_common.py)
+PHASE_DATA = TextPhaseData              # Session.block_phase_data(block)
 
 
 class CharRNNTrainer(NumpyTextTrainer):

@@ -7,7 +7,7 @@ first example of the current batch.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
@@ -24,6 +24,88 @@ from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter,
 
 HIST_BINS = 40
 MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
+
+
+# ---------------------------------------------------------------------- what the views are handed
+# view_data and the per-block phase data of the classifier labs (MLP, CNN, and the batch-1 lab's
+# nets), declared once; tests/test_view_contracts.py checks real trainers of both engines against it.
+class Histogram(TypedDict):
+    counts: np.ndarray          # (bins,)
+    edges: np.ndarray           # (bins + 1,)
+
+
+class LayerArray(TypedDict, total=False):
+    """One example's array: maps (C, H, W) for a convolution's output, else a vector (n,)."""
+    maps: np.ndarray
+    vector: np.ndarray
+
+
+class ClassificationReport(TypedDict):
+    precision: np.ndarray       # (10,)
+    recall: np.ndarray          # (10,)
+    f1: np.ndarray              # (10,)
+    support: np.ndarray         # (10,)
+    confusion: np.ndarray       # (10, 10): rows true, columns predicted
+    accuracy: float
+    macro_f1: float
+    iteration: NotRequired[int]
+
+
+class ClassifierView(TypedDict):
+    hyperparams: dict[str, float]
+    report: NotRequired[ClassificationReport]     # from the last evaluation at or before the cursor
+
+
+class Weights(TypedDict, total=False):
+    """A block's weights as the views show them (none for a parameter-free block)."""
+    weight_tiles: np.ndarray    # (units, 28, 28): the first Dense layer, one tile per unit
+    weight_matrix: np.ndarray   # (in, out), at most 128 × 128
+    kernels: np.ndarray         # (C_out, C_in, kh, kw), at most 64 × 64
+
+
+class ClassifierForward(Weights):
+    input_image: np.ndarray     # (28, 28): the first example of the batch
+    label: int
+    activation: LayerArray
+    activation_hist: Histogram
+
+
+class ClassifierLoss(TypedDict):
+    loss: float
+    probs: np.ndarray           # (10,): softmax of the first example
+    label: int
+
+
+class ClassifierBackward(TypedDict):
+    grad_output: LayerArray     # dL/d(output) of the first example
+    grad_hist: Histogram
+    grad_input: NotRequired[LayerArray]
+    param_grad_norms: NotRequired[list[float]]
+    grad_weight_tiles: NotRequired[np.ndarray]
+    grad_weight_matrix: NotRequired[np.ndarray]
+    grad_kernels: NotRequired[np.ndarray]
+
+
+class ClassifierUpdate(TypedDict):
+    update_norms: list[float]   # ‖Δθ‖ per parameter of the block
+    param_norms: list[float]
+    update_hist: Histogram
+    update_weight_tiles: NotRequired[np.ndarray]
+    update_weight_matrix: NotRequired[np.ndarray]
+    update_kernels: NotRequired[np.ndarray]
+
+
+class Nothing(TypedDict):
+    """A phase that has nothing to show for this block (no parameters, or the gradient stopped before it)."""
+
+
+class ClassifierPhaseData(TypedDict, total=False):
+    """Session.block_phase_data(block): each phase kind reached in this iteration. Restored from a
+    keyframe (no batch computed yet) the forward phase carries the weights only."""
+    forward: ClassifierForward | Weights
+    loss: ClassifierLoss
+    backward: ClassifierBackward | Nothing
+    update: ClassifierUpdate | Nothing
 
 
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:

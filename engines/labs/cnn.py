@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
@@ -39,10 +39,73 @@ from ..numpy_engine.layers import Layer
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
 from ..trainer import PhaseSpec
-from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan
+from .classifier import (MAX_TILES, ClassifierPhaseData, ClassifierView, LayerArray, NumpyClassifierTrainer,
+                         backward_plan)
 
 BLOCK_NAMES = ("conv1", "pool1", "conv2", "pool2", "output")
 FREEZABLE = ("conv1", "conv2", "output")   # the blocks with parameters
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class CNNTransfer(TypedDict):
+    frozen: list[str]                   # blocks that take no gradient and no update
+    gradient_stops_at: int | None       # the lowest block backward still reaches (None: all of them)
+    freezable: list[str]
+    digits: list[int]                   # the classes trained and held out
+    init: str | None                    # the saved model this run started from
+    init_report: dict[str, Any] | None  # loaded / new parameters and the saved model's digits
+
+
+class CNNInputs(TypedDict):
+    """The training split's pixel statistics, before and after standardization x̂ = (x − μ)/σ."""
+    normalize: bool
+    augment: list[str]
+    shift: int
+    mean: float
+    std: float
+    raw_counts: np.ndarray              # (bins,)
+    raw_edges: np.ndarray               # (bins + 1,)
+    normalized_counts: np.ndarray
+    normalized_edges: np.ndarray
+    normalized_mean: float
+    normalized_std: float
+    n_pixels: int
+
+
+class CNNInspected(TypedDict):
+    """The inspected example through the current weights: every block's output and dL/d(output)."""
+    loss: float
+    probs: np.ndarray                   # (10,)
+    prediction: int
+    target: int                         # its label, or (a drawing) the prediction
+    activations: list[LayerArray]       # one per block
+    grads: list[LayerArray]
+    input_grad: np.ndarray              # (28, 28): dL/dx
+    image: np.ndarray                   # (28, 28)
+    label: int | None
+    source: str
+    iteration: int
+
+
+class CNNSpeed(TypedDict):
+    numpy_it_per_s: float
+    torch_it_per_s: float
+    numpy_over_torch: float
+    batch_size: int
+
+
+class CNNView(ClassifierView):
+    channels: list[int]
+    engine: str
+    kernels: NotRequired[np.ndarray]    # (C_out, C_in, 3, 3) of the selected block, if a convolution
+    inspected: NotRequired[CNNInspected]
+    speed: NotRequired[CNNSpeed]
+    transfer: CNNTransfer
+    inputs: CNNInputs
+
+
+VIEW_DATA = CNNView                      # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = ClassifierPhaseData         # Session.block_phase_data(block)
 FREEZE_PREFIX = "freeze:"  # live hyperparameter "freeze:conv1" = 1.0 (frozen) or 0.0
 
 

@@ -22,7 +22,10 @@ from __future__ import annotations
 from ..numpy_engine.gru import NumpyGRU
 from ..numpy_engine.lstm import NumpyLSTM
 from ..options import settings
-from .text_common import NumpyTextTrainer
+from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
+
+VIEW_DATA = TextLabView                  # view_data(), both engines and both cells (engines/labs/text_common.py)
+PHASE_DATA = TextPhaseData              # Session.block_phase_data(block)
 
 
 class LSTMSettings:

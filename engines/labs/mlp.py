@@ -5,7 +5,16 @@ import numpy as np
 
 from .. import StepwiseError
 from ..numpy_engine.layers import Dense, DropoutLayer, Layer
-from .classifier import NumpyClassifierTrainer
+from .classifier import ClassifierPhaseData, ClassifierView, NumpyClassifierTrainer
+
+
+class MLPView(ClassifierView):
+    """The MLP's view_data: the classifier's (live hyperparameters, the held-out report)."""
+
+
+VIEW_DATA = MLPView                      # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = ClassifierPhaseData         # Session.block_phase_data(block)
+
 
 def parse_hidden(value) -> tuple[int, ...]:
     """Hidden sizes from '256,128,64', a list, or a tuple; each a whole number from 1 to 4096."""

@@ -18,7 +18,7 @@ The "blocks" of the diagram are the optimizers.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, NotRequired, TypedDict
 
 import numpy as np
 
@@ -37,6 +37,73 @@ NETWORK_DEFAULT = ("sgd", "momentum", "adam", "adamax")
 MAX_VIEW_POINTS = 2000   # path points sent to the view per optimizer (downsampled beyond)
 CHUNK = 256              # path rows per frozen chunk
 GRID = 160               # contour grid resolution
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class SurfaceGrid(TypedDict):
+    """f on a GRID × GRID grid, z[i, j] = f(x[j], y[i]), and the surface's description; the same
+    arrays every time (the view redraws only when "key" changes)."""
+    x: np.ndarray                       # (GRID,)
+    y: np.ndarray                       # (GRID,)
+    z: np.ndarray                       # (GRID, GRID) float32
+    id: str
+    title: str
+    formula: str
+    bounds: tuple[float, float, float, float]   # x0, x1, y0, y1
+    start: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]
+    f_min: float | None
+    log_scale: bool
+    key: str
+
+
+class UpdateParts(TypedDict):
+    """An optimizer's next update Δθ = −scale ⊙ direction (− ηλθ), from its current point."""
+    grad: np.ndarray                    # (2,): g = ∇f
+    direction: np.ndarray               # (2,): g, or its momentum / moment estimate
+    scale: np.ndarray                   # (2,): η, or η / (√v + ε) per axis
+    step: np.ndarray                    # (2,): Δθ
+    terms: dict[str, np.ndarray]        # its state: v, G, m, m̂, v̂, … (2,) each
+
+
+class Nothing(TypedDict):
+    """No next update: the optimizer left the plot and stopped."""
+
+
+class SurfaceRaceView(TypedDict):
+    mode: Literal["surface"]
+    surface: SurfaceGrid
+    optimizers: list[str]               # ids, in racing order
+    titles: list[str]
+    rules: list[str]                    # each one's update rule, e.g. "θ ← θ − η·g"
+    direction_names: list[str]
+    iterations: np.ndarray              # (L,): the iterations kept (downsampled beyond MAX_VIEW_POINTS)
+    paths: np.ndarray                   # (n_opt, L, 2)
+    losses: np.ndarray                  # (n_opt, L): f after each kept iteration
+    current: np.ndarray                 # (n_opt, 2)
+    current_loss: np.ndarray            # (n_opt,)
+    stopped: list[int]                  # the iteration each left the plot at (−1: still racing)
+    next_updates: list[UpdateParts | Nothing]
+    optimizer_hyperparams: dict[str, dict[str, float]]
+    start: np.ndarray                   # (2,)
+    iteration: int
+
+
+class NetworkRaceView(TypedDict):
+    mode: Literal["network"]
+    optimizers: list[str]
+    titles: list[str]
+    rules: list[str]
+    iterations: np.ndarray              # (L,)
+    losses: np.ndarray                  # (n_opt, L): each network's training loss
+    optimizer_hyperparams: dict[str, dict[str, float]]
+    iteration: int
+    recorded: int                       # points of each path recorded for the landscape
+    landscape: NotRequired[dict[str, Any]]   # the held-out loss around the paths, once computed
+
+
+VIEW_DATA = SurfaceRaceView | NetworkRaceView   # view_data() (tests/test_view_contracts.py)
+PHASE_DATA = None                        # its view reads no per-block phase data
 
 
 def parse_start(value) -> tuple[float, float]:

@@ -22,7 +22,7 @@ be opened and stepped through, one input per batch; training it on a CPU is slow
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 import numpy as np
 import torch
@@ -33,12 +33,61 @@ from ..loading import read_model, write_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from .classifier import classification_report, histogram
+from .classifier import ClassificationReport, classification_report, histogram
 from .classifier_torch import load_optimizer_state, optimizer_state
 
 DEFAULT_LR = {"adam": 1e-3, "adamax": 2e-3, "sgd": 0.01}  # Adam paper's α for Adam and AdaMax
 MAX_TILES = 64
 MAX_STEP_VALUES = 4096        # per-parameter step sizes sent to the view, per run
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class ResNetRunView(TypedDict):
+    """One network of the comparison: its gradient flow through the residual blocks."""
+    tag: str
+    title: str
+    skip: bool                          # True: residual (x + F(x)); False: the plain net (F(x) only)
+    optimizer: str
+    grad_skip: np.ndarray               # (blocks,): ‖dL/dx‖ through the skip path
+    grad_branch: np.ndarray             # (blocks,): through the branch F
+    grad_total: np.ndarray              # (blocks,): ‖dL/dx‖ at each block's input
+    fresh: np.ndarray                   # (blocks,) bool: computed in this iteration's backward
+    init_total: np.ndarray | None       # (blocks,): grad_total at initialization
+    ratio_names: list[str]              # one per weight
+    ratios: np.ndarray                  # (weights,): ‖Δθ‖ / ‖θ‖ of the last update
+
+
+class ResNetStepsRun(TypedDict):
+    tag: str
+    title: str
+    optimizer: str
+    lr: float
+    steps: np.ndarray                   # (≤ 4096,): Δθ of the block's first weight, per parameter
+    n: int                              # that weight's size
+
+
+class ResNetSteps(TypedDict):
+    block: int
+    label: str
+    runs: list[ResNetStepsRun]          # empty before the first update
+
+
+class ResNetView(TypedDict):
+    mode: str                           # the comparison: plain, optimizer or none
+    arch: str                           # small or resnet50
+    engine: str
+    depth: int
+    norm: str
+    block_labels: list[str]             # the residual blocks, "1.1", "1.2", ...
+    runs: list[ResNetRunView]
+    steps: ResNetSteps
+    init_ratio: float | None            # ‖dL/dx‖ at the first block at init, plain / residual
+    report: ClassificationReport | None  # the first run's, from the last evaluation
+    hyperparams: dict[str, float]
+
+
+VIEW_DATA = ResNetView                   # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = None                        # its view reads no per-block phase data
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 

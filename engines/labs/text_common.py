@@ -22,7 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
@@ -37,6 +37,91 @@ from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, Ph
 MAX_STEP_PHASES = 50        # backward phases per layer at most; longer sequences take several steps per phase
 MODEL_FORMAT = "stepwise-text-model-1"
 MAX_GENERATE = 100_000
+
+
+
+# ---------------------------------------------------------------------- what the views are handed
+# The text labs (char-RNN, LSTM, GRU; both engines) hand their view the same shapes, declared once
+# here; tests/test_view_contracts.py checks real trainers against them.
+class ParameterCounts(TypedDict):
+    layers: list[int]                   # this network's parameters per recurrent layer
+    total: int
+    rnn_layers: list[int]               # a vanilla RNN layer of the same size: N·d + N² + N
+    gru_layers: list[int]               # 3(N·d + N² + N) + N
+    lstm_layers: list[int]              # 4(N·d + N² + N)
+
+
+class TextSample(TypedDict):
+    text: str
+    iteration: int
+
+
+class TextLabView(TypedDict):
+    hyperparams: dict[str, float]
+    cell: str                           # rnn, lstm or gru
+    vocab: str                          # the sorted characters
+    parameter_counts: ParameterCounts
+    source: str
+    depth: int
+    hidden: int
+    seq_len: int
+    batch_size: int
+    epoch: int
+    clip_mode: str                      # norm (‖g‖ rescaled to the threshold) or value (each entry clipped)
+    epoch_fraction: float
+    sample: NotRequired[TextSample]     # written every few seconds while it trains
+
+
+class TextPhaseBase(TypedDict):
+    chars: str                          # the first sequence of the batch, T characters
+    targets: str                        # the characters it should predict (shifted by one)
+    cell: str
+    layer: int
+    depth: int
+
+
+class TextForwardLayer(TextPhaseBase):
+    acts: dict[str, np.ndarray]         # gate / state name -> (T, H): i f g o c h, r z n h, or h
+
+
+class TextForwardOutput(TextPhaseBase):
+    probs: np.ndarray                   # (T, V): softmax over the next character
+    vocab: str
+
+
+class TextLoss(TextPhaseBase):
+    loss: float
+    nll: np.ndarray                     # (T,): −log p(target) of each character
+
+
+class TextBackwardLayer(TextPhaseBase):
+    step: int                           # time steps backpropagation through time has not reached yet
+    dh: np.ndarray                      # (T, H): dL/dh_t so far (0 where not reached)
+    dh_norm: np.ndarray                 # (T,): ‖dL/dh_t‖ over the batch (NaN where not reached)
+    dc: NotRequired[np.ndarray]         # LSTM: dL/dc_t
+    dc_norm: NotRequired[np.ndarray]
+
+
+class TextBackwardOutput(TextPhaseBase):
+    output_grad_norm: float
+
+
+class TextUpdate(TextPhaseBase):
+    grad_norm: float                    # ‖g‖ before clipping
+    clipped: bool
+    clipped_fraction: float
+    lr: float
+    update_norm: float
+    param_norm: float
+    block_grad_norm: float
+    names: list[str]                    # the block's parameters
+
+
+class TextPhaseData(TypedDict, total=False):
+    forward: TextForwardLayer | TextForwardOutput
+    loss: TextLoss
+    backward: TextBackwardLayer | TextBackwardOutput
+    update: TextUpdate
 
 
 # ---------------------------------------------------------------------------- request arguments
