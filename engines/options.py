@@ -53,6 +53,11 @@ class OptionSpec:
     def tooltip(self) -> str:
         return self.help
 
+    @property
+    def form_label(self) -> str:
+        """The settings form's row label: "random shift (pixels)"."""
+        return f"{self.label} ({self.unit})" if self.unit else self.label
+
     def _range(self) -> str:
         lo, hi = _number(self.minimum), _number(self.maximum)
         if self.step > 1:

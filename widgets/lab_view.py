@@ -76,7 +76,7 @@ class SettingsForm(QtWidgets.QGroupBox):
             value = values.get(spec.key, spec.default)
             editor = self._editor(spec, value)
             editor.setToolTip(wrapped(spec.tooltip))
-            self.form.addRow(spec.label, editor)
+            self.form.addRow(getattr(spec, "form_label", spec.label), editor)
             self.form.labelForField(editor).setToolTip(wrapped(spec.tooltip))
             self.editors[spec.key] = (spec, editor)
         for key, (spec, editor) in self.editors.items():

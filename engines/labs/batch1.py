@@ -166,16 +166,6 @@ VIEW_DATA = Batch1View | RouterView      # view_data() (tests/test_view_contract
 PHASE_DATA = Batch1PhaseData             # Session.block_phase_data(block)
 
 
-def _number(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
-    try:
-        value = float(config.get(key, default))
-    except (TypeError, ValueError):
-        raise StepwiseError(f"{what} must be a number.") from None
-    if not (np.isfinite(value) and lo <= value <= hi):
-        raise StepwiseError(f"{what} must be between {lo:g} and {hi:g}.")
-    return value
-
-
 def bn_extra(kind: str, runner: StagedRunner, k: int) -> dict[str, Any]:
     """BatchNorm blocks: the statistics this batch was normalized with, and the running ones
     that evaluation will use instead."""

@@ -105,9 +105,6 @@ class NetworkRaceView(TypedDict):
 VIEW_DATA = SurfaceRaceView | NetworkRaceView   # view_data() (tests/test_view_contracts.py)
 PHASE_DATA = None                        # its view reads no per-block phase data
 
-HYPER_RANGES = {"lr": (0.0, 100.0), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999), "beta2": (0.0, 0.99999),
-                "rho": (0.0, 0.9999), "alpha": (0.0, 0.9999), "weight_decay": (0.0, 10.0)}
-
 
 def parse_start(value) -> tuple[float, float]:
     """'X,Y' or (x, y) -> two finite floats."""

@@ -123,33 +123,6 @@ class TextPhaseData(TypedDict, total=False):
     update: TextUpdate
 
 
-# ---------------------------------------------------------------------------- config parsing
-def int_option(config: dict, key: str, default: int, lo: int, hi: int, what: str) -> int:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a whole number; give one from {lo} to {hi}.") from None
-    if not lo <= n <= hi:
-        raise StepwiseError(f"The {what} {n} is out of range; give one from {lo} to {hi}.")
-    return n
-
-
-def float_option(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a number; give one from {lo:g} to {hi:g}.") from None
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise StepwiseError(f"The {what} {x:g} is out of range; give one from {lo:g} to {hi:g}.")
-    return x
-
-
 # ---------------------------------------------------------------------------- request arguments
 # what the view's "generate" / "sample" requests may ask, declared as the settings are (engines/options.py)
 GENERATE_ARGS = {

@@ -132,16 +132,16 @@ class RecurrentNet:
         self.flat = FlatParams(shapes, self.dtype)
         self.p, self.g = self.flat.p, self.flat.g
         self.init_params(rng)
+        self.carry: list[dict[str, np.ndarray]] | None = None   # per layer: state at the end of the last sequence
+        self.T = self.B = 0
+        self.ids = self.targets = None
+        self.layers_done_forward = 0
 
     def __repr__(self) -> str:
         """RecurrentNet(rnn: 65 characters → 2 layers of 128 → 65; embed 65×128, W_hh0 128×128, ...)."""
         shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in self.flat.shapes.items())
         return (f"{type(self).__name__}({self.cell}: {self.V} characters → {self.L} layer{'s' * (self.L > 1)} of "
                 f"{self.H} → {self.V}; {shapes}; {self.flat.size:,} parameters, {self.dtype})")
-        self.carry: list[dict[str, np.ndarray]] | None = None   # per layer: state at the end of the last sequence
-        self.T = self.B = 0
-        self.ids = self.targets = None
-        self.layers_done_forward = 0
 
     # ------------------------------------------------------------------ setup
     def extra_shapes(self, l: int) -> dict[str, tuple[int, ...]]:
