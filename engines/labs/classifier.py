@@ -7,15 +7,13 @@ first example of the current batch.
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..loading import check_blocks, read_model
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -26,6 +24,88 @@ from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter,
 
 HIST_BINS = 40
 MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
+
+
+# ---------------------------------------------------------------------- what the views are handed
+# view_data and the per-block phase data of the classifier labs (MLP, CNN, and the batch-1 lab's
+# nets), declared once; tests/test_view_contracts.py checks real trainers of both engines against it.
+class Histogram(TypedDict):
+    counts: np.ndarray          # (bins,)
+    edges: np.ndarray           # (bins + 1,)
+
+
+class LayerArray(TypedDict, total=False):
+    """One example's array: maps (C, H, W) for a convolution's output, else a vector (n,)."""
+    maps: np.ndarray
+    vector: np.ndarray
+
+
+class ClassificationReport(TypedDict):
+    precision: np.ndarray       # (10,)
+    recall: np.ndarray          # (10,)
+    f1: np.ndarray              # (10,)
+    support: np.ndarray         # (10,)
+    confusion: np.ndarray       # (10, 10): rows true, columns predicted
+    accuracy: float
+    macro_f1: float
+    iteration: NotRequired[int]
+
+
+class ClassifierView(TypedDict):
+    hyperparams: dict[str, float]
+    report: NotRequired[ClassificationReport]     # from the last evaluation at or before the cursor
+
+
+class Weights(TypedDict, total=False):
+    """A block's weights as the views show them (none for a parameter-free block)."""
+    weight_tiles: np.ndarray    # (units, 28, 28): the first Dense layer, one tile per unit
+    weight_matrix: np.ndarray   # (in, out), at most 128 × 128
+    kernels: np.ndarray         # (C_out, C_in, kh, kw), at most 64 × 64
+
+
+class ClassifierForward(Weights):
+    input_image: np.ndarray     # (28, 28): the first example of the batch
+    label: int
+    activation: LayerArray
+    activation_hist: Histogram
+
+
+class ClassifierLoss(TypedDict):
+    loss: float
+    probs: np.ndarray           # (10,): softmax of the first example
+    label: int
+
+
+class ClassifierBackward(TypedDict):
+    grad_output: LayerArray     # dL/d(output) of the first example
+    grad_hist: Histogram
+    grad_input: NotRequired[LayerArray]
+    param_grad_norms: NotRequired[list[float]]
+    grad_weight_tiles: NotRequired[np.ndarray]
+    grad_weight_matrix: NotRequired[np.ndarray]
+    grad_kernels: NotRequired[np.ndarray]
+
+
+class ClassifierUpdate(TypedDict):
+    update_norms: list[float]   # ‖Δθ‖ per parameter of the block
+    param_norms: list[float]
+    update_hist: Histogram
+    update_weight_tiles: NotRequired[np.ndarray]
+    update_weight_matrix: NotRequired[np.ndarray]
+    update_kernels: NotRequired[np.ndarray]
+
+
+class Nothing(TypedDict):
+    """A phase that has nothing to show for this block (no parameters, or the gradient stopped before it)."""
+
+
+class ClassifierPhaseData(TypedDict, total=False):
+    """Session.block_phase_data(block): each phase kind reached in this iteration. Restored from a
+    keyframe (no batch computed yet) the forward phase carries the weights only."""
+    forward: ClassifierForward | Weights
+    loss: ClassifierLoss
+    backward: ClassifierBackward | Nothing
+    update: ClassifierUpdate | Nothing
 
 
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
@@ -123,23 +203,20 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.batch_size = int(config.get("batch_size", 64))
-        if self.batch_size < 1:
-            raise StepwiseError("The batch size must be a positive whole number.")
+        opts = self.options
+        self.batch_size = opts["batch_size"]
         self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)          # data order and dropout
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
-        opt_name = config.get("optimizer", "momentum")
-        if opt_name not in OPTIMIZERS:
-            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
+        opt_name = opts["optimizer"]
+        # lr empty: the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
         default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        kwargs = {"lr": float(config.get("lr", default_lr))}
+        kwargs = {"lr": default_lr if opts["lr"] is None else opts["lr"]}
         if opt_name in ("momentum", "nesterov"):
-            kwargs["momentum"] = float(config.get("momentum", 0.9))
+            kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
@@ -363,10 +440,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
 
     def save(self, path: str) -> None:
-        arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
-                           "digits": list(self.digits)})
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, {"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.model.state_arrays())
 
     def load(self, path: str) -> None:
         mine = self.architecture()

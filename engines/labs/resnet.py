@@ -22,27 +22,72 @@ be opened and stepped through, one input per batch; training it on a CPU is slow
 from __future__ import annotations
 
 import copy
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..data import load_mnist, next_batch_indices
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from ..torch_engine.classifier import load_optimizer_state, optimizer_state
-from .classifier import classification_report, histogram
+from .classifier import ClassificationReport, classification_report, histogram
+from .classifier_torch import load_optimizer_state, optimizer_state
 
-ARCHS = ("small", "resnet50")
-COMPARES = ("plain", "optimizer", "none")
-OPTIMIZER_NAMES = ("adam", "adamax", "sgd")
 DEFAULT_LR = {"adam": 1e-3, "adamax": 2e-3, "sgd": 0.01}  # Adam paper's α for Adam and AdaMax
 MAX_TILES = 64
 MAX_STEP_VALUES = 4096        # per-parameter step sizes sent to the view, per run
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class ResNetRunView(TypedDict):
+    """One network of the comparison: its gradient flow through the residual blocks."""
+    tag: str
+    title: str
+    skip: bool                          # True: residual (x + F(x)); False: the plain net (F(x) only)
+    optimizer: str
+    grad_skip: np.ndarray               # (blocks,): ‖dL/dx‖ through the skip path
+    grad_branch: np.ndarray             # (blocks,): through the branch F
+    grad_total: np.ndarray              # (blocks,): ‖dL/dx‖ at each block's input
+    fresh: np.ndarray                   # (blocks,) bool: computed in this iteration's backward
+    init_total: np.ndarray | None       # (blocks,): grad_total at initialization
+    ratio_names: list[str]              # one per weight
+    ratios: np.ndarray                  # (weights,): ‖Δθ‖ / ‖θ‖ of the last update
+
+
+class ResNetStepsRun(TypedDict):
+    tag: str
+    title: str
+    optimizer: str
+    lr: float
+    steps: np.ndarray                   # (≤ 4096,): Δθ of the block's first weight, per parameter
+    n: int                              # that weight's size
+
+
+class ResNetSteps(TypedDict):
+    block: int
+    label: str
+    runs: list[ResNetStepsRun]          # empty before the first update
+
+
+class ResNetView(TypedDict):
+    mode: str                           # the comparison: plain, optimizer or none
+    arch: str                           # small or resnet50
+    engine: str
+    depth: int
+    norm: str
+    block_labels: list[str]             # the residual blocks, "1.1", "1.2", ...
+    runs: list[ResNetRunView]
+    steps: ResNetSteps
+    init_ratio: float | None            # ‖dL/dx‖ at the first block at init, plain / residual
+    report: ClassificationReport | None  # the first run's, from the last evaluation
+    hyperparams: dict[str, float]
+
+
+VIEW_DATA = ResNetView                   # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = None                        # its view reads no per-block phase data
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 
@@ -329,43 +374,29 @@ class ResNetTrainer(Trainer):
         self.engine = config.get("engine") or "torch"
         if self.engine not in ("torch", "numpy"):
             raise StepwiseError(f"The resnet lab runs on the torch or numpy engine, not {self.engine!r}.")
-        self.arch = str(config.get("arch") or "small")
-        if self.arch not in ARCHS:
-            raise StepwiseError(f"Unknown architecture {self.arch!r}; choose small or resnet50.")
+        opts = self.read_settings(config)   # declared in engines/options.py (arch, norm: torch only)
         notify = config.get("notify") or (lambda message: None)
-        if self.arch == "resnet50" and self.engine != "torch":
+        self.arch = opts.get("arch", "small")
+        if self.engine == "numpy" and config.get("arch") == "resnet50":   # the window may carry it over
             notify("ResNet-50 runs on the torch engine only; the NumPy engine trains its small residual MLP.")
-            self.arch = "small"
-        self.plain = bool(config.get("plain", False))
-        self.compare = str(config.get("compare") or "plain")
-        if self.compare not in COMPARES:
-            raise StepwiseError(f"Unknown comparison {self.compare!r}; choose plain, optimizer or none.")
-        self.optimizer_name = str(config.get("optimizer") or "adam")
-        if self.optimizer_name not in OPTIMIZER_NAMES:
-            raise StepwiseError(f"The resnet lab trains with adam, adamax or sgd, not {self.optimizer_name!r}.")
+        self.plain, self.compare, self.optimizer_name = opts["plain"], opts["compare"], opts["optimizer"]
         big = self.arch == "resnet50"
-        norm = config.get("norm")
-        self.norm = str(("bn" if big else "none") if norm in (None, "", "auto") else norm)
-        if self.norm not in ("bn", "gnws", "none"):
-            raise StepwiseError(f"Unknown normalization {self.norm!r}; choose none, bn or gnws.")
-        if self.engine == "numpy" and self.norm != "none":
-            notify(f"The NumPy residual blocks have no normalization; {self.norm} applies to the torch engine only.")
-            self.norm = "none"
-        self.depth = self._check_depth(config.get("depth"))
-        self.batch_size = int(config.get("batch_size") or (1 if big else 32))
-        if not 1 <= self.batch_size <= 4096:
-            raise StepwiseError("The batch size must be a whole number from 1 to 4096.")
+        norm = opts.get("norm", "auto")
+        self.norm = ("bn" if big else "none") if norm == "auto" else norm
+        if self.engine == "numpy" and config.get("norm") not in (None, "", "auto", "none"):
+            notify(f"The NumPy residual blocks have no normalization; {config['norm']} applies to the torch engine "
+                   "only.")
+        self.depth = 50 if big else opts["depth"]   # the depth setting is for the small network
+        self.batch_size = opts["batch_size"] or (1 if big else 32)
         if big and self.batch_size > 16:
             raise StepwiseError("ResNet-50 on a CPU takes at most 16 images a batch (more would take minutes "
                                 "per step); lower the batch size.")
-        lr = config.get("lr")
-        if lr is not None and not (np.isfinite(float(lr)) and float(lr) > 0):
-            raise StepwiseError("The learning rate must be a positive number.")
+        lr = opts["lr"]
         self.eval_every = 25 if big else 50
         self.keyframe_every = 25 if big else 5  # a ResNet-50 keyframe holds ~100 MB of parameters per run
         self.eval_size = 16 if big else None     # ResNet-50 held-out metrics on 16 images (CPU time)
 
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)      # data order
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
@@ -392,23 +423,6 @@ class ResNetTrainer(Trainer):
         self.init_norms: list[list[dict] | None] = [None] * len(self.runs)  # measured in iteration 1
 
     # ---------------------------------------------------------------- building
-    def _check_depth(self, value) -> int:
-        if self.arch == "resnet50":
-            return 50  # the depth setting is for the small network
-        if self.engine == "numpy":
-            d = 10 if value is None else value
-            ok = isinstance(d, (int, np.integer)) or (isinstance(d, str) and d.isdigit())
-            d = int(d) if ok else -1
-            if d < 4 or d % 2 or d > 60:
-                raise StepwiseError(f"For the NumPy engine the depth must be 2n+2 (an even number from 4 to 60), not {value}.")
-            return d
-        d = 20 if value is None else value
-        ok = isinstance(d, (int, np.integer)) or (isinstance(d, str) and d.isdigit())
-        d = int(d) if ok else -1
-        if d < 8 or (d - 2) % 6 or d > 110:
-            raise StepwiseError(f"The depth must be 6n+2 (8, 14, 20, 26, 32, 44, 56, ... up to 110), not {value}.")
-        return d
-
     def _make_run(self, skip: bool, opt: str, lr: float) -> Run:
         name = {"adam": "Adam", "adamax": "AdaMax", "sgd": "SGD"}[opt]
         tag = {"plain": "residual" if skip else "plain", "optimizer": opt, "none": "residual" if skip else "plain"}[self.compare]
@@ -801,13 +815,7 @@ class ResNetTrainer(Trainer):
         run = self.primary
         meta = {"format": "stepwise-resnet-1", "lab": self.lab, "engine": self.engine, "arch": self.arch,
                 "depth": self.depth, "norm": self.norm, "skip": run.skip, "iteration": self.iteration}
-        if isinstance(run, TorchRun):
-            payload = {"meta": meta, "state_dict": run.net.state_dict()}
-            atomic_write(path, lambda f: torch.save(payload, f), "the model")
-        else:
-            import json
-            arrays = run.model.state_arrays()
-            atomic_write(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays), "the model")
+        write_model(path, meta, run.net.state_dict() if isinstance(run, TorchRun) else run.model.state_arrays())
 
     def load(self, path: str) -> None:
         run = self.primary
@@ -827,7 +835,3 @@ class ResNetTrainer(Trainer):
             else:
                 r.model.load_state_arrays(arrays)
             r.clear()
-
-
-def make_trainer(config: dict) -> ResNetTrainer:
-    return ResNetTrainer(config)
