@@ -110,7 +110,8 @@ def cases(text_file, cnn_model):
         ("optimizers", "numpy"): surface,
         ("optimizers+network", "numpy"): network,
         ("resnet", "torch"): resnet_torch,
-        ("resnet+50", "torch"): {"arch": ("resnet50", lambda t: t.arch == "resnet50" and t.depth == 50),
+        ("resnet+50", "torch"): {"arch": ("resnet50", lambda t: t.arch == "resnet50" and t.depth == 50
+                                          and "depth" not in t.settings()),   # the form keeps the small net's
                                  "compare": ("none", lambda t: len(t.runs) == 1)},
         ("resnet", "numpy"): resnet_numpy,
         ("char-rnn", "numpy"): {**text, "lr_decay": (1e-3, lambda t: t.hyperparams()["lr_decay"] == 1e-3)},
