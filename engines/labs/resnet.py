@@ -784,13 +784,12 @@ class ResNetTrainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
+        value = self.check_live(name, value)
         if name == "lr":
-            self.primary.set_lr(float(value))
+            self.primary.set_lr(value)
         for run in self.runs[1:]:
             if name == f"{run.tag}_lr":
-                run.set_lr(float(value))
+                run.set_lr(value)
 
     # ---------------------------------------------------------------- state
     def get_state(self) -> dict:
