@@ -149,7 +149,8 @@ LR_HELP = ("Learning rate η: θ ← θ − η·∇L (scaled by the optimizer's 
            "empty: a rate that suits the optimizer.")
 
 
-def _lr(default: float | None = None, maximum: float = 10.0, minimum: float = 0.0) -> OptionSpec:
+def _lr(default: float | None = None, maximum: float = 1e6, minimum: float = 0.0) -> OptionSpec:
+    # large on purpose: a student may push the rate until the loss explodes (the run stops with one sentence)
     return OptionSpec("lr", "learning rate", "float", default, minimum=minimum, maximum=maximum, above=True,
                       form=False, live=True, help=LR_HELP)
 
@@ -353,11 +354,14 @@ OPTIMIZER_HYPERPARAMS: tuple[OptionSpec, ...] = tuple(
     ))
 
 
-def optimizer_hyperparam(name: str) -> OptionSpec:
-    """The declaration of one optimizer hyperparameter, "beta1" or "adam.beta1" (its label the name)."""
+def live_spec(lab: str, name: str) -> OptionSpec:
+    """The declaration of live hyperparameter ``name`` of ``lab``, labelled by the name: "lr", "plain_lr"
+    (a second run's lr), "adam.beta1" (the optimizer lab's, per optimizer)."""
     key = name.split(".")[-1]
-    specs = {o.key: o for o in LAB_OPTIONS["optimizers"] + OPTIMIZER_HYPERPARAMS if o.live}
-    spec = specs.get(key) or OptionSpec(key, key, "float", None, maximum=1e6, cli=False)
+    key = "lr" if key.endswith("_lr") else key
+    extra = OPTIMIZER_HYPERPARAMS if lab == "optimizers" else ()
+    specs = {o.key: o for o in LAB_OPTIONS.get(lab, ()) + extra if o.live}
+    spec = specs.get(key) or OptionSpec(key, key, "float", None, maximum=1e6)
     return dataclasses.replace(spec, label=name, cli=False)
 
 

@@ -11,7 +11,6 @@ from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
-from .. import StepwiseError
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
@@ -410,9 +409,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
-        setattr(self.optimizer, name, float(value))
+        setattr(self.optimizer, name, self.check_live(name, value))
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:

@@ -344,10 +344,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
+        value = self.check_live(name, value)
         for group in self.optimizer.param_groups:
-            group[name] = float(value)
+            group[name] = value
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:

@@ -578,8 +578,11 @@ class ResNetTrainer(Trainer):
         return float((run.model.layers[-1].output.argmax(axis=1) == y).mean())
 
     def settings(self) -> dict[str, Any]:
-        return {"arch": self.arch, "depth": self.depth, "norm": self.norm, "compare": self.compare,
-                "plain": self.plain, "optimizer": self.optimizer_name}
+        out = {"arch": self.arch, "norm": self.norm, "compare": self.compare, "plain": self.plain,
+               "optimizer": self.optimizer_name}
+        if self.arch != "resnet50":   # ResNet-50's 50 is not a setting: back on the small net it would be its depth
+            out["depth"] = self.depth
+        return out
 
     def metric_labels(self) -> dict[str, str]:
         names = {"loss": "training loss", "heldout_accuracy": "held-out accuracy", "heldout_loss": "held-out loss",
@@ -781,13 +784,12 @@ class ResNetTrainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
+        value = self.check_live(name, value)
         if name == "lr":
-            self.primary.set_lr(float(value))
+            self.primary.set_lr(value)
         for run in self.runs[1:]:
             if name == f"{run.tag}_lr":
-                run.set_lr(float(value))
+                run.set_lr(value)
 
     # ---------------------------------------------------------------- state
     def get_state(self) -> dict:
