@@ -19,6 +19,7 @@ from PySide6 import QtGui
 from typeguard import CollectionCheckStrategy, TypeCheckError, check_type
 
 from engines.labs import LABS
+from visualizer.client import complete_snapshot
 from visualizer.host import SessionHost
 from visualizer.lab_views import make_view
 from widgets.common import configure_pyqtgraph
@@ -67,7 +68,13 @@ def recorded(case: int) -> dict:
     and at the iteration boundary; with every block's phase data at each."""
     lab, engine, cfg = CASES[case]
     messages: list = []
-    host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
+    kept: dict = {}
+
+    def receive(kind, payload):  # as the window's client receives them: unchanged parts put back
+        if kind == "snapshot":
+            complete_snapshot(payload, kept)
+        messages.append((kind, payload))
+    host = SessionHost(receive)
     assert host.configure({"lab": lab, "engine": engine, "seed": 0, **cfg}), messages
     s = host.session
     s.trainer.eval_every = 2                      # the held-out report is part of the contract too
