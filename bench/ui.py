@@ -162,7 +162,7 @@ def run_one(args) -> int:
         if view is None:
             return None
         tabs = getattr(view, "tabs", None)
-        if isinstance(tabs, QtWidgets.QTabWidget) and tabs.count() > 1:
+        if isinstance(tabs, QtWidgets.QTabWidget) and sum(tabs.isTabVisible(i) for i in range(tabs.count())) > 1:
             return tabs
         found = view.findChildren(QtWidgets.QTabWidget)
         return next((t for t in found if t.count() > 1 and t.isVisible()), None)
@@ -183,7 +183,8 @@ def run_one(args) -> int:
     def click_tab():
         tabs = view_tabs()
         bar = tabs.tabBar()
-        target = (tabs.currentIndex() + 1) % tabs.count()
+        target = next(i % tabs.count() for i in range(tabs.currentIndex() + 1, tabs.currentIndex() + tabs.count() + 1)
+                      if tabs.isTabVisible(i % tabs.count()))   # the next tab shown (batch1 hides one of its tabs)
         state["probe"]["target"] = target
         QTest.mouseClick(bar, Button.LeftButton, pos=bar.tabRect(target).center())
         app.processEvents()   # the newly shown tab paints (with the latest snapshot it was holding)
