@@ -129,6 +129,12 @@ class Trainer:
         """A lab-specific request from a view (e.g. classify a drawn digit). Returns a reply dict."""
         raise StepwiseError(f"The {self.lab} lab does not understand the request {name!r}.")
 
+    def reads_caches(self, command: str) -> bool:
+        """Whether a request reads what the last iteration left behind (activations, the batch) or
+        changes what the views show, rather than only the parameters: before it, the app brings
+        the trainer exactly to the state shown."""
+        return True
+
     def summary(self) -> dict[str, Any]:
         """Extra fields for the CLI's final summary line."""
         return {}

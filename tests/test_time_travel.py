@@ -15,7 +15,23 @@ CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16"}
 
 
 def params(session):
-    return [p.copy() for p in session.trainer.model.params()]
+    model = session.trainer.model
+    if hasattr(model, "params"):
+        return [p.copy() for p in model.params()]
+    return flat_state(session.trainer.get_state())  # any lab: every array of its state
+
+
+def flat_state(tree) -> list:
+    """Every array in a trainer's state (torch tensors as NumPy), in a fixed order."""
+    if isinstance(tree, dict):
+        return [a for k in sorted(tree, key=str) for a in flat_state(tree[k])]
+    if isinstance(tree, (list, tuple)):
+        return [a for x in tree for a in flat_state(x)]
+    if hasattr(tree, "detach"):
+        return [tree.detach().cpu().numpy().copy()]
+    if isinstance(tree, np.ndarray):
+        return [tree.copy()]
+    return [np.array(tree)] if isinstance(tree, (int, float)) else []
 
 
 def same(a, b):
@@ -161,6 +177,12 @@ def test_branches_survive_save_and_open(tmp_path):
 
 
 # ---------------------------------------------------------------- the engine process's side
+def make_host_for(config):
+    host = SessionHost(lambda kind, payload: None)
+    assert host.configure(dict(config))
+    return host, None
+
+
 def make_host():
     messages = []
     host = SessionHost(lambda kind, payload: messages.append((kind, payload)))
@@ -276,6 +298,71 @@ def test_the_engine_process_removes_its_keyframe_folder_when_it_quits(cache):
     assert os.path.isdir(cache)
 
 
+def boundary_view(host):
+    snap = host.snapshot()
+    view = {k: v for k, v in snap["view"].items() if k != "sample"}  # the text sample is time-throttled
+    return snap["block_data"], view, snap["last_metrics"]
+
+
+def same_tree(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same_tree(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(same_tree(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    if isinstance(a, float) and isinstance(b, float) and np.isnan(a) and np.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("config", [
+    {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4},
+    {"lab": "mlp", "seed": 0, "hidden": "32,16"},
+])
+def test_shift_left_onto_a_kept_view_shows_what_a_replay_shows_and_pays_its_iteration_later(config):
+    """Heavy labs keep the views of the boundaries behind the cursor (from the jump's replay and
+    from the second trainer while idle): Shift+← restores the state and shows the kept view at
+    once; the view, the metrics and the parameters are those a replay gives, bit for bit, and a
+    request that reads the trainer's caches (another block) first replays the one iteration owed."""
+    host, _ = make_host_for(config)
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 8
+    s.near_every = 1
+    seen = record(s, 30)
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2
+    host.handle("seek", 26)
+    settle(host)
+    # the jump replayed from keyframe 16, not 24 (10 iterations of 0.2 s stay under DEEP_JUMP_SECONDS),
+    # so the views of the next Shift+← presses are there at once
+    assert all(s._has_view(j) for j in range(18, 26)) and s.prepared_view_at(25 * len(s.specs))
+    for _ in range(400):  # idle: the second trainer prepares states and views further back
+        host.tick()
+    reference, _ = make_host_for(config)
+    reference.session.run(30)
+    replayed = []
+    original = s.step_iteration
+    s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+    for expected in range(25, 17, -1):
+        host.handle("back_iteration")
+        settle(host)
+        assert s.iteration == expected and same(params(s), seen[expected])
+        assert s.owed is not None, f"iteration {expected}: the view was not kept"
+        reference.handle("seek", expected)
+        settle(reference)
+        assert same_tree(boundary_view(host), boundary_view(reference)), f"iteration {expected}"
+    assert not replayed, "Shift+← onto kept views replays nothing"
+    other = next(i for i, b in enumerate(s.trainer.blocks()) if b.n_params and i != s.selected_block)
+    host.handle("select", other)   # reads the trainer's caches: the owed iteration is replayed first
+    reference.handle("select", other)
+    assert len(replayed) == 1 and s.owed is None and same(params(s), seen[18])
+    assert same_tree(boundary_view(host), boundary_view(reference))
+    host.handle("step_iteration")
+    assert same(params(s), seen[19])
+
+
 def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
     host, _ = make_host()
     s = host.session
@@ -285,6 +372,7 @@ def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
     seen = record(s, 40)
     s._measure_iteration = lambda seconds: None
     s._it_seconds = 0.2  # as if an iteration took 200 ms (LSTM, ResNet): worth preparing
+    s.prepare_views = False  # states only here (the views: the test below)
     host.handle("seek", 30)
     settle(host)
     s.pool.clear()
@@ -316,14 +404,16 @@ MOVES = st.lists(st.one_of(
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(moves=MOVES, budgets=st.sampled_from([(2.5, 4.5, 3), (2.5, 4.5, 0), (100, 0, 0)]))
-def test_any_walk_through_time_and_branches_meets_the_same_states(moves, budgets, cache):
+@given(moves=MOVES, budgets=st.sampled_from([(2.5, 4.5, 3), (2.5, 4.5, 0), (100, 0, 0), (2.5, 4.5, 6)]),
+       views=st.booleans())
+def test_any_walk_through_time_and_branches_meets_the_same_states(moves, budgets, views, cache):
     """Wherever a walk of steps, steps back, jumps, branches and switches lands on an iteration
     boundary, the parameters are those first seen there on that line: across memory, disk,
-    temporary keyframes, widened spacing and branches."""
+    temporary keyframes, widened spacing, branches and Shift+← onto a kept view (``views``)."""
     memory, disk, pool = budgets  # memory, disk and temporary keyframes, in keyframes
     s = small_session(kf_bytes_memory=memory, kf_bytes_disk=disk)
     s.pool.budget = pool * s._kf_bytes  # without temporary keyframes the keyframes alone must be right
+    s.prepare_views = views
     seen = {}
 
     def check():
@@ -355,8 +445,8 @@ def test_any_walk_through_time_and_branches_meets_the_same_states(moves, budgets
 
 def _engine_keeping_keyframes_on_disk(conn, config):
     """The engine process's entry point, with no memory for keyframes: they all go to disk."""
-    from visualizer import worker as w
-    w.session_budgets = lambda config: {"keyframe_budget_bytes": 0, "interval": 1}
+    from visualizer import host as h, worker as w
+    h.session_budgets = lambda config: {"keyframe_budget_bytes": 0, "interval": 1}
     w.worker_main(conn, config)
 
 
@@ -377,3 +467,57 @@ def test_a_terminated_engine_process_still_removes_its_keyframe_folder(cache):
     p.terminate()  # SIGTERM, as SessionClient.close does when the engine does not quit in time
     p.join(10)
     assert not p.is_alive() and not any(cache.iterdir())
+
+
+def test_views_shown_during_play_are_kept_for_the_first_steps_back():
+    """At full speed a heavy lab keeps the view of every boundary it passes (and its snapshots show
+    them), so the first Shift+← presses after a pause replay nothing, and show what a replay shows."""
+    config = {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
+    host, _ = make_host_for(config)
+    s = host.session
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2
+    s.near_every = 1
+    seen = {}
+    for _ in range(12):
+        s.step_iteration()
+        if s.iteration % 3 == 0:
+            host.snapshot()   # play sends snapshots now and then
+        seen[s.iteration] = params(s)
+    reference, _ = make_host_for(config)
+    reference.session.run(12)
+    replayed = []
+    original = s.step_iteration
+    s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+    for expected in (11, 10, 9):
+        host.handle("back_iteration")
+        settle(host)
+        reference.handle("seek", expected)
+        settle(reference)
+        assert s.iteration == expected and same(params(s), seen[expected])
+        assert same_tree(boundary_view(host), boundary_view(reference))
+    assert not replayed
+
+
+def test_a_request_that_reads_only_the_weights_keeps_the_kept_views():
+    """The paused text view asks for a sample at every new iteration: generation reads the weights
+    alone, so it neither replays the owed iteration nor drops the kept views; the sample is the one
+    the exact state gives."""
+    config = {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
+    host, _ = make_host_for(config)
+    replies = []
+    host.send = lambda kind, payload: replies.append(payload) if kind == "reply" else None
+    s = host.session
+    s._measure_iteration = lambda seconds: None
+    s._it_seconds = 0.2
+    s.near_every = 1
+    s.run(10)
+    host.handle("back_iteration")
+    assert s.owed is not None
+    host.handle("command", ("sample", {"length": 40, "seed": 7}))
+    assert s.owed is not None and s.prepared_view_at(8 * len(s.specs)), "nothing replayed, nothing dropped"
+    reference, _ = make_host_for(config)
+    reference.session.run(9)
+    expected = reference.session.trainer.command("sample", {"length": 40, "seed": 7})
+    assert replies[-1][1]["text"] == expected["text"]
+    assert s.trainer.reads_caches("batch") and not s.trainer.reads_caches("sample")

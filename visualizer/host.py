@@ -227,7 +227,8 @@ class SessionHost:
         elif self.replay is not None and cmd not in self.KEEP_REPLAY:
             self.finish_replay()
         if cmd in self.NEED_EXACT:
-            self._resync()
+            # a request that reads only the parameters needs no replay of the iteration a kept view owes
+            self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
         if cmd == "play":
             self._drop_virtual()
             self.playing, self.run_to = True, None
@@ -256,7 +257,8 @@ class SessionHost:
         elif cmd == "seek":
             self.playing = False
             self._drop_virtual()
-            self._start_replay(s.seek_target(int(arg)), "going back to" if int(arg) < s.iteration else "going to")
+            self._start_replay(s.seek_target(int(arg)), "going back to" if int(arg) < s.iteration else "going to",
+                               leave_views=True)
         elif cmd == "switch_line":
             self.playing = False
             self._cancel_replay()
@@ -275,6 +277,8 @@ class SessionHost:
             self._views.clear()
         elif cmd == "command":
             name, args = arg
+            if s.trainer.reads_caches(name):
+                s.forget_views()
             reply = s.trainer.command(name, dict(args))
             self._views.clear()
             if isinstance(reply, dict) and "task" in reply:
@@ -314,13 +318,16 @@ class SessionHost:
         """Go on from where the engine really is (play, Shift+→: the rest of the iteration is the same)."""
         self.virtual = None
 
-    def _resync(self) -> None:
-        """Bring the engine back to the phase shown (it replays this iteration's first phases)."""
+    def _resync(self, settle: bool = True) -> None:
+        """Bring the engine exactly to what is shown: replay this iteration's first phases (← inside
+        an iteration), or the iteration that ends here (a kept view after Shift+←)."""
+        s = self.session
         if self.virtual is not None:
-            s = self.session
             target = s.iteration * len(s.specs) + self.virtual
             self.virtual = None
             s._seek_position(target)  # noqa: SLF001 — at most one iteration's phases
+        if settle:
+            s.settle()
 
     def _step_phase(self) -> None:
         s = self.session
@@ -356,15 +363,20 @@ class SessionHost:
         if target is None:
             return
         self.virtual = None
+        if not phase and s.prepared_view_at(target):  # heavy labs: the view there is kept, replay later
+            self._cancel_replay()
+            s.back_to_prepared(target)
+            self._views.clear()
+            return
         self._start_replay(target, "going back to")
 
-    def _start_replay(self, target: int, what: str) -> None:
+    def _start_replay(self, target: int, what: str, leave_views: bool = False) -> None:
         """Run the seek in slices from tick(), which comes right after the commands waiting are read."""
         s = self.session
         self._views = {k: v for k, v in self._views.items() if k[1] == s.iteration and k[0] == s.line_id}
-        self.replay = {"steps": s.seek_steps(target), "target": target, "what": what,
+        self.replay = {"steps": s.seek_steps(target, leave_views=leave_views), "target": target, "what": what,
                        "started": time.perf_counter(), "shown": False, "last_progress": 0.0}
-        if s.replay_seconds(target) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
+        if s.replay_seconds(target, leave_views) > PROGRESS_AFTER:  # say so at once (an LSTM iteration alone takes long)
             self.replay["shown"], self.replay["last_progress"] = True, time.perf_counter()
             self.send("progress", {"what": what, "target": target // len(s.specs), "fraction": 0.0,
                                    "iteration": s.iteration})
@@ -589,10 +601,14 @@ class SessionHost:
         self._sent_log = len(s.history_log)
         sel = s.selected_block
         key = self._view_key(phase)
+        prepared = s.prepared_view()
         if self.virtual is not None:
             block_data, view, last_metrics = self._views[key]
         else:
-            block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
+            if prepared is not None:  # kept at this boundary (heavy labs)
+                block_data, view, last_metrics = prepared
+            else:
+                block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
             if self.playing:
                 self._views.clear()
             else:  # ← within this iteration shows it again without replaying

@@ -37,6 +37,9 @@ GAP_SECONDS = 0.5      # a gap between two keyframes replays in about this long
 NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
 KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
+VIEWS_SECONDS = 0.05   # where an iteration costs more, the views of the boundaries behind the cursor are prepared
+VIEWS_AFTER_JUMP = 8   # ...and a jump leaves this many behind its target, for the Shift+← presses that follow
+DEEP_JUMP_SECONDS = 2.5  # ...if replaying from a keyframe further back keeps the jump this short
 
 
 def _pow2_floor(x: float) -> int:
@@ -68,6 +71,7 @@ class Session:
         t0 = time.perf_counter()
         first = trainer.get_state()
         self._kf_seconds = time.perf_counter() - t0
+        self._kf_measured = False
         self._kf_bytes = max(1, state_nbytes(first))
         self._it_seconds: float | None = None     # measured cost of one iteration (fast play)
         # keyframe spacing sized from measured costs, unless fixed (tests, --keyframe-interval)
@@ -94,6 +98,14 @@ class Session:
         self._rate_window: list[float] = []
         self._foreign_state = False
         self._recent_iterations: list[float] = []
+        # heavy labs: what the views showed at boundaries behind the cursor, {((line, it), block): view}, so
+        # Shift+← restores state(it) and shows them at once; then ``owed`` holds state(it - 1) until the
+        # trainer's caches are needed (settle() replays that one iteration)
+        self._boundary_views: dict[tuple, tuple] = {}
+        self.owed: dict | None = None
+        self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
+        self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
+        self._replaying = False       # seek_steps keeps the views near its target itself
 
     # ------------------------------------------------------------------ the current line
     @property
@@ -175,6 +187,7 @@ class Session:
                 (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
+        self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
         if detail and self._kf_bytes <= self.pool.budget // 2:
             # ← inside this iteration restores this and replays only the phases before (not kept
@@ -183,6 +196,7 @@ class Session:
             if self._start is None or self._start[0] != key:
                 self._start = (key, self.trainer.get_state())
         self._gen = self.trainer.run_iteration(detail=detail)
+        self._fast_iteration = not detail  # ...until a phase of it is run in detail
         self.events = {}
 
     def _finish_iteration(self) -> None:
@@ -203,21 +217,31 @@ class Session:
         if self.store.on_grid(it) and key not in self.store:
             self._add_keyframe(it)
         elif it % self.near_every == 0 and key not in self.pool and self._pool_is_cheap():
-            self.pool.put(key, self.trainer.get_state(), key)
+            self.pool.put(key, self._timed_state(), key)
+        if self._fast_iteration and not self._replaying and it > self.first_iteration and self.prepares_views:
+            self._keep_view(self.trainer, key, it)  # play at full speed: the first Shift+← presses replay nothing
         now = time.perf_counter()
         self._rate_window = [t for t in self._rate_window if now - t < 2.0] + [now]
 
     def _add_keyframe(self, it: int) -> None:
+        self.store.put(self._owner(it), self._timed_state())
+
+    def _timed_state(self) -> dict:
+        """The trainer's state, its cost measured (the first copy, at start-up, is often slower)."""
         t0 = time.perf_counter()
         state = self.trainer.get_state()
-        self._kf_seconds = 0.8 * self._kf_seconds + 0.2 * (time.perf_counter() - t0)
-        self.store.put(self._owner(it), state)
+        seconds = time.perf_counter() - t0
+        self._kf_seconds = seconds if not self._kf_measured else 0.8 * self._kf_seconds + 0.2 * seconds
+        self._kf_measured = True
+        return state
 
     def _pool_is_cheap(self) -> bool:
         """Temporary keyframes during play only where they cost little (heavy labs: every iteration)."""
         if self._it_seconds is None or self.pool.capacity(self._kf_bytes) < 2:
             return False
-        return self._kf_seconds <= KEYFRAME_SHARE * self.near_every * self._it_seconds
+        # heavy labs: a state per iteration is what lets Shift+← show the kept views
+        share = 2.5 * KEYFRAME_SHARE if self.prepares_views else KEYFRAME_SHARE
+        return self._kf_seconds <= share * self.near_every * self._it_seconds
 
     def _measure_iteration(self, seconds: float) -> None:
         """Size the keyframe spacing from what an iteration and a keyframe cost on this machine."""
@@ -243,6 +267,8 @@ class Session:
             self._recover()
             raise
         self.events[event.index] = event
+        if detail:
+            self._fast_iteration = False
         self.phase = event.index + 1
         if self.phase == len(self.specs):
             # the generator has finished its work; exhaust it so iteration bookkeeping runs
@@ -310,15 +336,15 @@ class Session:
 
     def step_back_iteration(self) -> None:
         target = self.back_iteration_target()
-        if target is not None:
+        if target is not None and not self.back_to_prepared(target):
             self._seek_position(target)
 
     def seek(self, iteration: int) -> None:
         """Jump to the start of ``iteration`` (first..furthest)."""
-        self._seek_position(self.seek_target(iteration))
+        self._seek_position(self.seek_target(iteration), leave_views=True)
 
-    def _seek_position(self, position: int, restore: bool = False) -> None:
-        for _ in self.seek_steps(position, restore):
+    def _seek_position(self, position: int, restore: bool = False, leave_views: bool = False) -> None:
+        for _ in self.seek_steps(position, restore, leave_views):
             pass
 
     # ------------------------------------------------------------------ replay
@@ -344,28 +370,48 @@ class Session:
             raise StepwiseError("No saved state lies before that iteration; it cannot be reached.")
         return best
 
-    def replay_seconds(self, position: int) -> float:
+    def _seek_base(self, target_it: int, target_phase: int, leave_views: bool = False):
+        """Where a replay to (target_it, target_phase) starts: the latest saved state before it, or in
+        heavy labs one further back when that leaves the views of the next Shift+← presses and the
+        jump stays short (the idle second trainer could not prepare the gap below a keyframe in time)."""
+        key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
+        low = target_it - VIEWS_AFTER_JUMP
+        if not leave_views or target_phase or not self.prepares_views or low <= self.first_iteration or not self._it_seconds:
+            return key, getter
+        if all(self._has_view(j) for j in range(low + 1, key[1] + 1)):
+            return key, getter  # the replay from ``key`` leaves the rest
+        deeper = self._base_for(low, at_boundary=True)
+        if (target_it - deeper[0][1]) * self._it_seconds <= DEEP_JUMP_SECONDS:
+            return deeper
+        return key, getter
+
+    def replay_seconds(self, position: int, leave_views: bool = False) -> float:
         """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
         target_it, target_phase = divmod(position, len(self.specs))
-        key, _ = self._base_for(target_it, at_boundary=target_phase == 0)
+        key, _ = self._seek_base(target_it, target_phase, leave_views)
         start = key[1]
         if not self._foreign_state and (self.iteration, self.phase) <= (target_it, target_phase):
             start = max(start, self.iteration)
         return max(0, target_it - start) * (self._it_seconds or 0.0)
 
-    def seek_steps(self, position: int, restore: bool = False) -> Iterator[tuple[int, int]]:
+    def seek_steps(self, position: int, restore: bool = False, leave_views: bool = False) -> Iterator[tuple[int, int]]:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
-        iterations of replay after each replayed iteration; the cursor is exact when it ends."""
+        iterations of replay after each replayed iteration; the cursor is exact when it ends.
+        ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
+        if self.owed is not None and position == self.position and not restore:
+            self.settle()  # here already, but with the caches of another iteration
+            return
         restore = restore or self._foreign_state
         self._foreign_state = False
         forward_ok = not restore and (self.iteration, self.phase) <= (target_it, target_phase)
-        key, getter = self._base_for(target_it, at_boundary=target_phase == 0)
+        key, getter = self._seek_base(target_it, target_phase, leave_views)
         if forward_ok and (self.iteration > key[1] or (self.iteration == key[1] and self.phase)):
             pass  # going on from here replays less than from any saved state
         else:
             self.trainer.set_state(getter())
+            self.owed = None
             self._gen = None
             self.phase = 0
             self.events = {}
@@ -374,12 +420,18 @@ class Session:
         # temporary keyframes near the target: the next ← or Shift+← starts from one of them
         near_from = target_it - self.near_every * max(0, self.pool.capacity(self._kf_bytes) - 1)
         while self.iteration < target_it:
-            self.step_iteration(detail=False)
+            self._replaying = True
+            try:
+                self.step_iteration(detail=False)
+            finally:
+                self._replaying = False
             done += 1
             it = self.iteration
             k = self._owner(it)
             if (it >= near_from and it % self.near_every == 0 and k not in self.store and k not in self.pool):
                 self.pool.put(k, self.trainer.get_state(), (self.line_id, target_it))
+            if it >= near_from and self.prepares_views:
+                self._keep_view(self.trainer, k, target_it)
             if self.iteration < target_it:
                 yield done, total
         for _ in range(target_phase - self.phase):
@@ -395,34 +447,117 @@ class Session:
         The work is done by a second trainer (``make_trainer()``, made once), so the cursor's own
         trainer and its caches are never touched. None when there is nothing worth doing."""
         t_it = self._it_seconds
-        if t_it is None or self.store.interval * t_it < 0.25 or self._kf_bytes > 64 << 20:
+        views = self.prepares_views
+        if t_it is None or self._kf_bytes > 64 << 20 or (not views and self.store.interval * t_it < 0.25):
             return None
         cap = self.pool.capacity(self._kf_bytes)
         step = self.near_every
         if cap < 4:
             return None
         lo = max(self.first_iteration, self.iteration - step * (cap - 2))
-        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0 and not self._has_state(j)]
+        # a state at each boundary, and (heavy labs) the view there, wherever the state before it is kept too
+        missing = [j for j in range(self.iteration - 1, lo - 1, -1) if j % step == 0
+                   and (not self._has_state(j) or (views and j > lo and not self._has_view(j)))]
         if not missing:
             return None
-        return self._prefetch(make_trainer, missing[0], set(missing))
+        return self._prefetch(make_trainer, missing[0], set(missing), views)
 
-    def _prefetch(self, make_trainer, top: int, wanted: set[int]) -> Iterator[None]:
+    def _prefetch(self, make_trainer, top: int, wanted: set[int], views: bool) -> Iterator[None]:
         if getattr(self, "_clone", None) is None:
             self._clone = make_trainer()
         clone = self._clone
-        key, getter = self._base_for(top, at_boundary=False)
+        key, getter = self._base_for(top, at_boundary=views)  # a view needs the iteration that ends there
         clone.set_state(getter())
         cursor = (self.line_id, self.iteration)
         yield
         while clone.iteration < top:
             self._apply_settings_at(clone.iteration, clone)
             for _ in clone.run_iteration(detail=False):
-                pass
+                yield  # a phase at a time: a press waits for one phase, not a whole LSTM iteration
             it = clone.iteration
-            if it in wanted and not self._has_state(it):
-                self.pool.put(self._owner(it), clone.get_state(), cursor)
+            if it in wanted:
+                if not self._has_state(it):
+                    self.pool.put(self._owner(it), clone.get_state(), cursor)
+                if views and not self._has_view(it):
+                    self._keep_view(clone, self._owner(it), self.iteration)
             yield
+
+    # ------------------------------------------------------------------ prepared views (heavy labs)
+    @property
+    def prepares_views(self) -> bool:
+        if self.prepare_views is not None:
+            return self.prepare_views
+        return self._it_seconds is not None and self._it_seconds >= VIEWS_SECONDS and self.near_every == 1
+
+    def _has_view(self, iteration: int) -> bool:
+        return (self._owner(iteration), self.selected_block) in self._boundary_views
+
+    def _boundary_view(self, trainer: Trainer, block: int) -> tuple:
+        """What a snapshot shows at an iteration boundary: (block data, view data, last metrics)."""
+        return (_phase_data(trainer, self.specs, block, reached=None), trainer.view_data(block),
+                dict(trainer.last_metrics))
+
+    def _keep_view(self, trainer: Trainer, key: tuple, cursor: int) -> None:
+        """Keep the view ``trainer`` shows now (at boundary ``key``) for Shift+← to show later."""
+        self._boundary_views[(key, self.selected_block)] = self._boundary_view(trainer, self.selected_block)
+        self._prune_views(cursor)
+
+    def _prune_views(self, cursor: int) -> None:
+        limit = self.pool.capacity(self._kf_bytes) + 2
+        while len(self._boundary_views) > limit:
+            far = max(self._boundary_views, key=lambda k: abs(k[0][1] - cursor))
+            del self._boundary_views[far]
+
+    def prepared_view(self) -> tuple | None:
+        """The view kept for the cursor's boundary (None inside an iteration or when none is kept): what
+        a snapshot shows there, also while the trainer's caches are another iteration's (``owed``)."""
+        if self.phase or self._gen is not None:
+            return None
+        return self._boundary_views.get((self._owner(self.iteration), self.selected_block))
+
+    def forget_views(self) -> None:
+        """A request changed what the views show: replay rather than show a kept view."""
+        self.settle()
+        self._boundary_views.clear()
+
+    def _state_for(self, key: tuple):
+        if self._start is not None and self._start[0] == key:
+            return self._start[1]
+        if key in self.pool:
+            return self.pool.get(key)
+        if key in self.store:
+            return self.store.get(key)
+        return None
+
+    def prepared_view_at(self, position: int) -> bool:
+        """Whether back_to_prepared(position) would succeed."""
+        it, phase = divmod(position, len(self.specs))
+        return (not phase and it > self.first_iteration
+                and (self._owner(it), self.selected_block) in self._boundary_views
+                and self._has_state(it) and self._has_state(it - 1))
+
+    def back_to_prepared(self, position: int) -> bool:
+        """Shift+← to a boundary whose view is kept: restore its state and owe the iteration before
+        it (its caches). False (nothing changed) when the view or either state is not kept."""
+        if not self.prepared_view_at(position):
+            return False
+        it = position // len(self.specs)
+        state, before = self._state_for(self._owner(it)), self._state_for(self._owner(it - 1))
+        self.trainer.set_state(state)
+        self._gen, self.phase, self.events = None, 0, {}
+        self._foreign_state = False
+        self.owed = before
+        return True
+
+    def settle(self) -> None:
+        """Pay what back_to_prepared owes: replay the iteration that ends at the cursor, so the
+        trainer's caches (what a new view or a request reads) are this boundary's."""
+        if self.owed is None:
+            return
+        before, self.owed = self.owed, None
+        self.trainer.set_state(before)
+        self._gen, self.phase, self.events = None, 0, {}
+        self.step_iteration(detail=False)
 
     # ------------------------------------------------------------------ settings and branches
     def select_block(self, index: int) -> None:
@@ -432,6 +567,7 @@ class Session:
         """Takes effect from the next iteration boundary. If the cursor is back in time, the old
         future is kept as a line of its own and the change starts a new line from here."""
         value = float(value)
+        self.forget_views()
         old = self.trainer.hyperparams().get(name)
         # the trainer checks it now (StepwiseError for an unknown name or a bad value): a bad value
         # in the log would stop every later iteration and every replay through this point
@@ -580,6 +716,8 @@ class Session:
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
         self._clone = None
+        self._boundary_views.clear()
+        self.owed = None
         self.store.close()
         self.pool.clear()
         self._start = None
@@ -609,13 +747,20 @@ class Session:
 
         Phases not reached yet in the current iteration are left out; at an iteration
         boundary everything comes from the iteration just completed."""
-        out: dict[str, Any] = {}
+        self.settle()
         if self.iteration == 0 and self.phase == 0:
-            return out
-        for i, spec in enumerate(self.specs):
-            if spec.block not in (block, -1):
-                continue
-            if self.phase and i >= self.phase:
-                continue  # not reached yet in this iteration
-            out.setdefault(spec.kind, {}).update(self.trainer.phase_data(i, block))
-        return out
+            return {}
+        return _phase_data(self.trainer, self.specs, block, reached=self.phase or None)
+
+
+def _phase_data(trainer: Trainer, specs, block: int, reached: int | None) -> dict[str, Any]:
+    """``trainer``'s phase data for ``block``, keyed by phase kind, of the phases before ``reached``
+    (None: all of them, at an iteration boundary)."""
+    out: dict[str, Any] = {}
+    for i, spec in enumerate(specs):
+        if spec.block not in (block, -1):
+            continue
+        if reached is not None and i >= reached:
+            continue  # not reached yet in this iteration
+        out.setdefault(spec.kind, {}).update(trainer.phase_data(i, block))
+    return out

@@ -439,6 +439,11 @@ class TextTrainer(Trainer):
         self._generations += 1
         return np.random.default_rng([self.seed, 2, self._generations] if seed is None else [int(seed)])
 
+    PARAMETERS_ONLY = ("generate", "generate_stream", "generate_task", "sample", "vocab")
+
+    def reads_caches(self, command: str) -> bool:
+        return command not in self.PARAMETERS_ONLY  # generation reads the weights alone
+
     def command(self, name: str, args: dict) -> dict[str, Any]:
         if name == "generate":
             text = self.generate(args.get("prompt") or "", args.get("length", 500), args.get("temperature", 1.0),
