@@ -54,7 +54,8 @@ class NumpyRun(Run):
         out = []
         for layer in self.model.layers:
             n_out = layer.width if hasattr(layer, "width") else layer.n_out
-            out.append(BlockInfo(layer.name, layer.describe(), layer.kind, int(sum(p.size for p in layer.params())), (n_out,)))
+            out.append(BlockInfo(layer.name, layer.describe(), layer.kind,
+                                 int(sum(p.size for p in layer.params())), (n_out,)))
         return out
 
     # ---- phases
