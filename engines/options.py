@@ -146,7 +146,7 @@ def _seed() -> OptionSpec:
 
 
 LR_HELP = ("Learning rate η: θ ← θ − η·∇L (scaled by the optimizer's own terms); too large and the loss explodes; "
-           "empty: a rate that suits the optimizer.")
+           "when not given, the lab starts at a rate that suits the optimizer.")
 
 
 def _lr(default: float | None = None, maximum: float = 1e6, minimum: float = 0.0) -> OptionSpec:
