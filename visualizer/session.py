@@ -196,6 +196,7 @@ class Session:
             if self._start is None or self._start[0] != key:
                 self._start = (key, self.trainer.get_state())
         self._gen = self.trainer.run_iteration(detail=detail)
+        self._fast_iteration = not detail  # ...until a phase of it is run in detail
         self.events = {}
 
     def _finish_iteration(self) -> None:
@@ -266,7 +267,8 @@ class Session:
             self._recover()
             raise
         self.events[event.index] = event
-        self._fast_iteration = False
+        if detail:
+            self._fast_iteration = False
         self.phase = event.index + 1
         if self.phase == len(self.specs):
             # the generator has finished its work; exhaust it so iteration bookkeeping runs
@@ -305,7 +307,6 @@ class Session:
                 raise
         if whole and not detail:
             self._measure_iteration(time.perf_counter() - t0)
-        self._fast_iteration = whole and not detail
         self._finish_iteration()
 
     def run(self, iterations: int) -> None:
