@@ -76,7 +76,10 @@ def recorded(case: int) -> dict:
     def take() -> None:
         messages.clear()
         host.flush(force=True)
-        out["snapshots"].append([p for k, p in messages if k == "snapshot"][-1])
+        snap = [p for k, p in messages if k == "snapshot"][-1]
+        # the complete view_data and phase data, as the window has them (the host may leave out what it sent before)
+        sel = s.selected_block
+        out["snapshots"].append(dict(snap, view=s.trainer.view_data(sel), block_data=s.block_phase_data(sel)))
         out["phase_data"].append([s.block_phase_data(b) for b in range(len(s.trainer.blocks()))])
 
     take()
@@ -205,3 +208,23 @@ def test_a_missing_declared_key_fails_loudly(case, qtbot):
                 continue
         silent.append("view" + "".join(f"[{k!r}]" for k in path))
     assert not silent, f"the {lab} view goes on without these declared keys: {', '.join(silent)}"
+
+
+def fake_snapshots():
+    """The widgets' made-up snapshots (their demos and tests use them), by lab."""
+    from widgets import batch1_view, cnn_view, mlp_view, resnet_view, text_view
+    from widgets.optimizer_common import fake_view_data
+    yield "mlp", mlp_view.fake_snapshot()
+    yield "cnn", cnn_view.fake_snapshot(selected=2, inspected=True)
+    yield "batch1", batch1_view.fake_snapshot()
+    yield "resnet", resnet_view.fake_snapshot()
+    for cell in ("lstm", "gru", "rnn"):
+        yield "lstm", text_view.fake_snapshot(cell)
+    yield "optimizers", {"view": fake_view_data("surface")}
+    yield "optimizers", {"view": fake_view_data("network")}
+
+
+def test_the_widgets_made_up_data_follows_the_contracts():
+    for lab, snap in fake_snapshots():
+        view_type, _ = contract(lab)
+        check(snap["view"], view_type, f"the made-up {lab} view_data of widgets/")

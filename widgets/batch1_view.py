@@ -552,12 +552,6 @@ def fake_snapshot(iteration: int = 1000, selected: int = 0, reset: bool = False,
             "last_metrics": {"loss": 0.5, "lr": 0.02}}
 
 
-if __name__ == "__main__":  # run alone with fake data
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = Batch1View()
-    w.resize(1100, 800)
-    w.set_snapshot(fake_snapshot())
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.batch1_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(Batch1View, fake_snapshot(), (1100, 800))

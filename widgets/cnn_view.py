@@ -720,12 +720,6 @@ def fake_snapshot(selected: int = 0, phase_kind: str = "backward", inspected: bo
             "view": view, "history": [], "history_reset": False, "keyframes": 1, "last_metrics": {"loss": 0.2}}
 
 
-if __name__ == "__main__":  # run alone with fake data
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = CNNView()
-    w.resize(1100, 800)
-    w.set_snapshot(fake_snapshot(selected=2))
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.cnn_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(CNNView, fake_snapshot(selected=2, inspected=True), (1100, 800))

@@ -61,3 +61,18 @@ class NetworkRace(QtWidgets.QWidget):
                 f"the same initial weights and the same batches · {recorded} point"
                 f"{'' if recorded == 1 else 's'} of each path recorded · compute the landscape to see "
                 "the paths on the loss surface")
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_network [--screenshot PATH]
+    from .demo import run_demo
+    from .landscape_view import fake_result
+    from .optimizer_common import fake_view_data
+
+    def build() -> NetworkRace:
+        page = NetworkRace()
+        v = dict(fake_view_data("network"), landscape=fake_result())
+        colors = {n: color_of(n, i) for i, n in enumerate(v["optimizers"])}
+        page.render(v, {"iteration": 150}, colors, dict(zip(v["optimizers"], v["titles"])))
+        return page
+
+    run_demo(build, (900, 760))

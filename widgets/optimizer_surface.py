@@ -235,3 +235,15 @@ class SurfaceRace(QtWidgets.QWidget):
                 + ("<i>paused: arrows show each optimizer's next update</i>" if paused
                    else "playing · pause (Space) to see what each update is made of")
                 + " · click the plot to start from another point")
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_surface [--screenshot PATH]
+    from .demo import run_demo
+    from .optimizer_common import fake_view_data
+
+    def build() -> SurfaceRace:
+        page = SurfaceRace()
+        page.render(fake_view_data(), {"iteration": 150, "playing": False, "selected_block": 2}, set())
+        return page
+
+    run_demo(build, (980, 760))

@@ -129,3 +129,16 @@ class OptimizerView(LabView):
     def _set_header(self, text: str) -> None:
         if text != self.header.text():
             self.header.setText(text)
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_view [--screenshot PATH] [--network]
+    import sys
+
+    from .demo import run_lab_view_demo
+    from .optimizer_common import fake_view_data
+
+    mode = "network" if "--network" in sys.argv else "surface"
+    if mode == "network":
+        sys.argv.remove("--network")
+    run_lab_view_demo(OptimizerView, {"view": fake_view_data(mode), "iteration": 150, "playing": False,
+                                      "selected_block": 2}, (980, 800))

@@ -203,3 +203,29 @@ class Legend(QtWidgets.QWidget):
             p.drawText(QtCore.QRect(x_loss, y, 200, self.ROW), QtCore.Qt.AlignmentFlag.AlignVCenter,
                        f"f = {loss}" + (f"  {status}" if status else ""))
         p.end()
+
+
+if __name__ == "__main__":  # python -m widgets.race_plot [--screenshot PATH]: the race and its legend
+    from .demo import run_demo
+    from .optimizer_common import fake_view_data
+
+    def build() -> QtWidgets.QWidget:
+        v = fake_view_data()
+        page = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(page)
+        plot, legend = RacePlot(), Legend()
+        row.addWidget(plot, 1)
+        row.addWidget(legend)
+        _, bounds = plot.set_surface(v["surface"])
+        plot.ensure(v["optimizers"], v["titles"])
+        for k, name in enumerate(v["optimizers"]):
+            plot.paths[name].setData(v["paths"][k][:, 0], v["paths"][k][:, 1])
+        plot.points.setData([{"pos": tuple(p), "brush": pg.mkBrush(color_of(n, k))}
+                             for k, (n, p) in enumerate(zip(v["optimizers"], v["current"]))])
+        plot.start.setData([{"pos": tuple(v["start"])}])
+        plot.show_updates(v, set(), 2, bounds)
+        legend.set_rows([(color_of(n, k), t, f"{loss:.3g}", "", True)
+                         for k, (n, t, loss) in enumerate(zip(v["optimizers"], v["titles"], v["current_loss"]))])
+        return page
+
+    run_demo(build, (900, 640))

@@ -611,12 +611,6 @@ def fake_snapshot(iteration: int = 50, n_blocks: int = 9, mode: str = "plain", f
                      "hyperparams": {"lr": 1e-3}}}
 
 
-if __name__ == "__main__":  # run alone with fake data: python -m widgets.resnet_view
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = ResNetView()
-    w.resize(900, 850)
-    w.set_snapshot(fake_snapshot())
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.resnet_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(ResNetView, fake_snapshot(), (900, 850))

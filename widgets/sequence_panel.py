@@ -275,3 +275,17 @@ def parameter_caption(cell: str, layer: int, counts: dict) -> str:
         formula = f"4(N·d + N² + N) = 4·{simple:,} = {mine:,}"
     return (f"<br><b>Parameters</b> of this layer: {formula} (a simple RNN layer: N·d + N² + N = {simple:,}); "
             f"{other}. The whole network: {counts['total']:,}.")
+
+
+if __name__ == "__main__":  # python -m widgets.sequence_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> SequencePanel:
+        from .text_view import fake_snapshot   # the text labs' made-up snapshot
+        panel = SequencePanel()
+        snap = fake_snapshot("lstm")
+        panel.render_snapshot(snap["block_data"], snap, snap["view"])
+        panel.set_hover(7)
+        return panel
+
+    run_demo(build, (900, 760))

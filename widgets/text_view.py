@@ -1,24 +1,24 @@
 """The text labs' view (char-RNN, LSTM and GRU): inside the sequence, generation, live samples.
+This class composes the panels, each in its own module, and routes their intents.
 
 Tabs:
-- Inside the sequence: for the current training sequence (the first stream of the batch) and
+- Inside the sequence (sequence_panel.py): for the current training sequence (the first stream of the batch) and
   the selected layer, heatmaps over time × units, aligned under the characters: the input,
   forget, candidate and output gates, the cell state and the hidden state (LSTM), the reset and
   update gates, the candidate h̃ and the hidden state (GRU), or the hidden state (char-RNN),
   with the cell's parameter count beside the other cell's; then the gradient dL/dh_t that backpropagation through time has carried
   back so far, its norm per time step (log scale: where it vanishes or explodes) and the loss
   of each character. Hovering a character shows its values.
-- Generate: a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
+- Generate (generate_panel.py): a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
   Each character is coloured by one unit's activation when the model read it (Karpathy's
   "Unreasonable Effectiveness" view); hovering a character shows its gates.
-Below the tabs, a sample written by the model every few seconds while it trains. On the right,
+Below the tabs, a sample written by the model every few seconds while it trains (live_sample_panel.py). On the right,
 the loss per character (training and held-out, nats) and the gradient norm before clipping over
 the iterations, with the clipping threshold.
 
-Reads snapshot["block_data"] (phase data of the selected block), snapshot["view"] (see
-engines/labs/text_common.py view_data), and task progress of "generate_stream".
+Reads snapshot["block_data"] (phase data of the selected block: TextPhaseData), snapshot["view"]
+(TextLabView; both declared in engines/labs/text_common.py), and task progress of "generate_stream".
 """
-from __future__ import annotations
 from __future__ import annotations
 
 import html
@@ -170,18 +170,6 @@ class TextView(LabView):
             self.generator.on_progress(progress)
 
 
-def _demo() -> None:  # pragma: no cover - run this file to see the view with fake data
-    import sys
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication(sys.argv)
-    configure_pyqtgraph()
-    v = TextView()
-    v.resize(1000, 800)
-    v.set_snapshot(fake_snapshot())
-    v.show()
-    app.exec()
-
-
 def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, phase_step: int | None = 10) -> dict:
     """A synthetic snapshot shaped like the engine's (used by the tests and the demo)."""
     rng = np.random.default_rng(0)
@@ -226,5 +214,26 @@ def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, 
                                       "lstm_layers": counts["lstm"]}},
     }
 
-if __name__ == "__main__":  # pragma: no cover
-    _demo()
+def fake_stream(cell: str = "lstm", depth: int = 2, H: int = 24, prompt: str = "ROMEO:",
+                text: str = "\nWhat say you to this?") -> list[dict]:
+    """Task progress of "generate_stream" as the engine sends it: the prompt, then chunks of text,
+    each character with every layer's gates (depth, H) when the model read it; then done."""
+    rng = np.random.default_rng(1)
+    names = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}[cell]
+
+    def acts(n):
+        out = {}
+        for name in names:
+            a = rng.standard_normal((n, depth, H))
+            out[name] = (1 / (1 + np.exp(-a)) if name in "ifozr" else np.tanh(a)).astype(np.float32)
+        return out
+    chunks = [{"text": prompt, "activations": acts(len(prompt)), "prompt": True, "start": 0}]
+    for k in range(0, len(text), 4):
+        piece = text[k:k + 4]
+        chunks.append({"text": piece, "activations": acts(len(piece)), "prompt": False, "start": len(prompt) + k})
+    return chunks + [{"done": True, "length": len(text)}]
+
+
+if __name__ == "__main__":  # python -m widgets.text_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(TextView, fake_snapshot())

@@ -45,6 +45,8 @@ from .cnn import parse_channels, shift_images, weight_view_of
 NETS = ("bn", "gnws")
 TITLES = {"bn": "BN", "gnws": "GN+WS"}
 MAX_CURVE_POINTS = 600
+
+
 # ---------------------------------------------------------------------- what the view is handed
 class BNHistoryLayer(TypedDict):
     name: str

@@ -39,7 +39,6 @@ MODEL_FORMAT = "stepwise-text-model-1"
 MAX_GENERATE = 100_000
 
 
-
 # ---------------------------------------------------------------------- what the views are handed
 # The text labs (char-RNN, LSTM, GRU; both engines) hand their view the same shapes, declared once
 # here; tests/test_view_contracts.py checks real trainers against them.
