@@ -286,3 +286,20 @@ class GeneratePanel(QtWidgets.QWidget):
             self.gates_img.setRect(QtCore.QRectF(0, 0, img.shape[1], img.shape[0]))
             self.gates_plot.setTitle(f"{describe_char(self.chars[k])}: every unit of layer {layer + 1} "
                                      "(gates 0…1 dark → bright; candidate, c, h −1…1 blue → red)", size="8pt")
+
+
+if __name__ == "__main__":  # python -m widgets.generate_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> GeneratePanel:
+        from .text_view import fake_snapshot, fake_stream   # the text labs' made-up data
+        view = fake_snapshot("lstm")["view"]
+        panel = GeneratePanel()
+        panel.configure(view["cell"], view["depth"], view["hidden"], view["vocab"] + "\nWhatsyoutih?")
+        panel.running = True                      # as after Generate: the chunks stream in
+        for progress in fake_stream("lstm", view["depth"], view["hidden"]):
+            panel.on_progress(progress)
+        panel.show_char_at(9)
+        return panel
+
+    run_demo(build, (820, 620))

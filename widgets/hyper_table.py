@@ -68,3 +68,16 @@ class HyperTable(QtWidgets.QTableWidget):
                 self.setCellWidget(row, col, box)
                 self.boxes[f"{name}.{hp}"] = box
         self.resizeColumnsToContents()
+
+
+if __name__ == "__main__":  # python -m widgets.hyper_table [--screenshot PATH]
+    from .demo import run_demo
+    from .optimizer_common import fake_view_data
+
+    def build() -> HyperTable:
+        v = fake_view_data()
+        table = HyperTable()
+        table.set_values(v["optimizers"], v["titles"], v["optimizer_hyperparams"])
+        return table
+
+    run_demo(build, (520, 200))

@@ -32,3 +32,15 @@ class LiveSamplePanel(QtWidgets.QWidget):
     def show_sample(self, sample: dict) -> None:
         self.iteration = int(sample.get("iteration", 0))
         self.text.setPlainText(f"— after {self.iteration:,} iterations (temperature 0.8) —\n{sample['text']}")
+
+
+if __name__ == "__main__":  # python -m widgets.live_sample_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> LiveSamplePanel:
+        panel = LiveSamplePanel()
+        panel.show_sample({"iteration": 1200, "text": "ROMEO:\nWhat say you to my son? the king is come,\n"
+                                                      "And hath the gods to mine the world of him.\n\nKING:\nNo."})
+        return panel
+
+    run_demo(build, (640, 220))

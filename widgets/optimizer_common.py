@@ -96,3 +96,64 @@ def ellipse(p: np.ndarray, rx: float, ry: float, n: int = 48) -> tuple[np.ndarra
 def vec(v) -> str:
     v = np.asarray(v, dtype=np.float64).ravel()
     return "(" + ", ".join(fmt(float(x)) for x in v) + ")"
+
+
+def fake_view_data(mode: str = "surface", steps: int = 150) -> dict:
+    """Made-up view_data of the optimizer lab (engines/labs/optimizers.py SurfaceRaceView or
+    NetworkRaceView) for running the widgets alone: SGD, momentum and Adam really descending
+    f = (1 − x)² + 5(y − x²)² from (−1.5, 2), or made-up falling losses of three networks."""
+    names, titles = ["sgd", "momentum", "adam"], ["SGD", "Momentum", "Adam"]
+    rules = ["θ ← θ − η·g", "v ← μ·v + g\nθ ← θ − η·v", "m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²\nθ ← θ − η·m̂ / (√v̂ + ε)"]
+    hyper = {"sgd": {"lr": 0.01}, "momentum": {"lr": 0.004, "momentum": 0.9},
+             "adam": {"lr": 0.05, "beta1": 0.9, "beta2": 0.999}}
+    its = np.arange(steps + 1, dtype=np.float64)
+    if mode == "network":
+        losses = np.stack([2.3 * np.exp(-its / tau) + 0.1 for tau in (90.0, 40.0, 25.0)])
+        return {"mode": "network", "optimizers": names, "titles": titles, "rules": rules, "iterations": its + 1,
+                "losses": losses, "optimizer_hyperparams": hyper, "iteration": steps, "recorded": steps // 5}
+
+    def f(p):
+        return (1 - p[0]) ** 2 + 5 * (p[1] - p[0] ** 2) ** 2
+
+    def grad(p):   # ∇f = (−2(1 − x) − 20x(y − x²), 10(y − x²))
+        return np.array([-2 * (1 - p[0]) - 20 * p[0] * (p[1] - p[0] ** 2), 10 * (p[1] - p[0] ** 2)])
+
+    start = np.array([-1.5, 2.0])
+    paths, updates = [], []
+    for name in names:
+        p, v, m, s = start.copy(), np.zeros(2), np.zeros(2), np.zeros(2)
+        path = [p.copy()]
+        h = hyper[name]
+        for t in range(1, steps + 2):
+            g = grad(p)
+            if name == "sgd":
+                parts = {"grad": g, "direction": g, "scale": np.full(2, h["lr"]), "terms": {}}
+            elif name == "momentum":
+                v_next = h["momentum"] * v + g
+                parts = {"grad": g, "direction": v_next, "scale": np.full(2, h["lr"]), "terms": {"v": v_next}}
+            else:
+                m_next, s_next = 0.9 * m + 0.1 * g, 0.999 * s + 0.001 * g * g
+                m_hat, s_hat = m_next / (1 - 0.9 ** t), s_next / (1 - 0.999 ** t)
+                parts = {"grad": g, "direction": m_hat, "scale": h["lr"] / (np.sqrt(s_hat) + 1e-8),
+                         "terms": {"m": m_next, "v": s_next, "m̂": m_hat, "v̂": s_hat}}
+            parts["step"] = -parts["scale"] * parts["direction"]
+            if t == steps + 1:          # the update after the last iteration: what the arrows show
+                updates.append(parts)
+                break
+            p = p + parts["step"]
+            v = parts["terms"].get("v", v) if name == "momentum" else v
+            if name == "adam":
+                m, s = parts["terms"]["m"], parts["terms"]["v"]
+            path.append(p.copy())
+        paths.append(np.array(path))
+    paths = np.stack(paths)                                                   # (3, L, 2)
+    losses = np.array([[f(q) for q in path] for path in paths])               # (3, L)
+    x, y = np.linspace(-2, 2, 80), np.linspace(-1, 3, 80)
+    X, Y = np.meshgrid(x, y)
+    surface = {"x": x, "y": y, "z": ((1 - X) ** 2 + 5 * (Y - X * X) ** 2).astype(np.float32), "id": "demo",
+               "title": "Rosenbrock (b = 5)", "formula": "f = (1 − x)² + 5·(y − x²)²", "bounds": (-2.0, 2.0, -1.0, 3.0),
+               "start": (-1.5, 2.0), "minima": ((1.0, 1.0),), "f_min": 0.0, "log_scale": True, "key": "demo"}
+    return {"mode": "surface", "surface": surface, "optimizers": names, "titles": titles, "rules": rules,
+            "direction_names": ["g", "v", "m̂"], "iterations": its, "paths": paths, "losses": losses,
+            "current": paths[:, -1].copy(), "current_loss": losses[:, -1].copy(), "stopped": [-1, -1, -1],
+            "next_updates": updates, "optimizer_hyperparams": hyper, "start": start, "iteration": steps}

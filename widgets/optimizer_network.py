@@ -53,11 +53,26 @@ class NetworkRace(QtWidgets.QWidget):
                     [], [], pen=pg.mkPen(color_of(name, k), width=1.5), name=titles[k])
             if losses.size:
                 curve.setData(*thin_curve(its, np.log10(np.maximum(losses[k], LOSS_FLOOR))))
-        self.table.set_values(names, titles, v.get("optimizer_hyperparams", {}))
+        self.table.set_values(names, titles, v["optimizer_hyperparams"])
         if "landscape" in v:
             self.landscape.set_result(v["landscape"], colors, titles_of)
-        recorded = int(v.get("recorded", 0))
+        recorded = int(v["recorded"])
         return (f"<b>Iteration {snap.get('iteration', 0)}</b> · one MLP 784→32→10 per optimizer, "
                 f"the same initial weights and the same batches · {recorded} point"
                 f"{'' if recorded == 1 else 's'} of each path recorded · compute the landscape to see "
                 "the paths on the loss surface")
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_network [--screenshot PATH]
+    from .demo import run_demo
+    from .landscape_view import fake_result
+    from .optimizer_common import fake_view_data
+
+    def build() -> NetworkRace:
+        page = NetworkRace()
+        v = dict(fake_view_data("network"), landscape=fake_result())
+        colors = {n: color_of(n, i) for i, n in enumerate(v["optimizers"])}
+        page.render(v, {"iteration": 150}, colors, dict(zip(v["optimizers"], v["titles"])))
+        return page
+
+    run_demo(build, (900, 760))

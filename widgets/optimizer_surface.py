@@ -34,12 +34,12 @@ class UpdateExplainer(QtWidgets.QScrollArea):
         self.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
     def explain(self, v: dict, paused: bool, sel: int) -> None:
-        names, titles, rules = v["optimizers"], v["titles"], v.get("rules", [""] * len(v["optimizers"]))
-        comp = (v.get("next_updates") or [{}] * len(names))[sel]
+        names, titles, rules = v["optimizers"], v["titles"], v["rules"]
+        comp = v["next_updates"][sel]
         name = names[sel]
         c = color_of(name, sel)
         rule = rules[sel].replace("\n", "<br>")
-        hyper = v.get("optimizer_hyperparams", {}).get(name, {})
+        hyper = v["optimizer_hyperparams"].get(name, {})
         order = list(HYPER_LABELS)
         settings = ", ".join(f"{HYPER_LABELS.get(k, k)} = {fmt(val)}"
                              for k, val in sorted(hyper.items(), key=lambda kv: order.index(kv[0])
@@ -58,7 +58,7 @@ class UpdateExplainer(QtWidgets.QScrollArea):
         elif not comp:
             html.append("<p>No update yet.</p>")
         else:
-            dname = v.get("direction_names", ["g"] * len(names))[sel]
+            dname = v["direction_names"][sel]
             rows = [("θ", vec(p)), ("g = ∇f", vec(comp["grad"]))]
             for k2, val in comp.get("terms", {}).items():
                 rows.append((k2, vec(val)))
@@ -188,10 +188,10 @@ class SurfaceRace(QtWidgets.QWidget):
     def render(self, v: dict, snap: dict, hidden: set[str]) -> str:
         """Draw the race; returns the header line."""
         s = v["surface"]
-        if s.get("key") != self.surface_key:
+        if s["key"] != self.surface_key:
             log_scale, self.bounds = self.race.set_surface(s)
             self.loss_plot.set_log_scale(log_scale)
-            self.surface_key = s.get("key")
+            self.surface_key = s["key"]
         names, titles = v["optimizers"], v["titles"]
         self.race.ensure(names, titles)
         paths, losses, its = np.asarray(v["paths"]), np.asarray(v["losses"]), np.asarray(v["iterations"])
@@ -212,10 +212,10 @@ class SurfaceRace(QtWidgets.QWidget):
         self.loss_plot.set_curves(names, its, losses, hidden)
         self.race.points.setData(spots)
         self.legend.set_rows(rows)
-        start = v.get("start")
-        self.race.start.setData([{"pos": tuple(start)}] if start is not None else [])
+        start = v["start"]
+        self.race.start.setData([{"pos": tuple(start)}])
         self.loss_plot.cursor.setValue(snap.get("iteration", 0))
-        self.table.set_values(names, titles, v.get("optimizer_hyperparams", {}))
+        self.table.set_values(names, titles, v["optimizer_hyperparams"])
         sel = int(snap.get("selected_block", 0))
         sel = sel if 0 <= sel < len(names) else 0
         paused = not snap.get("playing", False)
@@ -235,3 +235,15 @@ class SurfaceRace(QtWidgets.QWidget):
                 + ("<i>paused: arrows show each optimizer's next update</i>" if paused
                    else "playing · pause (Space) to see what each update is made of")
                 + " · click the plot to start from another point")
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_surface [--screenshot PATH]
+    from .demo import run_demo
+    from .optimizer_common import fake_view_data
+
+    def build() -> SurfaceRace:
+        page = SurfaceRace()
+        page.render(fake_view_data(), {"iteration": 150, "playing": False, "selected_block": 2}, set())
+        return page
+
+    run_demo(build, (980, 760))

@@ -117,11 +117,9 @@ class OptimizerView(LabView):
         return dict(zip(v.get("optimizers", []), v.get("titles", [])))
 
     def set_snapshot(self, snap: dict) -> None:
-        v = snap.get("view") or {}
-        if not v:
-            return
+        v = snap["view"]   # engines/labs/optimizers.py SurfaceRaceView or NetworkRaceView
         self.last_view, self._last_snap = v, snap
-        if v.get("mode") == "network":
+        if v["mode"] == "network":
             self.stack.setCurrentIndex(1)
             self._set_header(self.network.render(v, snap, self._colors(v), self._titles(v)))
         else:
@@ -131,3 +129,16 @@ class OptimizerView(LabView):
     def _set_header(self, text: str) -> None:
         if text != self.header.text():
             self.header.setText(text)
+
+
+if __name__ == "__main__":  # python -m widgets.optimizer_view [--screenshot PATH] [--network]
+    import sys
+
+    from .demo import run_lab_view_demo
+    from .optimizer_common import fake_view_data
+
+    mode = "network" if "--network" in sys.argv else "surface"
+    if mode == "network":
+        sys.argv.remove("--network")
+    run_lab_view_demo(OptimizerView, {"view": fake_view_data(mode), "iteration": 150, "playing": False,
+                                      "selected_block": 2}, (980, 800))

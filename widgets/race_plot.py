@@ -89,9 +89,9 @@ class RacePlot(pg.GraphicsLayoutWidget):
     def set_surface(self, s: dict) -> tuple[bool, tuple[float, float, float, float]]:
         """Draw the surface f(x, y) (log colours when it asks for them); returns (log scale, bounds)."""
         x, y, z = np.asarray(s["x"]), np.asarray(s["y"]), np.asarray(s["z"], dtype=np.float64)
-        log_scale = bool(s.get("log_scale"))
+        log_scale = bool(s["log_scale"])
         if log_scale:
-            f_min = float(s.get("f_min") or 0.0)
+            f_min = float(s["f_min"] or 0.0)
             shift = z - f_min
             eps = max(1e-6, 1e-4 * float(np.nanmax(shift)))
             shown = np.log10(np.maximum(shift, 0) + eps)  # log colours: the valleys get as many shades as the peaks
@@ -103,7 +103,7 @@ class RacePlot(pg.GraphicsLayoutWidget):
         levels = np.linspace(lo, hi, 18)[1:-1]
         cx, cy = contour_lines(x, y, shown, levels)
         self.contours.setData(cx, cy, connect="finite")
-        minima = s.get("minima") or ()
+        minima = s["minima"]
         self.minima.setData([{"pos": tuple(m)} for m in minima])
         bounds = tuple(float(b) for b in s["bounds"])
         self.plot_item.setRange(xRange=bounds[:2], yRange=bounds[2:], padding=0.01)
@@ -121,7 +121,7 @@ class RacePlot(pg.GraphicsLayoutWidget):
         """Each optimizer's next update from its current point: −g and −direction at a fixed length,
         the step Δθ at its true length, and (the selected one) its scale per axis as an ellipse."""
         names = v["optimizers"]
-        updates = v.get("next_updates") or [{}] * len(names)
+        updates = v["next_updates"]
         current = np.asarray(v["current"])
         x0, x1, y0, y1 = bounds
         L = 0.09 * max(x1 - x0, y1 - y0)  # display length of the direction arrows
@@ -203,3 +203,29 @@ class Legend(QtWidgets.QWidget):
             p.drawText(QtCore.QRect(x_loss, y, 200, self.ROW), QtCore.Qt.AlignmentFlag.AlignVCenter,
                        f"f = {loss}" + (f"  {status}" if status else ""))
         p.end()
+
+
+if __name__ == "__main__":  # python -m widgets.race_plot [--screenshot PATH]: the race and its legend
+    from .demo import run_demo
+    from .optimizer_common import fake_view_data
+
+    def build() -> QtWidgets.QWidget:
+        v = fake_view_data()
+        page = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(page)
+        plot, legend = RacePlot(), Legend()
+        row.addWidget(plot, 1)
+        row.addWidget(legend)
+        _, bounds = plot.set_surface(v["surface"])
+        plot.ensure(v["optimizers"], v["titles"])
+        for k, name in enumerate(v["optimizers"]):
+            plot.paths[name].setData(v["paths"][k][:, 0], v["paths"][k][:, 1])
+        plot.points.setData([{"pos": tuple(p), "brush": pg.mkBrush(color_of(n, k))}
+                             for k, (n, p) in enumerate(zip(v["optimizers"], v["current"]))])
+        plot.start.setData([{"pos": tuple(v["start"])}])
+        plot.show_updates(v, set(), 2, bounds)
+        legend.set_rows([(color_of(n, k), t, f"{loss:.3g}", "", True)
+                         for k, (n, t, loss) in enumerate(zip(v["optimizers"], v["titles"], v["current_loss"]))])
+        return page
+
+    run_demo(build, (900, 640))

@@ -118,7 +118,7 @@ class SequencePanel(QtWidgets.QWidget):
         back = block_data.get("backward", {})
         loss = block_data.get("loss", {})
         update = block_data.get("update", {})
-        cell = view.get("cell", fwd.get("cell", "lstm"))
+        cell = view["cell"]
         names = CELL_ROWS.get(cell, ("h",))
         if self.layout_key != names:
             self.layout_key = names
@@ -129,7 +129,7 @@ class SequencePanel(QtWidgets.QWidget):
         self.T = len(chars)
         self.data = {"acts": acts, "nll": loss.get("nll"), "back": back}
         layer = snap.get("selected_block", 0)
-        depth = view.get("depth", 1)
+        depth = view["depth"]
         for row in self.rows.values():
             row["axis"].set_chars(chars)
         cell_title = CELL_TITLES.get(cell, "RNN")
@@ -141,14 +141,14 @@ class SequencePanel(QtWidgets.QWidget):
             self.header.setText(f"<b>{title}</b> — not computed yet in this iteration: step forward (→).")
         else:
             rows = ROW_LEGENDS.get(cell, ROW_LEGENDS["rnn"])
-            batch = int(view.get("batch_size", 1))
+            batch = int(view["batch_size"])
             which = "of the training sequence" if batch == 1 else f"of the first of {batch} sequences in the batch"
             scale = ("Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red." if cell in ("lstm", "gru")
                      else "Blue &lt; 0 &lt; red.")
             self.header.setText(
-                f"<b>{title}</b>: {view.get('hidden', '?')} units (rows) × {self.T} characters (columns) {which}. "
+                f"<b>{title}</b>: {view['hidden']} units (rows) × {self.T} characters (columns) {which}. "
                 f"{rows}; <b>dL/dh</b> the gradient carried back through time so far. {scale}"
-                + parameter_caption(cell, layer, view.get("parameter_counts")))
+                + parameter_caption(cell, layer, view["parameter_counts"]))
         T = max(self.T, 1)
         for name in names:
             row = self.rows[name]
@@ -260,9 +260,9 @@ class SequencePanel(QtWidgets.QWidget):
         self.info.setText(" · ".join(parts))
 
 
-def parameter_caption(cell: str, layer: int, counts: dict | None) -> str:
+def parameter_caption(cell: str, layer: int, counts: dict) -> str:
     """This layer's parameter count beside what an LSTM / a GRU of the same size would have."""
-    if not counts or cell not in ("lstm", "gru") or not 0 <= layer < len(counts.get("layers", [])):
+    if cell not in ("lstm", "gru") or not 0 <= layer < len(counts["layers"]):
         return ""
     simple = counts["rnn_layers"][layer]
     mine = counts["layers"][layer]
@@ -275,3 +275,17 @@ def parameter_caption(cell: str, layer: int, counts: dict | None) -> str:
         formula = f"4(N·d + N² + N) = 4·{simple:,} = {mine:,}"
     return (f"<br><b>Parameters</b> of this layer: {formula} (a simple RNN layer: N·d + N² + N = {simple:,}); "
             f"{other}. The whole network: {counts['total']:,}.")
+
+
+if __name__ == "__main__":  # python -m widgets.sequence_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> SequencePanel:
+        from .text_view import fake_snapshot   # the text labs' made-up snapshot
+        panel = SequencePanel()
+        snap = fake_snapshot("lstm")
+        panel.render_snapshot(snap["block_data"], snap, snap["view"])
+        panel.set_hover(7)
+        return panel
+
+    run_demo(build, (900, 760))

@@ -1,24 +1,24 @@
 """The text labs' view (char-RNN, LSTM and GRU): inside the sequence, generation, live samples.
+This class composes the panels, each in its own module, and routes their intents.
 
 Tabs:
-- Inside the sequence: for the current training sequence (the first stream of the batch) and
+- Inside the sequence (sequence_panel.py): for the current training sequence (the first stream of the batch) and
   the selected layer, heatmaps over time × units, aligned under the characters: the input,
   forget, candidate and output gates, the cell state and the hidden state (LSTM), the reset and
   update gates, the candidate h̃ and the hidden state (GRU), or the hidden state (char-RNN),
   with the cell's parameter count beside the other cell's; then the gradient dL/dh_t that backpropagation through time has carried
   back so far, its norm per time step (log scale: where it vanishes or explodes) and the loss
   of each character. Hovering a character shows its values.
-- Generate: a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
+- Generate (generate_panel.py): a prompt, temperature, top-k and length; Generate streams the text in, Stop cancels.
   Each character is coloured by one unit's activation when the model read it (Karpathy's
   "Unreasonable Effectiveness" view); hovering a character shows its gates.
-Below the tabs, a sample written by the model every few seconds while it trains. On the right,
+Below the tabs, a sample written by the model every few seconds while it trains (live_sample_panel.py). On the right,
 the loss per character (training and held-out, nats) and the gradient norm before clipping over
 the iterations, with the clipping threshold.
 
-Reads snapshot["block_data"] (phase data of the selected block), snapshot["view"] (see
-engines/labs/text_common.py view_data), and task progress of "generate_stream".
+Reads snapshot["block_data"] (phase data of the selected block: TextPhaseData), snapshot["view"]
+(TextLabView; both declared in engines/labs/text_common.py), and task progress of "generate_stream".
 """
-from __future__ import annotations
 from __future__ import annotations
 
 import html
@@ -126,9 +126,9 @@ class TextView(LabView):
             self.curves.reset()
         self.curves.add_points(snap.get("history", []))   # always: points arrive only once
         self.curves.set_cursor(int(snap.get("iteration", 0)))
-        view = snap.get("view", {})
-        clip = view.get("hyperparams", {}).get("clip")
-        norm_clip = view.get("clip_mode") == "norm" and clip is not None
+        view = snap["view"]   # engines/labs/text_common.py TextLabView
+        clip = view["hyperparams"].get("clip")
+        norm_clip = view["clip_mode"] == "norm" and clip is not None
         self.clip_line.setVisible(norm_clip)      # elementwise clipping has no single norm threshold
         if norm_clip:
             self.clip_line.setValue(clip)
@@ -137,19 +137,17 @@ class TextView(LabView):
             if title != getattr(self, "_clip_title", None):
                 self._clip_title = title
                 fit_title(self.curves.bottom, title)
-        if view:
-            self.generator.configure(view.get("cell", "lstm"), int(view.get("depth", 1)), int(view.get("hidden", 1)),
-                                     view.get("vocab", ""))
-            src = html.escape(view.get("source", ""))
-            self.source.setText(f"Text: <b>{src}</b>, {len(view.get('vocab', ''))} distinct characters · "
-                                f"epoch {view.get('epoch', 0) + view.get('epoch_fraction', 0):.2f}")
-            sample = view.get("sample")
-            if sample and self.live.is_newer(sample):
-                self.live.show_sample(sample)
-            it = int(snap.get("iteration", 0))
-            if (not snap.get("playing") and it > 0 and it != self.live.iteration and it != self._requested):
-                self._requested = it     # paused: ask for a sample of the model as it is now
-                self.command.emit("sample", {"length": 240, "temperature": 0.8})
+        self.generator.configure(view["cell"], int(view["depth"]), int(view["hidden"]), view["vocab"])
+        src = html.escape(view["source"])
+        self.source.setText(f"Text: <b>{src}</b>, {len(view['vocab'])} distinct characters · "
+                            f"epoch {view['epoch'] + view['epoch_fraction']:.2f}")
+        sample = view.get("sample")
+        if sample and self.live.is_newer(sample):
+            self.live.show_sample(sample)
+        it = int(snap.get("iteration", 0))
+        if (not snap.get("playing") and it > 0 and it != self.live.iteration and it != self._requested):
+            self._requested = it     # paused: ask for a sample of the model as it is now
+            self.command.emit("sample", {"length": 240, "temperature": 0.8})
         self.pending = snap
         self._render_pending()
 
@@ -161,7 +159,7 @@ class TextView(LabView):
         if key == self._key:
             return
         self._key = key
-        self.sequence.render_snapshot(snap.get("block_data", {}), snap, snap.get("view", {}))
+        self.sequence.render_snapshot(snap.get("block_data", {}), snap, snap["view"])
 
     def on_reply(self, name: str, reply: dict) -> None:
         if name == "sample" and "text" in reply:
@@ -170,18 +168,6 @@ class TextView(LabView):
     def on_task(self, name: str, progress: dict) -> None:
         if name == TASK:
             self.generator.on_progress(progress)
-
-
-def _demo() -> None:  # pragma: no cover - run this file to see the view with fake data
-    import sys
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication(sys.argv)
-    configure_pyqtgraph()
-    v = TextView()
-    v.resize(1000, 800)
-    v.set_snapshot(fake_snapshot())
-    v.show()
-    app.exec()
 
 
 def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, phase_step: int | None = 10) -> dict:
@@ -202,23 +188,52 @@ def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, 
     if phase_step is not None:
         dh_norm[:phase_step] = np.nan
         dh[:phase_step] = 0
-    back = {"dh": dh, "dh_norm": dh_norm, "step": phase_step or 0, "chars": chars}
+    vocab = "".join(sorted(set(chars + "ROMEO")))
+    base = {"chars": chars, "targets": chars[1:] + "e", "cell": cell, "layer": 0, "depth": depth}
+    back = dict(base, dh=dh, dh_norm=dh_norm, step=phase_step or 0)
     if cell == "lstm":
+        back["dc"] = dh * 2
         back["dc_norm"] = dh_norm * 2
+    # parameters per layer of N units reading d inputs: RNN N·d + N² + N, GRU 3(…) + N, LSTM 4(…)
+    simple = [H * (len(vocab) if l == 0 else H) + H * H + H for l in range(depth)]
+    counts = {"rnn": simple, "gru": [3 * n + H for n in simple], "lstm": [4 * n for n in simple]}
     return {
         "iteration": 12, "phase": 20, "selected_block": 0, "active_kind": "backward", "active_block": 0,
         "history_reset": False, "last_metrics": {"loss": 2.1, "clipped": 1.0, "grad_norm": 7.5},
         "history": [(k, {"loss": 4.0 - k / 10, "grad_norm": 3.0 + k % 4}) for k in range(1, 13)]
         + [(10, {"loss": 3.0, "grad_norm": 4.0, "heldout_loss_per_char": 3.2})],
-        "block_data": {"forward": {"acts": acts, "chars": chars, "targets": chars[1:] + "e", "cell": cell},
-                       "loss": {"nll": rng.uniform(0.1, 4.0, T), "loss": 2.0, "chars": chars},
+        "block_data": {"forward": dict(base, acts=acts),
+                       "loss": dict(base, nll=rng.uniform(0.1, 4.0, T), loss=2.0),
                        "backward": back},
-        "view": {"cell": cell, "depth": depth, "hidden": H, "vocab": "".join(sorted(set(chars + "ROMEO"))),
-                 "source": "Tiny Shakespeare (1,115,394 characters)", "batch_size": 32, "epoch": 0,
+        "view": {"cell": cell, "depth": depth, "hidden": H, "vocab": vocab,
+                 "source": "Tiny Shakespeare (1,115,394 characters)", "seq_len": T, "batch_size": 32, "epoch": 0,
                  "epoch_fraction": 0.25, "sample": {"text": "ROMEO:\nWhat say you?", "iteration": 12},
-                 "hyperparams": {"lr": 0.002, "clip": 5.0}, "clip_mode": "norm"},
+                 "hyperparams": {"lr": 0.002, "clip": 5.0}, "clip_mode": "norm",
+                 "parameter_counts": {"layers": counts[cell], "total": sum(counts[cell]) + len(vocab) * (H + 1),
+                                      "rnn_layers": simple, "gru_layers": counts["gru"],
+                                      "lstm_layers": counts["lstm"]}},
     }
 
+def fake_stream(cell: str = "lstm", depth: int = 2, H: int = 24, prompt: str = "ROMEO:",
+                text: str = "\nWhat say you to this?") -> list[dict]:
+    """Task progress of "generate_stream" as the engine sends it: the prompt, then chunks of text,
+    each character with every layer's gates (depth, H) when the model read it; then done."""
+    rng = np.random.default_rng(1)
+    names = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}[cell]
 
-if __name__ == "__main__":  # pragma: no cover
-    _demo()
+    def acts(n):
+        out = {}
+        for name in names:
+            a = rng.standard_normal((n, depth, H))
+            out[name] = (1 / (1 + np.exp(-a)) if name in "ifozr" else np.tanh(a)).astype(np.float32)
+        return out
+    chunks = [{"text": prompt, "activations": acts(len(prompt)), "prompt": True, "start": 0}]
+    for k in range(0, len(text), 4):
+        piece = text[k:k + 4]
+        chunks.append({"text": piece, "activations": acts(len(piece)), "prompt": False, "start": len(prompt) + k})
+    return chunks + [{"done": True, "length": len(text)}]
+
+
+if __name__ == "__main__":  # python -m widgets.text_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(TextView, fake_snapshot())

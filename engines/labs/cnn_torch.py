@@ -25,6 +25,9 @@ class TorchCNNTrainer(CNNLab, TorchClassifierTrainer):
         for group in self.optimizer.param_groups:
             group["lr"] = lr
 
+    def optimizer_lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
     def build_blocks(self, rng: np.random.Generator):
         return cnn_blocks(self.channels, rng, activation=self.activation)
 

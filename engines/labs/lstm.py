@@ -19,23 +19,19 @@ Adam. The view shows the gates of every layer over the current sequence, and gen
 """
 from __future__ import annotations
 
-from .. import StepwiseError
 from ..numpy_engine.gru import NumpyGRU
 from ..numpy_engine.lstm import NumpyLSTM
-from .text_common import NumpyTextTrainer
+from ..options import settings
+from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
+
+VIEW_DATA = TextLabView                  # view_data(), both engines and both cells (engines/labs/text_common.py)
+PHASE_DATA = TextPhaseData              # Session.block_phase_data(block)
 
 
 class LSTMSettings:
     lab = "lstm"
     cell = "lstm"
     cell_title = "LSTM"
-    max_depth = 4
-    default_hidden = 256
-    default_depth = 2
-    default_seq_len = 50
-    default_batch = 32
-    default_lr = 2e-3
-    default_clip = 5.0
     clip_mode = "norm"
     optimizer_name = "adam"
     eval_every = 100
@@ -56,15 +52,11 @@ class NumpyGRUTrainer(GRUSettings, NumpyLSTMTrainer):
     net_class = NumpyGRU
 
 
-CELLS = ("lstm", "gru")
 
 
 def parse_cell(config: dict) -> str:
-    """The recurrent cell, "lstm" (the default) or "gru"."""
-    cell = str(config.get("cell") or "lstm").strip().lower()
-    if cell not in CELLS:
-        raise StepwiseError(f"The LSTM lab's cell is lstm or gru, not {config.get('cell')!r}.")
-    return cell
+    """The recurrent cell, "lstm" (the default) or "gru" (declared in engines/options.py)."""
+    return settings(config, "lstm")["cell"]
 
 
 def make_trainer(config: dict) -> NumpyLSTMTrainer:

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, Iterator
+from typing import Any, Iterator, TypedDict
 
 import numpy as np
 
@@ -36,14 +36,60 @@ from ..data import load_mnist, next_batch_indices
 from ..loading import read_model
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from .classifier import classification_report, histogram
+from .classifier import ClassificationReport, classification_report, histogram
 
-ARCHS = ("small", "resnet50")
-COMPARES = ("plain", "optimizer", "none")
-OPTIMIZER_NAMES = ("adam", "adamax", "sgd")
 DEFAULT_LR = {"adam": 1e-3, "adamax": 2e-3, "sgd": 0.01}  # Adam paper's α for Adam and AdaMax
 MAX_TILES = 64
 MAX_STEP_VALUES = 4096        # per-parameter step sizes sent to the view, per run
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class ResNetRunView(TypedDict):
+    """One network of the comparison: its gradient flow through the residual blocks."""
+    tag: str
+    title: str
+    skip: bool                          # True: residual (x + F(x)); False: the plain net (F(x) only)
+    optimizer: str
+    grad_skip: np.ndarray               # (blocks,): ‖dL/dx‖ through the skip path
+    grad_branch: np.ndarray             # (blocks,): through the branch F
+    grad_total: np.ndarray              # (blocks,): ‖dL/dx‖ at each block's input
+    fresh: np.ndarray                   # (blocks,) bool: computed in this iteration's backward
+    init_total: np.ndarray | None       # (blocks,): grad_total at initialization
+    ratio_names: list[str]              # one per weight
+    ratios: np.ndarray                  # (weights,): ‖Δθ‖ / ‖θ‖ of the last update
+
+
+class ResNetStepsRun(TypedDict):
+    tag: str
+    title: str
+    optimizer: str
+    lr: float
+    steps: np.ndarray                   # (≤ 4096,): Δθ of the block's first weight, per parameter
+    n: int                              # that weight's size
+
+
+class ResNetSteps(TypedDict):
+    block: int
+    label: str
+    runs: list[ResNetStepsRun]          # empty before the first update
+
+
+class ResNetView(TypedDict):
+    mode: str                           # the comparison: plain, optimizer or none
+    arch: str                           # small or resnet50
+    engine: str
+    depth: int
+    norm: str
+    block_labels: list[str]             # the residual blocks, "1.1", "1.2", ...
+    runs: list[ResNetRunView]
+    steps: ResNetSteps
+    init_ratio: float | None            # ‖dL/dx‖ at the first block at init, plain / residual
+    report: ClassificationReport | None  # the first run's, from the last evaluation
+    hyperparams: dict[str, float]
+
+
+VIEW_DATA = ResNetView                   # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = None                        # its view reads no per-block phase data
 OPTIMIZER_TITLES = {"adam": "Adam", "adamax": "AdaMax", "sgd": "SGD"}
 
 
@@ -170,50 +216,36 @@ class ResNetTrainer(Trainer, ABC):
     runs and the network's input: resnet_torch.TorchResNetTrainer, resnet_numpy.NumpyResNetTrainer."""
 
     lab = "resnet"
-    archs: tuple[str, ...] = ARCHS           # what this engine builds; another arch falls back to "small"
+    archs: tuple[str, ...] = ("small", "resnet50")   # what this engine builds; another arch falls back to "small"
     arch_note = ""                           # ... and says so
     norms: tuple[str, ...] = ("bn", "gnws", "none")
     norm_note = ""                           # "{norm}": a normalization this engine lacks
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.arch = str(config.get("arch") or "small")
-        if self.arch not in ARCHS:
-            raise StepwiseError(f"Unknown architecture {self.arch!r}; choose small or resnet50.")
+        opts = self.read_settings(config)   # declared in engines/options.py (arch and norm: torch only)
         notify = config.get("notify") or (lambda message: None)
-        if self.arch not in self.archs:
+        self.arch = opts.get("arch", "small")
+        if str(config.get("arch") or "small") not in self.archs:   # the window may carry it over from torch
             notify(self.arch_note)
-            self.arch = "small"
-        self.plain = bool(config.get("plain", False))
-        self.compare = str(config.get("compare") or "plain")
-        if self.compare not in COMPARES:
-            raise StepwiseError(f"Unknown comparison {self.compare!r}; choose plain, optimizer or none.")
-        self.optimizer_name = str(config.get("optimizer") or "adam")
-        if self.optimizer_name not in OPTIMIZER_NAMES:
-            raise StepwiseError(f"The resnet lab trains with adam, adamax or sgd, not {self.optimizer_name!r}.")
+        self.plain, self.compare, self.optimizer_name = opts["plain"], opts["compare"], opts["optimizer"]
         big = self.arch == "resnet50"
-        norm = config.get("norm")
-        self.norm = str(("bn" if big else "none") if norm in (None, "", "auto") else norm)
-        if self.norm not in ("bn", "gnws", "none"):
-            raise StepwiseError(f"Unknown normalization {self.norm!r}; choose none, bn or gnws.")
-        if self.norm not in self.norms:
-            notify(self.norm_note.format(norm=self.norm))
-            self.norm = "none"
-        self.depth = self._check_depth(config.get("depth"))
-        self.batch_size = int(config.get("batch_size") or (1 if big else 32))
-        if not 1 <= self.batch_size <= 4096:
-            raise StepwiseError("The batch size must be a whole number from 1 to 4096.")
+        norm = opts.get("norm", "auto")
+        self.norm = ("bn" if big else "none") if norm == "auto" else norm
+        asked = str(config.get("norm") or "auto")
+        if asked not in ("auto", *self.norms):
+            notify(self.norm_note.format(norm=asked))
+        self.depth = 50 if big else opts["depth"]   # the depth setting is for the small network
+        self.batch_size = opts["batch_size"] or (1 if big else 32)
         if big and self.batch_size > 16:
             raise StepwiseError("ResNet-50 on a CPU takes at most 16 images a batch (more would take minutes "
                                 "per step); lower the batch size.")
-        lr = config.get("lr")
-        if lr is not None and not (np.isfinite(float(lr)) and float(lr) > 0):
-            raise StepwiseError("The learning rate must be a positive number.")
+        lr = opts["lr"]
         self.eval_every = 25 if big else 50
         self.keyframe_every = 25 if big else 5  # a ResNet-50 keyframe holds ~100 MB of parameters per run
         self.eval_size = 16 if big else None     # ResNet-50 held-out metrics on 16 images (CPU time)
 
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)      # data order
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
@@ -240,15 +272,6 @@ class ResNetTrainer(Trainer, ABC):
         self.init_norms: list[list[dict] | None] = [None] * len(self.runs)  # measured in iteration 1
 
     # ---------------------------------------------------------------- building
-    def _check_depth(self, value) -> int:
-        if self.arch == "resnet50":
-            return 50  # the depth setting is for the small network
-        return self.check_small_depth(value)
-
-    @abstractmethod
-    def check_small_depth(self, value) -> int:
-        """The small network's depth from the setting (None: the default), or StepwiseError."""
-
     def _make_run(self, skip: bool, opt: str, lr: float) -> Run:
         tag = {"plain": "residual" if skip else "plain", "optimizer": opt, "none": "residual" if skip else "plain"}[self.compare]
         return self.build_run(skip, opt, lr, tag, OPTIMIZER_TITLES[opt])
@@ -363,8 +386,11 @@ class ResNetTrainer(Trainer, ABC):
         yield event()
 
     def settings(self) -> dict[str, Any]:
-        return {"arch": self.arch, "depth": self.depth, "norm": self.norm, "compare": self.compare,
-                "plain": self.plain, "optimizer": self.optimizer_name}
+        out = {"arch": self.arch, "norm": self.norm, "compare": self.compare, "plain": self.plain,
+               "optimizer": self.optimizer_name}
+        if self.arch != "resnet50":   # ResNet-50's 50 is not a setting: back on the small net it would be its depth
+            out["depth"] = self.depth
+        return out
 
     def metric_labels(self) -> dict[str, str]:
         names = {"loss": "training loss", "heldout_accuracy": "held-out accuracy", "heldout_loss": "held-out loss",
@@ -544,13 +570,12 @@ class ResNetTrainer(Trainer, ABC):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
+        value = self.check_live(name, value)
         if name == "lr":
-            self.primary.set_lr(float(value))
+            self.primary.set_lr(value)
         for run in self.runs[1:]:
             if name == f"{run.tag}_lr":
-                run.set_lr(float(value))
+                run.set_lr(value)
 
     # ---------------------------------------------------------------- state
     def get_state(self) -> dict:

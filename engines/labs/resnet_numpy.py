@@ -3,12 +3,10 @@ hand-written backward, Dense head; depth 2n+2), with no normalization and no Res
 from __future__ import annotations
 
 import copy
-import json
 
 import numpy as np
 
-from .. import StepwiseError
-from ..atomic import atomic_write
+from ..loading import write_model
 from ..numpy_engine.layers import Dense
 from ..numpy_engine.losses import SoftmaxCrossEntropy
 from ..numpy_engine.model import Model
@@ -168,8 +166,7 @@ class NumpyRun(Run):
 
     # ---- files: .npz with the metadata as JSON, read back with allow_pickle=False (engines/loading.py)
     def save(self, path: str, meta: dict) -> None:
-        arrays = self.model.state_arrays()
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(json.dumps(meta)), **arrays), "the model")
+        write_model(path, meta, self.model.state_arrays())
 
     def own_arrays(self) -> dict:
         return self.model.state_arrays()
@@ -197,14 +194,6 @@ class NumpyResNetTrainer(ResNetTrainer):
     arch_note = "ResNet-50 runs on the torch engine only; the NumPy engine trains its small residual MLP."
     norms = ("none",)
     norm_note = "The NumPy residual blocks have no normalization; {norm} applies to the torch engine only."
-
-    def check_small_depth(self, value) -> int:
-        d = 10 if value is None else value
-        ok = isinstance(d, (int, np.integer)) or (isinstance(d, str) and d.isdigit())
-        d = int(d) if ok else -1
-        if d < 4 or d % 2 or d > 60:
-            raise StepwiseError(f"For the NumPy engine the depth must be 2n+2 (an even number from 4 to 60), not {value}.")
-        return d
 
     def build_run(self, skip: bool, optimizer: str, lr: float, tag: str, optimizer_title: str) -> NumpyRun:
         rng = np.random.default_rng([self.seed, 1])  # weights: the same for every run

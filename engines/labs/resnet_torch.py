@@ -6,8 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import StepwiseError
-from ..atomic import atomic_write
+from ..loading import write_model
 from ..torch_engine.resnet import mnist_resnet, resnet50
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BlockInfo
@@ -172,8 +171,7 @@ class TorchRun(Run):
 
     # ---- files: state_dict + torch.save, read back with weights_only=True (engines/loading.py)
     def save(self, path: str, meta: dict) -> None:
-        payload = {"meta": meta, "state_dict": self.net.state_dict()}
-        atomic_write(path, lambda f: torch.save(payload, f), "the model")
+        write_model(path, meta, self.net.state_dict())
 
     def own_arrays(self) -> dict:
         return self.net.state_dict()
@@ -184,14 +182,6 @@ class TorchRun(Run):
 
 class TorchResNetTrainer(ResNetTrainer):
     engine = "torch"
-
-    def check_small_depth(self, value) -> int:
-        d = 20 if value is None else value
-        ok = isinstance(d, (int, np.integer)) or (isinstance(d, str) and d.isdigit())
-        d = int(d) if ok else -1
-        if d < 8 or (d - 2) % 6 or d > 110:
-            raise StepwiseError(f"The depth must be 6n+2 (8, 14, 20, 26, 32, 44, 56, ... up to 110), not {value}.")
-        return d
 
     def build_run(self, skip: bool, optimizer: str, lr: float, tag: str, optimizer_title: str) -> TorchRun:
         gen = torch.Generator().manual_seed(self.seed)  # weights: the same for every run

@@ -64,6 +64,16 @@ class StagedRunner:
     def __len__(self) -> int:
         return len(self.blocks)
 
+    def __repr__(self) -> str:
+        """Its blocks, one a line: label, parameters' shapes, count (torch's own repr: ``runner.net``)."""
+        lines = []
+        for i, b in enumerate(self.blocks):
+            params = ", ".join(f"{n} {'×'.join(map(str, p.shape))}" for n, p in b.module.named_parameters())
+            n = sum(p.numel() for p in b.module.parameters())
+            lines.append(f"  ({i}) {b.name}: {b.label}" + (f"; {params}; {n:,} parameters" if params else ""))
+        total = sum(p.numel() for p in self.parameters())
+        return "StagedRunner(\n" + "\n".join(lines) + f"\n) {total:,} parameters"
+
     # ------------------------------------------------------------------ parameters
     def parameters(self) -> list[torch.Tensor]:
         return [p for b in self.blocks for p in b.module.parameters()]
