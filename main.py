@@ -28,13 +28,11 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
     p.add_argument("--list-labs", action="store_true", help="print one lab id per line and exit")
     p.add_argument("--lab", default="mlp", help=f"the lab to open: {', '.join(lab_ids)}")
     p.add_argument("--engine", choices=["numpy", "torch"], help="the engine (default: the lab's first)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     p.add_argument("--headless", action="store_true", help="train without a window, print JSON lines")
     p.add_argument("--steps", type=int, help="iterations to train (headless, or before a screenshot)")
     p.add_argument("--screenshot", metavar="FILE.png", help="open the window, run --steps, save a PNG, exit")
     p.add_argument("--phases", type=int, default=0, help="window: after --steps, step this many phases more")
     p.add_argument("--select", type=int, help="window: inspect this block (0 = first)")
-    p.add_argument("--data", choices=["shipped", "full"], help="MNIST: the shipped 10,000 images or the full 70,000")
     p.add_argument("--load", metavar="FILE", help="load a saved model before starting")
     p.add_argument("--save", metavar="FILE", help="save the model after headless training")
     p.add_argument("--session", metavar="FILE", help="window: open a session saved with File → Save session")
@@ -48,62 +46,43 @@ def build_parser(lab_ids: list[str]) -> argparse.ArgumentParser:
                    help="window: its size in pixels, e.g. 1280x720 (a projector: 1920x1080)")
     p.add_argument("--reveal", action="store_true", help="with --lesson-step: show the step's answer in the screenshot")
     p.add_argument("--log-every", type=int, help="headless: print a line every N iterations")
-    p.add_argument("--keyframe-disk-gb", dest="keyframe_disk_gb", type=float,
-                   help="going back: disk space for keyframes that do not fit in memory (default 4 GB; 0: memory only)")
-    p.add_argument("--keyframe-interval", dest="keyframe_interval", type=int,
-                   help="going back: iterations between keyframes (default: sized from what an iteration costs)")
-    g = p.add_argument_group("network and training")
-    g.add_argument("--hidden", help="hidden sizes, e.g. 256,128,64 (MLP) or one size (text labs)")
-    g.add_argument("--activation", help="relu, tanh or sigmoid (MLP and CNN labs)")
-    g.add_argument("--dropout", type=float)
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--momentum", type=float)
-    g.add_argument("--batch-size", dest="batch_size", type=int)
-    g.add_argument("--optimizer", help="sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw")
-    g.add_argument("--depth", type=int, help="number of layers / blocks")
-    g.add_argument("--channels", help="CNN lab: channels of the two conv layers, e.g. 12,24")
-    g.add_argument("--shift", type=int, help="CNN / batch-1 labs: random shift of the training images, in pixels")
-    g.add_argument("--decay", type=float, help="CNN lab: learning-rate decay lr / (1 + t/decay)")
-    g.add_argument("--digits", help="CNN lab: train and hold out only these digits, e.g. 0-4 or 5,6,7 (default: all)")
-    g.add_argument("--init", metavar="FILE", help="CNN lab: start from a saved model (.npz or .pt); a new head "
-                                                  "when its digits differ")
-    g.add_argument("--freeze", help="CNN lab: blocks whose weights take no update, e.g. conv1,conv2 "
-                                    "(conv1, pool1, conv2, pool2, output)")
-    g.add_argument("--normalize", action="store_true", default=None,
-                   help="CNN lab: standardize inputs with the training split's pixel mean and std")
-    g.add_argument("--augment", help="CNN lab: training augmentations, e.g. shift,rotate (shift, rotate, scale, "
-                                     "elastic, blur, contrast, noise; none; default: shift)")
-    g.add_argument("--groups", type=int, help="batch-1 lab: GroupNorm groups")
-    g.add_argument("--router", action="store_true", default=None,
-                   help="batch-1 lab: a routing net, a router sending each digit to one of a few experts")
-    g.add_argument("--threads", type=int, help="torch engine: intra-op threads")
-    g.add_argument("--plain", action="store_true", default=None, help="residual lab: remove the skip connections")
-    g.add_argument("--arch", help="residual lab: small or resnet50")
-    g.add_argument("--compare", help="residual lab: plain (residual vs plain), optimizer (Adam vs AdaMax) or none")
-    g.add_argument("--norm", help="normalization: bn or gnws")
-    g.add_argument("--surface", help="optimizer lab: rosenbrock, beale, himmelblau, saddle, quadratic")
-    g.add_argument("--start", help="optimizer lab: start point X,Y")
-    g.add_argument("--condition", type=float, help="optimizer lab: condition number of the quadratic")
-    g.add_argument("--angle", type=float, help="optimizer lab: rotation of the quadratic's axes, in degrees")
-    g.add_argument("--optimizers", help="optimizer lab: which optimizers race, e.g. sgd,adam (default: all)")
-    g.add_argument("--text", metavar="FILE", help="text labs: train on this UTF-8 text file")
-    g.add_argument("--cell", help="LSTM lab: the recurrent cell, lstm or gru")
-    g.add_argument("--seq-len", dest="seq_len", type=int, help="text labs: characters per sequence")
-    g.add_argument("--clip", type=float, help="text labs: gradient clipping threshold")
-    g.add_argument("--lr-decay", dest="lr_decay", type=float, help="char-RNN: learning-rate decay")
-    g.add_argument("--eval-chars", dest="eval_chars", type=int, help="text labs: held-out characters per evaluation")
+    g = p.add_argument_group("lab settings (declared once in engines/options.py; checked by the chosen lab)")
+    add_lab_flags(g)
+    g = p.add_argument_group("text labs: generation")
     g.add_argument("--generate", type=int, metavar="N", help="text labs: print N generated characters and exit")
     g.add_argument("--prompt", default=None, help="text labs: the text to start generating from")
-    g.add_argument("--temperature", type=float, default=None)
-    g.add_argument("--top-k", dest="top_k", type=int, default=None)
+    g.add_argument("--temperature", type=float, default=None, help="sampling temperature τ: p ∝ exp(logit / τ)")
+    g.add_argument("--top-k", dest="top_k", type=int, default=None, help="sample only from the k likeliest characters")
     return p
 
 
-CONFIG_KEYS = ("lab", "engine", "seed", "data", "hidden", "activation", "dropout", "lr", "momentum", "batch_size",
-               "optimizer", "depth", "channels", "shift", "decay", "groups", "threads", "plain", "arch", "compare",
-               "norm", "surface", "start", "condition", "angle", "optimizers", "text", "seq_len", "clip", "lr_decay",
-               "eval_chars", "keyframe_disk_gb", "keyframe_interval", "cell", "router", "digits", "init", "freeze",
-               "normalize", "augment")
+def add_lab_flags(group) -> None:
+    """One flag per declared setting (engines/options.py), its --help from the declarations: for each
+    lab that uses it, the help sentence, the range, the unit and the default. Values arrive as text
+    and are checked (and converted) by the lab's own declaration, so one flag serves labs that read it
+    as different types (--hidden: sizes for the MLP, one size for the text labs)."""
+    from engines.options import cli_options
+    for key, uses in cli_options().items():
+        texts: dict[str, list[str]] = {}
+        for lab, spec in uses:
+            labs = texts.setdefault(spec.describe(), [])
+            if lab not in labs:
+                labs.append(lab)
+        text = " | ".join(f"{', '.join(labs)}: {what}" for what, labs in texts.items()).replace("%", "%%")
+        spec = uses[0][1]
+        if spec.kind == "bool":
+            group.add_argument(spec.flag, dest=key, action="store_true", default=None, help=text)
+        else:
+            group.add_argument(spec.flag, dest=key, metavar=key.upper(), default=0 if key == "seed" else None,
+                               help=text)
+
+
+def _config_keys() -> tuple[str, ...]:
+    from engines.options import cli_options
+    return ("lab", "engine", *cli_options())
+
+
+CONFIG_KEYS = _config_keys()
 
 
 def config_from_args(args) -> dict:
@@ -184,9 +163,10 @@ class UsageError(Exception):
 WINDOW_ONLY = ("select", "phases", "screenshot")
 
 
-def check_args(args, config: dict, argv: list[str]) -> None:
+def check_args(args, config: dict, argv: list[str]) -> dict:
     """Every value before any work: the lab's options against their declarations (engines/options.py,
-    the same sentences as the settings form), the CLI's own numbers, and the places files go to."""
+    the same sentences as the settings form), the CLI's own numbers, and the places files go to.
+    Returns the config with each value as its lab reads it (the flags arrive as text)."""
     from engines.atomic import check_writable
     from engines.labs import lab_info
     from engines.options import check_config
@@ -213,10 +193,11 @@ def check_args(args, config: dict, argv: list[str]) -> None:
             raise UsageError(f"--session brings its own lab and settings; leave out {flags}.")
         if args.generate is not None:
             raise UsageError("--generate works on a model (--load FILE), not on a session.")
-        from engines.loading import load_session_tree
+        from engines.state_io import load_session_tree
         load_session_tree(args.session)  # a bad file fails here, before any window
     info = lab_info(config["lab"])
-    check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)
+    checked = check_config(dict(config, engine=config.get("engine") or info.engines[0]), strict=not args.session)
+    checked["engine"] = config.get("engine")   # None: the lab's first, chosen later as before
     if args.save:
         check_writable(args.save, "the model")
     if args.screenshot:  # its folder is made, as it always was (make screenshots relies on it)
@@ -225,6 +206,7 @@ def check_args(args, config: dict, argv: list[str]) -> None:
         except OSError:
             pass  # check_writable names the cause
         check_writable(args.screenshot, "the screenshot")
+    return {k: v for k, v in checked.items() if v is not None}
 
 
 def run_gui(config: dict, args) -> int:
@@ -380,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     config = config_from_args(args)
     try:
-        check_args(args, config, argv)
+        config = check_args(args, config, argv)
         if args.headless or args.generate is not None:
             return run_headless(config, args)
         # check the settings before opening a window, so bad input fails fast with status 2

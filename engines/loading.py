@@ -189,6 +189,31 @@ def read_model(path: str | os.PathLike, lab: str, expected: dict[str, Any], form
     return meta, arrays
 
 
+def write_model(path: str | os.PathLike, meta: dict, arrays: dict[str, Any], what: str = "the model") -> None:
+    """The one writer of model files (read back by ``read_model``), all-or-nothing (atomic_write).
+
+    ``arrays``: name -> NumPy array, written as .npz with ``meta`` as JSON in ``__meta__``
+    (read with np.load(allow_pickle=False)); or name -> torch tensor, or net -> {name -> tensor},
+    written by torch.save as {"meta": meta, "state_dict": arrays} (read with torch.load(weights_only=True)).
+    Tensors are detached copies, so the file holds what the network held when save was called."""
+    from .atomic import atomic_write
+
+    def leaves(tree):
+        for v in tree.values():
+            yield from leaves(v) if isinstance(v, dict) else (v,)
+
+    if any(hasattr(v, "detach") for v in leaves(arrays)):
+        import torch
+
+        def detached(tree):
+            return {k: detached(v) if isinstance(v, dict) else v.detach().clone() for k, v in tree.items()}
+        payload = {"meta": dict(meta), "state_dict": detached(arrays)}
+        atomic_write(path, lambda f: torch.save(payload, f), what)
+    else:
+        text = np.array(json.dumps(meta))
+        atomic_write(path, lambda f: np.savez(f, __meta__=text, **arrays), what)
+
+
 def check_meta(meta: Any, p: Path, lab: str, formats: tuple[str, ...], what: str = "model file") -> dict:
     if isinstance(meta, str):
         try:
@@ -342,7 +367,7 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
     config = tree["config"]
     if not isinstance(config, dict) or not isinstance(config.get("lab"), str):
         raise _fail(path, "its settings name no lab")
-    from .labs import lab_info
+    from .lab_registry import lab_info
     from .options import check_config
     lab_info(config["lab"])
     check_config(config)
@@ -399,10 +424,3 @@ def check_session_tree(tree: Any, path: str | os.PathLike) -> None:
         raise _fail(path, f"its cursor (iteration {iteration}, furthest {furthest}) lies beyond what it recorded "
                           f"(keyframes from {low}, history to {max([0, *history])})")
 
-
-def load_session_tree(path: str | os.PathLike) -> Any:
-    """A session file's tree, read by engines.state_io.load_tree and checked by check_session_tree."""
-    from .state_io import load_tree
-    tree = load_tree(path)
-    check_session_tree(tree, path)
-    return tree

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import StepwiseError
 from .atomic import atomic_write
+from .loading import check_session_tree, read_tree_archive
 
 FORMAT = "stepwise-session-1"
 
@@ -66,7 +67,6 @@ def save_tree(path: str | Path, tree: Any, durable: bool = True) -> None:
 def load_tree(path: str | Path) -> Any:
     """The tree saved by save_tree, through the one loader's checks (engines/loading.py): a missing,
     unreadable, empty, foreign, oversized or damaged file is one sentence naming the cause."""
-    from .loading import read_tree_archive
     meta, arrays = read_tree_archive(path)
     if meta.get("format") != FORMAT:
         raise StepwiseError(f"The session file {path} was written by another version of Stepwise (format "
@@ -76,3 +76,10 @@ def load_tree(path: str | Path) -> Any:
     except Exception:
         raise StepwiseError(f"The session file {path} is damaged (its structure does not match its arrays); "
                             "choose another session or start a new run.") from None
+
+
+def load_session_tree(path: str | Path) -> Any:
+    """A session file's tree, read by load_tree and checked by engines.loading.check_session_tree."""
+    tree = load_tree(path)
+    check_session_tree(tree, path)
+    return tree

@@ -88,9 +88,35 @@ class Trainer:
 
     def __init__(self, config: dict):
         self.config = config
-        self.seed = int(config.get("seed", 0))
+        self.seed = self.read_settings(config).get("seed", 0)
         self.iteration = 0
         self.last_metrics: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        """What a student printing a trainer sees: the lab, the engine, where it is, and its blocks
+        (the diagram's boxes: label, parameter count, output shape per example)."""
+        try:
+            blocks = self.blocks()
+        except Exception as e:   # a half-built trainer still prints
+            return f"{type(self).__name__}(lab={self.lab!r}, engine={self.engine!r}; blocks unavailable: {e})"
+        rows = [f"  ({i}) {b.name}: {b.label}; {b.n_params:,} parameters → {b.out_shape}" for i, b in enumerate(blocks)]
+        return (f"{type(self).__name__}(lab={self.lab!r}, engine={self.engine!r}, seed={self.seed}, "
+                f"iteration={self.iteration}\n" + "\n".join(rows) + "\n)")
+
+    def check_live(self, name: str, value: float) -> float:
+        """A new value of live hyperparameter ``name`` against its declaration (engines/options.py):
+        the value, or StepwiseError with one sentence naming it and its range."""
+        from .options import live_spec
+        return float(live_spec(self.lab, name).check(value))
+
+    def read_settings(self, config: dict) -> dict:
+        """This lab's settings for this engine (engines/options.py): each value of ``config`` checked
+        against its declaration (StepwiseError, one sentence), the declared default where absent.
+        Read once; a subclass may call it before ``Trainer.__init__``."""
+        if getattr(self, "options", None) is None:
+            from .options import settings
+            self.options = settings(config, self.lab, config.get("engine") or self.engine)
+        return self.options
 
     # ---- structure
     def blocks(self) -> list[BlockInfo]:

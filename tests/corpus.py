@@ -289,7 +289,7 @@ def main() -> int:  # pragma: no cover - a report, run by hand: python -m tests.
     warnings.filterwarnings("ignore")
     import main as cli
     from engines.labs import make_trainer
-    from engines.loading import load_session_tree
+    from engines.state_io import load_session_tree
     from engines.state_io import load_tree, save_tree
     from visualizer.session import Session
     tally = {"file": [0, 0], "value": [0, 0]}

@@ -195,3 +195,22 @@ def test_default_network():
     t = make_trainer({"lab": "cnn"})
     assert [b.out_shape for b in t.blocks()] == [(12, 28, 28), (12, 14, 14), (24, 14, 14), (24, 7, 7), (10,)]
     assert t.blocks()[-1].label == "Flatten + Dense 1176→10"
+
+
+def optimizer_lr(t) -> float:
+    return float(t.optimizer.lr) if t.engine == "numpy" else float(t.optimizer.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("engine", ["numpy", "torch"])
+def test_set_state_keeps_the_scheduled_learning_rate(engine):
+    # lr_t = lr / (1 + t / decay): after 3 iterations the optimizer runs at 0.02 / (1 + 2/1000), not 0.02
+    t = trainer(engine, decay=1000)
+    Session(t, keyframe_budget_bytes=0, disk_budget_bytes=0, pool_budget_bytes=0).run(3)
+    scheduled = optimizer_lr(t)
+    assert scheduled == pytest.approx(0.02 / (1 + 2 / 1000))
+    t.set_state(t.get_state())        # restoring the state it is in changes nothing
+    assert optimizer_lr(t) == scheduled
+    assert t.hyperparams()["lr"] == 0.02
+    t.set_hyperparam("lr", 0.01)      # a live change reaches the optimizer at once, and survives a restore
+    t.set_state(t.get_state())
+    assert optimizer_lr(t) == 0.01 and t.hyperparams()["lr"] == 0.01

@@ -160,3 +160,18 @@ def test_layout_helpers_round_trip():
     a = np.arange(24).reshape(2, 3, 4)
     assert batch_last(batch_first(a)).base is not None
     np.testing.assert_array_equal(batch_last(batch_first(a)), a)
+
+
+@pytest.mark.parametrize("k", [16, 17, 20])
+def test_maxpool_large_kernel_matches_torch(k):
+    # k·k window offsets: 256 for k = 16 (the most one uint8 can hold), 289 and 400 beyond it
+    x = rng(7).permutation(2 * 2 * (k + 3) * (k + 1)).reshape(2, 2, k + 3, k + 1).astype(np.float64)  # no ties
+    op = MaxPool2dOp(k, 1)
+    y = op.forward(x)
+    xt = t(x, True)
+    yt = F.max_pool2d(xt, k, 1)
+    close(y, yt, f"pool {k} output")
+    g = rng(8).standard_normal(y.shape)
+    dx = op.backward(g)
+    yt.backward(t(g))
+    close(dx, xt.grad, f"pool {k} dL/dx")

@@ -210,11 +210,12 @@ def small_disk(tmp_path):
 
 def fill(folder: Path) -> None:
     """Take all the space that is left."""
-    with open(folder / "filler", "wb") as f:
+    # unbuffered: a buffered writer keeps the bytes that did not fit and fails again when it closes
+    # (whether it does depends on how the free space divides by the chunk, i.e. on the saved files' sizes)
+    with open(folder / "filler", "wb", buffering=0) as f:
         try:
-            while True:
-                f.write(bytes(1 << 16))
-                f.flush()
+            while f.write(bytes(1 << 16)):
+                pass
         except OSError:
             pass
 

@@ -6,7 +6,8 @@ import pytest
 from PySide6 import QtCore
 
 from widgets.common import configure_pyqtgraph
-from widgets.optimizer_view import OptimizerView, thin_curve, thin_path
+from widgets.optimizer_common import thin_curve, thin_path
+from widgets.optimizer_view import OptimizerView
 
 NAMES = ["sgd", "momentum", "adam"]
 
@@ -67,7 +68,7 @@ def test_paths_points_legend_and_loss_curves(view):
     rows = view.legend.rows
     assert [r[1] for r in rows] == ["SGD", "Momentum", "Adam"]
     assert rows[2][3] == "out at 3"  # the stopped one says so
-    lx, ly = view.loss_curves["adam"].getData()
+    lx, ly = view.surface.loss_plot.curves["adam"].getData()
     np.testing.assert_allclose(ly, np.log10(v["losses"][2]))  # log scale: log10 of f
     assert "Demo" in view.race.title.text
 
@@ -86,7 +87,7 @@ def test_arrows_only_when_paused(view):
     assert npts(sgd["direction"]) == 0  # SGD's direction is g itself: no second arrow
     assert npts(view.race.arrows["momentum"]["direction"]) > 0
     assert npts(view.race.arrows["momentum"]["scale"]) > 0  # the selected one shows its scale
-    text = view.update_panel.text()
+    text = view.surface.explainer.label.text()
     assert "Momentum" in text and "θ ← θ − η·v" in text and "Δθ" in text
 
 
@@ -107,7 +108,7 @@ def test_hyperparameter_edit_and_hide(view, qtbot):
     assert sig.args == ["momentum.momentum", 0.5]
     assert "adam.beta2" in view.table.boxes and "sgd.momentum" not in view.table.boxes
     view.table.checks["adam"].setChecked(False)
-    assert not view.race.paths["adam"].isVisible() and not view.loss_curves["adam"].isVisible()
+    assert not view.race.paths["adam"].isVisible() and not view.surface.loss_plot.curves["adam"].isVisible()
 
 
 def npts(item) -> int:

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from engines.numpy_engine.gradcheck import numerical_gradient
-from engines.numpy_engine.rnn import (FlatAdagrad, FlatParams, RecurrentNet, clip_elementwise, clip_global_norm,
+from engines.numpy_engine.optimizers import Adagrad
+from engines.numpy_engine.rnn import (FlatParams, RecurrentNet, clip_elementwise, clip_global_norm,
                                       sample_from_logits)
 
 torch.set_num_threads(1)
@@ -87,13 +88,13 @@ def test_adagrad_with_decay_matches_torch_optim():
     flat.data[...] = rng.standard_normal(flat.size)
     ref = [torch.tensor(flat.p[k].copy(), requires_grad=True) for k in ("w", "b")]
     opt_ref = torch.optim.Adagrad(ref, lr=0.1, lr_decay=0.01, eps=1e-8)
-    opt = FlatAdagrad(flat, lr=0.1, lr_decay=0.01, eps=1e-8)
+    opt = Adagrad([flat.data], lr=0.1, lr_decay=0.01, eps=1e-8)   # the engine's one Adagrad, on the flat buffer
     for _ in range(6):
         flat.grad[...] = rng.standard_normal(flat.size)
         for k, p in zip(("w", "b"), ref):
             p.grad = torch.tensor(flat.g[k].copy())
         opt_ref.step()
-        opt.step()
+        opt.step([flat.grad])
     for k, p in zip(("w", "b"), ref):
         np.testing.assert_allclose(flat.p[k], p.detach().numpy(), rtol=1e-12, atol=1e-14)
     assert opt.current_lr() == pytest.approx(0.1 / (1 + 6 * 0.01))

@@ -5,7 +5,8 @@ import pytest
 from PySide6 import QtCore
 
 from widgets.common import configure_pyqtgraph
-from widgets.text_view import TASK, CharAxis, TextView, fake_snapshot
+from widgets.text_cells import CharAxis
+from widgets.text_view import TASK, TextView, fake_snapshot
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_stop_cancels_and_live_samples_appear(view):
     view.generator.button.click()
     view.generator.button.click()          # Stop
     assert cancelled == [TASK] and not view.generator.running
-    assert "What say you?" in view.live.toPlainText() and "12 iterations" in view.live.toPlainText()
+    assert "What say you?" in view.live.text.toPlainText() and "12 iterations" in view.live.text.toPlainText()
 
 
 def test_paused_run_asks_for_a_fresh_sample(view):
@@ -122,7 +123,7 @@ def test_paused_run_asks_for_a_fresh_sample(view):
     view.set_snapshot(snap)
     assert asked == ["sample"]                         # once per iteration
     view.on_reply("sample", {"text": "KING:\nNow is the winter", "iteration": 40})
-    assert "winter" in view.live.toPlainText() and "40 iterations" in view.live.toPlainText()
+    assert "winter" in view.live.text.toPlainText() and "40 iterations" in view.live.text.toPlainText()
 
 
 def test_open_text_starts_a_new_run(view, monkeypatch):

@@ -33,7 +33,7 @@ def test_the_form_and_the_cli_give_the_same_sentence(capsys):
     form_error = next(p for k, p in sent if k == "error")
     assert main.main(["--lab", "batch1", "--groups", "99", "--headless"]) == 2
     assert capsys.readouterr().err.strip() == f"stepwise: {form_error}"
-    assert "GroupNorm groups (--groups) 99 is out of range; give one from 1 to 16" in form_error
+    assert "GroupNorm groups (--groups) 99 is out of range; give one from 1 to 64" in form_error
 
 
 def test_the_form_shows_the_declared_options():

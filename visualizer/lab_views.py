@@ -1,5 +1,8 @@
 """The labs registry (UI side): lab id -> view class and the settings shown for it.
 
+The settings themselves (type, default, range, help = the tooltip, live or not) are plain data
+declared once in engines/options.py; this file only picks the form's ones.
+
 The engine side (lab id -> trainer) is engines/labs/__init__.py. Views are imported lazily.
 """
 from __future__ import annotations
@@ -7,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 
-from engines.options import LAB_OPTIONS, OptionSpec
+from engines.options import LAB_OPTIONS, OptionSpec, live_help
 from widgets.lab_view import LabView
 
 
@@ -17,19 +20,9 @@ class LabUI:
     options: tuple[OptionSpec, ...] = field(default=())
 
 
-# Live hyperparameters (changed from the next iteration on), by name; "plain_lr" etc. use "lr".
-LIVE_HELP = {
-    "lr": "Learning rate η: θ ← θ − η·∇L (scaled by the optimizer's own terms); too large and the loss explodes.",
-    "momentum": "Momentum μ: v ← μ·v + ∇L, θ ← θ − η·v; the velocity keeps 90% of itself each step at μ = 0.9.",
-    "clip": "Gradient clipping before the update: entries to [−clip, clip] (char-RNN), or the whole gradient's "
-            "norm to at most clip (g ← g·clip/‖g‖, LSTM); tames exploding gradients through time.",
-    "lr_decay": "Adagrad's rate decay: η_t = η / (1 + (t − 1)·lr_decay).",
-    "beta1": "β1: the first-moment average m ← β1·m + (1 − β1)·g.",
-    "beta2": "β2: the second-moment average v ← β2·v + (1 − β2)·g².",
-    "rho": "ρ: the running average of squared gradients E[g²] ← ρ·E[g²] + (1 − ρ)·g².",
-    "eps": "ε: added to the denominator, θ ← θ − η·m / (√v + ε), so a tiny v cannot blow the step up.",
-    "weight_decay": "Weight decay λ: θ ← θ − η·λ·θ each step, on top of the gradient step (AdamW: decoupled).",
-}
+# Live hyperparameters' tooltips (changed from the next iteration on), by name; "plain_lr" etc. use
+# "lr". Declared with the settings (engines/options.py, ``live=True``).
+LIVE_HELP = live_help()
 
 
 # the settings are declared once, in engines/options.py (the CLI checks the same declarations)

@@ -15,11 +15,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from engines import StepwiseError
 from engines.atomic import atomic_write
 from engines.labs import LABS
+from engines.options import live_help
 from visualizer import preferences
 from visualizer.lab_help import KEYS_HELP, lab_help_html
-from visualizer.lab_views import LIVE_HELP, lab_ui, make_view
 from visualizer.client import SessionClient
 from visualizer.host import SPEEDS, leftover_autosaves
+from visualizer.lab_views import lab_ui, make_view
 from widgets.common import PHASE_COLORS, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
@@ -491,7 +492,7 @@ class MainWindow(QtWidgets.QMainWindow):
         ui = lab_ui(lab)
         options = [o for o in ui.options if not o.engines or info["engine"] in o.engines]
         self.settings.set_options(options, self.config)
-        self.settings.clear_live(LIVE_HELP)
+        self.settings.clear_live(live_help(lab))   # this lab's declarations (clip: by value or by norm)
         self.diagram.set_blocks(info["blocks"])
         self.curves.clear(info.get("metric_labels"))
         self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")

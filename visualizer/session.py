@@ -677,7 +677,7 @@ class Session:
         With ``replay=False`` the cursor stays at the saved state it starts from and
         ``session.pending_position`` says where the saved cursor was (the engine process replays
         to it in slices, with progress)."""
-        from engines.loading import load_session_tree
+        from engines.state_io import load_session_tree
         tree = load_session_tree(path)  # read, and its shape checked: one sentence for a bad file
         try:
             config = dict(tree["config"])

@@ -441,7 +441,7 @@ class Batch1View(LabView):
         if snap.get("history_reset"):
             self.main.reset()
             self.router.reset()
-        routed = bool(snap.get("view", {}).get("router"))
+        routed = snap["view"]["router"]   # engines/labs/batch1.py Batch1View or RouterView
         self._show_tab(self.router if routed else self.main, hide=self.main if routed else self.router)
         (self.router if routed else self.main).add_points(snap.get("history", []))   # points arrive only once
         self.snap = snap
@@ -460,26 +460,26 @@ class Batch1View(LabView):
         if self.tabs.currentWidget() is self.inspector:
             self.inspector.set_snapshot(snap)
             return
-        view = snap.get("view", {})
-        if view.get("router"):
+        view = snap["view"]
+        if view["router"]:
             self._render_router(snap, view)
             return
         blocks = snap.get("blocks", [])
         sel = int(snap.get("selected_block", 0))
         block = blocks[sel] if 0 <= sel < len(blocks) else {"name": "", "label": ""}
         layer = block["name"].split(".")[-1] if block["name"].startswith("bn.") else ""
-        self.main.set_bn_history(view.get("bn_history", {}), layer or "conv1")
+        self.main.set_bn_history(view["bn_history"], layer or "conv1")
         fwd = snap.get("block_data", {}).get("forward", {})
         self.main.set_example_stats(fwd.get("bn"), block["label"])
         self.main.set_cursor(int(snap.get("iteration", 0)))
-        batch = view.get("batch_size", 1)
+        batch = view["batch_size"]
         self.main.header.setText(
             f"<b>Two identical CNNs, one example per step</b> (batch size {batch}), same initial weights, same "
             "examples in the same order. <span style='color:#E45756'><b>BN</b></span>: conv → BatchNorm; "
             "<span style='color:#54A24B'><b>GN+WS</b></span>: weight-standardized conv → GroupNorm. "
             "In training, BatchNorm normalizes each image by its own statistics (the batch is one image); "
             "in evaluation it uses running averages of them, which drift from example to example (below).")
-        e = view.get("last_eval") or {}
+        e = view["last_eval"]
         if e:
             self.main.summary.setText(
                 f"Latest evaluation: <span style='color:#54A24B'><b>GN+WS {100 * e['heldout_accuracy_gnws']:.2f} %</b></span>"
@@ -492,18 +492,18 @@ class Batch1View(LabView):
 
     def _render_router(self, snap: dict, view: dict) -> None:
         tab = self.router
-        groups = view.get("groups_routed", [])
-        tab.diagram.set_routing(view.get("routing", {}), groups)
-        tab.set_digits((view.get("recent") or {}).get("gnws"), groups)
+        groups = view["groups_routed"]
+        tab.diagram.set_routing(view["routing"], groups)
+        tab.set_digits(view["recent"]["gnws"], groups)
         tab.set_cursor(int(snap.get("iteration", 0)))
         tab.header.setText(
             "<b>A routing net, one image per step</b>: a stem and a router (both GN+WS) send each digit to "
-            f"<b>one</b> of {view.get('n_experts', 3)} experts — the router learns the digit's coarse group "
+            f"<b>one</b> of {view['n_experts']} experts — the router learns the digit's coarse group "
             f"({', '.join(groups)}) and its argmax decides, right or wrong. Only that expert runs, and only it "
             "(with the router and the stem) gets a gradient and an update: a batch would have to split. "
             "<span style='color:#54A24B'><b>GN+WS experts</b></span> vs <span style='color:#E45756'><b>BN experts"
             "</b></span>, whose BatchNorm sees one routed image at a time.")
-        e = view.get("last_eval") or {}
+        e = view["last_eval"]
         if e and "detail" in e:
             parts = []
             for net, title in ROUTER_NETS:
@@ -544,19 +544,14 @@ def fake_snapshot(iteration: int = 1000, selected: int = 0, reset: bool = False,
     return {"lab": "batch1", "engine": "torch", "iteration": iteration, "phase": 0, "phase_count": 22,
             "label": "update", "active_block": -1, "active_kind": "update", "playing": False, "ips": 0.0,
             "selected_block": selected, "blocks": blocks, "block_data": {"forward": fwd},
-            "view": {"bn_history": bn_history, "batch_size": 1, "hyperparams": {"lr": 0.05, "decay": 2000.0},
+            "view": {"router": False, "nets": {"bn": "BN", "gnws": "GN+WS"}, "n_blocks_per_net": len(names),
+                     "bn_history": bn_history, "batch_size": 1, "hyperparams": {"lr": 0.05},
                      "last_eval": {"heldout_accuracy_gnws": 0.97, "heldout_accuracy_bn": 0.95,
                                    "heldout_accuracy_bn_own_stats": 0.96}},
             "history": history, "history_reset": reset, "keyframes": 3,
             "last_metrics": {"loss": 0.5, "lr": 0.02}}
 
 
-if __name__ == "__main__":  # run alone with fake data
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = Batch1View()
-    w.resize(1100, 800)
-    w.set_snapshot(fake_snapshot())
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.batch1_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(Batch1View, fake_snapshot(), (1100, 800))

@@ -260,9 +260,9 @@ class FeatureMapsTab(QtWidgets.QWidget):
         name = block["label"]
         kind = block.get("kind", "")
         backward_now = snap.get("active_kind") == "backward" and snap.get("active_block") == sel
-        transfer = view.get("transfer") or {}
-        frozen = block.get("name") in set(transfer.get("frozen", ()))
-        stop = transfer.get("gradient_stops_at")
+        transfer = view["transfer"]
+        frozen = block.get("name") in set(transfer["frozen"])
+        stop = transfer["gradient_stops_at"]
         unreached = stop is not None and sel < stop      # backward never gets here: nothing below trains
         if chosen:
             act = insp["activations"][sel] if sel < len(insp["activations"]) else None
@@ -675,23 +675,38 @@ def fake_snapshot(selected: int = 0, phase_kind: str = "backward", inspected: bo
     def view_of(a):
         return {"maps": a} if a.ndim == 3 else {"vector": a}
 
+    def hist(a, bins=40):
+        counts, edges = np.histogram(a, bins=bins)
+        return {"counts": counts.astype(np.float64), "edges": edges}
+
     image = np.zeros((28, 28), np.float32)
     image[5:23, 12:16] = 1.0
     probs = np.full(10, 0.02)
     probs[1] = 0.82
     shape = shapes[selected]
-    fwd = {"activation": view_of(arr(shape, relu=kinds[selected] != "dense")), "input_image": image, "label": 1}
+    act = arr(shape, relu=kinds[selected] != "dense")
+    fwd = {"activation": view_of(act), "activation_hist": hist(act), "input_image": image, "label": 1}
     kernel_shapes = {0: (8, 1, 3, 3), 2: (16, 8, 3, 3)}
     if selected in kernel_shapes:
         fwd["kernels"] = arr(kernel_shapes[selected])
     data = {"forward": fwd, "loss": {"probs": probs, "loss": 0.2, "label": 1}}
     if phase_kind in ("backward", "update"):
-        data["backward"] = {"grad_output": view_of(arr(shape) * 1e-3)}
+        grad = arr(shape) * 1e-3
+        data["backward"] = {"grad_output": view_of(grad), "grad_hist": hist(grad)}
         if selected in kernel_shapes:
             data["backward"]["grad_kernels"] = arr(kernel_shapes[selected]) * 1e-2
         if selected == 0:
             data["backward"]["grad_input"] = {"maps": arr((1, 28, 28)) * 1e-4}
-    view = {"hyperparams": {"lr": 0.02}, "engine": "numpy", "channels": [8, 16]}
+    pixels = rng.random(4096) ** 4                      # mostly dark, as MNIST is
+    mean, std = float(pixels.mean()), float(pixels.std())
+    raw, normalized = hist(pixels), hist((pixels - mean) / std)
+    view = {"hyperparams": {"lr": 0.02, "momentum": 0.9}, "engine": "numpy", "channels": [8, 16],
+            "transfer": {"frozen": [], "gradient_stops_at": None, "freezable": ["conv1", "conv2", "output"],
+                         "digits": list(range(10)), "init": None, "init_report": None},
+            "inputs": {"normalize": False, "augment": ["shift"], "shift": 2, "mean": mean, "std": std,
+                       "raw_counts": raw["counts"], "raw_edges": raw["edges"],
+                       "normalized_counts": normalized["counts"], "normalized_edges": normalized["edges"],
+                       "normalized_mean": 0.0, "normalized_std": 1.0, "n_pixels": pixels.size}}
     if selected in kernel_shapes:
         view["kernels"] = fwd["kernels"]
     if inspected:
@@ -705,12 +720,6 @@ def fake_snapshot(selected: int = 0, phase_kind: str = "backward", inspected: bo
             "view": view, "history": [], "history_reset": False, "keyframes": 1, "last_metrics": {"loss": 0.2}}
 
 
-if __name__ == "__main__":  # run alone with fake data
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = CNNView()
-    w.resize(1100, 800)
-    w.set_snapshot(fake_snapshot(selected=2))
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.cnn_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(CNNView, fake_snapshot(selected=2, inspected=True), (1100, 800))

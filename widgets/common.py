@@ -398,3 +398,29 @@ def color(c: str) -> QtGui.QColor:
 
 
 Qt = QtCore.Qt
+
+
+if __name__ == "__main__":  # python -m widgets.common [--screenshot PATH]: the shared panels, made-up data
+    from .demo import run_demo
+
+    def build() -> QtWidgets.QWidget:
+        rng = np.random.default_rng(0)
+        page = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(page)
+        maps = ImagePanel("8 feature maps (28×28), tiled")
+        maps.set_image(tile(np.maximum(rng.standard_normal((8, 28, 28)), 0)), caption="activations ≥ 0")
+        grads = ImagePanel("their gradients · blue −, red +", diverging=True)
+        g = rng.standard_normal((8, 28, 28)) * 1e-3
+        grads.set_image(tile(g), levels=symmetric_levels(g))
+        hist = HistogramPanel("activations over the batch")
+        counts, edges = np.histogram(np.maximum(rng.standard_normal(5000), 0), bins=40)
+        hist.set_histogram({"counts": counts.astype(np.float64), "edges": edges})
+        bars = BarPanel("softmax of one example")
+        probs = np.full(10, 0.03)
+        probs[3] = 0.73
+        bars.set_vector(probs, labels=[str(d) for d in range(10)])
+        for k, w in enumerate((maps, grads, hist, bars)):
+            grid.addWidget(w, k // 2, k % 2)
+        return page
+
+    run_demo(build, (900, 640))

@@ -235,3 +235,29 @@ class CurvesPanel(QtWidgets.QWidget):
         if not data:
             return None
         return data[max(data)]
+
+
+def fake_history(iterations: int = 600, seed: int = 0) -> list[tuple[int, dict]]:
+    """Training loss per iteration (noisy, falling) and held-out figures every 50, as a Session records them."""
+    rng = np.random.default_rng(seed)
+    points = []
+    for it in range(1, iterations + 1):
+        record = {"loss": float(2.3 * np.exp(-it / 120) + 0.15 + 0.1 * rng.standard_normal() ** 2)}
+        if it % 50 == 0:
+            record.update(heldout_loss=float(2.1 * np.exp(-it / 140) + 0.25),
+                          heldout_accuracy=float(0.97 - 0.85 * np.exp(-it / 100)))
+        points.append((it, record))
+    return points
+
+
+if __name__ == "__main__":  # python -m widgets.curves [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> CurvesPanel:
+        panel = CurvesPanel()
+        panel.add_points(fake_history())
+        panel.set_cursor(420)
+        panel.set_markers([{"iteration": 300, "kind": "setting", "text": "lr → 0.02"}])
+        return panel
+
+    run_demo(build, (700, 560))

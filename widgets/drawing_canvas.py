@@ -125,10 +125,14 @@ class DrawingCanvas(QtWidgets.QWidget):
         painter.end()
 
 
-if __name__ == "__main__":  # run alone: draw, and see the array's sum
-    app = QtWidgets.QApplication([])
-    canvas = DrawingCanvas()
-    canvas.resize(280, 280)
-    canvas.changed.connect(lambda img: canvas.setWindowTitle(f"ink {img.sum():.1f}"))
-    canvas.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.drawing_canvas [--screenshot PATH]: draw, and see the array's sum
+    from .demo import run_demo
+
+    def build() -> DrawingCanvas:
+        canvas = DrawingCanvas()
+        canvas.changed.connect(lambda img: canvas.setWindowTitle(f"ink {img.sum():.1f}"))
+        for a, b in (((8, 6), (20, 6)), ((20, 6), (12, 23))):   # a 7, in pixel units of the 28×28 image
+            canvas.draw_line(a, b)
+        return canvas
+
+    run_demo(build, (280, 280))

@@ -76,7 +76,7 @@ class SettingsForm(QtWidgets.QGroupBox):
             value = values.get(spec.key, spec.default)
             editor = self._editor(spec, value)
             editor.setToolTip(wrapped(spec.tooltip))
-            self.form.addRow(spec.label, editor)
+            self.form.addRow(getattr(spec, "form_label", spec.label), editor)
             self.form.labelForField(editor).setToolTip(wrapped(spec.tooltip))
             self.editors[spec.key] = (spec, editor)
         for key, (spec, editor) in self.editors.items():
@@ -101,6 +101,7 @@ class SettingsForm(QtWidgets.QGroupBox):
         elif spec.kind == "int":
             w = QtWidgets.QSpinBox()
             w.setRange(int(spec.minimum), int(min(spec.maximum, 2**31 - 1)))
+            w.setSingleStep(int(getattr(spec, "step", 1)))   # ResNet depth 6n + 2: 8, 14, 20, ...
             w.setValue(int(value))
         elif spec.kind == "float":
             w = QtWidgets.QDoubleSpinBox()
@@ -167,3 +168,34 @@ class SettingsForm(QtWidgets.QGroupBox):
         while self.live_form.rowCount():
             self.live_form.removeRow(0)
         self.live.clear()
+
+
+if __name__ == "__main__":  # python -m widgets.lab_view [--screenshot PATH]: the settings form, made-up options
+    from dataclasses import dataclass
+
+    from .demo import run_demo
+
+    @dataclass(frozen=True)
+    class Option:   # the fields the form reads of engines/options.py OptionSpec (widgets import no engine)
+        key: str
+        label: str
+        kind: str
+        default: object = None
+        choices: tuple = ()
+        minimum: float = 0
+        maximum: float = 1e9
+        tooltip: str = ""
+        only_when: tuple = ()
+
+    def build() -> SettingsForm:
+        form = SettingsForm()
+        form.set_options([Option("hidden", "hidden sizes", "text", "256,128,64", tooltip="units per hidden layer"),
+                          Option("activation", "activation", "choice", "relu", ("relu", "tanh", "sigmoid")),
+                          Option("batch_size", "batch size", "int", 64, minimum=1, maximum=4096),
+                          Option("dropout", "dropout p", "float", 0.2, maximum=0.95),
+                          Option("normalize", "standardize inputs", "bool", False)], {"batch_size": 32})
+        form.clear_live({"lr": "lr η: θ ← θ − η·∇L"})
+        form.set_live({"lr": 0.05, "momentum": 0.9})
+        return form
+
+    run_demo(build, (360, 420))

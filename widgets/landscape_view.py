@@ -228,3 +228,33 @@ class LandscapeView(QtWidgets.QWidget):
             spots.append({"pos": (float(np.interp(iteration, its, points[:, 0])),
                                   float(np.interp(iteration, its, points[:, 1]))), "brush": pg.mkBrush(c)})
         self.ends.setData(spots)
+
+
+def fake_result(names: tuple[str, ...] = ("sgd", "momentum", "adam"), resolution: int = 25) -> dict:
+    """A finished landscape shaped like the engine's: a held-out loss over a (β, α) grid around a
+    valley, and one made-up training path per optimizer sliding into it."""
+    a = np.linspace(-1.0, 1.5, resolution)
+    b = np.linspace(-1.0, 1.0, resolution)
+    A, B = np.meshgrid(a, b)                                # (β, α): rows are β
+    loss = 0.15 + 2.0 * (A - 1.0) ** 2 * 0.3 + 1.5 * B ** 2 + 0.2 * np.sin(3 * A) ** 2
+    paths, iterations = {}, {}
+    t = np.linspace(0.0, 1.0, 40)
+    for k, name in enumerate(names):
+        bend = 0.4 * (k - 1)
+        paths[name] = np.stack([t * (1.0 - 0.1 * k), bend * np.sin(np.pi * t) * (1 - t)], axis=1)  # (40, 2)
+        iterations[name] = np.linspace(0, 400, len(t))
+    return {"alpha": a, "beta": b, "loss": loss, "paths": paths, "path_iterations": iterations,
+            "directions": "pca", "explained": np.array([0.81, 0.12]), "iteration": 400, "done": True}
+
+
+if __name__ == "__main__":  # python -m widgets.landscape_view [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> LandscapeView:
+        view = LandscapeView()
+        view.set_result(fake_result(), {"sgd": "#d62728", "momentum": "#1f77b4", "adam": "#2ca02c"},
+                        {"sgd": "SGD", "momentum": "Momentum", "adam": "Adam"})
+        view.set_cursor(250)
+        return view
+
+    run_demo(build, (800, 620))

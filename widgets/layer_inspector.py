@@ -334,3 +334,16 @@ class InspectsEnds:
             return False
         self.inspector.batch.set_batch(reply)
         return True
+
+
+if __name__ == "__main__":  # python -m widgets.layer_inspector [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> LayerInspector:
+        from .mlp_view import fake_snapshot   # the MLP lab's made-up snapshot: the inspector's usual data
+        inspector = LayerInspector()
+        inspector.show()
+        inspector.set_snapshot(fake_snapshot(selected=2))
+        return inspector
+
+    run_demo(build)

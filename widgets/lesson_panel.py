@@ -193,19 +193,22 @@ class Highlight(QtWidgets.QWidget):
         p.end()
 
 
-if __name__ == "__main__":
-    app = QtWidgets.QApplication([])
-    w = QtWidgets.QWidget()
-    lay = QtWidgets.QHBoxLayout(w)
-    target = QtWidgets.QLabel("a panel")
-    target.setMinimumSize(300, 200)
-    panel = LessonPanel()
-    lay.addWidget(target)
-    lay.addWidget(panel)
-    panel.set_lesson("A fake lesson")
-    panel.show_step(1, 5, "Watch the loss", "<p>The loss goes <b>down</b>.</p>", "Up or down?", "<p>Down.</p>")
-    hl = Highlight(w)
-    w.resize(800, 400)
-    w.show()
-    hl.show_on(target, "This is the panel the step is about.")
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.lesson_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(w)
+        target = QtWidgets.QLabel("a panel")
+        target.setMinimumSize(300, 200)
+        panel = LessonPanel()
+        lay.addWidget(target)
+        lay.addWidget(panel)
+        panel.set_lesson("A fake lesson")
+        panel.show_step(1, 5, "Watch the loss", "<p>The loss goes <b>down</b>.</p>", "Up or down?", "<p>Down.</p>")
+        hl = Highlight(w)
+        w.show()
+        hl.show_on(target, "This is the panel the step is about.")
+        return w
+
+    run_demo(build, (800, 400))

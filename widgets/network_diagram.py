@@ -209,15 +209,18 @@ class NetworkDiagram(QtWidgets.QWidget):
             return
 
 
-if __name__ == "__main__":  # run alone with fake data
-    app = QtWidgets.QApplication([])
-    w = NetworkDiagram()
-    w.set_blocks([{"name": "dropout", "label": "Dropout p=0.3", "kind": "dropout", "out_shape": (784,)},
-                  {"name": "dense1", "label": "Dense 784→256 + relu", "kind": "dense", "n_params": 200960,
-                   "out_shape": (256,)},
-                  {"name": "output", "label": "Dense 256→10", "kind": "dense", "n_params": 2570, "out_shape": (10,)}])
-    w.set_state(1, "backward", 1)
-    w.set_transfer({"dense1", "output"}, {"dense1"}, gradient_stops_at=1)
-    w.freeze_toggled.connect(lambda name, on: w.set_transfer({"dense1", "output"}, {"dense1"} ^ {name}))
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.network_diagram [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> NetworkDiagram:
+        w = NetworkDiagram()
+        w.set_blocks([{"name": "dropout", "label": "Dropout p=0.3", "kind": "dropout", "out_shape": (784,)},
+                      {"name": "dense1", "label": "Dense 784→256 + relu", "kind": "dense", "n_params": 200960,
+                       "out_shape": (256,)},
+                      {"name": "output", "label": "Dense 256→10", "kind": "dense", "n_params": 2570, "out_shape": (10,)}])
+        w.set_state(1, "backward", 1)
+        w.set_transfer({"dense1", "output"}, {"dense1"}, gradient_stops_at=1)
+        w.freeze_toggled.connect(lambda name, on: w.set_transfer({"dense1", "output"}, {"dense1"} ^ {name}))
+        return w
+
+    run_demo(build, (260, 420))

@@ -93,3 +93,32 @@ class ReportPanel(QtWidgets.QWidget):
                 t = self.texts[r * 10 + c]
                 t.setText(str(int(cm[r, c])) if cm[r, c] else "")
                 t.setColor("k" if shown[r, c] > top else "w")
+
+
+def fake_report(seed: int = 0, accuracy: float = 0.93) -> dict:
+    """A held-out report shaped like the engine's (classification_report): a confusion matrix of
+    1,000 images with about ``accuracy`` of them on the diagonal, and its per-class figures."""
+    rng = np.random.default_rng(seed)
+    support = np.full(10, 100)
+    cm = np.zeros((10, 10), dtype=np.int64)
+    for true in range(10):
+        right = int(rng.binomial(support[true], accuracy))
+        cm[true, true] = right
+        np.add.at(cm[true], rng.integers(0, 10, support[true] - right), 1)   # errors spread over the classes
+    tp, predicted = np.diag(cm).astype(np.float64), cm.sum(axis=0).astype(np.float64)
+    precision, recall = tp / np.maximum(predicted, 1), tp / support
+    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support.astype(np.float64),
+            "confusion": cm, "accuracy": float(tp.sum() / cm.sum()), "macro_f1": float(f1.mean()), "iteration": 500}
+
+
+if __name__ == "__main__":  # python -m widgets.report_panel [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> ReportPanel:
+        panel = ReportPanel()
+        panel.show()
+        panel.set_report(fake_report())
+        return panel
+
+    run_demo(build, (760, 420))

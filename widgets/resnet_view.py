@@ -116,8 +116,8 @@ class GradientFlowPanel(QtWidgets.QWidget):
             return
         n = len(labels)
         x = np.arange(n, dtype=np.float64)
-        fresh = np.asarray(run.get("fresh", np.ones(n, bool)), dtype=bool)
-        skip, branch, total = (log10_positive(run.get(k)) for k in ("grad_skip", "grad_branch", "grad_total"))
+        fresh = np.asarray(run["fresh"], dtype=bool)
+        skip, branch, total = (log10_positive(run[k]) for k in ("grad_skip", "grad_branch", "grad_total"))
 
         def bars(item, values, offset, color):
             ok = np.isfinite(values)
@@ -129,7 +129,7 @@ class GradientFlowPanel(QtWidgets.QWidget):
         bars(self.branch, branch, 0.2, BRANCH_COLOR)
         ok = np.isfinite(total)
         self.total.setData(x[ok], total[ok])
-        init = log10_positive(run.get("init_total"))
+        init = log10_positive(run["init_total"])
         if init.size == n:
             ok = np.isfinite(init)
             self.init.setData(x[ok], init[ok])
@@ -142,14 +142,14 @@ class GradientFlowPanel(QtWidgets.QWidget):
         self.plot.setXRange(-0.7, n - 0.3, padding=0)
         self.plot.setYRange(floor, top, padding=0)
         # a short title: pyqtgraph widens the plot to fit its title
-        skip_word = "with skips" if run.get("skip") else "no skips"
-        self.plot.setTitle(f"<b>{run.get('title', '')}</b> ({skip_word})", size="9pt")
-        t = run.get("grad_total")
+        skip_word = "with skips" if run["skip"] else "no skips"
+        self.plot.setTitle(f"<b>{run['title']}</b> ({skip_word})", size="9pt")
+        t = run["grad_total"]
         first = float(t[0]) if t is not None and len(t) else float("nan")
         last = float(t[-1]) if t is not None and len(t) else float("nan")
         stale = "" if fresh.all() else " · <span style='color:#888'>faded bars: previous iteration (this " \
                                          "iteration's backward has not reached them yet)</span>"
-        no_skip = "" if run.get("skip") else "no skip path: all of it came through the branch · "
+        no_skip = "" if run["skip"] else "no skip path: all of it came through the branch · "
         self.caption.setText(f"{no_skip}first block {fmt(first)} · last block {fmt(last)} · first / last = "
                              f"{fmt(first / last) if last else '–'}{stale}")
 
@@ -248,10 +248,10 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.curves: dict[str, pg.PlotDataItem] = {}
 
     def set_view(self, view: dict) -> None:
-        runs = view.get("runs", [])
-        labels = list(view.get("block_labels", []))
+        runs = view["runs"]
+        labels = list(view["block_labels"])
         # one y range for both panels, so the two runs can be compared by eye
-        vals = np.concatenate([log10_positive(r.get(k)) for r in runs
+        vals = np.concatenate([log10_positive(r[k]) for r in runs
                                for k in ("grad_skip", "grad_branch", "grad_total", "init_total")] or [np.array([])])
         vals = vals[np.isfinite(vals)]
         # room above the tallest bar for the legend
@@ -262,16 +262,16 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.header.setText(self._header(view))
 
     def _header(self, view: dict) -> str:
-        runs = view.get("runs", [])
+        runs = view["runs"]
         lines = ["<b>How much gradient reaches each block</b>: ‖dL/dx‖ at each residual block's input, split into the "
                  "part that came back through the <span style='color:%s'><b>skip connection</b></span> and the part "
                  "that came back through the <span style='color:%s'><b>residual branch</b></span> "
                  "(y = relu(x + F(x)) ⇒ dL/dx = dL/dz + J<sub>F</sub><sup>T</sup>·dL/dz). Log scale, both panels on "
                  "the same scale." % (SKIP_COLOR, BRANCH_COLOR)]
-        by_skip = {bool(r.get("skip")): r for r in runs}
+        by_skip = {bool(r["skip"]): r for r in runs}
         if len(runs) == 2 and len(by_skip) == 2:
             res, plain = by_skip[True], by_skip[False]
-            ratio = view.get("init_ratio")
+            ratio = view["init_ratio"]
             if ratio is not None and res.get("init_total") is not None:
                 lines.append(f"<b>At init</b> (iteration 1): first block — residual {fmt(res['init_total'][0])}, "
                              f"plain {fmt(plain['init_total'][0])}: the plain net's is <b>{nice_ratio(ratio, 1.0)}</b>.")
@@ -287,9 +287,9 @@ class GradientFlowTab(QtWidgets.QWidget):
             lines.append("Both runs are the same network from the same init; they differ only in the optimizer "
                          f"({runs[0].get('optimizer')} vs {runs[1].get('optimizer')}).")
         norm = {"none": "no normalization", "bn": "BatchNorm", "gnws": "GroupNorm + weight standardization"}.get(
-            view.get("norm"), view.get("norm"))
-        lines.append(f"<span style='color:#666'>depth {view.get('depth')}, {norm}, {view.get('engine')} engine. "
-                     + ("Remove the skips or change depth and normalization above." if view.get("arch") != "resnet50"
+            view["norm"], view["norm"])
+        lines.append(f"<span style='color:#666'>depth {view['depth']}, {norm}, {view['engine']} engine. "
+                     + ("Remove the skips or change depth and normalization above." if view["arch"] != "resnet50"
                         else "ResNet-50 on one 224×224 input (an MNIST digit, upsampled); Settings → normalization "
                              "gnws for GroupNorm + WS.") + "</span>")
         return "<br>".join(lines)
@@ -353,7 +353,7 @@ class RatioTab(QtWidgets.QWidget):
         self.names: list[str] = []
 
     def set_view(self, view: dict) -> None:
-        runs = view.get("runs", [])
+        runs = view["runs"]
         while len(self.items) < len(runs):
             color = RUN_COLORS[len(self.items) % len(RUN_COLORS)]
             self.items.append(self.plot.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
@@ -362,12 +362,12 @@ class RatioTab(QtWidgets.QWidget):
             if i >= len(runs):
                 item.setData([], [])
                 continue
-            y = log10_positive(runs[i].get("ratios"))
+            y = log10_positive(runs[i]["ratios"])
             x = np.arange(len(y), dtype=np.float64)
             ok = np.isfinite(y)
             item.setData(x[ok], y[ok])
-            self.legend.getLabel(item).setText(runs[i].get("title", ""))
-        names = list(runs[0].get("ratio_names", [])) if runs else []
+            self.legend.getLabel(item).setText(runs[i]["title"])
+        names = list(runs[0]["ratio_names"]) if runs else []
         if names != self.names:
             step = max(1, math.ceil(len(names) / 16))
             self.plot.getAxis("bottom").setTicks([[(i, names[i]) for i in range(0, len(names), step)]])
@@ -453,18 +453,18 @@ class CompareTab(QtWidgets.QWidget):
                 if not smooth and len(data):
                     last.append(f"{title.split(' ', 1)[1]} {data[max(data)]:.3f}")
             if last:
-                lines.append(f"<span style='color:{color}'><b>{run.get('title')}</b></span>: " + ", ".join(last)
+                lines.append(f"<span style='color:{color}'><b>{run['title']}</b></span>: " + ", ".join(last)
                              + f" (iteration {max(series.get(prefix + 'heldout_accuracy', {0: 0}))})")
         self.key.setText("<span style='color:#444'>── training loss (smoothed) &nbsp; – – held-out accuracy &nbsp; "
                          "· · · held-out macro F1</span> &nbsp; " + " &nbsp; ".join(
-                             f"<span style='color:{RUN_COLORS[i % len(RUN_COLORS)]}'><b>■ {r.get('title')}</b></span>"
+                             f"<span style='color:{RUN_COLORS[i % len(RUN_COLORS)]}'><b>■ {r['title']}</b></span>"
                              for i, r in enumerate(runs)))
         self.summary.setText("<br>".join(lines) if lines else
                              "<span style='color:#666'>held-out accuracy and F1 appear at each evaluation</span>")
         self.cursor.setValue(iteration)
 
     def set_steps(self, steps: dict) -> None:
-        runs = steps.get("runs", []) if steps else []
+        runs = steps["runs"] if steps else []
         if not runs:
             self.step_title.setText("<b>Per-parameter step sizes</b> — after the first update")
             for item in self.hist_items:
@@ -474,7 +474,7 @@ class CompareTab(QtWidgets.QWidget):
         desc = ", ".join(f"{r['title']}: lr {r['lr']:g}, median |Δθ| {fmt(float(np.median(np.abs(r['steps']))))}"
                          for r in runs)
         self.step_title.setText(f"<b>Per-parameter step sizes</b> of the last update for the first weight of "
-                                f"<b>{steps.get('label')}</b> (click another block in the diagram to change it; "
+                                f"<b>{steps['label']}</b> (click another block in the diagram to change it; "
                                 f"{min(len(runs[0]['steps']), runs[0]['n'])} of {runs[0]['n']} parameters) — {desc}")
         logs = [log10_positive(np.abs(r["steps"])) for r in runs]
         finite = np.concatenate([v[np.isfinite(v)] for v in logs])
@@ -537,7 +537,7 @@ class ResNetView(LabView):
         if self.tabs.currentWidget() is self.inspector:
             self.inspector.set_snapshot(snap)
         elif self.tabs.currentWidget() is self.report:
-            self.report.set_report((snap.get("view") or {}).get("report"))
+            self.report.set_report(snap["view"]["report"])
 
     def on_ready(self, info: dict) -> None:
         self._reset_history()
@@ -548,27 +548,27 @@ class ResNetView(LabView):
         self.flow.reset()
 
     def set_snapshot(self, snap: dict) -> None:
-        view = snap.get("view", {}) or {}
+        view = snap["view"]   # engines/labs/resnet.py ResNetView
         if snap.get("history_reset"):
             self._reset_history()
         for it, metrics in snap.get("history", []):
             for key, value in metrics.items():
                 if isinstance(value, (int, float)):
                     self.series.setdefault(key, {})[int(it)] = float(value)
-        runs = view.get("runs", [])
-        for i, run in enumerate(runs):  # a short name for legends
-            run["short"] = run["tag"] if view.get("mode") != "optimizer" else run.get("optimizer", run["tag"])
-        if not self.flow.controls.configured and view.get("depth"):  # shown without on_ready (e.g. alone)
-            self.flow.controls.set_config({k: view.get(k) for k in ("depth", "norm", "arch")}
-                                          | {"plain": bool(view.get("runs")) and not view["runs"][0].get("skip")},
-                                          view.get("engine", "torch"))
+        # with a short name for the legends (a copy: the snapshot is never written to)
+        runs = [dict(run, short=run["tag"] if view["mode"] != "optimizer" else run["optimizer"])
+                for run in view["runs"]]
+        if not self.flow.controls.configured and view["depth"]:  # shown without on_ready (e.g. alone)
+            self.flow.controls.set_config({k: view[k] for k in ("depth", "norm", "arch")}
+                                          | {"plain": bool(view["runs"]) and not view["runs"][0]["skip"]},
+                                          view["engine"])
         self.flow.set_view(view)
-        names = {("_grad_first" if i == 0 else f"_{r['tag']}_grad_first"): r.get("title", r["tag"])
+        names = {("_grad_first" if i == 0 else f"_{r['tag']}_grad_first"): r["title"]
                  for i, r in enumerate(runs)}
         self.flow.set_history(self.series, names, snap.get("iteration", 0))
         self.ratios.set_view(view)
         self.compare.set_history(self.series, runs, snap.get("iteration", 0))
-        self.compare.set_steps(view.get("steps"))
+        self.compare.set_steps(view["steps"])
         self._last = snap
         self._render_lazy(snap)
 
@@ -611,12 +611,6 @@ def fake_snapshot(iteration: int = 50, n_blocks: int = 9, mode: str = "plain", f
                      "hyperparams": {"lr": 1e-3}}}
 
 
-if __name__ == "__main__":  # run alone with fake data: python -m widgets.resnet_view
-    from .common import configure_pyqtgraph
-    app = QtWidgets.QApplication([])
-    configure_pyqtgraph()
-    w = ResNetView()
-    w.resize(900, 850)
-    w.set_snapshot(fake_snapshot())
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.resnet_view [--screenshot PATH]
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(ResNetView, fake_snapshot(), (900, 850))

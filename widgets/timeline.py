@@ -237,19 +237,21 @@ class Timeline(QtWidgets.QWidget):
             self.progress.setFormat(f"→ {progress.get('target', '')}: %p%")
 
 
-if __name__ == "__main__":
-    app = QtWidgets.QApplication([])
-    w = Timeline()
-    w.resize(900, 90)
-    w.set_position(650, 1200)
-    w.set_lines([{"id": 0, "parent": None, "fork": 0, "label": "lr 0.05", "furthest": 1200, "current": False},
-                 {"id": 1, "parent": 0, "fork": 400, "label": "lr 0.2 from iteration 400", "furthest": 900,
-                  "current": True}])
-    w.set_progress({"what": "going back to", "target": 812, "fraction": 0.4})
-    w.set_markers([{"iteration": 400, "kind": "branch", "text": "lr 0.2 from iteration 400"},
-                   {"iteration": 400, "kind": "setting", "text": "lr → 0.2"},
-                   {"iteration": 600, "kind": "note", "text": "the loss jumps here"}])
-    w.seek.connect(lambda it: print("seek", it))
-    w.switch_line.connect(lambda i: print("switch to branch", i))
-    w.show()
-    app.exec()
+if __name__ == "__main__":  # python -m widgets.timeline [--screenshot PATH]
+    from .demo import run_demo
+
+    def build() -> Timeline:
+        w = Timeline()
+        w.set_position(650, 1200)
+        w.set_lines([{"id": 0, "parent": None, "fork": 0, "label": "lr 0.05", "furthest": 1200, "current": False},
+                     {"id": 1, "parent": 0, "fork": 400, "label": "lr 0.2 from iteration 400", "furthest": 900,
+                      "current": True}])
+        w.set_progress({"what": "going back to", "target": 812, "fraction": 0.4})
+        w.set_markers([{"iteration": 400, "kind": "branch", "text": "lr 0.2 from iteration 400"},
+                       {"iteration": 400, "kind": "setting", "text": "lr → 0.2"},
+                       {"iteration": 600, "kind": "note", "text": "the loss jumps here"}])
+        w.seek.connect(lambda it: print("seek", it))
+        w.switch_line.connect(lambda i: print("switch to branch", i))
+        return w
+
+    run_demo(build, (900, 90))

@@ -23,40 +23,147 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, NotRequired, TypedDict
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import load_mnist, next_batch_indices
-from ..loading import read_model
+from ..loading import read_model, write_model
 from ..numpy_engine.losses import softmax
-from ..torch_engine.classifier import (configure_threads, layer_view, load_optimizer_state, optimizer_state,
-                                       staged_phase_data)
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from .classifier import classification_report
+from .classifier import (ClassificationReport, ClassifierBackward, ClassifierForward, ClassifierLoss,
+                         ClassifierUpdate, Nothing, classification_report)
+from .classifier_torch import configure_threads, layer_view, load_optimizer_state, optimizer_state, staged_phase_data
 from .cnn import parse_channels, shift_images, weight_view_of
 
 NETS = ("bn", "gnws")
 TITLES = {"bn": "BN", "gnws": "GN+WS"}
 MAX_CURVE_POINTS = 600
-DEFAULT_CHANNELS = (8, 16)
 
 
-def _number(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
-    try:
-        value = float(config.get(key, default))
-    except (TypeError, ValueError):
-        raise StepwiseError(f"{what} must be a number.") from None
-    if not (np.isfinite(value) and lo <= value <= hi):
-        raise StepwiseError(f"{what} must be between {lo:g} and {hi:g}.")
-    return value
+# ---------------------------------------------------------------------- what the view is handed
+class BNHistoryLayer(TypedDict):
+    name: str
+    mean: np.ndarray                    # (T, C): running mean per recorded iteration
+    var: np.ndarray                     # (T, C): running variance
+
+
+class BNHistory(TypedDict, total=False):
+    """Empty before the first iteration."""
+    iterations: np.ndarray              # (T,)
+    layers: list[BNHistoryLayer]
+
+
+class Batch1View(TypedDict):
+    hyperparams: dict[str, float]
+    router: Literal[False]              # the two nets side by side (True: RouterView)
+    nets: dict[str, str]                # "bn", "gnws" -> title
+    n_blocks_per_net: int
+    bn_history: BNHistory
+    batch_size: int
+    last_eval: dict[str, float]         # held-out accuracy and loss of each net (empty before the first)
+    selected_net: NotRequired[str]      # the net of the selected block
+    reports: NotRequired[dict[str, ClassificationReport]]
+    report: NotRequired[ClassificationReport]   # the GN+WS net's
+
+
+class RoutingNet(TypedDict):
+    """One net's router on the last image (None before the first)."""
+    probs: np.ndarray | None            # (experts,): the router's softmax
+    chosen: int | None
+    prediction: int | None
+    grad_norms: list[float | None]      # ‖∇θ‖ per part (stem, router, experts); None where none arrived
+    share: np.ndarray                   # (experts,): the share of images routed to each so far
+    router_loss: float | None
+
+
+class Routing(TypedDict):
+    label: int | None                   # the last training image's
+    image: NotRequired[np.ndarray]      # (28, 28)
+    bn: RoutingNet
+    gnws: RoutingNet
+
+
+class RecentRouting(TypedDict):
+    n: int                              # the last n training images
+    bn: np.ndarray                      # (experts, 10): how many of each digit each expert took
+    gnws: np.ndarray
+    last: np.ndarray                    # (≤ 40, 4): iteration, label, bn's expert, gnws's expert
+
+
+class RouterView(TypedDict):
+    """The routing net (option router): three experts per net, a router picks one per image."""
+    hyperparams: dict[str, float]
+    router: Literal[True]
+    nets: dict[str, str]
+    n_experts: int
+    parts: int
+    groups_routed: list[str]
+    batch_size: int
+    routing: Routing
+    recent: RecentRouting
+    last_eval: dict[str, Any]
+    selected_net: NotRequired[str]
+
+
+class BNStats(TypedDict):
+    running_mean: np.ndarray            # (C,)
+    running_var: np.ndarray
+    batch_mean: NotRequired[np.ndarray]  # forward: this batch's statistics (what BN divides by in training)
+    batch_var: NotRequired[np.ndarray]
+
+
+class Batch1Forward(ClassifierForward):
+    net: str
+    bn: NotRequired[BNStats]
+    router_probs: NotRequired[np.ndarray]
+    chosen: NotRequired[int]
+
+
+class Batch1Loss(ClassifierLoss):
+    net: str
+    bn: NotRequired[BNStats]
+    chosen: NotRequired[int]
+
+
+class Batch1Backward(ClassifierBackward):
+    net: str
+    bn: NotRequired[BNStats]
+    router_probs: NotRequired[np.ndarray]
+    chosen: NotRequired[int]
+
+
+class Batch1Update(ClassifierUpdate):
+    net: str
+    bn: NotRequired[BNStats]
+    router_probs: NotRequired[np.ndarray]
+    chosen: NotRequired[int]
+
+
+class SkippedExpert(TypedDict):
+    """An expert the router did not choose for this image: it computed nothing."""
+    net: str
+    skipped: bool
+    chosen: int
+    kernels: NotRequired[np.ndarray]
+    note: str
+
+
+class Batch1PhaseData(TypedDict, total=False):
+    forward: Batch1Forward | SkippedExpert | Nothing
+    loss: Batch1Loss | SkippedExpert | Nothing
+    backward: Batch1Backward | SkippedExpert | Nothing
+    update: Batch1Update | SkippedExpert | Nothing
+
+
+VIEW_DATA = Batch1View | RouterView      # view_data() (tests/test_view_contracts.py)
+PHASE_DATA = Batch1PhaseData             # Session.block_phase_data(block)
 
 
 def bn_extra(kind: str, runner: StagedRunner, k: int) -> dict[str, Any]:
@@ -118,19 +225,17 @@ class Batch1Trainer(Trainer):
         """What the routing net (engines/labs/router.py) shares: the settings, the data, the data order."""
         if config.get("engine", "torch") != "torch":
             raise StepwiseError("The batch-size-1 lab runs on the torch engine only.")
-        configure_threads(config, default=1)
-        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
-        self.groups = int(_number(config, "groups", 4, 1, 64, "groups"))
+        opts = self.read_settings(config)   # declared in engines/options.py
+        configure_threads(opts, default=1)
+        self.channels = parse_channels(opts["channels"])
+        self.groups = opts["groups"]
         for c in self.channels:
             if c % min(self.groups, c):
                 raise StepwiseError(f"{c} channels do not split into {self.groups} GroupNorm groups; "
                                     "choose groups that divide both channel counts.")
-        self.batch_size = int(_number(config, "batch_size", 1, 1, 512, "The batch size"))
-        self.base_lr = _number(config, "lr", 0.05, 0.0, 10.0, "The learning rate")
-        self.decay = _number(config, "decay", 2000, 0, 1e9, "decay (iterations for the learning rate to halve)")
-        self.momentum = _number(config, "momentum", 0.0, 0.0, 0.999, "momentum")
-        self.shift = int(_number(config, "shift", 1, 0, 4, "shift"))  # ±1 px: +1 % held-out for GN+WS
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.batch_size, self.base_lr, self.decay = opts["batch_size"], opts["lr"], opts["decay"]
+        self.momentum, self.shift = opts["momentum"], opts["shift"]
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)                           # one data order for both nets
 
     # ------------------------------------------------------------------ structure
@@ -295,7 +400,8 @@ class Batch1Trainer(Trainer):
         return {"iterations": its, "layers": layers}
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
-        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "nets": dict(TITLES), "n_blocks_per_net": self.n,
+        out: dict[str, Any] = {"hyperparams": self.hyperparams(), "router": False, "nets": dict(TITLES),
+                               "n_blocks_per_net": self.n,
                                "bn_history": self.bn_history(), "batch_size": self.batch_size,
                                "last_eval": dict(self.last_eval)}
         if 0 <= selected_block < 2 * self.n:
@@ -329,9 +435,7 @@ class Batch1Trainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
-        self.base_lr = float(value)
+        self.base_lr = self.check_live(name, value)
 
     # ------------------------------------------------------------------ state
     def trained_nets(self) -> dict[str, Any]:
@@ -372,11 +476,9 @@ class Batch1Trainer(Trainer):
         self.bn_log = [row for row in self.bn_log if row[0] <= self.iteration]  # replay writes the rest again
 
     def save(self, path: str) -> None:
-        payload = {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
-                   "groups": self.groups, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in self.runners[net].net.state_dict().items()}
-                                  for net in NETS}}
-        atomic_write(path, lambda f: torch.save(payload, f), "the models")
+        write_model(path, {"format": "stepwise-torch-batch1-1", "lab": self.lab, "channels": list(self.channels),
+                           "groups": self.groups, "iteration": self.iteration},
+                    {net: self.runners[net].net.state_dict() for net in NETS}, "the models")
 
     def load(self, path: str) -> None:
         def check(meta: dict) -> None:
@@ -391,10 +493,3 @@ class Batch1Trainer(Trainer):
             prefix = f"{net}/"
             self.runners[net].net.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v))
                                                    for k, v in arrays.items() if k.startswith(prefix)})
-
-
-def make_trainer(config: dict) -> Trainer:
-    if config.get("router"):
-        from .router import RouterTrainer
-        return RouterTrainer(config)
-    return Batch1Trainer(config)

@@ -16,11 +16,12 @@ iterations (measured: 2 × 128 stays at 3.3 nats/char for 4,000 iterations at 0.
 """
 from __future__ import annotations
 
-import math
-
-from .. import StepwiseError
 from ..numpy_engine.rnn import RecurrentNet
-from .text_common import NumpyTextTrainer, float_option
+from ..options import settings
+from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
+
+VIEW_DATA = TextLabView                  # view_data(), as every text lab's (engines/labs/text_common.py)
+PHASE_DATA = TextPhaseData              # Session.block_phase_data(block)
 
 
 class CharRNNTrainer(NumpyTextTrainer):
@@ -29,20 +30,13 @@ class CharRNNTrainer(NumpyTextTrainer):
     cell_title = "RNN"
     net_class = RecurrentNet
     loss_reduction = "sum_time"        # min-char-rnn: the loss of a sequence is the sum over its characters
-    max_depth = 3
-    default_hidden = 128
-    default_depth = 2
-    default_seq_len = 25
-    default_batch = 1
-    default_lr = 0.01    # min-char-rnn's 0.1 suits one layer of 100; deeper or wider stacks stall at it (see above)
-    default_clip = 5.0
     clip_mode = "value"
     optimizer_name = "adagrad"
     eval_every = 1000
     keyframe_every = 50
 
     def __init__(self, config: dict):
-        self.lr_decay = float_option(config, "lr_decay", 1e-5, 0.0, 1.0, "learning-rate decay")
+        self.lr_decay = settings(config, self.lab, self.engine)["lr_decay"]
         super().__init__(config)
 
     def layer_label(self, l: int) -> str:
@@ -54,16 +48,7 @@ class CharRNNTrainer(NumpyTextTrainer):
 
     def set_hyperparam(self, name: str, value: float) -> None:
         if name == "lr_decay":
-            value = float(value)
-            if not math.isfinite(value) or value < 0:
-                raise StepwiseError("lr_decay must be zero or a positive number.")
-            self.lr_decay = value
+            self.lr_decay = self.check_live(name, value)
             self.apply_hyperparams()
             return
         super().set_hyperparam(name, value)
-
-
-def make_trainer(config: dict) -> CharRNNTrainer:
-    if config.get("engine", "numpy") != "numpy":
-        raise StepwiseError("The char-RNN lab runs on the NumPy engine only.")
-    return CharRNNTrainer(config)

@@ -7,15 +7,12 @@ first example of the current batch.
 """
 from __future__ import annotations
 
-import json
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
-from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..loading import check_blocks, read_model
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.layers import Layer, preserved_caches
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
@@ -26,6 +23,88 @@ from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter,
 
 HIST_BINS = 40
 MAX_TILES = 64  # weight tiles / feature maps sent to a view at most
+
+
+# ---------------------------------------------------------------------- what the views are handed
+# view_data and the per-block phase data of the classifier labs (MLP, CNN, and the batch-1 lab's
+# nets), declared once; tests/test_view_contracts.py checks real trainers of both engines against it.
+class Histogram(TypedDict):
+    counts: np.ndarray          # (bins,)
+    edges: np.ndarray           # (bins + 1,)
+
+
+class LayerArray(TypedDict, total=False):
+    """One example's array: maps (C, H, W) for a convolution's output, else a vector (n,)."""
+    maps: np.ndarray
+    vector: np.ndarray
+
+
+class ClassificationReport(TypedDict):
+    precision: np.ndarray       # (10,)
+    recall: np.ndarray          # (10,)
+    f1: np.ndarray              # (10,)
+    support: np.ndarray         # (10,)
+    confusion: np.ndarray       # (10, 10): rows true, columns predicted
+    accuracy: float
+    macro_f1: float
+    iteration: NotRequired[int]
+
+
+class ClassifierView(TypedDict):
+    hyperparams: dict[str, float]
+    report: NotRequired[ClassificationReport]     # from the last evaluation at or before the cursor
+
+
+class Weights(TypedDict, total=False):
+    """A block's weights as the views show them (none for a parameter-free block)."""
+    weight_tiles: np.ndarray    # (units, 28, 28): the first Dense layer, one tile per unit
+    weight_matrix: np.ndarray   # (in, out), at most 128 × 128
+    kernels: np.ndarray         # (C_out, C_in, kh, kw), at most 64 × 64
+
+
+class ClassifierForward(Weights):
+    input_image: np.ndarray     # (28, 28): the first example of the batch
+    label: int
+    activation: LayerArray
+    activation_hist: Histogram
+
+
+class ClassifierLoss(TypedDict):
+    loss: float
+    probs: np.ndarray           # (10,): softmax of the first example
+    label: int
+
+
+class ClassifierBackward(TypedDict):
+    grad_output: LayerArray     # dL/d(output) of the first example
+    grad_hist: Histogram
+    grad_input: NotRequired[LayerArray]
+    param_grad_norms: NotRequired[list[float]]
+    grad_weight_tiles: NotRequired[np.ndarray]
+    grad_weight_matrix: NotRequired[np.ndarray]
+    grad_kernels: NotRequired[np.ndarray]
+
+
+class ClassifierUpdate(TypedDict):
+    update_norms: list[float]   # ‖Δθ‖ per parameter of the block
+    param_norms: list[float]
+    update_hist: Histogram
+    update_weight_tiles: NotRequired[np.ndarray]
+    update_weight_matrix: NotRequired[np.ndarray]
+    update_kernels: NotRequired[np.ndarray]
+
+
+class Nothing(TypedDict):
+    """A phase that has nothing to show for this block (no parameters, or the gradient stopped before it)."""
+
+
+class ClassifierPhaseData(TypedDict, total=False):
+    """Session.block_phase_data(block): each phase kind reached in this iteration. Restored from a
+    keyframe (no batch computed yet) the forward phase carries the weights only."""
+    forward: ClassifierForward | Weights
+    loss: ClassifierLoss
+    backward: ClassifierBackward | Nothing
+    update: ClassifierUpdate | Nothing
 
 
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
@@ -69,6 +148,14 @@ class ClassifierCommands:
     """What both engines' MNIST classifiers give the views alike: the live hyperparameters and the
     held-out report, the loss landscape (a task), classifying a drawn digit, and a strip of
     held-out examples with predictions."""
+
+    default_lr = 0.05   # SGD / momentum when lr is empty (each lab may tune its own)
+
+    def starting_lr(self, opts: dict) -> float:
+        """The declared lr; empty: the lab's tuned rate for SGD / momentum, else a rate that suits the optimizer."""
+        if opts["lr"] is not None:
+            return opts["lr"]
+        return self.default_lr if opts["optimizer"] in ("sgd", "momentum") else TYPICAL_LR[opts["optimizer"]]
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams()}
@@ -123,23 +210,18 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.batch_size = int(config.get("batch_size", 64))
-        if self.batch_size < 1:
-            raise StepwiseError("The batch size must be a positive whole number.")
+        opts = self.options
+        self.batch_size = opts["batch_size"]
         self.dtype = np.float64 if config.get("dtype") == "float64" else np.float32
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)          # data order and dropout
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
-        opt_name = config.get("optimizer", "momentum")
-        if opt_name not in OPTIMIZERS:
-            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(OPTIMIZERS)}.")
-        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
-        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        kwargs = {"lr": float(config.get("lr", default_lr))}
+        opt_name = opts["optimizer"]
+        kwargs = {"lr": self.starting_lr(opts)}
         if opt_name in ("momentum", "nesterov"):
-            kwargs["momentum"] = float(config.get("momentum", 0.9))
+            kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
@@ -149,8 +231,6 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self._x = self._y = None
         self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
         self.trajectory.maybe_record(0, self.model.params)
-
-    default_lr = 0.05
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         raise NotImplementedError
@@ -333,9 +413,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
-        setattr(self.optimizer, name, float(value))
+        setattr(self.optimizer, name, self.check_live(name, value))
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
@@ -363,10 +441,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.blocks()]}
 
     def save(self, path: str) -> None:
-        arrays = self.model.state_arrays()
-        meta = json.dumps({"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
-                           "digits": list(self.digits)})
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, {"format": "stepwise-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.model.state_arrays())
 
     def load(self, path: str) -> None:
         mine = self.architecture()

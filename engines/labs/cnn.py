@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
@@ -38,15 +38,74 @@ from ..numpy_engine.conv import Conv2d, FlattenDense, MaxPool2d
 from ..numpy_engine.layers import Layer
 from ..numpy_engine.losses import SoftmaxCrossEntropy, softmax
 from ..numpy_engine.model import Model
-from ..numpy_engine.ops import ACTIVATIONS
 from ..trainer import PhaseSpec
-from .classifier import MAX_TILES, NumpyClassifierTrainer, backward_plan
+from .classifier import (MAX_TILES, ClassifierPhaseData, ClassifierView, LayerArray, NumpyClassifierTrainer,
+                         backward_plan)
 
-DEFAULT_CHANNELS = (12, 24)  # 8, 16 plateaus near 98 % held-out; 12, 24 reaches 98.2–98.6 % (seeds 0–3)
-DEFAULT_SHIFT = 2
-DEFAULT_DECAY = 1000.0  # iterations for the learning rate to halve
 BLOCK_NAMES = ("conv1", "pool1", "conv2", "pool2", "output")
 FREEZABLE = ("conv1", "conv2", "output")   # the blocks with parameters
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class CNNTransfer(TypedDict):
+    frozen: list[str]                   # blocks that take no gradient and no update
+    gradient_stops_at: int | None       # the lowest block backward still reaches (None: all of them)
+    freezable: list[str]
+    digits: list[int]                   # the classes trained and held out
+    init: str | None                    # the saved model this run started from
+    init_report: dict[str, Any] | None  # loaded / new parameters and the saved model's digits
+
+
+class CNNInputs(TypedDict):
+    """The training split's pixel statistics, before and after standardization x̂ = (x − μ)/σ."""
+    normalize: bool
+    augment: list[str]
+    shift: int
+    mean: float
+    std: float
+    raw_counts: np.ndarray              # (bins,)
+    raw_edges: np.ndarray               # (bins + 1,)
+    normalized_counts: np.ndarray
+    normalized_edges: np.ndarray
+    normalized_mean: float
+    normalized_std: float
+    n_pixels: int
+
+
+class CNNInspected(TypedDict):
+    """The inspected example through the current weights: every block's output and dL/d(output)."""
+    loss: float
+    probs: np.ndarray                   # (10,)
+    prediction: int
+    target: int                         # its label, or (a drawing) the prediction
+    activations: list[LayerArray]       # one per block
+    grads: list[LayerArray]
+    input_grad: np.ndarray              # (28, 28): dL/dx
+    image: np.ndarray                   # (28, 28)
+    label: int | None
+    source: str
+    iteration: int
+
+
+class CNNSpeed(TypedDict):
+    numpy_it_per_s: float
+    torch_it_per_s: float
+    numpy_over_torch: float
+    batch_size: int
+
+
+class CNNView(ClassifierView):
+    channels: list[int]
+    engine: str
+    kernels: NotRequired[np.ndarray]    # (C_out, C_in, 3, 3) of the selected block, if a convolution
+    inspected: NotRequired[CNNInspected]
+    speed: NotRequired[CNNSpeed]
+    transfer: CNNTransfer
+    inputs: CNNInputs
+
+
+VIEW_DATA = CNNView                      # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = ClassifierPhaseData         # Session.block_phase_data(block)
 FREEZE_PREFIX = "freeze:"  # live hyperparameter "freeze:conv1" = 1.0 (frozen) or 0.0
 
 
@@ -207,27 +266,14 @@ class CNNLab:
     eval_every = 100
 
     def _read_config(self, config: dict) -> None:
-        self.channels = parse_channels(config.get("channels", DEFAULT_CHANNELS))
-        try:
-            self.shift = int(config.get("shift", DEFAULT_SHIFT))
-        except (TypeError, ValueError):
-            raise StepwiseError("shift must be a whole number of pixels (0 to 4).") from None
-        if not 0 <= self.shift <= 4:
-            raise StepwiseError("shift must be between 0 and 4 pixels.")
-        try:
-            self.decay = float(config.get("decay", DEFAULT_DECAY))
-        except (TypeError, ValueError):
-            raise StepwiseError("decay must be a number of iterations (0: a constant learning rate).") from None
-        if not (np.isfinite(self.decay) and self.decay >= 0):
-            raise StepwiseError("decay must be a number of iterations, 0 or more (0: a constant learning rate).")
-        self.activation = config.get("activation") or "relu"
-        if self.activation not in ACTIVATIONS or self.activation == "linear":
-            raise StepwiseError(f"Unknown activation {self.activation!r}; choose relu, tanh or sigmoid.")
-        self.digits = parse_digits(config.get("digits"))
-        self.augment = parse_augment(config.get("augment"))
-        self.normalize = bool(config.get("normalize", False))
-        self.frozen = parse_freeze(config.get("freeze"))
-        self.init_path = config.get("init") or None
+        opts = self.read_settings(config)   # declared in engines/options.py
+        self.channels = parse_channels(opts["channels"])
+        self.shift, self.decay, self.activation = opts["shift"], opts["decay"], opts["activation"]
+        self.digits = parse_digits(opts["digits"])
+        self.augment = parse_augment(opts["augment"])
+        self.normalize = opts["normalize"]
+        self.frozen = parse_freeze(opts["freeze"])
+        self.init_path = opts["init"] or None
         self.init_report: dict[str, list[str]] | None = None
         self.input_mean, self.input_std = 0.0, 1.0
         self._input_stats: dict[str, Any] | None = None
@@ -314,8 +360,9 @@ class CNNLab:
                 "augment": list(self.augment), "source": source, "iteration": self.iteration}
 
     # ---- the learning-rate schedule: lr_t = lr / (1 + t / decay); "lr" is the rate at t = 0
-    def current_lr(self) -> float:
-        return self.base_lr / (1.0 + self.iteration / self.decay) if self.decay > 0 else self.base_lr
+    def current_lr(self, iteration: int | None = None) -> float:
+        t = self.iteration if iteration is None else iteration
+        return self.base_lr / (1.0 + t / self.decay) if self.decay > 0 else self.base_lr
 
     def run_iteration(self, detail: bool = True):
         self.set_optimizer_lr(self.current_lr())
@@ -350,12 +397,15 @@ class CNNLab:
         state = super().get_state()
         state["hyper"] = {k: v for k, v in state["hyper"].items() if not k.startswith(FREEZE_PREFIX)}
         state["frozen"] = sorted(self.frozen)
+        state["optimizer_lr"] = self.optimizer_lr()   # the scheduled rate; state["hyper"]["lr"] is the base one
         return state
 
     def set_state(self, state: dict) -> None:
-        super().set_state(state)
+        super().set_state(state)   # writes hyper["lr"] (the base rate) into the optimizer ...
         self.frozen = frozenset(state.get("frozen", ()))
         self.base_lr = float(state["hyper"]["lr"])
+        # ... so put back the rate it ran at (older states: the schedule's rate of the last iteration)
+        self.set_optimizer_lr(float(state.get("optimizer_lr", self.current_lr(max(self.iteration - 1, 0)))))
         self._batch_images = self._batch_labels = None  # replay brings back the batch of that iteration
         self._inspected_cache = None
 
@@ -511,6 +561,9 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
     def set_optimizer_lr(self, lr: float) -> None:
         self.optimizer.lr = lr
 
+    def optimizer_lr(self) -> float:
+        return float(self.optimizer.lr)
+
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         return numpy_cnn_layers(self.channels, rng, self.dtype, self.activation)
 
@@ -558,86 +611,3 @@ class NumpyCNNTrainer(CNNLab, NumpyClassifierTrainer):
                 "activations": [self.layer_view(layer.output[0]) for layer in model.layers],
                 "grads": [self.layer_view(layer.output_grad[0]) for layer in model.layers],
                 "input_grad": np.asarray(model.layers[0].input_grad[0, 0], dtype=np.float32).copy()}
-
-
-def _torch_cnn_class():
-    from ..torch_engine.classifier import TorchClassifierTrainer
-    from ..torch_engine.models import cnn_blocks, main_weight, to_numpy_layout
-
-    class TorchCNNTrainer(CNNLab, TorchClassifierTrainer):
-        input_shape = (1, 28, 28)
-
-        def __init__(self, config: dict):
-            self._read_config(config)
-            super().__init__(config)
-            self.base_lr = float(self.optimizer.param_groups[0]["lr"])
-            self._finish_setup()
-
-        def set_optimizer_lr(self, lr: float) -> None:
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr
-
-        def build_blocks(self, rng: np.random.Generator):
-            return cnn_blocks(self.channels, rng, activation=self.activation)
-
-        def block_param_arrays(self, block: int) -> list[np.ndarray]:
-            return [to_numpy_layout(p).copy() for p in self.runner.block_params(block)]
-
-        def set_block_params(self, block: int, arrays: list[np.ndarray]) -> None:
-            import torch
-            with torch.no_grad():
-                for p, a in zip(self.runner.block_params(block), arrays):
-                    p.copy_(torch.from_numpy(np.ascontiguousarray(a.T if a.ndim == 2 else a)))
-
-        def next_batch(self) -> tuple[np.ndarray, np.ndarray]:
-            return self.augmented_batch()
-
-        def weight_view(self, k: int, weights: np.ndarray | None = None) -> dict[str, Any]:
-            w = main_weight(self.runner.blocks[k].module)
-            if w is None:
-                return {}
-            return weight_view_of(to_numpy_layout(w) if weights is None else weights)
-
-        twin_model_class = CNNModel
-
-        def numpy_twin_layers(self) -> list:
-            return numpy_cnn_layers(self.channels, np.random.default_rng(0), activation=self.activation)
-
-        def block_weights(self, block: int) -> np.ndarray | None:
-            if not 0 <= block < len(self.runner):
-                return None
-            w = main_weight(self.runner.blocks[block].module)
-            return None if w is None else to_numpy_layout(w)
-
-        def forward_backward_one(self, image: np.ndarray, target: int | None) -> dict[str, Any]:
-            """One example in evaluation mode; torch.autograd.grad leaves the parameters' .grad alone."""
-            import torch
-            import torch.nn.functional as F
-            x = self.prepare(image.reshape(1, 28, 28)).requires_grad_(True)
-            net = self.runner.net
-            was = net.training
-            net.eval()
-            try:
-                with torch.enable_grad():
-                    outs, h = [], x
-                    for b in self.runner.blocks:
-                        h = b.module(h)
-                        outs.append(h)
-                    probs = softmax(outs[-1].detach().to(torch.float64).numpy())[0]
-                    target = int(probs.argmax()) if target is None else int(target)
-                    loss = F.cross_entropy(outs[-1], torch.tensor([target]))
-                    grads = torch.autograd.grad(loss, [x, *outs])  # dL/dx and dL/d(each block's output)
-            finally:
-                net.train(was)
-            return {"loss": float(loss.detach()), "probs": probs, "prediction": int(probs.argmax()), "target": target,
-                    "activations": [self.layer_view(o[0]) for o in outs],
-                    "grads": [self.layer_view(g[0]) for g in grads[1:]],
-                    "input_grad": grads[0][0, 0].detach().to(torch.float32).numpy().copy()}
-
-    return TorchCNNTrainer
-
-
-def make_trainer(config: dict):
-    if config.get("engine") == "torch":
-        return _torch_cnn_class()(config)
-    return NumpyCNNTrainer(config)

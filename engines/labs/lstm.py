@@ -19,29 +19,19 @@ Adam. The view shows the gates of every layer over the current sequence, and gen
 """
 from __future__ import annotations
 
-import json
-import math
-
-import numpy as np
-
-from .. import StepwiseError
-from ..atomic import atomic_write
 from ..numpy_engine.gru import NumpyGRU
 from ..numpy_engine.lstm import NumpyLSTM
-from .text_common import NumpyTextTrainer, TextTrainer
+from ..options import settings
+from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
+
+VIEW_DATA = TextLabView                  # view_data(), both engines and both cells (engines/labs/text_common.py)
+PHASE_DATA = TextPhaseData              # Session.block_phase_data(block)
 
 
 class LSTMSettings:
     lab = "lstm"
     cell = "lstm"
     cell_title = "LSTM"
-    max_depth = 4
-    default_hidden = 256
-    default_depth = 2
-    default_seq_len = 50
-    default_batch = 32
-    default_lr = 2e-3
-    default_clip = 5.0
     clip_mode = "norm"
     optimizer_name = "adam"
     eval_every = 100
@@ -62,95 +52,12 @@ class NumpyGRUTrainer(GRUSettings, NumpyLSTMTrainer):
     net_class = NumpyGRU
 
 
-class TorchLSTMTrainer(LSTMSettings, TextTrainer):
-    engine = "torch"
-
-    def build_model(self):
-        import torch
-
-        from ..torch_engine.gru import StagedGRU
-        from ..torch_engine.lstm import StagedLSTM, TorchAdam
-        self.torch = torch
-        torch.set_num_threads(int(self.config.get("threads", 1)))   # one thread: the other core stays with the UI
-        dtype = torch.float64 if self.config.get("dtype") == "float64" else torch.float32
-        gen = torch.Generator().manual_seed(self.seed)            # weights; no global seeding
-        staged = StagedGRU if self.cell == "gru" else StagedLSTM
-        model = staged(self.data.vocab_size, self.hidden, self.depth, gen, dtype)
-        self._adam = TorchAdam
-        self.optimizer = TorchAdam(model.parameters(), lr=self.lr)
-        return model
-
-    def apply_hyperparams(self) -> None:
-        self.optimizer.lr = self.lr
-
-    def current_lr(self) -> float:
-        return float(self.optimizer.lr)
-
-    def apply_update(self) -> dict:
-        torch = self.torch
-        params = self.model.parameters()
-        with torch.no_grad():
-            sq = sum(float(torch.sum(p.grad.double() ** 2)) for p in params)
-            norm = math.sqrt(sq)
-            fired = norm > self.clip
-            if fired:                                   # as clip_grad_norm_: g ← g · max_norm / (‖g‖ + 1e−6)
-                for p in params:
-                    p.grad.mul_(self.clip / (norm + 1e-6))
-        self.optimizer.step()
-        return {"grad_norm": norm, "clipped": bool(fired), "clipped_fraction": 1.0 if fired else 0.0}
-
-    def last_output_grad_norm(self) -> float:
-        g = self.model.top.grad
-        return float("nan") if g is None else float(g.norm())
-
-    def block_update_norms(self, block: int) -> dict:
-        names = self.block_param_names(block)
-        params = dict(self.model.model.named_parameters())
-        index = {k: i for i, k in enumerate(params)}
-        upd = math.sqrt(sum(float(self.optimizer.updates[index[k]].double().pow(2).sum()) for k in names))
-        par = math.sqrt(sum(float(params[k].detach().double().pow(2).sum()) for k in names))
-        grad = math.sqrt(sum(float(params[k].grad.double().pow(2).sum()) for k in names if params[k].grad is not None))
-        return {"update_norm": upd, "param_norm": par, "block_grad_norm": grad, "names": names}
-
-    def model_state(self) -> dict:
-        m = self.model
-        carry = None if m.carry is None else [{k: x.clone() for k, x in zip(m.state_names, st)} for st in m.carry]
-        return {"params": [p.detach().clone() for p in m.parameters()], "optimizer": self.optimizer.state_dict(),
-                "carry": carry}
-
-    def set_model_state(self, state: dict) -> None:
-        torch = self.torch
-        m = self.model
-        with torch.no_grad():
-            for p, saved in zip(m.parameters(), state["params"]):
-                p.copy_(torch.as_tensor(saved))
-        self.optimizer.load_state_dict(state["optimizer"])
-        m.carry = None if state["carry"] is None else \
-            [tuple(torch.as_tensor(c[k]).clone() for k in m.state_names) for c in state["carry"]]
-
-    def save(self, path: str) -> None:
-        torch = self.torch
-        payload = {"meta": self.meta_json(), "state_dict": self.model.model.state_dict()}
-        atomic_write(path, lambda f: torch.save(payload, f), "the model")
-
-    def after_load(self) -> None:
-        self.optimizer = self._adam(self.model.parameters(), lr=self.lr)
 
 
-class TorchGRUTrainer(GRUSettings, TorchLSTMTrainer):
-    pass
+def parse_cell(config: dict) -> str:
+    """The recurrent cell, "lstm" (the default) or "gru" (declared in engines/options.py)."""
+    return settings(config, "lstm")["cell"]
 
 
-CELLS = ("lstm", "gru")
-
-
-def make_trainer(config: dict):
-    engine = config.get("engine", "torch")
-    cell = str(config.get("cell") or "lstm").strip().lower()
-    if cell not in CELLS:
-        raise StepwiseError(f"The LSTM lab's cell is lstm or gru, not {config.get('cell')!r}.")
-    if engine == "torch":
-        return TorchGRUTrainer(config) if cell == "gru" else TorchLSTMTrainer(config)
-    if engine == "numpy":
-        return NumpyGRUTrainer(config) if cell == "gru" else NumpyLSTMTrainer(config)
-    raise StepwiseError(f"The LSTM lab runs on the torch or numpy engine, not {engine!r}.")
+def make_trainer(config: dict) -> NumpyLSTMTrainer:
+    return NumpyGRUTrainer(config) if parse_cell(config) == "gru" else NumpyLSTMTrainer(config)

@@ -5,10 +5,15 @@ import numpy as np
 
 from .. import StepwiseError
 from ..numpy_engine.layers import Dense, DropoutLayer, Layer
-from ..numpy_engine.ops import ACTIVATIONS
-from .classifier import NumpyClassifierTrainer
+from .classifier import ClassifierPhaseData, ClassifierView, NumpyClassifierTrainer
 
-DEFAULT_HIDDEN = (256, 128, 64)
+
+class MLPView(ClassifierView):
+    """The MLP's view_data: the classifier's (live hyperparameters, the held-out report)."""
+
+
+VIEW_DATA = MLPView                      # view_data(), both engines (tests/test_view_contracts.py)
+PHASE_DATA = ClassifierPhaseData         # Session.block_phase_data(block)
 
 
 def parse_hidden(value) -> tuple[int, ...]:
@@ -33,19 +38,21 @@ def parse_hidden(value) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-class MLPTrainer(NumpyClassifierTrainer):
+class MLPLab:
+    """What the MLP lab adds to either engine's classifier trainer (a mixin; the trainer comes second):
+    its settings, read once from their declarations."""
+
     lab = "mlp"
     default_lr = 0.05
 
     def __init__(self, config: dict):
-        self.hidden = parse_hidden(config.get("hidden", DEFAULT_HIDDEN))
-        self.activation = config.get("activation", "relu")
-        if self.activation not in ACTIVATIONS or self.activation == "linear":
-            raise StepwiseError(f"Unknown activation {self.activation!r}; choose relu, tanh or sigmoid.")
-        self.dropout = float(config.get("dropout", 0.3))
-        if not 0.0 <= self.dropout < 1.0:
-            raise StepwiseError("Dropout must be at least 0 and below 1.")
+        opts = self.read_settings(config)
+        self.hidden = parse_hidden(opts["hidden"])
+        self.activation, self.dropout = opts["activation"], opts["dropout"]
         super().__init__(config)
+
+
+class MLPTrainer(MLPLab, NumpyClassifierTrainer):
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         layers: list[Layer] = [DropoutLayer("dropout", self.dropout, self.rng)] if self.dropout > 0 else []
@@ -55,9 +62,3 @@ class MLPTrainer(NumpyClassifierTrainer):
         layers.append(Dense("output", sizes[-1], 10, "linear", rng, self.dtype))
         return layers
 
-
-def make_trainer(config: dict):
-    if config.get("engine") == "torch":
-        from ..torch_engine.mlp import TorchMLPTrainer
-        return TorchMLPTrainer(config)
-    return MLPTrainer(config)

@@ -18,7 +18,7 @@ The "blocks" of the diagram are the optimizers.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal, NotRequired, TypedDict
 
 import numpy as np
 
@@ -26,17 +26,84 @@ from .. import StepwiseError
 from ..data import next_batch_indices
 from ..landscape import flatten, plane_landscape, project, pca_directions
 from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR, Optimizer, make_optimizer
-from ..surfaces import SURFACES, Surface, make_surface
+from ..options import OPTIMIZER_HYPERPARAMS, live_spec, settings
+from ..surfaces import Surface, make_surface
 from ..trainer import (BACKWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 
 ALL = tuple(OPTIMIZERS)  # sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw
+OPTIMIZER_KEYS = ("lr", "momentum", *(o.key for o in OPTIMIZER_HYPERPARAMS))   # the live hyperparameters' names
 NETWORK_DEFAULT = ("sgd", "momentum", "adam", "adamax")
 MAX_VIEW_POINTS = 2000   # path points sent to the view per optimizer (downsampled beyond)
 CHUNK = 256              # path rows per frozen chunk
 GRID = 160               # contour grid resolution
-HYPER_RANGES = {"lr": (0.0, 100.0), "momentum": (0.0, 0.9999), "beta1": (0.0, 0.9999), "beta2": (0.0, 0.99999),
-                "rho": (0.0, 0.9999), "alpha": (0.0, 0.9999), "weight_decay": (0.0, 10.0)}
+
+
+# ---------------------------------------------------------------------- what the view is handed
+class SurfaceGrid(TypedDict):
+    """f on a GRID × GRID grid, z[i, j] = f(x[j], y[i]), and the surface's description; the same
+    arrays every time (the view redraws only when "key" changes)."""
+    x: np.ndarray                       # (GRID,)
+    y: np.ndarray                       # (GRID,)
+    z: np.ndarray                       # (GRID, GRID) float32
+    id: str
+    title: str
+    formula: str
+    bounds: tuple[float, float, float, float]   # x0, x1, y0, y1
+    start: tuple[float, float]
+    minima: tuple[tuple[float, float], ...]
+    f_min: float | None
+    log_scale: bool
+    key: str
+
+
+class UpdateParts(TypedDict):
+    """An optimizer's next update Δθ = −scale ⊙ direction (− ηλθ), from its current point."""
+    grad: np.ndarray                    # (2,): g = ∇f
+    direction: np.ndarray               # (2,): g, or its momentum / moment estimate
+    scale: np.ndarray                   # (2,): η, or η / (√v + ε) per axis
+    step: np.ndarray                    # (2,): Δθ
+    terms: dict[str, np.ndarray]        # its state: v, G, m, m̂, v̂, … (2,) each
+
+
+class Nothing(TypedDict):
+    """No next update: the optimizer left the plot and stopped."""
+
+
+class SurfaceRaceView(TypedDict):
+    mode: Literal["surface"]
+    surface: SurfaceGrid
+    optimizers: list[str]               # ids, in racing order
+    titles: list[str]
+    rules: list[str]                    # each one's update rule, e.g. "θ ← θ − η·g"
+    direction_names: list[str]
+    iterations: np.ndarray              # (L,): the iterations kept (downsampled beyond MAX_VIEW_POINTS)
+    paths: np.ndarray                   # (n_opt, L, 2)
+    losses: np.ndarray                  # (n_opt, L): f after each kept iteration
+    current: np.ndarray                 # (n_opt, 2)
+    current_loss: np.ndarray            # (n_opt,)
+    stopped: list[int]                  # the iteration each left the plot at (−1: still racing)
+    next_updates: list[UpdateParts | Nothing]
+    optimizer_hyperparams: dict[str, dict[str, float]]
+    start: np.ndarray                   # (2,)
+    iteration: int
+
+
+class NetworkRaceView(TypedDict):
+    mode: Literal["network"]
+    optimizers: list[str]
+    titles: list[str]
+    rules: list[str]
+    iterations: np.ndarray              # (L,)
+    losses: np.ndarray                  # (n_opt, L): each network's training loss
+    optimizer_hyperparams: dict[str, dict[str, float]]
+    iteration: int
+    recorded: int                       # points of each path recorded for the landscape
+    landscape: NotRequired[dict[str, Any]]   # the held-out loss around the paths, once computed
+
+
+VIEW_DATA = SurfaceRaceView | NetworkRaceView   # view_data() (tests/test_view_contracts.py)
+PHASE_DATA = None                        # its view reads no per-block phase data
 
 
 def parse_start(value) -> tuple[float, float]:
@@ -71,6 +138,11 @@ def parse_optimizers(value, default=ALL) -> tuple[str, ...]:
     return tuple(out)
 
 
+def pick_optimizers(opts: dict):
+    """The racing optimizers: ``optimizers`` ("all" or a list), or the one ``optimizer`` when only it is given."""
+    return opts["optimizer"] if opts["optimizers"] == "all" and opts["optimizer"] else opts["optimizers"]
+
+
 def _config_hyper(config: dict, name: str, defaults: dict[str, float], cls: type[Optimizer]) -> dict:
     """Hyperparameters of optimizer ``name``: defaults, then global config keys (lr, momentum,
     beta1, ...), then per-optimizer keys ("adam.lr")."""
@@ -78,19 +150,15 @@ def _config_hyper(config: dict, name: str, defaults: dict[str, float], cls: type
     if name in ("momentum", "nesterov"):
         hyper["momentum"] = 0.9
     for key in cls.hyperparams:
-        if config.get(key) is not None:
-            hyper[key] = float(config[key])
-        if config.get(f"{name}.{key}") is not None:
-            hyper[key] = float(config[f"{name}.{key}"])
+        for given in (key, f"{name}.{key}"):
+            if config.get(given) is not None:
+                hyper[key] = _check_value(given, config[given])
     return hyper
 
 
 def _check_value(name: str, value: float) -> float:
-    hp = name.split(".")[-1]
-    lo, hi = HYPER_RANGES.get(hp, (0.0, 1e6))
-    if not (np.isfinite(value) and lo <= value <= hi):
-        raise StepwiseError(f"{name} must be between {lo:g} and {hi:g}.")
-    return float(value)
+    """``name`` ("lr", "adam.beta1") against its declaration (engines/options.py)."""
+    return float(live_spec("optimizers", name).check(value))
 
 
 class _Trace:
@@ -177,7 +245,7 @@ class _RaceBase(Trainer):
 
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
-            if name in HYPER_RANGES:  # a bare name: every optimizer that has it
+            if name in OPTIMIZER_KEYS:  # a bare name: every optimizer that has it
                 targets = [f"{n}.{name}" for n, opt in zip(self.names, self.optimizers) if name in opt.hyperparams]
                 if targets:
                     for t in targets:
@@ -194,11 +262,9 @@ class SurfaceRace(_RaceBase):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        name = config.get("surface") or "rosenbrock"
-        condition = float(config.get("condition", 50.0) if config.get("condition") is not None else 50.0)
-        angle = float(config.get("angle", 0.0) or 0.0)
-        self.surface: Surface = make_surface(name, condition, angle)
-        start = config.get("start")
+        opts = self.read_settings(config)   # declared in engines/options.py
+        self.surface: Surface = make_surface(opts["surface"], opts["condition"], opts["angle"])
+        start = opts["start"]
         self.start = parse_start(start) if start not in (None, "") else tuple(self.surface.start)
         x0, x1, y0, y1 = self.surface.bounds
         span = max(x1 - x0, y1 - y0)
@@ -208,7 +274,7 @@ class SurfaceRace(_RaceBase):
         if not (self.limit[0] < self.start[0] < self.limit[1] and self.limit[2] < self.start[1] < self.limit[3]):
             raise StepwiseError(f"The start point {self.start} is far outside the {self.surface.title} surface "
                                 f"(x from {x0:g} to {x1:g}, y from {y0:g} to {y1:g}); choose a point inside.")
-        self.names = parse_optimizers(config.get("optimizers") or config.get("optimizer"))
+        self.names = parse_optimizers(pick_optimizers(opts))
         self.points = [np.array(self.start, dtype=np.float64) for _ in self.names]
         self.optimizers = []
         for n in self.names:
@@ -390,14 +456,13 @@ class NetworkRace(_RaceBase):
         from ..numpy_engine.losses import SoftmaxCrossEntropy
         from ..numpy_engine.model import Model
 
-        self.names = parse_optimizers(config.get("optimizers") or config.get("optimizer"), NETWORK_DEFAULT)
-        self.batch_size = int(config.get("batch_size", 64))
-        if not 1 <= self.batch_size <= 4096:
-            raise StepwiseError("The batch size must be a whole number from 1 to 4096.")
+        opts = self.read_settings(config)   # declared in engines/options.py
+        self.names = parse_optimizers(pick_optimizers(opts), NETWORK_DEFAULT)
+        self.batch_size = opts["batch_size"]
         self.record_every = int(config.get("record_every", 5))
         if self.record_every < 1:
             raise StepwiseError("record_every must be a positive whole number.")
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.rng = np.random.default_rng(self.seed)  # batch order, shared by every network
         self.models = []
         for _ in self.names:
@@ -590,9 +655,4 @@ class NetworkRace(_RaceBase):
 
 
 def make_trainer(config: dict) -> Trainer:
-    surface = config.get("surface") or "rosenbrock"
-    if surface == "network":
-        return NetworkRace(config)
-    if surface not in SURFACES:
-        raise StepwiseError(f"Unknown surface {surface!r}; choose one of: {', '.join(SURFACES)}, network.")
-    return SurfaceRace(config)
+    return NetworkRace(config) if settings(config, "optimizers")["surface"] == "network" else SurfaceRace(config)

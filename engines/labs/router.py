@@ -47,13 +47,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
-from ..torch_engine.classifier import staged_phase_data
+from ..loading import read_model, write_model
+from ..options import settings
 from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
 from .batch1 import Batch1Trainer, runner_weight_view
+from .classifier_torch import staged_phase_data
 
 NETS = ("bn", "gnws")                               # the experts' norm
 TITLES = {"bn": "BN experts", "gnws": "GN+WS experts"}
@@ -429,11 +429,9 @@ class RouterTrainer(Batch1Trainer):
                       "share": torch.from_numpy(self.nets[net].share)} for net in NETS}
 
     def save(self, path: str) -> None:
-        payload = {"format": ROUTER_FORMAT, "lab": self.lab, "channels": list(self.channels), "groups": self.groups,
-                   "experts": self.n_experts, "iteration": self.iteration,
-                   "state_dict": {net: {k: v.detach().clone() for k, v in arrays.items()}
-                                  for net, arrays in self.model_arrays().items()}}
-        atomic_write(path, lambda f: torch.save(payload, f), "the models")
+        write_model(path, {"format": ROUTER_FORMAT, "lab": self.lab, "channels": list(self.channels),
+                           "groups": self.groups, "experts": self.n_experts, "iteration": self.iteration},
+                    self.model_arrays(), "the models")
 
     def load(self, path: str) -> None:
         def check(meta: dict) -> None:
@@ -455,3 +453,8 @@ class RouterTrainer(Batch1Trainer):
                 m.load_state_dict({k[len(prefix):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
                                    if k.startswith(prefix)})
             routed.share = np.array(arrays[f"{net}/share"], dtype=np.float64)
+
+
+def make_trainer(config: dict) -> Batch1Trainer:
+    """The batch1 lab's trainer: the routed experts with ``router``, else the two networks side by side."""
+    return RouterTrainer(config) if settings(config, "batch1", "torch")["router"] else Batch1Trainer(config)

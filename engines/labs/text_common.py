@@ -19,18 +19,18 @@ step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
 """
 from __future__ import annotations
 
-import json
+import dataclasses
 import math
 import time
-from typing import Any, Iterator
+from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
 from .. import StepwiseError
-from ..atomic import atomic_write
-from ..loading import read_model
-from ..numpy_engine.rnn import (FlatAdagrad, FlatAdam, RecurrentNet, clip_elementwise, clip_global_norm,
-                                sample_from_logits)
+from ..loading import read_model, write_model
+from ..numpy_engine.optimizers import Adagrad, Adam
+from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm, sample_from_logits
+from ..options import OptionSpec, read_value, settings
 from ..text_data import TextData, load_text
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
 
@@ -39,31 +39,101 @@ MODEL_FORMAT = "stepwise-text-model-1"
 MAX_GENERATE = 100_000
 
 
-# ---------------------------------------------------------------------------- config parsing
-def int_option(config: dict, key: str, default: int, lo: int, hi: int, what: str) -> int:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        n = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a whole number; give one from {lo} to {hi}.") from None
-    if not lo <= n <= hi:
-        raise StepwiseError(f"The {what} {n} is out of range; give one from {lo} to {hi}.")
-    return n
+# ---------------------------------------------------------------------- what the views are handed
+# The text labs (char-RNN, LSTM, GRU; both engines) hand their view the same shapes, declared once
+# here; tests/test_view_contracts.py checks real trainers against them.
+class ParameterCounts(TypedDict):
+    layers: list[int]                   # this network's parameters per recurrent layer
+    total: int
+    rnn_layers: list[int]               # a vanilla RNN layer of the same size: N·d + N² + N
+    gru_layers: list[int]               # 3(N·d + N² + N) + N
+    lstm_layers: list[int]              # 4(N·d + N² + N)
 
 
-def float_option(config: dict, key: str, default: float, lo: float, hi: float, what: str) -> float:
-    value = config.get(key)
-    if value is None or value == "":
-        return default
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise StepwiseError(f"The {what} {value!r} is not a number; give one from {lo:g} to {hi:g}.") from None
-    if not (math.isfinite(x) and lo <= x <= hi):
-        raise StepwiseError(f"The {what} {x:g} is out of range; give one from {lo:g} to {hi:g}.")
-    return x
+class TextSample(TypedDict):
+    text: str
+    iteration: int
+
+
+class TextLabView(TypedDict):
+    hyperparams: dict[str, float]
+    cell: str                           # rnn, lstm or gru
+    vocab: str                          # the sorted characters
+    parameter_counts: ParameterCounts
+    source: str
+    depth: int
+    hidden: int
+    seq_len: int
+    batch_size: int
+    epoch: int
+    clip_mode: str                      # norm (‖g‖ rescaled to the threshold) or value (each entry clipped)
+    epoch_fraction: float
+    sample: NotRequired[TextSample]     # written every few seconds while it trains
+
+
+class TextPhaseBase(TypedDict):
+    chars: str                          # the first sequence of the batch, T characters
+    targets: str                        # the characters it should predict (shifted by one)
+    cell: str
+    layer: int
+    depth: int
+
+
+class TextForwardLayer(TextPhaseBase):
+    acts: dict[str, np.ndarray]         # gate / state name -> (T, H): i f g o c h, r z n h, or h
+
+
+class TextForwardOutput(TextPhaseBase):
+    probs: np.ndarray                   # (T, V): softmax over the next character
+    vocab: str
+
+
+class TextLoss(TextPhaseBase):
+    loss: float
+    nll: np.ndarray                     # (T,): −log p(target) of each character
+
+
+class TextBackwardLayer(TextPhaseBase):
+    step: int                           # time steps backpropagation through time has not reached yet
+    dh: np.ndarray                      # (T, H): dL/dh_t so far (0 where not reached)
+    dh_norm: np.ndarray                 # (T,): ‖dL/dh_t‖ over the batch (NaN where not reached)
+    dc: NotRequired[np.ndarray]         # LSTM: dL/dc_t
+    dc_norm: NotRequired[np.ndarray]
+
+
+class TextBackwardOutput(TextPhaseBase):
+    output_grad_norm: float
+
+
+class TextUpdate(TextPhaseBase):
+    grad_norm: float                    # ‖g‖ before clipping
+    clipped: bool
+    clipped_fraction: float
+    lr: float
+    update_norm: float
+    param_norm: float
+    block_grad_norm: float
+    names: list[str]                    # the block's parameters
+
+
+class TextPhaseData(TypedDict, total=False):
+    forward: TextForwardLayer | TextForwardOutput
+    loss: TextLoss
+    backward: TextBackwardLayer | TextBackwardOutput
+    update: TextUpdate
+
+
+# ---------------------------------------------------------------------------- request arguments
+# what the view's "generate" / "sample" requests may ask, declared as the settings are (engines/options.py)
+GENERATE_ARGS = {
+    "length": OptionSpec("length", "generation length", "int", 500, maximum=MAX_GENERATE, cli=False),
+    "temperature": OptionSpec("temperature", "temperature", "float", 1.0, maximum=100.0, cli=False),
+    "top_k": OptionSpec("top_k", "top-k", "int", 0, cli=False),   # maximum: the vocabulary's size
+    "chunk": OptionSpec("chunk", "chunk size", "int", 8, minimum=1, maximum=MAX_GENERATE, cli=False),
+}
+SAMPLE_LENGTH = OptionSpec("length", "sample length", "int", 240, minimum=1, maximum=MAX_GENERATE, cli=False)
+SAMPLE_EVERY = OptionSpec("sample_every", "sample interval (seconds)", "float", 3.0, minimum=0.1, maximum=3600.0,
+                          cli=False)
 
 
 def step_chunks(T: int, max_phases: int = MAX_STEP_PHASES) -> list[tuple[int, int]]:
@@ -78,13 +148,6 @@ class TextTrainer(Trainer):
 
     cell = "rnn"                 # "rnn", "lstm" or "gru"
     cell_title = "RNN"
-    max_depth = 3
-    default_hidden = 128
-    default_depth = 2
-    default_seq_len = 25
-    default_batch = 1
-    default_lr = 0.1
-    default_clip = 5.0
     clip_mode = "value"          # "value": each entry into [−clip, clip]; "norm": the global norm to clip
     optimizer_name = "adagrad"
     eval_every = 500
@@ -93,15 +156,12 @@ class TextTrainer(Trainer):
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.hidden = int_option(config, "hidden", self.default_hidden, 1, 2048, "hidden size")
-        self.depth = int_option(config, "depth", self.default_depth, 1, self.max_depth, "number of layers")
-        self.seq_len = int_option(config, "seq_len", self.default_seq_len, 2, 1000, "sequence length")
-        self.batch_size = int_option(config, "batch_size", self.default_batch, 1, 1024, "batch size")
-        self.lr = float_option(config, "lr", self.default_lr, 1e-7, 10.0, "learning rate")
-        self.clip = float_option(config, "clip", self.default_clip, 1e-6, 1e6, "gradient clip")
-        self.eval_chars = int_option(config, "eval_chars", 32_000, 100, 10**8, "number of held-out characters")
-        self.sample_every_s = float_option(config, "sample_every", 3.0, 0.1, 3600.0, "sample interval (seconds)")
-        self.data: TextData = load_text(config.get("text") or None, notify=config.get("notify"))
+        self.options = opts = settings(config, self.lab, self.engine)   # declared in engines/options.py
+        self.hidden, self.depth, self.seq_len = opts["hidden"], opts["depth"], opts["seq_len"]
+        self.batch_size, self.lr, self.clip = opts["batch_size"], opts["lr"], opts["clip"]
+        self.eval_chars = opts["eval_chars"]
+        self.sample_every_s = read_value(config, SAMPLE_EVERY)
+        self.data: TextData = load_text(opts["text"] or None, notify=config.get("notify"))
         n_stream = len(self.data.train) // self.batch_size
         if n_stream < self.seq_len + 1:
             raise StepwiseError(
@@ -361,10 +421,8 @@ class TextTrainer(Trainer):
     # ------------------------------------------------------------------ generation
     def _check_generate_args(self, args: dict) -> tuple[str, int, float, int, int]:
         prompt = str(args.get("prompt") or "")
-        length = int_option(args, "length", 500, 0, MAX_GENERATE, "generation length")
-        temperature = float_option(args, "temperature", 1.0, 0.0, 100.0, "temperature")
-        top_k = int_option(args, "top_k", 0, 0, self.data.vocab_size, "top-k")
-        chunk = int_option(args, "chunk", 8, 1, MAX_GENERATE, "chunk size")
+        length, temperature, chunk = (read_value(args, GENERATE_ARGS[k]) for k in ("length", "temperature", "chunk"))
+        top_k = read_value(args, dataclasses.replace(GENERATE_ARGS["top_k"], maximum=self.data.vocab_size))
         self.data.encode(prompt)            # characters outside the vocabulary: one clear sentence, now
         return prompt, length, temperature, top_k, chunk
 
@@ -455,7 +513,7 @@ class TextTrainer(Trainer):
             rng = self._generation_rng(args.get("seed"))
             return {"task": self._stream(prompt, length, temperature, top_k, chunk, rng, record=True)}
         if name == "sample":
-            length = int_option(args, "length", 240, 1, MAX_GENERATE, "sample length")
+            length = read_value(args, SAMPLE_LENGTH)
             return {"text": self.generate("", length, float(args.get("temperature", 0.8)), 0, args.get("seed")),
                     "iteration": self.iteration}
         if name == "vocab":
@@ -476,10 +534,7 @@ class TextTrainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        value = float(value)
-        if not math.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
-        setattr(self, name, value)
+        setattr(self, name, self.check_live(name, value))
         self.apply_hyperparams()
 
     def apply_hyperparams(self) -> None:
@@ -508,9 +563,8 @@ class TextTrainer(Trainer):
         return {"lab": self.lab, "cell": self.cell, "depth": self.depth, "hidden": self.hidden,
                 "chars": self.data.chars}
 
-    def meta_json(self) -> str:
-        return json.dumps({"format": MODEL_FORMAT, **self.architecture(), "engine": self.engine,
-                           "iteration": self.iteration})
+    def model_meta(self) -> dict:
+        return {"format": MODEL_FORMAT, **self.architecture(), "engine": self.engine, "iteration": self.iteration}
 
     def load(self, path: str) -> None:
         """A model saved by either engine (.npz or torch.save), checked by the one loader."""
@@ -560,9 +614,10 @@ class NumpyTextTrainer(TextTrainer):
         return net
 
     def make_optimizer(self, net):
+        """The NumPy engine's one Adagrad / Adam (numpy_engine/optimizers.py) on the flat parameter buffer."""
         if self.optimizer_name == "adagrad":
-            return FlatAdagrad(net.flat, lr=self.lr, lr_decay=getattr(self, "lr_decay", 0.0), eps=1e-8)
-        return FlatAdam(net.flat, lr=self.lr)
+            return Adagrad([net.flat.data], lr=self.lr, lr_decay=getattr(self, "lr_decay", 0.0), eps=1e-8)
+        return Adam([net.flat.data], lr=self.lr)
 
     def apply_hyperparams(self) -> None:
         self.optimizer.lr = self.lr
@@ -575,7 +630,7 @@ class NumpyTextTrainer(TextTrainer):
     def apply_update(self) -> dict:
         g = self.model.flat.grad
         info = clip_elementwise(g, self.clip) if self.clip_mode == "value" else clip_global_norm(g, self.clip)
-        self.optimizer.step()
+        self.optimizer.step([g])
         return info
 
     def last_output_grad_norm(self) -> float:
@@ -584,8 +639,9 @@ class NumpyTextTrainer(TextTrainer):
     def block_update_norms(self, block: int) -> dict:
         flat = self.model.flat
         names = self.block_param_names(block)
-        u = self.optimizer.update
-        upd = math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2)) for k in names))
+        u = self.optimizer.updates[0]   # Δθ of the last step (None before the first)
+        upd = 0.0 if u is None else math.sqrt(sum(float(np.sum(u[flat.slices[k]].astype(np.float64) ** 2))
+                                                  for k in names))
         par = math.sqrt(sum(float(np.sum(flat.p[k].astype(np.float64) ** 2)) for k in names))
         grad = math.sqrt(sum(float(np.sum(flat.g[k].astype(np.float64) ** 2)) for k in names))
         return {"update_norm": upd, "param_norm": par, "block_grad_norm": grad, "names": names}
@@ -602,8 +658,7 @@ class NumpyTextTrainer(TextTrainer):
         m.carry = None if state["carry"] is None else [{k: np.array(v) for k, v in c.items()} for c in state["carry"]]
 
     def save(self, path: str) -> None:
-        meta, arrays = self.meta_json(), self.model.param_arrays()
-        atomic_write(path, lambda f: np.savez(f, __meta__=np.array(meta), **arrays), "the model")
+        write_model(path, self.model_meta(), self.model.param_arrays())
 
     def after_load(self) -> None:
         self.optimizer = self.make_optimizer(self.model)   # a loaded model starts a fresh optimizer memory

@@ -14,8 +14,23 @@ def assert_same_shape(a: np.ndarray, b: np.ndarray, what: str) -> None:
     assert a.shape == b.shape, f"{what}: shape {a.shape} != {b.shape}"
 
 
+def shape_text(a: np.ndarray) -> str:
+    """(784, 256) float32 -> "784×256 float32"."""
+    return f"{'×'.join(map(str, a.shape)) or 'scalar'} {a.dtype}"
+
+
+def settings_text(obj, names: tuple[str, ...]) -> str:
+    """"kernel=2, stride=2" from the attributes that exist."""
+    return ", ".join(f"{n}={getattr(obj, n)!r}" for n in names if hasattr(obj, n))
+
+
 class Operation:
     """y = f(x). forward caches x and y; backward maps dL/dy to dL/dx."""
+
+    shown: tuple[str, ...] = ("p", "kernel", "stride", "padding", "groups", "eps")   # settings __repr__ shows
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({settings_text(self, self.shown)})"
 
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         self.input = x
@@ -46,6 +61,11 @@ class ParamOperation(Operation):
         self.param = param
         self.param_name = name
         self.param_grad = np.zeros_like(param)
+
+    def __repr__(self) -> str:
+        extra = settings_text(self, self.shown)
+        return (f"{type(self).__name__}({self.param_name} {shape_text(self.param)}"
+                f"{', ' + extra if extra else ''}{', frozen' if self.frozen else ''})")
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
         input_grad = super().backward(grad_output)

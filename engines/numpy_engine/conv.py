@@ -207,9 +207,10 @@ class MaxPool2dOp(Operation):
         train = self.training
         xc = batch_last(x)                                                    # (C, H, W, N)
         y = self.buf.get("out", (c, ho, wo, n), xc.dtype, train)
-        arg = self.buf.get("argmax", (c, ho, wo, n), np.uint8, train)         # offset o = i·k + j of the max
+        index = np.min_scalar_type(k * k - 1)      # uint8 up to 16×16 windows, uint16 beyond (no wrap-around)
+        arg = self.buf.get("argmax", (c, ho, wo, n), index, train)            # offset o = i·k + j of the max
         equal = self.buf.get("equal", (c, ho, wo, n), np.bool_, train)
-        step = self.buf.get("step", (c, ho, wo, n), np.uint8, train)
+        step = self.buf.get("step", (c, ho, wo, n), index, train)
         offsets = [window(xc, o // k, o % k, ho, wo, s) for o in range(k * k)]  # (C, Ho, Wo, N) views
         np.copyto(y, offsets[0])
         for v in offsets[1:]:

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from .base import Operation, ParamOperation
+from .base import Operation, ParamOperation, shape_text
 from .ops import ACTIVATIONS, BiasAdd, Dropout, WeightMultiply
 
 
@@ -44,6 +44,14 @@ class Layer:
 
     def describe(self) -> str:
         return self.name
+
+    def __repr__(self) -> str:
+        """Dense('dense1': Dense 784→256 + relu; W 784×256 float32, b 256 float32; 200,960 parameters)."""
+        params = ", ".join(f"{op.param_name} {shape_text(op.param)}" for op in self.param_ops())
+        n = sum(p.size for p in self.params())
+        out = f" → {tuple(self.output.shape)}" if getattr(self, "output", None) is not None else ""
+        return (f"{type(self).__name__}({self.name!r}: {self.describe()}; "
+                f"{params + f'; {n:,} parameters' if params else 'no parameters'}{out})")
 
 
 def init_weight(rng: np.random.Generator, fan_in: int, fan_out: int, activation: str, dtype) -> np.ndarray:

@@ -5,6 +5,9 @@ import numpy as np
 
 
 class Loss:
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
     def forward(self, prediction: np.ndarray, target: np.ndarray) -> float:
         self.prediction = prediction
         self.target = target

@@ -14,6 +14,12 @@ class Model:
         self.layers = layers
         self.loss = loss
 
+    def __repr__(self) -> str:
+        """Its layers, one a line with their parameters' shapes (and the last output's), as torch prints a Module."""
+        lines = [f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers)]
+        total = sum(p.size for p in self.params())
+        return f"{type(self).__name__}(\n" + "\n".join(lines) + f"\n  loss: {self.loss!r}\n) {total:,} parameters"
+
     def forward(self, x: np.ndarray, training: bool = True) -> np.ndarray:
         for layer in self.layers:
             x = layer.forward(x, training)

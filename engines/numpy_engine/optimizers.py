@@ -16,6 +16,8 @@ per-coordinate step size (η for SGD, η / √(running mean of g²) for the adap
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -36,11 +38,30 @@ class Optimizer:
         self.state: dict[str, list[np.ndarray]] = {}
         self.record = False  # keep the components of each update (small problems only)
         self.last_components: list[dict] = []
+        self.updates: list[np.ndarray | None] = [None] * len(self.params)  # Δθ of the last step (Adam, Adagrad)
+
+    def __repr__(self) -> str:
+        hyper = ", ".join(f"{k}={v:g}" for k, v in self.get_hyperparams().items())
+        shapes = ", ".join("×".join(map(str, p.shape)) for p in self.params[:6]) + (", ..." if len(self.params) > 6 else "")
+        n = len(self.params)
+        return f"{type(self).__name__}({hyper}; t={self.t}; {n} parameter array{'s' * (n != 1)}: {shapes})"
 
     def _buffers(self, name: str, fill: float = 0.0) -> list[np.ndarray]:
         if name not in self.state:
             self.state[name] = [np.full_like(p, fill) for p in self.params]
         return self.state[name]
+
+    def _update_buffer(self, i: int) -> np.ndarray:
+        """A persistent array like parameter i: the step is computed in it with ``out=`` (no fresh
+        temporaries: they cost page faults on large flat buffers), and it keeps Δθ for the views."""
+        u = self.updates[i]
+        if u is None or u.shape != self.params[i].shape or u.dtype != self.params[i].dtype:
+            u = self.updates[i] = np.empty_like(self.params[i])
+        return u
+
+    def current_lr(self) -> float:
+        """The learning rate the next step will use."""
+        return float(self.lr)
 
     def _decayed(self, p: np.ndarray, g: np.ndarray) -> np.ndarray:
         return g + self.weight_decay * p if self.weight_decay else g  # L2: g ← g + λθ
@@ -71,13 +92,14 @@ class Optimizer:
     def preview(self, grads: list[np.ndarray]) -> list[dict]:
         """The components of the update that step(grads) would make now, without making it."""
         saved, params, record, last = self.state_dict(), self.params, self.record, self.last_components
-        self.params = [p.copy() for p in params]
+        updates = self.updates
+        self.params, self.updates = [p.copy() for p in params], [None] * len(params)
         self.record = True
         try:
             self.step([np.array(g) for g in grads])
             return self.last_components
         finally:
-            self.params, self.record, self.last_components = params, record, last
+            self.params, self.record, self.last_components, self.updates = params, record, last, updates
             self.load_state_dict(saved)
 
     def get_hyperparams(self) -> dict[str, float]:
@@ -159,15 +181,28 @@ class Adagrad(Optimizer):
         self.lr_decay, self.eps = lr_decay, eps
         self.initial_accumulator_value = initial_accumulator_value
 
+    def current_lr(self) -> float:
+        return self.lr / (1.0 + self.t * self.lr_decay)   # η_t of the next step
+
     def _update(self, i, p, g):
         g = self._decayed(p, g)
         G = self._buffers("sum", self.initial_accumulator_value)[i]
-        G += g * g  # G ← G + g²  (every squared gradient so far)
-        clr = self.lr / (1 + (self.t - 1) * self.lr_decay)  # η_t = η / (1 + (t−1)·decay)
-        scale = clr / (np.sqrt(G) + self.eps)  # per-coordinate step size η_t / (√G + ε)
-        step = -scale * g
-        p += step  # θ ← θ − η_t g / (√G + ε)
-        self._record(i, g, g, scale, step, G=G)
+        u = self._update_buffer(i)
+        np.multiply(g, g, out=u)
+        G += u                                # G ← G + g²  (every squared gradient so far)
+        clr = self.lr / (1.0 + (self.t - 1) * self.lr_decay)  # η_t = η / (1 + (t−1)·decay)
+        np.sqrt(G, out=u)
+        u += self.eps                         # √G + ε
+        scale = clr / u if self.record else None   # per-coordinate step size η_t / (√G + ε)
+        np.divide(g, u, out=u)
+        u *= -clr                             # Δθ = −η_t · g / (√G + ε)
+        p += u                                # θ ← θ − η_t g / (√G + ε)
+        self._record(i, g, g, scale, u, G=G)
+
+    def load_state_dict(self, d: dict) -> None:
+        if "sum" in d:   # the text labs' earlier flat Adagrad: {t, lr, lr_decay, sum}
+            d = {"t": d["t"], "lr": d["lr"], "hyper": {"lr_decay": d["lr_decay"]}, "state": {"sum": [d["sum"]]}}
+        super().load_state_dict(d)
 
 
 class RMSprop(Optimizer):
@@ -262,9 +297,14 @@ class Adam(Optimizer):
             g = self._decayed(p, g)
         m = self._buffers("exp_avg")[i]
         v = self._buffers("exp_avg_sq")[i]
-        m += (1 - self.beta1) * (g - m)  # m ← β₁ m + (1−β₁) g  (first moment: running mean of g)
+        u = self._update_buffer(i)     # every step below in place, in the parameters' dtype
+        np.subtract(g, m, out=u)
+        u *= 1.0 - self.beta1
+        m += u                         # m ← β₁ m + (1−β₁) g, as m + (1−β₁)(g − m) (torch's lerp)
+        np.multiply(g, g, out=u)
+        u *= 1.0 - self.beta2
         v *= self.beta2
-        v += (1 - self.beta2) * (g * g)  # v ← β₂ v + (1−β₂) g²  (second moment: running mean of g²)
+        v += u                         # v ← β₂ v + (1−β₂) g²  (second moment: running mean of g²)
         bc1 = 1 - self.beta1 ** self.t  # the moments start at 0: divide by 1−βᵗ to unbias them
         bc2 = 1 - self.beta2 ** self.t
         if self.amsgrad:
@@ -273,15 +313,24 @@ class Adam(Optimizer):
             v_used = vmax
         else:
             v_used = v
-        denom = np.sqrt(v_used) / np.sqrt(bc2) + self.eps  # √v̂ + ε
-        step = -(self.lr / bc1) * (m / denom)
-        p += step  # θ ← θ − η m̂ / (√v̂ + ε)
+        np.sqrt(v_used, out=u)
+        u /= math.sqrt(bc2)
+        u += self.eps                  # √v̂ + ε
+        denom = u.copy() if self.record else None
+        np.divide(m, u, out=u)
+        u *= -(self.lr / bc1)          # Δθ = −η m̂ / (√v̂ + ε)
+        p += u                         # θ ← θ − η m̂ / (√v̂ + ε)
         if self.record:
             m_hat = m / bc1
             terms = {"m": m, "v": v, "m̂": m_hat, "v̂": v_used / bc2}
             if decay is not None:
                 terms["−ηλθ"] = decay
-            self._record(i, g, m_hat, self.lr / denom, step if decay is None else step + decay, **terms)
+            self._record(i, g, m_hat, self.lr / denom, u if decay is None else u + decay, **terms)
+
+    def load_state_dict(self, d: dict) -> None:
+        if "m" in d:   # the text labs' earlier flat Adam: {t, lr, m, v}
+            d = {"t": d["t"], "lr": d["lr"], "state": {"exp_avg": [d["m"]], "exp_avg_sq": [d["v"]]}}
+        super().load_state_dict(d)
 
 
 class AdamW(Adam):

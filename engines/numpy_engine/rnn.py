@@ -4,7 +4,8 @@ This module holds what the vanilla RNN (here) and the LSTM (lstm.py) share:
 
 - ``FlatParams``: every parameter is a view into one flat array, and every gradient a view into
   another, so clipping and the optimizer are a handful of in-place vector operations;
-- ``FlatAdagrad`` / ``FlatAdam``: torch.optim.Adagrad / Adam, in place, on the flat buffers;
+- the optimizers are the engine's own (numpy_engine/optimizers.py Adagrad, Adam), given the flat
+  buffer as their one parameter array;
 - ``RecurrentNet``: a stack of recurrent layers under a softmax output layer, run the way the
   app steps through it: ``forward_layer(l)`` (all time steps of layer l), ``forward_output()``,
   ``loss()``, ``backward_output()``, then ``backward_steps(l, t_hi, t_lo)`` walking each layer's
@@ -44,6 +45,10 @@ class FlatParams:
             self.p[name] = self.data[a:b].reshape(shape)   # a view: writing p[name] writes data
             self.g[name] = self.grad[a:b].reshape(shape)
 
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in self.shapes.items())
+        return f"FlatParams({shapes}; {self.size:,} {self.data.dtype} in one buffer)"
+
     @property
     def names(self) -> list[str]:
         return list(self.shapes)
@@ -73,90 +78,8 @@ def clip_global_norm(grad: np.ndarray, max_norm: float) -> dict:
     return {"grad_norm": norm, "clipped": fired, "clipped_fraction": 1.0 if fired else 0.0}
 
 
-# ---------------------------------------------------------------------------- optimizers
-class FlatAdagrad:
-    """torch.optim.Adagrad (with its lr_decay) on a flat buffer, in place:
-
-        lr_t = lr / (1 + (t − 1) · lr_decay)      the learning rate decays as training goes on
-        G ← G + g²                                 Adagrad's memory: a running sum of squared gradients
-        θ ← θ − lr_t · g / (√G + ε)
-    """
-
-    name = "Adagrad"
-
-    def __init__(self, flat: FlatParams, lr: float = 0.1, lr_decay: float = 0.0, eps: float = 1e-10):
-        self.flat, self.lr, self.lr_decay, self.eps = flat, lr, lr_decay, eps
-        self.t = 0
-        self.sum = np.zeros_like(flat.data)
-        self.update = np.zeros_like(flat.data)   # the last step's change of θ (views read it)
-
-    def current_lr(self) -> float:
-        return self.lr / (1.0 + self.t * self.lr_decay)   # the rate the next step will use
-
-    def step(self) -> None:
-        self.t += 1
-        lr_t = self.lr / (1.0 + (self.t - 1) * self.lr_decay)
-        g, u = self.flat.grad, self.update
-        np.multiply(g, g, out=u)
-        self.sum += u                     # G ← G + g²
-        np.sqrt(self.sum, out=u)
-        u += self.eps                     # √G + ε
-        np.divide(g, u, out=u)
-        u *= -lr_t                        # Δθ = −lr_t · g / (√G + ε)
-        self.flat.data += u
-
-    def state_dict(self) -> dict:
-        return {"t": self.t, "lr": self.lr, "lr_decay": self.lr_decay, "sum": self.sum.copy()}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.t, self.lr, self.lr_decay = int(d["t"]), float(d["lr"]), float(d["lr_decay"])
-        self.sum[...] = d["sum"]
-
-
-class FlatAdam:
-    """torch.optim.Adam on a flat buffer, in place:
-
-        m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²
-        θ ← θ − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)
-    """
-
-    name = "Adam"
-
-    def __init__(self, flat: FlatParams, lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.flat, self.lr, self.betas, self.eps = flat, lr, tuple(betas), eps
-        self.t = 0
-        self.m = np.zeros_like(flat.data)
-        self.v = np.zeros_like(flat.data)
-        self.update = np.zeros_like(flat.data)
-
-    def current_lr(self) -> float:
-        return self.lr
-
-    def step(self) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        g, u, m, v = self.flat.grad, self.update, self.m, self.v
-        m *= b1
-        np.multiply(g, 1.0 - b1, out=u)
-        m += u                                        # m ← β1 m + (1 − β1) g
-        v *= b2
-        np.multiply(g, g, out=u)
-        u *= 1.0 - b2
-        v += u                                        # v ← β2 v + (1 − β2) g²
-        np.sqrt(v, out=u)
-        u /= math.sqrt(1.0 - b2 ** self.t)
-        u += self.eps                                 # √v̂ + ε
-        np.divide(m, u, out=u)
-        u *= -self.lr / (1.0 - b1 ** self.t)          # Δθ = −lr · m̂ / (√v̂ + ε)
-        self.flat.data += u
-
-    def state_dict(self) -> dict:
-        return {"t": self.t, "lr": self.lr, "m": self.m.copy(), "v": self.v.copy()}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.t, self.lr = int(d["t"]), float(d["lr"])
-        self.m[...] = d["m"]
-        self.v[...] = d["v"]
+# The optimizers (Adagrad for the char-RNN, Adam for the LSTM and GRU) are the NumPy engine's own,
+# numpy_engine/optimizers.py, given the one flat buffer as their parameter: Adagrad([flat.data]).
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -213,6 +136,12 @@ class RecurrentNet:
         self.T = self.B = 0
         self.ids = self.targets = None
         self.layers_done_forward = 0
+
+    def __repr__(self) -> str:
+        """RecurrentNet(rnn: 65 characters → 2 layers of 128 → 65; embed 65×128, W_hh0 128×128, ...)."""
+        shapes = ", ".join(f"{k} {'×'.join(map(str, s))}" for k, s in self.flat.shapes.items())
+        return (f"{type(self).__name__}({self.cell}: {self.V} characters → {self.L} layer{'s' * (self.L > 1)} of "
+                f"{self.H} → {self.V}; {shapes}; {self.flat.size:,} parameters, {self.dtype})")
 
     # ------------------------------------------------------------------ setup
     def extra_shapes(self, l: int) -> dict[str, tuple[int, ...]]:

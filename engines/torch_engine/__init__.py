@@ -1,12 +1,9 @@
-"""The PyTorch engine.
+"""The PyTorch engine: building blocks only (a lab's torch trainer is engines/labs/<lab>_torch.py).
 
 - staged.py      StagedRunner: a list of nn.Module blocks run one at a time, forward and backward
                  ("staged autograd": each block's input is a detached leaf; backward k is
                  out_k.backward(dL/dout_k)); StagedBlock.extra(kind, runner, k) adds per-block data.
-- classifier.py  TorchClassifierTrainer: the torch twin of engines/labs/classifier.py (same data
-                 order, same initial weights, same phase_data keys); staged_phase_data().
 - models.py      the labs' networks as blocks (MLP, CNN, BN / GN+WS CNN), Conv2dWS, GenDropout.
-- mlp.py         the MLP lab on torch.
-- resnet.py, lstm.py  the residual and LSTM labs' networks.
-Threads: configure_threads() (classifier.py) — config "threads", else 1 in the app's engine process.
+- resnet.py, lstm.py, gru.py  the residual, LSTM and GRU labs' networks (the torch labs train with torch.optim).
+It never imports engines/labs (import-linter contract in pyproject.toml).
 """

@@ -183,45 +183,6 @@ class CharLSTM(CharRecurrent):
         return m
 
 
-class TorchAdam:
-    """torch.optim.Adam's update, with its state in plain tensors that get_state can copy:
-    m ← β1 m + (1 − β1) g,  v ← β2 v + (1 − β2) g²,  θ ← θ − (lr / (1 − β1^t)) · m / (√v / √(1 − β2^t) + ε)."""
-
-    name = "Adam"
-
-    def __init__(self, params: list[torch.Tensor], lr: float = 2e-3, betas=(0.9, 0.999), eps: float = 1e-8):
-        self.params = list(params)
-        self.lr, self.betas, self.eps = lr, tuple(betas), eps
-        self.t = 0
-        self.m = [torch.zeros_like(p) for p in self.params]
-        self.v = [torch.zeros_like(p) for p in self.params]
-        self.updates = [torch.zeros_like(p) for p in self.params]
-
-    def current_lr(self) -> float:
-        return self.lr
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        b1, b2 = self.betas
-        bc1, bc2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
-        for p, m, v, u in zip(self.params, self.m, self.v, self.updates):
-            g = p.grad
-            m.lerp_(g, 1.0 - b1)                                   # m ← β1 m + (1 − β1) g
-            v.mul_(b2).addcmul_(g, g, value=1.0 - b2)              # v ← β2 v + (1 − β2) g²
-            denom = (v.sqrt() / math.sqrt(bc2)).add_(self.eps)
-            torch.div(m, denom, out=u).mul_(-self.lr / bc1)        # Δθ = −lr · m̂ / (√v̂ + ε)
-            p.add_(u)
-
-    def state_dict(self) -> dict:
-        return {"t": self.t, "lr": self.lr, "m": [x.clone() for x in self.m], "v": [x.clone() for x in self.v]}
-
-    def load_state_dict(self, d: dict) -> None:
-        self.t, self.lr = int(d["t"]), float(d["lr"])
-        for dst, src in zip(self.m + self.v, list(d["m"]) + list(d["v"])):
-            dst.copy_(torch.as_tensor(src))
-
-
 class _Step:
     """What one time step of one layer kept for its backward: the step's input projection and
     incoming state as leaves (stepwise), its new state and its gates."""

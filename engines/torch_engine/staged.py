@@ -13,7 +13,7 @@ Every backward phase really runs autograd through that block alone, with the gra
 reached its output; nothing is replayed. Chained, the blocks compute exactly what one
 ``loss.backward()`` through the whole network would.
 
-The runner knows nothing about labs: a classifier (engines/torch_engine/classifier.py), the
+The runner knows nothing about labs: a classifier (engines/labs/classifier_torch.py), the
 batch-size-1 lab and other labs use it. Per-block extras (norms of a skip path, BatchNorm
 statistics, ...) come from ``StagedBlock.extra(kind, runner, k)``.
 """
@@ -63,6 +63,16 @@ class StagedRunner:
 
     def __len__(self) -> int:
         return len(self.blocks)
+
+    def __repr__(self) -> str:
+        """Its blocks, one a line: label, parameters' shapes, count (torch's own repr: ``runner.net``)."""
+        lines = []
+        for i, b in enumerate(self.blocks):
+            params = ", ".join(f"{n} {'×'.join(map(str, p.shape))}" for n, p in b.module.named_parameters())
+            n = sum(p.numel() for p in b.module.parameters())
+            lines.append(f"  ({i}) {b.name}: {b.label}" + (f"; {params}; {n:,} parameters" if params else ""))
+        total = sum(p.numel() for p in self.parameters())
+        return "StagedRunner(\n" + "\n".join(lines) + f"\n) {total:,} parameters"
 
     # ------------------------------------------------------------------ parameters
     def parameters(self) -> list[torch.Tensor]:

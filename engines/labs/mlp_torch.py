@@ -3,26 +3,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import StepwiseError
-from ..labs.mlp import DEFAULT_HIDDEN, parse_hidden
-from .classifier import TorchClassifierTrainer
-from .models import TORCH_ACTIVATIONS, mlp_blocks
-from .staged import StagedBlock
+from ..torch_engine.models import mlp_blocks
+from ..torch_engine.staged import StagedBlock
+from .classifier_torch import TorchClassifierTrainer
+from .mlp import MLPLab
 
 
-class TorchMLPTrainer(TorchClassifierTrainer):
-    lab = "mlp"
-    default_lr = 0.05
-
-    def __init__(self, config: dict):
-        self.hidden = parse_hidden(config.get("hidden", DEFAULT_HIDDEN))
-        self.activation = config.get("activation", "relu")
-        if self.activation not in TORCH_ACTIVATIONS or self.activation == "linear":
-            raise StepwiseError(f"Unknown activation {self.activation!r}; choose relu, tanh or sigmoid.")
-        self.dropout = float(config.get("dropout", 0.3))
-        if not 0.0 <= self.dropout < 1.0:
-            raise StepwiseError("Dropout must be at least 0 and below 1.")
-        super().__init__(config)
+class TorchMLPTrainer(MLPLab, TorchClassifierTrainer):
 
     def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
         return mlp_blocks(self.hidden, self.activation, self.dropout, rng, self.generator)

@@ -18,17 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..atomic import atomic_write
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from ..labs.classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
-from ..loading import check_blocks, read_model
+from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
+from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
-from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
-from .models import main_weight, to_numpy_layout
-from .staged import StagedBlock, StagedRunner
+from ..torch_engine.models import main_weight, to_numpy_layout
+from ..torch_engine.staged import StagedBlock, StagedRunner
 
 TORCH_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "adamw", "adamax")
 
@@ -38,7 +36,7 @@ def configure_threads(config: dict, default: int | None = None) -> None:
     1 inside a spawned worker process (the app's engine process, so the UI keeps a core), and
     ``default`` in a main process (None: torch's own default, all cores). Work on one example is
     too small to split: there a second thread only waits (7 → 120 ms per step on a busy 2-core machine)."""
-    n = config.get("threads")
+    n = config.get("threads")   # checked against its declaration (engines/options.py)
     if n is None:
         if mp.parent_process() is not None:
             n = 1
@@ -46,12 +44,6 @@ def configure_threads(config: dict, default: int | None = None) -> None:
             n = default
         else:
             return
-    try:
-        n = int(n)
-    except (TypeError, ValueError):
-        raise StepwiseError(f"threads must be a whole number, not {n!r}.") from None
-    if n < 1:
-        raise StepwiseError("threads must be at least 1.")
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
 
@@ -155,33 +147,27 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     eval_every = 50
     keyframe_every = 10
     input_shape: tuple = (784,)
-    default_lr = 0.05
     loss_label = "softmax cross-entropy"
     frozen: frozenset = frozenset()  # names of blocks whose parameters take no gradient and no update
     digits: tuple = ALL_DIGITS       # the classes trained on and held out
 
     def __init__(self, config: dict):
         super().__init__(config)
-        configure_threads(config)
-        self.batch_size = int(config.get("batch_size", 64))
-        if self.batch_size < 1:
-            raise StepwiseError("The batch size must be a positive whole number.")
+        opts = self.options
+        configure_threads(opts)
+        self.batch_size = opts["batch_size"]
         self.dtype = torch.float64 if config.get("dtype") == "float64" else torch.float32
-        self.data = load_mnist(config.get("data", "shipped"), notify=config.get("notify"))
+        self.data = load_mnist(opts["data"], notify=config.get("notify"))
         self.data = select_digits(self.data, self.digits)        # the whole set unless a lab chose digits
         self.rng = np.random.default_rng(self.seed)                    # data order (as the NumPy engine)
         self.generator = torch.Generator().manual_seed(self.seed)       # dropout masks
         init_rng = np.random.default_rng([self.seed, 1])                # weights (as the NumPy engine)
         self.runner = StagedRunner(self.build_blocks(init_rng), input_grad=True)
         self.runner.net.to(self.dtype)
-        opt_name = config.get("optimizer", "momentum")
-        if opt_name not in TORCH_OPTIMIZERS:
-            raise StepwiseError(f"Unknown optimizer {opt_name!r}; choose one of: {', '.join(TORCH_OPTIMIZERS)}.")
+        opt_name = opts["optimizer"]
         self.optimizer_name = opt_name
-        # the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer (as the NumPy engine)
-        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), float(config.get("lr", default_lr)),
-                                              float(config.get("momentum", 0.9)))
+        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), self.starting_lr(opts),
+                                              opts["momentum"])
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
         self.report: dict[str, Any] | None = None
@@ -354,10 +340,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
+        value = self.check_live(name, value)
         for group in self.optimizer.param_groups:
-            group[name] = float(value)
+            group[name] = value
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:
@@ -393,10 +378,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         return {"lab": self.lab, "blocks": [b.label for b in self.runner.blocks]}
 
     def save(self, path: str) -> None:
-        state = {k: v.detach().clone() for k, v in self.runner.net.state_dict().items()}
-        payload = {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
-                   "digits": list(self.digits), "state_dict": state}
-        atomic_write(path, lambda f: torch.save(payload, f), "the model")
+        write_model(path, {"format": "stepwise-torch-model-1", **self.architecture(), "iteration": self.iteration,
+                           "digits": list(self.digits)}, self.runner.net.state_dict())
 
     def load(self, path: str) -> None:
         mine = self.architecture()
