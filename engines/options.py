@@ -377,12 +377,12 @@ def live_help(lab: str | None = None) -> dict[str, str]:
 
 
 # settings of the app that every lab takes (the engine process's keyframe budgets, read by
-# visualizer/worker.py session_budgets; File → Preferences is built from the first)
+# visualizer/host.py session_budgets; File → Preferences is built from the first)
 APP_OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 8.0, maximum=1024.0, form=False,
-               unit="GB", help="Keyframes that do not fit in memory (512 MB) go to a cache folder on disk (at most half "
-                       "its free space), removed when the app closes. More space keeps them closer together, so a "
-                       "jump back replays less; 0 "
+               unit="GB", help="Keyframes that do not fit in memory (512 MB) go to a cache folder on disk (at most "
+                       "half its free space), removed when the app closes. More space keeps them closer together, "
+                       "so a jump back replays less; 0 "
                        "keeps them in memory only. Takes effect with the next run."),
     OptionSpec("keyframe_interval", "iterations between keyframes", "int", None, minimum=1, maximum=1 << 20,
                form=False, unit="iterations", help="Fixed spacing of keyframes (default: sized from what an iteration costs)."),
