@@ -146,7 +146,7 @@ def _seed() -> OptionSpec:
 
 
 LR_HELP = ("Learning rate η: θ ← θ − η·∇L (scaled by the optimizer's own terms); too large and the loss explodes; "
-           "empty: a rate that suits the optimizer.")
+           "when not given, the lab starts at a rate that suits the optimizer.")
 
 
 def _lr(default: float | None = None, maximum: float = 1e6, minimum: float = 0.0) -> OptionSpec:
@@ -377,11 +377,12 @@ def live_help(lab: str | None = None) -> dict[str, str]:
 
 
 # settings of the app that every lab takes (the engine process's keyframe budgets, read by
-# visualizer/worker.py session_budgets; File → Preferences is built from the first)
+# visualizer/host.py session_budgets; File → Preferences is built from the first)
 APP_OPTIONS: tuple[OptionSpec, ...] = (
-    OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 4.0, maximum=1024.0, form=False,
-               unit="GB", help="Keyframes that do not fit in memory (512 MB) go to a cache folder on disk, removed when "
-                       "the app closes. More space keeps them closer together, so a jump back replays less; 0 "
+    OptionSpec("keyframe_disk_gb", "disk space for going back (GB)", "float", 8.0, maximum=1024.0, form=False,
+               unit="GB", help="Keyframes that do not fit in memory (512 MB) go to a cache folder on disk (at most "
+                       "half its free space), removed when the app closes. More space keeps them closer together, "
+                       "so a jump back replays less; 0 "
                        "keeps them in memory only. Takes effect with the next run."),
     OptionSpec("keyframe_interval", "iterations between keyframes", "int", None, minimum=1, maximum=1 << 20,
                form=False, unit="iterations", help="Fixed spacing of keyframes (default: sized from what an iteration costs)."),

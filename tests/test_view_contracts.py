@@ -83,7 +83,10 @@ def recorded(case: int) -> dict:
     def take() -> None:
         messages.clear()
         host.flush(force=True)
-        out["snapshots"].append([p for k, p in messages if k == "snapshot"][-1])
+        snap = [p for k, p in messages if k == "snapshot"][-1]
+        # the complete view_data and phase data, as the window has them (the host may leave out what it sent before)
+        sel = s.selected_block
+        out["snapshots"].append(dict(snap, view=s.trainer.view_data(sel), block_data=s.block_phase_data(sel)))
         out["phase_data"].append([s.block_phase_data(b) for b in range(len(s.trainer.blocks()))])
 
     take()

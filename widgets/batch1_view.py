@@ -554,11 +554,5 @@ def fake_snapshot(iteration: int = 1000, selected: int = 0, reset: bool = False,
 
 
 if __name__ == "__main__":  # python -m widgets.batch1_view [--screenshot PATH]
-    from .demo import run_demo
-
-    def build() -> Batch1View:
-        view = Batch1View()
-        view.set_snapshot(fake_snapshot())
-        return view
-
-    run_demo(build, (1100, 800))
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(Batch1View, fake_snapshot(), (1100, 800))

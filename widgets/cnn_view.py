@@ -722,11 +722,5 @@ def fake_snapshot(selected: int = 0, phase_kind: str = "backward", inspected: bo
 
 
 if __name__ == "__main__":  # python -m widgets.cnn_view [--screenshot PATH]
-    from .demo import run_demo
-
-    def build() -> CNNView:
-        view = CNNView()
-        view.set_snapshot(fake_snapshot(selected=2, inspected=True))
-        return view
-
-    run_demo(build, (1100, 800))
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(CNNView, fake_snapshot(selected=2, inspected=True), (1100, 800))

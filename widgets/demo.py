@@ -34,3 +34,15 @@ def run_demo(build: Callable[[], QtWidgets.QWidget], size: tuple[int, int] = (10
             sys.exit(f"Could not write the screenshot {args.screenshot}; check that its folder exists.")
         return
     app.exec()
+
+
+def run_lab_view_demo(view_class: type, snapshot: dict, size: tuple[int, int] = (1000, 760)) -> None:
+    """run_demo for a lab's view: shown first (views render only what is on screen), then handed
+    the made-up snapshot."""
+    def build() -> QtWidgets.QWidget:
+        view = view_class()
+        view.show()
+        view.set_snapshot(snapshot)
+        return view
+
+    run_demo(build, size)

@@ -106,12 +106,5 @@ def fake_snapshot(selected: int = 1, seed: int = 0) -> dict:
 
 
 if __name__ == "__main__":  # python -m widgets.mlp_view [--screenshot PATH]
-    from .demo import run_demo
-
-    def build() -> MLPView:
-        view = MLPView()
-        view.show()
-        view.set_snapshot(fake_snapshot())
-        return view
-
-    run_demo(build)
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(MLPView, fake_snapshot())

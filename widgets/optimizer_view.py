@@ -134,16 +134,11 @@ class OptimizerView(LabView):
 if __name__ == "__main__":  # python -m widgets.optimizer_view [--screenshot PATH] [--network]
     import sys
 
-    from .demo import run_demo
+    from .demo import run_lab_view_demo
     from .optimizer_common import fake_view_data
 
     mode = "network" if "--network" in sys.argv else "surface"
     if mode == "network":
         sys.argv.remove("--network")
-
-    def build() -> OptimizerView:
-        view = OptimizerView()
-        view.set_snapshot({"view": fake_view_data(mode), "iteration": 150, "playing": False, "selected_block": 2})
-        return view
-
-    run_demo(build, (980, 800))
+    run_lab_view_demo(OptimizerView, {"view": fake_view_data(mode), "iteration": 150, "playing": False,
+                                      "selected_block": 2}, (980, 800))

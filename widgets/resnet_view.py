@@ -613,11 +613,5 @@ def fake_snapshot(iteration: int = 50, n_blocks: int = 9, mode: str = "plain", f
 
 
 if __name__ == "__main__":  # python -m widgets.resnet_view [--screenshot PATH]
-    from .demo import run_demo
-
-    def build() -> ResNetView:
-        view = ResNetView()
-        view.set_snapshot(fake_snapshot())
-        return view
-
-    run_demo(build, (900, 850))
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(ResNetView, fake_snapshot(), (900, 850))

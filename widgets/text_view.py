@@ -235,12 +235,5 @@ def fake_stream(cell: str = "lstm", depth: int = 2, H: int = 24, prompt: str = "
 
 
 if __name__ == "__main__":  # python -m widgets.text_view [--screenshot PATH]
-    from .demo import run_demo
-
-    def build() -> TextView:
-        view = TextView()
-        view.show()
-        view.set_snapshot(fake_snapshot())
-        return view
-
-    run_demo(build)
+    from .demo import run_lab_view_demo
+    run_lab_view_demo(TextView, fake_snapshot())

@@ -1,4 +1,5 @@
-"""What the char-RNN and LSTM labs share: data streams, phases through time, generation, state.
+"""What the char-RNN and LSTM labs share: data streams, phases through time, state, files; generation
+is streamed by engines/labs/text_generation.py.
 
 Data: the training text is cut into B parallel streams (stream b starts at b·N/B); every
 iteration reads the next T characters of each stream and predicts the character after each
@@ -29,10 +30,11 @@ import numpy as np
 from .. import StepwiseError
 from ..loading import read_model, write_model
 from ..numpy_engine.optimizers import Adagrad, Adam
-from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm, sample_from_logits
+from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm
 from ..options import OptionSpec, read_value, settings
 from ..text_data import TextData, load_text
 from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
+from .text_generation import TextGeneration
 
 MAX_STEP_PHASES = 50        # backward phases per layer at most; longer sequences take several steps per phase
 MODEL_FORMAT = "stepwise-text-model-1"
@@ -182,6 +184,7 @@ class TextTrainer(Trainer):
         self._sample: dict | None = None
         self._sample_time = -1e9
         self._generations = 0
+        self.generation = TextGeneration(self.data, self.depth, self.hidden)
 
     # ------------------------------------------------------------------ engine-specific
     def build_model(self):
@@ -410,8 +413,8 @@ class TextTrainer(Trainer):
         if (self.iteration > 0 and now - self._sample_time >= self.sample_every_s
                 and (self._sample is None or self._sample["iteration"] != self.iteration)):
             rng = np.random.default_rng([self.seed, 3, self.iteration])
-            text = "".join(chunk["text"] for chunk in self._stream("", 240, 0.8, 0, 240, rng, record=False)
-                           if "text" in chunk)
+            chunks = self.generation.stream(self.model, "", 240, 0.8, 0, 240, rng, record=False)
+            text = "".join(chunk["text"] for chunk in chunks if "text" in chunk)
             self._sample = {"text": text, "iteration": self.iteration}
             self._sample_time = time.monotonic()
         if self._sample is not None:
@@ -427,61 +430,8 @@ class TextTrainer(Trainer):
         return prompt, length, temperature, top_k, chunk
 
     def primer(self) -> np.ndarray:
-        """The opening of the training text, up to its last blank line within 400 characters.
-
-        Generation reads it first (not shown): training carries the state from one sequence to the
-        next and starts from zero only once per pass over the text, so a zero state is unusual for
-        the model, and its first characters from there are often garbled; after the primer it
-        starts from a state like those it was trained in, at the start of a new paragraph."""
-        head = self.data.train[:400]
-        text = self.data.decode(head)
-        cut = text.rfind("\n\n")
-        return head[: cut + 2] if cut > 0 else head
-
-    def _stream(self, prompt: str, length: int, temperature: float, top_k: int, chunk: int,
-                rng: np.random.Generator, record: bool = True, warmup: bool = True) -> Iterator[dict]:
-        """Read the primer (unless ``warmup`` is False) and the prompt, then sample ``length`` characters;
-        yields chunks of text with, per character, each layer's activations after reading it
-        ({name: (n, L, H)}), then {"done": True}."""
-        chars = self.data.chars
-        names = self.model.activation_names
-        L, H = self.depth, self.hidden
-        sampler = self.model.sampler(1)
-
-        def new_buffer(n):
-            return {k: np.zeros((n, L, H), dtype=np.float32) for k in names} if record else None
-
-        prompt_ids = self.data.encode(prompt) if prompt else None
-        logits = None
-        if warmup:
-            for c in self.primer():
-                logits = sampler.step(np.array([c]))
-        if prompt_ids is None:
-            if logits is None:
-                start = chars.index("\n") if "\n" in chars else int(np.argmax(np.bincount(self.data.train[:10000])))
-                logits = sampler.step(np.array([start]))    # a neutral first input, not shown
-        else:
-            acts = new_buffer(len(prompt_ids))
-            for k, c in enumerate(prompt_ids):
-                logits = sampler.step(np.array([c]), {n: acts[n][k] for n in names} if record else None)
-            yield {"text": prompt, "activations": acts, "prompt": True, "start": 0}
-        pos = len(prompt)
-        done = 0
-        x = np.zeros(1, dtype=np.int64)
-        while done < length:
-            n = min(chunk, length - done)
-            acts = new_buffer(n)
-            ids = []
-            for k in range(n):
-                c = sample_from_logits(logits[:, 0], temperature, top_k, rng.random())
-                ids.append(c)
-                x[0] = c
-                logits = sampler.step(x, {name: acts[name][k] for name in names} if record else None)
-            text = "".join(chars[c] for c in ids)
-            yield {"text": text, "activations": acts, "prompt": False, "start": pos}
-            pos += n
-            done += n
-        yield {"done": True, "length": done}
+        """The characters generation reads first (engines/labs/text_generation.py primer)."""
+        return self.generation.primer()
 
     def generate(self, prompt: str = "", length: int = 500, temperature: float = 1.0, top_k: int = 0,
                  seed: int | None = None) -> str:
@@ -489,8 +439,8 @@ class TextTrainer(Trainer):
         prompt, length, temperature, top_k, _ = self._check_generate_args(
             {"prompt": prompt, "length": length, "temperature": temperature, "top_k": top_k})
         rng = self._generation_rng(seed)
-        parts = [c["text"] for c in self._stream(prompt, length, temperature, top_k, max(length, 1), rng, False)
-                 if "text" in c]
+        chunks = self.generation.stream(self.model, prompt, length, temperature, top_k, max(length, 1), rng, False)
+        parts = [c["text"] for c in chunks if "text" in c]
         return "".join(parts)
 
     def _generation_rng(self, seed=None) -> np.random.Generator:
@@ -511,7 +461,8 @@ class TextTrainer(Trainer):
         if name in ("generate_stream", "generate_task"):
             prompt, length, temperature, top_k, chunk = self._check_generate_args(args)
             rng = self._generation_rng(args.get("seed"))
-            return {"task": self._stream(prompt, length, temperature, top_k, chunk, rng, record=True)}
+            return {"task": self.generation.stream(self.model, prompt, length, temperature, top_k, chunk, rng,
+                                                   record=True)}
         if name == "sample":
             length = read_value(args, SAMPLE_LENGTH)
             return {"text": self.generate("", length, float(args.get("temperature", 0.8)), 0, args.get("seed")),
@@ -522,7 +473,8 @@ class TextTrainer(Trainer):
 
     def summary(self) -> dict[str, Any]:
         rng = np.random.default_rng([self.seed, 4, self.iteration])
-        sample = "".join(c["text"] for c in self._stream("", 300, 0.8, 0, 300, rng, record=False) if "text" in c)
+        chunks = self.generation.stream(self.model, "", 300, 0.8, 0, 300, rng, record=False)
+        sample = "".join(c["text"] for c in chunks if "text" in c)
         return {"cell": self.cell, "parameters": self.parameter_counts()["total"], "sample": sample,
                 "vocab_size": self.data.vocab_size, "text": self.data.source,
                 "chars_per_iteration": self.seq_len * self.batch_size}
