@@ -521,3 +521,28 @@ def test_a_request_that_reads_only_the_weights_keeps_the_kept_views():
     expected = reference.session.trainer.command("sample", {"length": 40, "seed": 7})
     assert replies[-1][1]["text"] == expected["text"]
     assert s.trainer.reads_caches("batch") and not s.trainer.reads_caches("sample")
+
+
+def test_the_disk_tier_never_takes_more_than_half_the_free_space(cache, monkeypatch):
+    import collections
+    from visualizer import keyframes
+    s = small_session(kf_bytes_memory=1.5, kf_bytes_disk=100)
+    size = s._kf_bytes
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(keyframes.shutil, "disk_usage", lambda path: usage(10 * size, 0, 6 * size + size // 2))
+    seen = record(s, 40)
+    assert s.store.disk_limit() == 3 * size + size // 4
+    assert 0 < s.store.disk_bytes() <= s.store.disk_limit()
+    s.seek(5)
+    assert same(params(s), seen[5])
+    s.close()
+
+
+def test_a_heavy_lab_starts_with_keyframes_as_close_as_this_machine_needs():
+    s = Session(make_trainer(dict(CONFIG)), interval=None)
+    s.store.interval = 16  # as if the lab's default spacing were 16
+    s._kf_seconds = 1e-4
+    s._measure_iteration(0.2)  # 200 ms an iteration: a gap of 2 replays in 0.4 s
+    assert s.store.interval == 2
+    s._measure_iteration(0.2)
+    assert s.store.interval == 2, "narrowed once, at the first measurement; later it only widens"

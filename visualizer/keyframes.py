@@ -23,7 +23,7 @@ Key = tuple[int, int]  # (line, iteration)
 
 MEMORY_BUDGET = 384 << 20     # keyframes in memory; NearPool takes the rest of 512 MB
 POOL_BUDGET = 128 << 20
-DISK_BUDGET = 4 << 30
+DISK_BUDGET = 8 << 30        # ...and never more than half the free space on the cache's disk
 
 
 def state_nbytes(obj) -> int:
@@ -79,6 +79,7 @@ class KeyframeStore:
         self.pinned: set[Key] = set()
         self._folder: Path | None = None
         self.disk_error: str | None = None  # why the disk tier was given up, if it was
+        self._free_half: int | None = None  # half the free space on the cache's disk, seen at the first spill
 
     # ---------------------------------------------------------------- reading
     def __contains__(self, key: Key) -> bool:
@@ -136,19 +137,30 @@ class KeyframeStore:
         while self.memory_bytes() > self.memory_budget and len(self.memory) > 1:
             if not self._spill(next(iter(self.memory))) and not self.widen():
                 break
-        while self.disk_bytes() > self.disk_budget and self.widen():
+        while self.disk_bytes() > self.disk_limit() and self.widen():
             pass
+
+    def disk_limit(self) -> int:
+        """The disk budget, or half the free space on the cache's disk when that is less."""
+        return self.disk_budget if self._free_half is None else min(self.disk_budget, self._free_half)
+
+    def narrow(self, interval: int) -> None:
+        """A smaller power-of-two spacing from now on (every keyframe stays on the finer grid)."""
+        if interval < self.interval:
+            self.interval = interval
 
     def _spill(self, key: Key) -> bool:
         """Move one keyframe from memory to the disk tier; False when the disk is full or failing."""
         if self.disk_budget <= 0 or self.disk_error:
             return False
-        if self.disk_bytes() + self.sizes[key] > self.disk_budget:
-            return False
         from engines import StepwiseError
         from engines.state_io import save_tree
         try:
             folder = self.folder()
+            if self._free_half is None:
+                self._free_half = shutil.disk_usage(folder).free // 2
+            if self.disk_bytes() + self.sizes[key] > self.disk_limit():
+                return False
             path = folder / f"{key[0]}-{key[1]}.npz"
             save_tree(path, self.memory[key], durable=False)  # a scratch file: no fsync
         except (OSError, StepwiseError) as e:

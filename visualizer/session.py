@@ -255,7 +255,10 @@ class Session:
             by_memory = 2 * _pow2_floor(max(1.0, RUN_HINT * self._kf_bytes / max(1, self.store.memory_budget)))
             by_cost = _pow2_floor(max(1.0, self._kf_seconds / (KEYFRAME_SHARE * t_it)))
             # as close as memory allows, no further apart than a half-second replay, never costly
-            while self.store.interval < max(by_cost, min(by_time, by_memory)):
+            target = max(by_cost, min(by_time, by_memory))
+            if first:
+                self.store.narrow(target)  # the lab's default spacing may be wider than this machine needs
+            while self.store.interval < target:
                 self.store.widen()
 
     def _run_phase(self, detail: bool = True) -> PhaseEvent | None:
@@ -380,10 +383,16 @@ class Session:
             return key, getter
         if all(self._has_view(j) for j in range(low + 1, key[1] + 1)):
             return key, getter  # the replay from ``key`` leaves the rest
-        deeper = self._base_for(low, at_boundary=True)
-        if (target_it - deeper[0][1]) * self._it_seconds <= DEEP_JUMP_SECONDS:
-            return deeper
-        return key, getter
+        best = (key, getter)
+        below = sorted(((k, g) for k, g in self._saved_states() if k[1] < key[1] and self._visible(*k)),
+                       key=lambda kg: -kg[0][1])
+        for k, g in below:  # one saved state further back at a time, while the jump stays short
+            if (target_it - k[1]) * self._it_seconds > DEEP_JUMP_SECONDS:
+                break
+            best = (k, g)
+            if k[1] < low:
+                break  # leaves every view wanted
+        return best
 
     def replay_seconds(self, position: int, leave_views: bool = False) -> float:
         """About how long reaching ``position`` will take (iterations to replay × their measured cost)."""
