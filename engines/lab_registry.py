@@ -36,8 +36,8 @@ LABS: dict[str, LabInfo] = {
         # --router: the routed experts (router.py) instead of the two networks side by side (batch1.py)
         LabInfo("batch1", "Batch size 1: GN+WS vs BatchNorm", {"torch": "engines.labs.router:make_trainer"}),
         LabInfo("optimizers", "Optimizers race", {"numpy": "engines.labs.optimizers:make_trainer"}),
-        LabInfo("resnet", "Residual vs plain (ResNet)", {"torch": "engines.labs.resnet:ResNetTrainer",
-                                                         "numpy": "engines.labs.resnet:ResNetTrainer"}),
+        LabInfo("resnet", "Residual vs plain (ResNet)", {"torch": "engines.labs.resnet_torch:TorchResNetTrainer",
+                                                         "numpy": "engines.labs.resnet_numpy:NumpyResNetTrainer"}),
         LabInfo("char-rnn", "char-RNN on Shakespeare", {"numpy": "engines.labs.char_rnn:CharRNNTrainer"}),
         LabInfo("lstm", "LSTM on Shakespeare", {"torch": "engines.labs.lstm_torch:make_trainer",
                                                 "numpy": "engines.labs.lstm:make_trainer"}),

@@ -103,6 +103,12 @@ class Trainer:
         return (f"{type(self).__name__}(lab={self.lab!r}, engine={self.engine!r}, seed={self.seed}, "
                 f"iteration={self.iteration}\n" + "\n".join(rows) + "\n)")
 
+    def check_live(self, name: str, value: float) -> float:
+        """A new value of live hyperparameter ``name`` against its declaration (engines/options.py):
+        the value, or StepwiseError with one sentence naming it and its range."""
+        from .options import live_spec
+        return float(live_spec(self.lab, name).check(value))
+
     def read_settings(self, config: dict) -> dict:
         """This lab's settings for this engine (engines/options.py): each value of ``config`` checked
         against its declaration (StepwiseError, one sentence), the declared default where absent.

@@ -5,7 +5,7 @@ import torch
 
 from engines import StepwiseError
 from engines.labs import make_trainer
-from engines.labs.resnet import TorchRun
+from engines.labs.resnet_torch import TorchRun
 from engines.trainer import BACKWARD
 from visualizer.session import Session
 

@@ -435,9 +435,7 @@ class Batch1Trainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
-        self.base_lr = float(value)
+        self.base_lr = self.check_live(name, value)
 
     # ------------------------------------------------------------------ state
     def trained_nets(self) -> dict[str, Any]:

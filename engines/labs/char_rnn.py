@@ -16,9 +16,6 @@ iterations (measured: 2 × 128 stays at 3.3 nats/char for 4,000 iterations at 0.
 """
 from __future__ import annotations
 
-import math
-
-from .. import StepwiseError
 from ..numpy_engine.rnn import RecurrentNet
 from ..options import settings
 from .text_common import NumpyTextTrainer, TextLabView, TextPhaseData
@@ -51,10 +48,7 @@ class CharRNNTrainer(NumpyTextTrainer):
 
     def set_hyperparam(self, name: str, value: float) -> None:
         if name == "lr_decay":
-            value = float(value)
-            if not math.isfinite(value) or value < 0:
-                raise StepwiseError("lr_decay must be zero or a positive number.")
-            self.lr_decay = value
+            self.lr_decay = self.check_live(name, value)
             self.apply_hyperparams()
             return
         super().set_hyperparam(name, value)

@@ -11,7 +11,6 @@ from typing import Any, Iterator, NotRequired, TypedDict
 
 import numpy as np
 
-from .. import StepwiseError
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
@@ -150,6 +149,14 @@ class ClassifierCommands:
     held-out report, the loss landscape (a task), classifying a drawn digit, and a strip of
     held-out examples with predictions."""
 
+    default_lr = 0.05   # SGD / momentum when lr is empty (each lab may tune its own)
+
+    def starting_lr(self, opts: dict) -> float:
+        """The declared lr; empty: the lab's tuned rate for SGD / momentum, else a rate that suits the optimizer."""
+        if opts["lr"] is not None:
+            return opts["lr"]
+        return self.default_lr if opts["optimizer"] in ("sgd", "momentum") else TYPICAL_LR[opts["optimizer"]]
+
     def view_data(self, selected_block: int) -> dict[str, Any]:
         out: dict[str, Any] = {"hyperparams": self.hyperparams()}
         # the report of the last evaluation at or before the cursor: going back shows the report of then
@@ -212,9 +219,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         init_rng = np.random.default_rng([self.seed, 1])      # weights
         self.model = Model(self.build_layers(init_rng), SoftmaxCrossEntropy())
         opt_name = opts["optimizer"]
-        # lr empty: the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer
-        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        kwargs = {"lr": default_lr if opts["lr"] is None else opts["lr"]}
+        kwargs = {"lr": self.starting_lr(opts)}
         if opt_name in ("momentum", "nesterov"):
             kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
@@ -226,8 +231,6 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         self._x = self._y = None
         self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
         self.trajectory.maybe_record(0, self.model.params)
-
-    default_lr = 0.05
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         raise NotImplementedError
@@ -410,9 +413,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
-        setattr(self.optimizer, name, float(value))
+        setattr(self.optimizer, name, self.check_live(name, value))
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:

@@ -23,7 +23,6 @@ from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classifica
 from ..loading import check_blocks, read_model, write_model
 from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
-from ..numpy_engine.optimizers import TYPICAL_LR
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from ..torch_engine.models import main_weight, to_numpy_layout
@@ -148,7 +147,6 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     eval_every = 50
     keyframe_every = 10
     input_shape: tuple = (784,)
-    default_lr = 0.05
     loss_label = "softmax cross-entropy"
     frozen: frozenset = frozenset()  # names of blocks whose parameters take no gradient and no update
     digits: tuple = ALL_DIGITS       # the classes trained on and held out
@@ -168,10 +166,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self.runner.net.to(self.dtype)
         opt_name = opts["optimizer"]
         self.optimizer_name = opt_name
-        # lr empty: the lab's tuned rate for SGD / momentum; otherwise a rate that suits that optimizer (as NumPy)
-        default_lr = self.default_lr if opt_name in ("sgd", "momentum") else TYPICAL_LR[opt_name]
-        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(),
-                                              default_lr if opts["lr"] is None else opts["lr"], opts["momentum"])
+        self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), self.starting_lr(opts),
+                                              opts["momentum"])
         self.perm = self.rng.permutation(len(self.data.train_x))
         self.cursor = 0
         self.report: dict[str, Any] | None = None
@@ -344,10 +340,9 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value < 0:
-            raise StepwiseError(f"{name} must be a non-negative number.")
+        value = self.check_live(name, value)
         for group in self.optimizer.param_groups:
-            group[name] = float(value)
+            group[name] = value
 
     # ------------------------------------------------------------------ state
     def get_state(self) -> dict:

@@ -38,7 +38,10 @@ def parse_hidden(value) -> tuple[int, ...]:
     return tuple(sizes)
 
 
-class MLPTrainer(NumpyClassifierTrainer):
+class MLPLab:
+    """What the MLP lab adds to either engine's classifier trainer (a mixin; the trainer comes second):
+    its settings, read once from their declarations."""
+
     lab = "mlp"
     default_lr = 0.05
 
@@ -47,6 +50,9 @@ class MLPTrainer(NumpyClassifierTrainer):
         self.hidden = parse_hidden(opts["hidden"])
         self.activation, self.dropout = opts["activation"], opts["dropout"]
         super().__init__(config)
+
+
+class MLPTrainer(MLPLab, NumpyClassifierTrainer):
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:
         layers: list[Layer] = [DropoutLayer("dropout", self.dropout, self.rng)] if self.dropout > 0 else []

@@ -6,18 +6,10 @@ import numpy as np
 from ..torch_engine.models import mlp_blocks
 from ..torch_engine.staged import StagedBlock
 from .classifier_torch import TorchClassifierTrainer
-from .mlp import parse_hidden
+from .mlp import MLPLab
 
 
-class TorchMLPTrainer(TorchClassifierTrainer):
-    lab = "mlp"
-    default_lr = 0.05
-
-    def __init__(self, config: dict):
-        opts = self.read_settings(config)
-        self.hidden = parse_hidden(opts["hidden"])
-        self.activation, self.dropout = opts["activation"], opts["dropout"]
-        super().__init__(config)
+class TorchMLPTrainer(MLPLab, TorchClassifierTrainer):
 
     def build_blocks(self, rng: np.random.Generator) -> list[StagedBlock]:
         return mlp_blocks(self.hidden, self.activation, self.dropout, rng, self.generator)

@@ -26,7 +26,7 @@ from .. import StepwiseError
 from ..data import next_batch_indices
 from ..landscape import flatten, plane_landscape, project, pca_directions
 from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR, Optimizer, make_optimizer
-from ..options import OPTIMIZER_HYPERPARAMS, optimizer_hyperparam, settings
+from ..options import OPTIMIZER_HYPERPARAMS, live_spec, settings
 from ..surfaces import Surface, make_surface
 from ..trainer import (BACKWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
@@ -158,7 +158,7 @@ def _config_hyper(config: dict, name: str, defaults: dict[str, float], cls: type
 
 def _check_value(name: str, value: float) -> float:
     """``name`` ("lr", "adam.beta1") against its declaration (engines/options.py)."""
-    return float(optimizer_hyperparam(name).check(value))
+    return float(live_spec("optimizers", name).check(value))
 
 
 class _Trace:

@@ -9,10 +9,14 @@ Each phase runs the same block of both runs. For every residual block, the gradi
 reached its input is measured split into what came through the skip path and what came
 through the residual branch (see engines/torch_engine/resnet.py).
 
-Engines: torch (the CIFAR-style ResNet of He et al. with depth 6n+2 for MNIST, or ResNet-50),
-numpy (residual Dense blocks, depth 2n+2). Torch runs use staged autograd: each block's input
-is a detached leaf with requires_grad, forward runs block by block, backward block by block
-with ``out_k.backward(grad_k)``, so the gradient reaching each block is real, not replayed.
+Engines: torch (the CIFAR-style ResNet of He et al. with depth 6n+2 for MNIST, or ResNet-50;
+resnet_torch.py), numpy (residual Dense blocks, depth 2n+2; resnet_numpy.py). Torch runs use staged
+autograd: each block's input is a detached leaf with requires_grad, forward runs block by block,
+backward block by block with ``out_k.backward(grad_k)``, so the gradient reaching each block is
+real, not replayed.
+
+This module is the engine-free part: ``Run``, the interface a run implements (phases in, NumPy
+arrays out), and ``ResNetTrainer``, which drives the runs; each engine's module subclasses both.
 
 ResNet-50 (arch="resnet50") takes 3×224×224 input: here an MNIST digit, upsampled bilinearly
 to 224×224 and repeated on 3 channels (a real picture the student recognises, and a 10-way
@@ -22,19 +26,17 @@ be opened and stepped through, one input per batch; training it on a CPU is slow
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any, Iterator, TypedDict
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .. import StepwiseError
-from ..loading import read_model, write_model
 from ..data import load_mnist, next_batch_indices
+from ..loading import read_model
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
 from .classifier import ClassificationReport, classification_report, histogram
-from .classifier_torch import load_optimizer_state, optimizer_state
 
 DEFAULT_LR = {"adam": 1e-3, "adamax": 2e-3, "sgd": 0.01}  # Adam paper's α for Adam and AdaMax
 MAX_TILES = 64
@@ -88,7 +90,7 @@ class ResNetView(TypedDict):
 
 VIEW_DATA = ResNetView                   # view_data(), both engines (tests/test_view_contracts.py)
 PHASE_DATA = None                        # its view reads no per-block phase data
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+OPTIMIZER_TITLES = {"adam": "Adam", "adamax": "AdaMax", "sgd": "SGD"}
 
 
 def other_optimizer(name: str) -> str:
@@ -96,17 +98,109 @@ def other_optimizer(name: str) -> str:
 
 
 # ================================================================================ runs
-class Run:
-    """One network and its optimizer, stepped block by block. Subclasses: TorchRun, NumpyRun."""
+class Run(ABC):
+    """One network and its optimizer, stepped block by block: inputs and labels in the engine's own
+    type (a tensor or an array), everything the trainer reads back as NumPy arrays in the NumPy
+    engine's layout (a weight matrix is (in, out)). resnet_torch.TorchRun, resnet_numpy.NumpyRun."""
 
     tag: str          # "residual", "plain", "adam", ...: the prefix of this run's metrics
     title: str        # for the view, e.g. "ResNet-20 · Adam"
-    skip: bool
+    skip: bool        # every residual block keeps its skip connection
     optimizer_name: str
+    residual: list[int]           # indices of the residual blocks
+    norms: list[dict | None]      # per residual block, the latest measured split of ‖dL/dx‖
+    fresh: list[bool]             # measured in this iteration
+    updates: list | None          # Δθ of the last update per parameter (None when not kept)
 
-    def n_blocks(self) -> int:
-        raise NotImplementedError
+    # ---- structure
+    @abstractmethod
+    def n_blocks(self) -> int: ...
 
+    @abstractmethod
+    def block_infos(self) -> list[BlockInfo]: ...
+
+    @abstractmethod
+    def clear(self) -> None:
+        """Forget what the last iteration cached (activations, gradients, updates)."""
+
+    # ---- phases
+    @abstractmethod
+    def begin(self, x) -> None: ...
+
+    @abstractmethod
+    def forward_block(self, k: int) -> None: ...
+
+    @abstractmethod
+    def loss(self, y) -> float:
+        """The mean cross-entropy; dL/dlogits = (softmax(z) − onehot(y)) / N is ready for backward."""
+
+    @abstractmethod
+    def backward_block(self, k: int) -> None: ...
+
+    @abstractmethod
+    def update(self, keep_updates: bool = True) -> None: ...
+
+    # ---- reading, as NumPy arrays
+    @abstractmethod
+    def batch_accuracy(self, y) -> float: ...
+
+    @abstractmethod
+    def output(self, k: int) -> np.ndarray | None:
+        """Block k's output in the latest forward (None before it ran)."""
+
+    @abstractmethod
+    def logits(self) -> np.ndarray | None: ...
+
+    @abstractmethod
+    def gradients(self, k: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]] | None:
+        """(dL/d(out_k), dL/d(x_k), dL/dθ_k for each parameter) of the latest backward, or None."""
+
+    @abstractmethod
+    def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
+        """‖dL/dW‖ / ‖W‖ per weight matrix or kernel, first layer first (NaN before any backward);
+        each named (block index, "branch" | "shortcut" | "")."""
+
+    @abstractmethod
+    def predict(self, x) -> np.ndarray:
+        """Logits in evaluation mode (float64), leaving the training caches untouched."""
+
+    @abstractmethod
+    def first_weight(self, k: int) -> np.ndarray | None:
+        """The block's first spatial (k×k, k > 1) convolution kernel, else its first weight matrix (in, out)."""
+
+    @abstractmethod
+    def block_update(self, k: int) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+        """(Δθ, θ) for each parameter of block k after the last update; None when updates were not kept."""
+
+    @abstractmethod
+    def first_weight_step(self, k: int) -> np.ndarray | None:
+        """Δθ of ``first_weight(k)`` in the last update (None when updates were not kept)."""
+
+    # ---- state
+    @abstractmethod
+    def get_state(self) -> dict: ...
+
+    @abstractmethod
+    def set_state(self, state: dict) -> None: ...
+
+    @abstractmethod
+    def set_lr(self, lr: float) -> None: ...
+
+    @abstractmethod
+    def get_lr(self) -> float: ...
+
+    # ---- files
+    @abstractmethod
+    def save(self, path: str, meta: dict) -> None: ...
+
+    @abstractmethod
+    def own_arrays(self) -> dict:
+        """This run's parameters by name: what read_model checks a loaded file against."""
+
+    @abstractmethod
+    def load_arrays(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+    # ---- the same for every engine
     def first_block_total(self) -> float:
         n = self.norms[0] if self.norms else None
         return float(n["total"]) if n else float("nan")
@@ -116,276 +210,31 @@ class Run:
                 for n in self.norms]
 
 
-class TorchRun(Run):
-    """A BlockNet stepped by the shared staged-autograd runner (engines/torch_engine/staged.py)."""
-
-    def __init__(self, net, optimizer_name: str, lr: float, tag: str, title: str):
-        from ..torch_engine.staged import StagedBlock, StagedRunner
-        self.net, self.tag, self.title = net, tag, title
-        self.optimizer_name = optimizer_name
-        self.skip = all(net.blocks[i].skip for i in net.residual_indices())
-        self.runner = StagedRunner([StagedBlock(f"block{i}", b.describe(), b.kind, b) for i, b in enumerate(net.blocks)],
-                                   input_grad=True)
-        params = list(net.parameters())  # the same tensors, in the same order, as self.runner.parameters()
-        if optimizer_name == "adam":
-            self.optimizer = torch.optim.Adam(params, lr=lr)
-        elif optimizer_name == "adamax":
-            self.optimizer = torch.optim.Adamax(params, lr=lr)
-        else:
-            self.optimizer = torch.optim.SGD(params, lr=lr, momentum=0.9)
-        self.residual = net.residual_indices()
-        self.weights = [(n, p) for n, p in net.named_parameters() if p.dim() > 1]  # conv and linear weights
-        self.clear()
-
-    def clear(self) -> None:
-        self.runner.clear()
-        self.updates: list[torch.Tensor] | None = None
-        self.norms: list[dict | None] = [None] * len(self.residual)  # per residual block, latest measured
-        self.fresh = [False] * len(self.residual)                     # measured in this iteration
-        self.net.release()
-
-    def n_blocks(self) -> int:
-        return len(self.net.blocks)
-
-    # what the phases of the latest iteration computed (the runner's caches)
-    @property
-    def outputs(self) -> list:
-        return self.runner.outputs
-
-    @property
-    def logits(self):
-        return self.runner.logits
-
-    def grad_output(self, k: int):
-        return self.runner.grad_outputs[k]  # dL/d(out_k)
-
-    def grad_input(self, k: int):
-        return self.runner.grad_inputs[k]   # dL/d(x_k)
-
-    # ---- phases
-    def begin(self, x: torch.Tensor) -> None:
-        self.runner.begin(x, training=True)
-        self.fresh = [False] * len(self.residual)
-
-    def forward_block(self, k: int) -> None:
-        self.runner.forward_block(k)  # x_k = out_{k−1} detached as a leaf; out_k = block_k(x_k)
-
-    def loss(self, y: torch.Tensor) -> float:
-        # dL/dlogits = (softmax(z) − onehot(y)) / N; the parameters' gradients are zeroed for backward
-        return self.runner.loss(F.cross_entropy, y)
-
-    def backward_block(self, k: int) -> None:
-        self.runner.backward_block(k)  # out_k.backward(dL/dout_k): dL/dx_k and dL/dθ_k
-        if k in self.residual:
-            j = self.residual.index(k)
-            self.norms[j] = self.net.blocks[k].grad_norms()
-            self.fresh[j] = True
-
-    def update(self, keep_updates: bool = True) -> None:
-        params = [p for p in self.net.parameters()]
-        before = [p.detach().clone() for p in params] if keep_updates else None
-        self.optimizer.step()
-        self.updates = [p.detach() - b for p, b in zip(params, before)] if keep_updates else None
-
-    # ---- reading
-    def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
-        """‖dL/dW‖ / ‖W‖ per conv/linear weight, first layer first (NaN before any backward);
-        each named (block index, "branch" | "shortcut" | "")."""
-        where, values = [], []
-        for name, p in self.weights:
-            parts = name.split(".")  # blocks.<k>.branch.<j>.weight, blocks.<k>.shortcut.0.weight, ...
-            where.append((int(parts[1]), parts[2] if parts[2] in ("branch", "shortcut") else ""))
-            values.append(float(p.grad.norm() / p.detach().norm()) if p.grad is not None else np.nan)
-        return where, np.asarray(values)
-
-    def predict(self, x: torch.Tensor) -> np.ndarray:
-        return self.runner.predict(x).double().numpy()  # evaluation mode, in chunks; caches untouched
-
-    def block_params(self, k: int) -> list[torch.Tensor]:
-        return list(self.net.blocks[k].parameters())
-
-    def param_index_range(self, k: int) -> range:
-        start = sum(len(list(b.parameters())) for b in self.net.blocks[:k])
-        return range(start, start + len(self.block_params(k)))
-
-    def first_weight(self, k: int) -> torch.Tensor | None:
-        """The block's first spatial (k×k, k > 1) convolution weight, else its first weight matrix."""
-        weights = [p for p in self.net.blocks[k].parameters() if p.dim() > 1]
-        spatial = [p for p in weights if p.dim() == 4 and p.shape[-1] > 1]
-        return (spatial or weights or [None])[0]
-
-    # ---- state
-    def get_state(self) -> dict:
-        return {"net": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
-                "optimizer": optimizer_state(self.optimizer),
-                "norms": [dict(n) if n else None for n in self.norms]}
-
-    def set_state(self, state: dict) -> None:
-        self.net.load_state_dict(state["net"])
-        load_optimizer_state(self.optimizer, state["optimizer"])
-        for p in self.net.parameters():
-            p.grad = None
-        self.clear()
-        self.norms = [dict(n) if n else None for n in state["norms"]]
-
-    def set_lr(self, lr: float) -> None:
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-
-    def get_lr(self) -> float:
-        return float(self.optimizer.param_groups[0]["lr"])
-
-
-class NumpyRun(Run):
-    """A NumPy Model: Dense stem, ResidualDense blocks, Dense head."""
-
-    def __init__(self, layers: list, optimizer_name: str, lr: float, tag: str, title: str):
-        from ..numpy_engine.losses import SoftmaxCrossEntropy
-        from ..numpy_engine.model import Model
-        from ..numpy_engine.optimizers import make_optimizer
-        from ..numpy_engine.residual import ResidualDense
-        self.model = Model(layers, SoftmaxCrossEntropy())
-        self.tag, self.title, self.optimizer_name = tag, title, optimizer_name
-        kwargs = {"lr": lr}
-        if optimizer_name == "sgd":
-            optimizer_name, kwargs["momentum"] = "momentum", 0.9
-        self.optimizer = make_optimizer(optimizer_name, self.model.params(), **kwargs)
-        self.residual = [i for i, layer in enumerate(layers) if isinstance(layer, ResidualDense)]
-        self.skip = all(layers[i].skip for i in self.residual)
-        self.clear()
-
-    def clear(self) -> None:
-        self.updates = None
-        self.norms: list[dict | None] = [None] * len(self.residual)
-        self.fresh = [False] * len(self.residual)
-        self.x = self.grad = None
-        for layer in self.model.layers:  # forget the caches of the last iteration
-            for attr in ("output_grad", "input_grad"):
-                if hasattr(layer, attr):
-                    delattr(layer, attr)
-            if hasattr(layer, "branch_grad"):
-                layer.branch_grad = layer.skip_grad = None
-        self._grads_valid = False
-
-    def n_blocks(self) -> int:
-        return len(self.model.layers)
-
-    def begin(self, x: np.ndarray) -> None:
-        self.x = x
-        self.fresh = [False] * len(self.residual)
-
-    def forward_block(self, k: int) -> None:
-        layer = self.model.layers[k]
-        layer.forward(self.x if k == 0 else self.model.layers[k - 1].output, training=True)
-
-    def loss(self, y: np.ndarray) -> float:
-        value = self.model.loss.forward(self.model.layers[-1].output, y)
-        self.grad = self.model.loss.backward()  # dL/dlogits = (softmax(z) − onehot(y)) / N
-        return float(value)
-
-    def backward_block(self, k: int) -> None:
-        layers = self.model.layers
-        g = self.grad if k == len(layers) - 1 else layers[k + 1].input_grad
-        layers[k].backward(g)
-        self._grads_valid = True
-        if k in self.residual:
-            j = self.residual.index(k)
-            self.norms[j] = layers[k].grad_norms()
-            self.fresh[j] = True
-
-    def update(self, keep_updates: bool = True) -> None:
-        params = self.model.params()
-        before = [p.copy() for p in params] if keep_updates else None
-        self.optimizer.step(self.model.param_grads())
-        self.updates = [p - b for p, b in zip(params, before)] if keep_updates else None
-
-    def weight_ratios(self) -> tuple[list[tuple[int, str]], np.ndarray]:
-        where, values = [], []
-        for k, layer in enumerate(self.model.layers):
-            for op in layer.param_ops():
-                if op.param.ndim > 1:
-                    where.append((k, "branch" if k in self.residual else ""))
-                    ok = self._grads_valid and hasattr(layer, "input_grad")
-                    values.append(float(np.linalg.norm(op.param_grad) / np.linalg.norm(op.param)) if ok else np.nan)
-        return where, np.asarray(values)
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        # evaluation must not overwrite the training caches the views read: run on shallow copies
-        layers = [copy.copy(layer) for layer in self.model.layers]
-        out = []
-        for i in range(0, len(x), 1000):
-            h = x[i:i + 1000]
-            for layer in layers:
-                h = _forward_copy(layer, h)
-            out.append(h.astype(np.float64))
-        return np.concatenate(out)
-
-    def block_params(self, k: int) -> list[np.ndarray]:
-        return self.model.layers[k].params()
-
-    def param_index_range(self, k: int) -> range:
-        start = sum(len(layer.params()) for layer in self.model.layers[:k])
-        return range(start, start + len(self.model.layers[k].params()))
-
-    def first_weight(self, k: int) -> np.ndarray | None:
-        for p in self.model.layers[k].params():
-            if p.ndim > 1:
-                return p
-        return None
-
-    def get_state(self) -> dict:
-        return {"params": [p.copy() for p in self.model.params()], "optimizer": self.optimizer.state_dict(),
-                "norms": [dict(n) if n else None for n in self.norms]}
-
-    def set_state(self, state: dict) -> None:
-        for p, saved in zip(self.model.params(), state["params"]):
-            p[...] = saved
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.clear()
-        self.norms = [dict(n) if n else None for n in state["norms"]]
-
-    def set_lr(self, lr: float) -> None:
-        self.optimizer.lr = lr
-
-    def get_lr(self) -> float:
-        return float(self.optimizer.lr)
-
-
-def _forward_copy(layer, h: np.ndarray) -> np.ndarray:
-    """Evaluation forward of a NumPy layer whose operations are copied, so the originals keep their caches."""
-    from ..numpy_engine.residual import ResidualDense
-    if isinstance(layer, ResidualDense):
-        f = h
-        for op in layer.branch:
-            f = copy.copy(op).forward(f, training=False)
-        z = h + f if layer.skip else f
-        return np.maximum(z, 0)
-    for op in layer.operations:
-        h = copy.copy(op).forward(h, training=False)
-    return h
-
-
 # ================================================================================ the trainer
-class ResNetTrainer(Trainer):
+class ResNetTrainer(Trainer, ABC):
+    """Two runs (or one) stepped phase by phase on the same batches. An engine's subclass builds the
+    runs and the network's input: resnet_torch.TorchResNetTrainer, resnet_numpy.NumpyResNetTrainer."""
+
     lab = "resnet"
+    archs: tuple[str, ...] = ("small", "resnet50")   # what this engine builds; another arch falls back to "small"
+    arch_note = ""                           # ... and says so
+    norms: tuple[str, ...] = ("bn", "gnws", "none")
+    norm_note = ""                           # "{norm}": a normalization this engine lacks
 
     def __init__(self, config: dict):
         super().__init__(config)
-        self.engine = config.get("engine") or "torch"
-        if self.engine not in ("torch", "numpy"):
-            raise StepwiseError(f"The resnet lab runs on the torch or numpy engine, not {self.engine!r}.")
-        opts = self.read_settings(config)   # declared in engines/options.py (arch, norm: torch only)
+        opts = self.read_settings(config)   # declared in engines/options.py (arch and norm: torch only)
         notify = config.get("notify") or (lambda message: None)
         self.arch = opts.get("arch", "small")
-        if self.engine == "numpy" and config.get("arch") == "resnet50":   # the window may carry it over
-            notify("ResNet-50 runs on the torch engine only; the NumPy engine trains its small residual MLP.")
+        if str(config.get("arch") or "small") not in self.archs:   # the window may carry it over from torch
+            notify(self.arch_note)
         self.plain, self.compare, self.optimizer_name = opts["plain"], opts["compare"], opts["optimizer"]
         big = self.arch == "resnet50"
         norm = opts.get("norm", "auto")
         self.norm = ("bn" if big else "none") if norm == "auto" else norm
-        if self.engine == "numpy" and config.get("norm") not in (None, "", "auto", "none"):
-            notify(f"The NumPy residual blocks have no normalization; {config['norm']} applies to the torch engine "
-                   "only.")
+        asked = str(config.get("norm") or "auto")
+        if asked not in ("auto", *self.norms):
+            notify(self.norm_note.format(norm=asked))
         self.depth = 50 if big else opts["depth"]   # the depth setting is for the small network
         self.batch_size = opts["batch_size"] or (1 if big else 32)
         if big and self.batch_size > 16:
@@ -424,25 +273,12 @@ class ResNetTrainer(Trainer):
 
     # ---------------------------------------------------------------- building
     def _make_run(self, skip: bool, opt: str, lr: float) -> Run:
-        name = {"adam": "Adam", "adamax": "AdaMax", "sgd": "SGD"}[opt]
         tag = {"plain": "residual" if skip else "plain", "optimizer": opt, "none": "residual" if skip else "plain"}[self.compare]
-        if self.engine == "numpy":
-            from ..numpy_engine.layers import Dense
-            from ..numpy_engine.residual import ResidualDense
-            rng = np.random.default_rng([self.seed, 1])  # weights: the same for every run
-            width, n = 64, (self.depth - 2) // 2
-            layers = [Dense("stem", 784, width, "relu", rng)]
-            layers += [ResidualDense(f"block{i + 1}", width, rng, skip=skip) for i in range(n)]
-            layers.append(Dense("head", width, 10, "linear", rng))
-            title = f"{'Residual' if skip else 'Plain'} MLP-{self.depth} · {name}"
-            return NumpyRun(layers, opt, lr, tag, title)
-        from ..torch_engine.resnet import mnist_resnet, resnet50
-        gen = torch.Generator().manual_seed(self.seed)  # weights: the same for every run
-        if self.arch == "resnet50":
-            net = resnet50(n_classes=10, norm=self.norm, skip=skip, generator=gen)
-        else:
-            net = mnist_resnet(self.depth, norm=self.norm, skip=skip, generator=gen)
-        return TorchRun(net, opt, lr, tag, f"{net.name} · {name}")
+        return self.build_run(skip, opt, lr, tag, OPTIMIZER_TITLES[opt])
+
+    @abstractmethod
+    def build_run(self, skip: bool, optimizer: str, lr: float, tag: str, optimizer_title: str) -> Run:
+        """A run from the initial parameters every run shares (the same init seed)."""
 
     @property
     def primary(self) -> Run:
@@ -451,28 +287,8 @@ class ResNetTrainer(Trainer):
     # ---------------------------------------------------------------- structure
     def blocks(self) -> list[BlockInfo]:
         if self._blocks is None:
-            self._blocks = self._build_blocks()
+            self._blocks = self.primary.block_infos()
         return self._blocks
-
-    def _build_blocks(self) -> list[BlockInfo]:
-        run = self.primary
-        out = []
-        if isinstance(run, TorchRun):
-            net = run.net
-            x = torch.zeros(1, *net.input_shape)
-            net.eval()
-            with torch.no_grad():
-                for i, block in enumerate(net.blocks):
-                    x = block(x)
-                    out.append(BlockInfo(f"block{i}", block.describe(), block.kind,
-                                         int(sum(p.numel() for p in block.parameters())), tuple(x.shape[1:])))
-            net.train()
-        else:
-            for layer in run.model.layers:
-                n_out = layer.width if hasattr(layer, "width") else layer.n_out
-                out.append(BlockInfo(layer.name, layer.describe(), layer.kind,
-                                     int(sum(p.size for p in layer.params())), (n_out,)))
-        return out
 
     def phase_specs(self) -> list[PhaseSpec]:
         if self._specs is None:
@@ -519,21 +335,18 @@ class ResNetTrainer(Trainer):
         return labels
 
     # ---------------------------------------------------------------- data
-    def _prepare(self, images: np.ndarray):
-        """(N, 28, 28) in [0, 1] -> the network's input: (N, 1, 28, 28), (N, 3, 224, 224) or (N, 784)."""
-        if self.engine == "numpy":
-            return images.reshape(len(images), 784).astype(np.float32)  # (N, 784)
-        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).unsqueeze(1)  # (N, 1, 28, 28)
-        if self.arch == "resnet50":
-            x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)   # (N, 1, 224, 224)
-            x = ((x - MNIST_MEAN) / MNIST_STD).expand(-1, 3, -1, -1).contiguous()          # (N, 3, 224, 224)
-        return x
+    @abstractmethod
+    def prepare(self, images: np.ndarray):
+        """(N, 28, 28) in [0, 1] -> the network's input in the engine's type."""
+
+    @abstractmethod
+    def prepare_labels(self, labels: np.ndarray):
+        """(N,) digit labels -> the engine's type."""
 
     def next_batch(self):
         idx, self.perm, self.cursor = next_batch_indices(self.rng, self.perm, self.cursor, self.batch_size)
         images, labels = self.data.train_x[idx], self.data.train_y[idx]
-        y = labels if self.engine == "numpy" else torch.from_numpy(labels)
-        return images, self._prepare(images), y
+        return images, self.prepare(images), self.prepare_labels(labels)
 
     # ---------------------------------------------------------------- running
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
@@ -563,7 +376,7 @@ class ResNetTrainer(Trainer):
             run.update(keep_updates=keep)
         if it == 0:
             self.init_norms = [run.block_grad_norms() for run in self.runs]
-        metrics: dict[str, float] = {"loss": losses[0], "train_accuracy": self._batch_accuracy(self.primary, y)}
+        metrics: dict[str, float] = {"loss": losses[0], "train_accuracy": self.primary.batch_accuracy(y)}
         metrics["_grad_first"] = self.primary.first_block_total()
         for run, loss in zip(self.runs[1:], losses[1:]):
             metrics[f"{run.tag}_loss"] = loss
@@ -572,14 +385,12 @@ class ResNetTrainer(Trainer):
         self.iteration += 1
         yield event()
 
-    def _batch_accuracy(self, run: Run, y) -> float:
-        if isinstance(run, TorchRun):
-            return float((run.logits.detach().argmax(dim=1) == y).double().mean())
-        return float((run.model.layers[-1].output.argmax(axis=1) == y).mean())
-
     def settings(self) -> dict[str, Any]:
-        return {"arch": self.arch, "depth": self.depth, "norm": self.norm, "compare": self.compare,
-                "plain": self.plain, "optimizer": self.optimizer_name}
+        out = {"arch": self.arch, "norm": self.norm, "compare": self.compare, "plain": self.plain,
+               "optimizer": self.optimizer_name}
+        if self.arch != "resnet50":   # ResNet-50's 50 is not a setting: back on the small net it would be its depth
+            out["depth"] = self.depth
+        return out
 
     def metric_labels(self) -> dict[str, str]:
         names = {"loss": "training loss", "heldout_accuracy": "held-out accuracy", "heldout_loss": "held-out loss",
@@ -602,7 +413,7 @@ class ResNetTrainer(Trainer):
     def _evaluate(self) -> dict[str, Any]:
         n = self.eval_size or len(self.data.heldout_x)
         images, labels = self.data.heldout_x[:n], self.data.heldout_y[:n]
-        x = self._prepare(images)
+        x = self.prepare(images)
         out: dict[str, Any] = {}
         for i, run in enumerate(self.runs):
             logits = run.predict(x)
@@ -621,8 +432,7 @@ class ResNetTrainer(Trainer):
         return out
 
     # ---------------------------------------------------------------- views
-    def _layer_view(self, a) -> dict[str, Any]:
-        a = a.detach().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+    def _layer_view(self, a: np.ndarray) -> dict[str, Any]:
         a = np.asarray(a, dtype=np.float32)
         if a.ndim == 3:
             maps = a[:MAX_TILES]
@@ -631,38 +441,31 @@ class ResNetTrainer(Trainer):
             return {"maps": maps.copy()}
         return {"vector": a.ravel().copy()}
 
-    def _input_image(self) -> np.ndarray:
-        img = np.asarray(self._images[0], dtype=np.float32)  # (28, 28) in [0, 1]
-        if self.arch == "resnet50":
-            t = torch.from_numpy(img)[None, None]
-            img = F.interpolate(t, size=(224, 224), mode="bilinear", align_corners=False)[0, 0].clamp(0, 1).numpy()
-        return img.copy()
+    def input_image(self, image: np.ndarray) -> np.ndarray:
+        """The inspected (28, 28) image in [0, 1] as the network sees it (a subclass may resize it)."""
+        return image.copy()
 
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
         run = self.primary
         if self._x is None or not (0 <= block < run.n_blocks()):
             return {}
         spec = self.phase_specs()[index]
-        torch_run = isinstance(run, TorchRun)
         if spec.kind == FORWARD:
-            out_t = run.outputs[block] if torch_run else run.model.layers[block].output
-            if out_t is None:
+            out_a = run.output(block)
+            if out_a is None:
                 return {}
-            out_a = out_t.detach().numpy() if torch_run else out_t
-            data = {"input_image": self._input_image(), "label": int(self._y[0]),
-                    "activation": self._layer_view(out_a[0]), "activation_hist": histogram(out_a)}
+            data = {"input_image": self.input_image(np.asarray(self._images[0], dtype=np.float32)),
+                    "label": int(self._y[0]), "activation": self._layer_view(out_a[0]), "activation_hist": histogram(out_a)}
             w = run.first_weight(block)
             if w is not None:
-                w = w.detach().numpy() if torch_run else w
-                if w.ndim == 4:
+                if w.ndim == 4:  # (C_out, C_in, kh, kw) -> (C_out·C_in, kh, kw) tiles
                     data["kernels"] = np.ascontiguousarray(w.reshape(-1, w.shape[2], w.shape[3])[:MAX_TILES],
                                                            dtype=np.float32)
                 elif w.ndim == 2:
-                    data["weight_matrix"] = np.asarray(w[:128, :128] if not torch_run else w.T[:128, :128],
-                                                       dtype=np.float32).copy()
+                    data["weight_matrix"] = np.asarray(w[:128, :128], dtype=np.float32).copy()
             return data
         if spec.kind == LOSS:
-            logits = run.logits.detach().numpy() if torch_run else run.model.layers[-1].output
+            logits = run.logits()
             if logits is None:
                 return {}
             z = logits[0].astype(np.float64)
@@ -670,36 +473,26 @@ class ResNetTrainer(Trainer):
             losses = dict(self._losses)
             return {"loss": losses[run.tag], "probs": p / p.sum(), "label": int(self._y[0]), "run_losses": losses}
         if spec.kind == BACKWARD:
-            if torch_run:
-                g_out, g_in = run.grad_output(block), run.grad_input(block)
-                if g_out is None or g_in is None:
-                    return {}
-                g_out, g_in = g_out.numpy(), g_in.numpy()
-                grads = [p.grad.numpy() for p in run.block_params(block) if p.grad is not None]
-            else:
-                layer = run.model.layers[block]
-                if not hasattr(layer, "input_grad"):
-                    return {}
-                g_out, g_in = layer.output_grad, layer.input_grad
-                grads = layer.param_grads()
+            grads = run.gradients(block)
+            if grads is None:
+                return {}
+            g_out, g_in, param_grads = grads
             data = {"grad_output": self._layer_view(g_out[0]), "grad_hist": histogram(g_out),
                     "grad_input": self._layer_view(g_in[0]),
-                    "param_grad_norms": [float(np.linalg.norm(g)) for g in grads]}
+                    "param_grad_norms": [float(np.linalg.norm(g)) for g in param_grads]}
             if block in run.residual:
                 j = run.residual.index(block)
                 if run.norms[j]:
                     data["grad_split"] = dict(run.norms[j])
             return data
-        if spec.kind == UPDATE and run.updates is not None:
-            ids = run.param_index_range(block)
-            if not len(ids):
+        if spec.kind == UPDATE:
+            update = run.block_update(block)
+            if update is None or not update[0]:
                 return {}
-            params = run.block_params(block)
-            updates = [run.updates[i] for i in ids]
-            to_np = (lambda t: t.detach().numpy()) if torch_run else (lambda a: a)
-            return {"update_norms": [float(np.linalg.norm(to_np(u))) for u in updates],
-                    "param_norms": [float(np.linalg.norm(to_np(p))) for p in params],
-                    "update_hist": histogram(to_np(updates[0]))}
+            updates, params = update
+            return {"update_norms": [float(np.linalg.norm(u)) for u in updates],
+                    "param_norms": [float(np.linalg.norm(p)) for p in params],
+                    "update_hist": histogram(updates[0])}
         return {}
 
     def _steps(self, selected_block: int) -> dict[str, Any]:
@@ -710,13 +503,9 @@ class ResNetTrainer(Trainer):
             else (run.residual[0] if run.residual else 0)
         out: dict[str, Any] = {"block": int(block), "label": self.blocks()[block].label, "runs": []}
         for r in self.runs:
-            if r.updates is None:
+            u = r.first_weight_step(block)
+            if u is None:
                 continue
-            w = r.first_weight(block)
-            ids = r.param_index_range(block)
-            k = next(i for i, p in zip(ids, r.block_params(block)) if p is w)
-            u = r.updates[k]
-            u = u.detach().numpy() if isinstance(u, torch.Tensor) else u
             u = np.asarray(u, dtype=np.float64).ravel()
             out["runs"].append({"tag": r.tag, "title": r.title, "optimizer": r.optimizer_name, "lr": r.get_lr(),
                                 "steps": u[:MAX_STEP_VALUES].copy(), "n": int(u.size)})
@@ -781,13 +570,12 @@ class ResNetTrainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        if not np.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
+        value = self.check_live(name, value)
         if name == "lr":
-            self.primary.set_lr(float(value))
+            self.primary.set_lr(value)
         for run in self.runs[1:]:
             if name == f"{run.tag}_lr":
-                run.set_lr(float(value))
+                run.set_lr(value)
 
     # ---------------------------------------------------------------- state
     def get_state(self) -> dict:
@@ -815,10 +603,9 @@ class ResNetTrainer(Trainer):
         run = self.primary
         meta = {"format": "stepwise-resnet-1", "lab": self.lab, "engine": self.engine, "arch": self.arch,
                 "depth": self.depth, "norm": self.norm, "skip": run.skip, "iteration": self.iteration}
-        write_model(path, meta, run.net.state_dict() if isinstance(run, TorchRun) else run.model.state_arrays())
+        run.save(path, meta)
 
     def load(self, path: str) -> None:
-        run = self.primary
         mine = {k: getattr(self, k) for k in ("engine", "arch", "depth", "norm")}
 
         def check(meta: dict) -> None:
@@ -827,11 +614,7 @@ class ResNetTrainer(Trainer):
                                     f"({meta.get('engine')}, norm {meta.get('norm')}); set the same options to "
                                     "load it.")
 
-        own = run.net.state_dict() if isinstance(run, TorchRun) else run.model.state_arrays()
-        _, arrays = read_model(path, self.lab, own, ("stepwise-resnet-1",), check=check)
+        _, arrays = read_model(path, self.lab, self.primary.own_arrays(), ("stepwise-resnet-1",), check=check)
         for r in self.runs:  # every run starts from the loaded parameters
-            if isinstance(r, TorchRun):
-                r.net.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in arrays.items()})
-            else:
-                r.model.load_state_arrays(arrays)
+            r.load_arrays(arrays)
             r.clear()

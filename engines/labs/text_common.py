@@ -534,10 +534,7 @@ class TextTrainer(Trainer):
     def set_hyperparam(self, name: str, value: float) -> None:
         if name not in self.hyperparams():
             return super().set_hyperparam(name, value)
-        value = float(value)
-        if not math.isfinite(value) or value <= 0:
-            raise StepwiseError(f"{name} must be a positive number.")
-        setattr(self, name, value)
+        setattr(self, name, self.check_live(name, value))
         self.apply_hyperparams()
 
     def apply_hyperparams(self) -> None:
