@@ -208,11 +208,18 @@ def test_a_missing_declared_key_fails_loudly(case, qtbot):
     assert log, f"the {lab} view read nothing of its view_data"
     silent = []
     for path in needed:
+        view = make_view(lab)               # a fresh view each time: no cache of the last snapshot helps it
+        view.resize(1000, 760)
+        view.show()
+        view.on_ready(run["ready"])
         try:
-            render(lab, run["ready"], dict(snap, view=without(snap["view"], path)), qtbot)
+            view.set_snapshot(dict(snap, view=without(snap["view"], path)))
         except KeyError as e:
             if e.args[0] == path[-1]:
                 continue
+        finally:
+            view.close()
+            view.deleteLater()
         silent.append("view" + "".join(f"[{k!r}]" for k in path))
     assert not silent, f"the {lab} view goes on without these declared keys: {', '.join(silent)}"
 
