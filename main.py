@@ -219,7 +219,7 @@ def run_gui(config: dict, args) -> int:
     from PySide6 import QtCore, QtWidgets
 
     from visualizer.main_window import MainWindow
-    from widgets.common import configure_pyqtgraph
+    from widgets.style import configure_pyqtgraph
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication(sys.argv[:1])
     app.setApplicationName("Stepwise")

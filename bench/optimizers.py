@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
 
     from PySide6 import QtWidgets
 
-    from widgets.common import configure_pyqtgraph
+    from widgets.style import configure_pyqtgraph
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     configure_pyqtgraph()
     from engines.labs import make_trainer

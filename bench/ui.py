@@ -112,7 +112,7 @@ def run_one(args) -> int:
 
     from engines.labs import LABS
     from visualizer.main_window import MainWindow
-    from widgets.common import configure_pyqtgraph
+    from widgets.style import configure_pyqtgraph
 
     app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
     configure_pyqtgraph()

@@ -3,7 +3,7 @@ engine as a live setting. (The CNN view's frozen blocks and its Inputs tab: test
 from PySide6 import QtCore
 
 from visualizer.main_window import MainWindow
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.network_diagram import NetworkDiagram
 
 BLOCKS = [{"name": "conv1", "label": "Conv 1→4", "kind": "conv", "n_params": 40, "out_shape": (4, 28, 28)},

@@ -6,7 +6,7 @@ from PySide6 import QtCore
 from engines.augment import input_statistics
 from widgets import batch1_view, cnn_view
 from widgets.cnn_view import CNNView, kernel_grid, map_levels
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.drawing_canvas import DrawingCanvas, centred
 
 

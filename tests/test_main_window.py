@@ -3,7 +3,7 @@ import pytest
 from PySide6 import QtCore
 
 from visualizer.main_window import MainWindow
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 
 CONFIG = {"lab": "mlp", "seed": 0, "hidden": "32,16"}
 

@@ -2,7 +2,7 @@
 import numpy as np
 
 from visualizer.host import SessionHost
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.mlp_view import MLPView
 
 

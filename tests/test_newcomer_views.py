@@ -8,7 +8,8 @@ from PySide6 import QtCore, QtWidgets
 from engines.labs import LABS
 from visualizer.lab_help import PAGES, lab_help_html
 from visualizer.lab_views import LAB_UIS, LIVE_HELP
-from widgets.common import BarPanel, configure_pyqtgraph, wrapped
+from widgets.common import BarPanel, wrapped
+from widgets.style import configure_pyqtgraph
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
 from widgets.report_panel import ReportPanel

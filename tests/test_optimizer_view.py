@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.optimizer_common import thin_curve, thin_path
 from widgets.optimizer_view import OptimizerView
 

@@ -12,7 +12,7 @@ from engines.state_io import load_tree
 from visualizer.main_window import MainWindow
 from visualizer.session import Session
 from visualizer.host import SessionHost, autosave_path, leftover_autosaves
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 
 CONFIG = {"lab": "mlp", "seed": 0, "hidden": "16"}
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.resnet_view import ResNetView, fake_snapshot, log10_positive
 
 

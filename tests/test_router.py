@@ -149,7 +149,7 @@ def test_cli_summary_has_top1_top5_and_expert_share():
 
 def test_the_view_shows_the_route_and_where_the_gradient_went(qtbot):
     from widgets.batch1_view import Batch1View
-    from widgets.common import configure_pyqtgraph
+    from widgets.style import configure_pyqtgraph
     configure_pyqtgraph()
     v = Batch1View()
     qtbot.addWidget(v)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PySide6 import QtCore
 
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 from widgets.text_cells import CharAxis
 from widgets.text_view import TASK, TextView, fake_snapshot
 

@@ -22,7 +22,7 @@ from engines.labs import LABS
 from visualizer.client import complete_snapshot
 from visualizer.host import SessionHost
 from visualizer.lab_views import make_view
-from widgets.common import configure_pyqtgraph
+from widgets.style import configure_pyqtgraph
 
 # (lab, engine, settings): small sizes; every lab with each of its engines, and its other view modes
 CASES = [

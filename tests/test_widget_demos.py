@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # modules of widgets/ that hold no widget of their own (helpers, axes, the demo runner itself)
-NOT_WIDGETS = {"__init__", "demo", "optimizer_common", "text_cells"}
+NOT_WIDGETS = {"__init__", "demo", "optimizer_common", "text_cells", "fake_data", "style"}
 DEMOS = sorted(p.stem for p in (ROOT / "widgets").glob("*.py") if p.stem not in NOT_WIDGETS)
 RUNS = [(name, []) for name in DEMOS] + [("optimizer_view", ["--network"])]
 

@@ -21,11 +21,6 @@ DIVERGING = pg.colormap.get("CET-D1A")  # blue – white – red
 GRAYS = pg.ColorMap([0.0, 1.0], [(0, 0, 0), (255, 255, 255)])
 
 
-def configure_pyqtgraph() -> None:
-    """Once at start-up: row-major images (else every image is transposed), light theme."""
-    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#333")
-
-
 def cache_axes(root: QtWidgets.QWidget) -> int:
     """Every pyqtgraph axis under ``root`` paints from a cached pixmap: an axis is redrawn (its ticks laid
     out and its text drawn) only when its own range or labels change, not whenever a curve or an image in

@@ -15,7 +15,7 @@ from typing import Callable
 
 from PySide6 import QtWidgets
 
-from .common import configure_pyqtgraph
+from .style import configure_pyqtgraph
 
 
 def run_demo(build: Callable[[], QtWidgets.QWidget], size: tuple[int, int] = (1000, 760)) -> None:

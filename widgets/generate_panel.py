@@ -292,7 +292,7 @@ if __name__ == "__main__":  # python -m widgets.generate_panel [--screenshot PAT
     from .demo import run_demo
 
     def build() -> GeneratePanel:
-        from .text_view import fake_snapshot, fake_stream   # the text labs' made-up data
+        from .fake_data import fake_stream, fake_text_snapshot as fake_snapshot   # the text labs' made-up data
         view = fake_snapshot("lstm")["view"]
         panel = GeneratePanel()
         panel.configure(view["cell"], view["depth"], view["hidden"], view["vocab"] + "\nWhatsyoutih?")

@@ -345,7 +345,7 @@ if __name__ == "__main__":  # python -m widgets.layer_inspector [--screenshot PA
     from .demo import run_demo
 
     def build() -> LayerInspector:
-        from .mlp_view import fake_snapshot   # the MLP lab's made-up snapshot: the inspector's usual data
+        from .fake_data import fake_snapshot   # the MLP lab's made-up snapshot: the inspector's usual data
         inspector = LayerInspector()
         inspector.show()
         inspector.set_snapshot(fake_snapshot(selected=2))

@@ -281,7 +281,7 @@ if __name__ == "__main__":  # python -m widgets.sequence_panel [--screenshot PAT
     from .demo import run_demo
 
     def build() -> SequencePanel:
-        from .text_view import fake_snapshot   # the text labs' made-up snapshot
+        from .fake_data import fake_text_snapshot as fake_snapshot   # the text labs' made-up snapshot
         panel = SequencePanel()
         snap = fake_snapshot("lstm")
         panel.render_snapshot(snap["block_data"], snap, snap["view"])

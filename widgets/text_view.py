@@ -33,6 +33,7 @@ from .generate_panel import GeneratePanel
 from .lab_view import LabView
 from .live_sample_panel import LiveSamplePanel
 from .sequence_panel import SequencePanel
+from .fake_data import fake_text_snapshot as fake_snapshot, fake_stream  # noqa: F401 (kept importable here)
 
 TASK = "generate_stream"
 
@@ -168,70 +169,6 @@ class TextView(LabView):
     def on_task(self, name: str, progress: dict) -> None:
         if name == TASK:
             self.generator.on_progress(progress)
-
-
-def fake_snapshot(cell: str = "lstm", T: int = 30, H: int = 24, depth: int = 2, phase_step: int | None = 10) -> dict:
-    """A synthetic snapshot shaped like the engine's (used by the tests and the demo)."""
-    rng = np.random.default_rng(0)
-    chars = ("First Citizen:\nBefore we proceed any further" * 3)[:T]
-    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    acts = {"h": np.tanh(rng.standard_normal((T, H))).astype(np.float32)}
-    if cell == "lstm":
-        acts.update({k: sig(rng.standard_normal((T, H))).astype(np.float32) for k in ("i", "f", "o")})
-        acts["g"] = np.tanh(rng.standard_normal((T, H))).astype(np.float32)
-        acts["c"] = (rng.standard_normal((T, H)) * 2).astype(np.float32)
-    if cell == "gru":
-        acts.update({k: sig(rng.standard_normal((T, H))).astype(np.float32) for k in ("r", "z")})
-        acts["n"] = np.tanh(rng.standard_normal((T, H))).astype(np.float32)
-    dh_norm = np.exp(-np.linspace(0, 4, T))[::-1].copy()
-    dh = rng.standard_normal((T, H)).astype(np.float32) * dh_norm[:, None].astype(np.float32)
-    if phase_step is not None:
-        dh_norm[:phase_step] = np.nan
-        dh[:phase_step] = 0
-    vocab = "".join(sorted(set(chars + "ROMEO")))
-    base = {"chars": chars, "targets": chars[1:] + "e", "cell": cell, "layer": 0, "depth": depth}
-    back = dict(base, dh=dh, dh_norm=dh_norm, step=phase_step or 0)
-    if cell == "lstm":
-        back["dc"] = dh * 2
-        back["dc_norm"] = dh_norm * 2
-    # parameters per layer of N units reading d inputs: RNN N·d + N² + N, GRU 3(…) + N, LSTM 4(…)
-    simple = [H * (len(vocab) if l == 0 else H) + H * H + H for l in range(depth)]
-    counts = {"rnn": simple, "gru": [3 * n + H for n in simple], "lstm": [4 * n for n in simple]}
-    return {
-        "iteration": 12, "phase": 20, "selected_block": 0, "active_kind": "backward", "active_block": 0,
-        "history_reset": False, "last_metrics": {"loss": 2.1, "clipped": 1.0, "grad_norm": 7.5},
-        "history": [(k, {"loss": 4.0 - k / 10, "grad_norm": 3.0 + k % 4}) for k in range(1, 13)]
-        + [(10, {"loss": 3.0, "grad_norm": 4.0, "heldout_loss_per_char": 3.2})],
-        "block_data": {"forward": dict(base, acts=acts),
-                       "loss": dict(base, nll=rng.uniform(0.1, 4.0, T), loss=2.0),
-                       "backward": back},
-        "view": {"cell": cell, "depth": depth, "hidden": H, "vocab": vocab,
-                 "source": "Tiny Shakespeare (1,115,394 characters)", "seq_len": T, "batch_size": 32, "epoch": 0,
-                 "epoch_fraction": 0.25, "sample": {"text": "ROMEO:\nWhat say you?", "iteration": 12},
-                 "hyperparams": {"lr": 0.002, "clip": 5.0}, "clip_mode": "norm",
-                 "parameter_counts": {"layers": counts[cell], "total": sum(counts[cell]) + len(vocab) * (H + 1),
-                                      "rnn_layers": simple, "gru_layers": counts["gru"],
-                                      "lstm_layers": counts["lstm"]}},
-    }
-
-def fake_stream(cell: str = "lstm", depth: int = 2, H: int = 24, prompt: str = "ROMEO:",
-                text: str = "\nWhat say you to this?") -> list[dict]:
-    """Task progress of "generate_stream" as the engine sends it: the prompt, then chunks of text,
-    each character with every layer's gates (depth, H) when the model read it; then done."""
-    rng = np.random.default_rng(1)
-    names = {"lstm": ("i", "f", "g", "o", "c", "h"), "gru": ("r", "z", "n", "h"), "rnn": ("h",)}[cell]
-
-    def acts(n):
-        out = {}
-        for name in names:
-            a = rng.standard_normal((n, depth, H))
-            out[name] = (1 / (1 + np.exp(-a)) if name in "ifozr" else np.tanh(a)).astype(np.float32)
-        return out
-    chunks = [{"text": prompt, "activations": acts(len(prompt)), "prompt": True, "start": 0}]
-    for k in range(0, len(text), 4):
-        piece = text[k:k + 4]
-        chunks.append({"text": piece, "activations": acts(len(piece)), "prompt": False, "start": len(prompt) + k})
-    return chunks + [{"done": True, "length": len(text)}]
 
 
 if __name__ == "__main__":  # python -m widgets.text_view [--screenshot PATH]
