@@ -151,6 +151,17 @@ class ClassifierCommands:
 
     default_lr = 0.05   # SGD / momentum when lr is empty (each lab may tune its own)
 
+    def _start_epoch_state(self, config: dict) -> None:
+        """What both engines' trainers hold besides the model: the data order, held-out reports,
+        the last updates and batch, and the landscape's trajectory (in the NumPy engine's layout)."""
+        self.perm = self.rng.permutation(len(self.data.train_x))
+        self.cursor = 0
+        self.report: dict[str, Any] | None = None
+        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
+        self._updates: list = []
+        self._x = self._y = None
+        self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
+
     def starting_lr(self, opts: dict) -> float:
         """The declared lr; empty: the lab's tuned rate for SGD / momentum, else a rate that suits the optimizer."""
         if opts["lr"] is not None:
@@ -223,13 +234,7 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         if opt_name in ("momentum", "nesterov"):
             kwargs["momentum"] = opts["momentum"]
         self.optimizer = OPTIMIZERS[opt_name](self.model.params(), **kwargs)
-        self.perm = self.rng.permutation(len(self.data.train_x))
-        self.cursor = 0
-        self.report: dict[str, Any] | None = None
-        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
-        self._updates: list[np.ndarray] = []
-        self._x = self._y = None
-        self.trajectory = ParameterTrajectory(config.get("record_every", 25))  # for the landscape view
+        self._start_epoch_state(config)
         self.trajectory.maybe_record(0, self.model.params)
 
     def build_layers(self, rng: np.random.Generator) -> list[Layer]:

@@ -21,7 +21,7 @@ from .. import StepwiseError
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
 from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
 from ..loading import check_blocks, read_model, write_model
-from ..landscape import ParameterTrajectory, classifier_landscape, with_path_iterations
+from ..landscape import classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
                        rng_state, set_rng_state)
@@ -168,14 +168,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         self.optimizer_name = opt_name
         self.optimizer = make_torch_optimizer(opt_name, self.runner.parameters(), self.starting_lr(opts),
                                               opts["momentum"])
-        self.perm = self.rng.permutation(len(self.data.train_x))
-        self.cursor = 0
-        self.report: dict[str, Any] | None = None
-        self.reports: dict[int, dict[str, Any]] = {}  # iteration -> its held-out report (the view follows the timeline)
-        self._updates: list[torch.Tensor] = []
-        self._x = self._y = None
-        # for the landscape view, in the NumPy engine's layout and order
-        self.trajectory = ParameterTrajectory(config.get("record_every", 25))
+        self._start_epoch_state(config)
         self.trajectory.maybe_record(0, self.numpy_params)
 
     # ------------------------------------------------------------------ to fill in
