@@ -151,6 +151,16 @@ class ClassifierCommands:
 
     default_lr = 0.05   # SGD / momentum when lr is empty (each lab may tune its own)
 
+    def evaluate(self) -> dict[str, float]:
+        """Held-out accuracy, macro-F1 (the report the view shows, kept per iteration) and loss."""
+        logits = self.predict_logits(self.data.heldout_x)
+        pred = logits.argmax(axis=1)
+        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
+                           iteration=self.iteration)
+        self.reports[self.iteration] = self.report
+        return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": self.heldout_loss(logits),
+                "heldout_macro_f1": self.report["macro_f1"]}
+
     def _start_epoch_state(self, config: dict) -> None:
         """What both engines' trainers hold besides the model: the data order, held-out reports,
         the last updates and batch, and the landscape's trajectory (in the NumPy engine's layout)."""
@@ -314,15 +324,8 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
     def batch_logits(self) -> np.ndarray | None:
         return getattr(self, "logits", None)
 
-    def evaluate(self) -> dict[str, float]:
-        logits = self.predict_logits(self.data.heldout_x)
-        pred = logits.argmax(axis=1)
-        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
-                           iteration=self.iteration)
-        self.reports[self.iteration] = self.report
-        loss = SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
-        return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
-                "heldout_macro_f1": self.report["macro_f1"]}
+    def heldout_loss(self, logits: np.ndarray) -> float:
+        return SoftmaxCrossEntropy().forward(logits.astype(np.float64), self.data.heldout_y)
 
     # ------------------------------------------------------------------ views
     def _param_index_range(self, block: int) -> range:

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .. import StepwiseError
 from ..data import ALL_DIGITS, load_mnist, next_batch_indices, select_digits
-from .classifier import MAX_TILES, ClassifierCommands, backward_plan, classification_report, histogram
+from .classifier import MAX_TILES, ClassifierCommands, backward_plan, histogram
 from ..loading import check_blocks, read_model, write_model
 from ..landscape import classifier_landscape, with_path_iterations
 from ..numpy_engine.losses import softmax
@@ -249,15 +249,8 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
     def predict_logits(self, images: np.ndarray) -> np.ndarray:
         return self.runner.predict(self.prepare(images)).numpy()
 
-    def evaluate(self) -> dict[str, float]:
-        logits = self.predict_logits(self.data.heldout_x)
-        pred = logits.argmax(axis=1)
-        self.report = dict(classification_report(self.data.heldout_y, pred, classes=self.digits),
-                           iteration=self.iteration)
-        self.reports[self.iteration] = self.report
-        loss = float(F.cross_entropy(torch.from_numpy(logits.astype(np.float64)), torch.from_numpy(self.data.heldout_y)))
-        return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": loss,
-                "heldout_macro_f1": self.report["macro_f1"]}
+    def heldout_loss(self, logits: np.ndarray) -> float:
+        return float(F.cross_entropy(torch.from_numpy(logits.astype(np.float64)), torch.from_numpy(self.data.heldout_y)))
 
     # ------------------------------------------------------------------ views (the NumPy trainer's keys)
     @staticmethod
