@@ -92,3 +92,30 @@ def test_the_window_side_puts_back_what_was_not_sent_again():
     third = {"block_data": None, "view": {}, "view_same": []}
     complete_snapshot(third, kept)
     assert third["block_data"] is second["block_data"] and not third["block_data_fresh"]
+
+
+def test_building_a_lab_view_opens_no_window_of_its_own(qtbot):
+    """A widget made visible before it has a parent becomes a window of its own for a moment, and takes
+    the activation from the main window: its shortcuts (Space, ←, →) then no longer fire."""
+    from PySide6 import QtCore, QtWidgets
+
+    from engines.labs import LABS
+    from visualizer.lab_views import make_view
+
+    opened = []
+
+    class Watch(QtCore.QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QtCore.QEvent.Type.Show and isinstance(obj, QtWidgets.QWidget) and obj.isWindow():
+                opened.append(type(obj).__name__)
+            return False
+
+    watch = Watch()
+    QtWidgets.QApplication.instance().installEventFilter(watch)
+    try:
+        for lab in LABS:
+            view = make_view(lab)
+            qtbot.addWidget(view)
+    finally:
+        QtWidgets.QApplication.instance().removeEventFilter(watch)
+    assert opened == []

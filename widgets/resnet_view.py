@@ -190,11 +190,15 @@ class RunControls(QtWidgets.QWidget):
         row.addStretch(1)
         self.engine = "torch"
         self.configured = False
-        self.set_config({}, "torch", configured=False)
+        self._fill({}, "torch")   # not set_config: setVisible on a widget with no parent yet opens it as a window
 
     def set_config(self, config: dict, engine: str, configured: bool = True) -> None:
-        self.engine = engine
+        self._fill(config, engine)
         self.configured = configured
+        self.setVisible((config.get("arch") or "small") == "small")  # ResNet-50 has its own depth
+
+    def _fill(self, config: dict, engine: str) -> None:
+        self.engine = engine
         depths = TORCH_DEPTHS if engine == "torch" else NUMPY_DEPTHS
         depth = int(config.get("depth") or (20 if engine == "torch" else 10))
         self.depth.blockSignals(True)
@@ -207,7 +211,6 @@ class RunControls(QtWidgets.QWidget):
         self.norm.setCurrentText(norm if norm in ("none", "bn", "gnws") else "none")
         self.norm.setVisible(engine == "torch")
         self.norm_label.setVisible(engine == "torch")
-        self.setVisible((config.get("arch") or "small") == "small")  # ResNet-50 has its own depth
 
     def values(self) -> dict:
         out = {"plain": not self.skips.isChecked(), "depth": int(self.depth.currentText())}
