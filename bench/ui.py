@@ -201,7 +201,10 @@ def run_one(args) -> int:
         return not snap["playing"] and snap["phase"] >= 1
 
     def stepped_back(snap):
-        return not snap["playing"] and snap["phase"] == snap["phase_count"] - 1
+        # the engine pauses and goes back one phase in one command (no snapshot between): the first paused
+        # snapshot is the one ← asked for (the last phase of the iteration before, or where phase-by-phase
+        # play had got to, less one)
+        return not snap["playing"]
 
     def selected(snap):
         return snap["selected_block"] == state["probe"]["target"]

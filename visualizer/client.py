@@ -34,14 +34,17 @@ def complete_snapshot(snap: dict, kept: dict) -> None:
 class SessionClient(QtCore.QObject):
     """UI-side handle of the worker process. Emits the latest snapshot at most once per poll."""
 
-    snapshot = QtCore.Signal(dict)
-    ready = QtCore.Signal(dict)
+    # object, not dict: a dict signal argument is converted to a QVariantMap and back, a deep copy of every
+    # nested dict at each frame (it cost milliseconds, and gave the widgets new objects where the engine
+    # had sent nothing new, so they redrew what had not changed)
+    snapshot = QtCore.Signal(object)
+    ready = QtCore.Signal(object)
     error = QtCore.Signal(str)
     info = QtCore.Signal(str)
-    reply = QtCore.Signal(str, dict)
-    task = QtCore.Signal(str, dict)
+    reply = QtCore.Signal(str, object)
+    task = QtCore.Signal(str, object)
     reached = QtCore.Signal(int)
-    progress = QtCore.Signal(dict)   # replay under way: {"what", "target", "fraction"} / {"done": True}
+    progress = QtCore.Signal(object)   # replay under way: {"what", "target", "fraction"} / {"done": True}
     died = QtCore.Signal(str)
 
     # commands that start a new run: after a death they start a new engine process instead

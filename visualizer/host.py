@@ -21,7 +21,7 @@ from visualizer.keyframes import _pid_alive
 
 
 SNAPSHOT_INTERVAL = 1.0 / 30.0
-BLOCK_DATA_EVERY = 0.1   # s: while playing, the selected block's arrays (the costly part) at most 10 times a second
+BLOCK_DATA_EVERY = 0.25   # s: while playing, the selected block's arrays (the costly part) at most 4 times a second
 PHASE_PLAY_AFTER = 1.5 * SNAPSHOT_INTERVAL  # an iteration slower than this plays phase by phase at max speed
 SPEEDS: dict[str, tuple[str, float | None]] = {
     "1 phase/s": ("phase", 1.0),
@@ -553,7 +553,9 @@ class SessionHost:
             # fast generator, advanced one phase at a time)
             s.play_phase()
         elif rate is None:
-            deadline = now + 0.025
+            # up to the next snapshot, so the window gets one every SNAPSHOT_INTERVAL (a fixed 25 ms slice
+            # ending just short of it delivered every other slice: 20 a second)
+            deadline = max(now + 0.005, min(now + 0.025, self._last_snapshot + SNAPSHOT_INTERVAL))
             while time.perf_counter() < deadline and not self._reached():
                 s.step_iteration()
         elif now >= self._next_step:

@@ -9,7 +9,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from .common import SERIES_COLORS, HoverReadout, fit_title, legend_below, no_si_prefix, wrapped
+from .common import SERIES_COLORS, HoverReadout, SteadyRange, fit_title, legend_below, no_si_prefix, wrapped
 
 EMPTY_X_RANGE = (0.0, 100.0)  # what an empty plot shows: iterations 0..100, never the last run's axes
 EMPTY_Y_RANGE = {"top": (0.0, 2.5), "bottom": (0.0, 1.0)}
@@ -85,6 +85,16 @@ class CurvesPanel(QtWidgets.QWidget):
         self.cursor_bottom = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.top.addItem(self.cursor_top, ignoreBounds=True)
         self.bottom.addItem(self.cursor_bottom, ignoreBounds=True)
+        # the panel steers the ranges itself (_follow): pyqtgraph's autorange would move them, and lay out
+        # every tick again, at every frame of a growing curve; a range here moves only when the data leave it
+        self.x_range = SteadyRange(self.top, "x", pad=0.15)
+        self.y_ranges = {"top": SteadyRange(self.top, "y", pad=0.05, fill=0.3),
+                         "bottom": SteadyRange(self.bottom, "y", pad=0.05, fill=0.3)}
+        self.following = True   # False once the student pans or zooms; the plot's "A" button follows again
+        for plot in (self.top, self.bottom):
+            plot.disableAutoRange()
+            plot.vb.sigRangeChangedManually.connect(self._stop_following)
+            plot.vb.sigStateChanged.connect(self._maybe_follow_again)
         self.series: dict[str, dict[int, float]] = {}
         self.arrays: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}   # key -> (xs, ys, n used): series, in order
         self.stale: set[str] = set()   # series changed while the panel was hidden: drawn when it shows
@@ -92,6 +102,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.smoothed: pg.PlotDataItem | None = None
         self.labels: dict[str, str] = {}
         self.branch_items: list[tuple[pg.PlotItem, pg.PlotDataItem]] = []
+        self.branch_bounds: dict[str, list[tuple[float, float, float]]] = {"top": [], "bottom": []}  # (x max, y min, y max)
 
     MARKER_PENS = {"setting": "#E69F00", "branch": "#4C78A8", "note": "#CC79A7"}
 
@@ -143,16 +154,69 @@ class CurvesPanel(QtWidgets.QWidget):
             if name == "top" and self.log_loss.isChecked():
                 y_range = (-1.0, 1.0)  # log10 axis: 0.1 .. 10
             plot.setRange(xRange=EMPTY_X_RANGE, yRange=y_range, padding=0)
-        for plot in (self.top, self.bottom):  # after both: the x axes are linked
-            plot.enableAutoRange()  # with no data this keeps the range above
+        self.x_range.range = None
+        for steady in self.y_ranges.values():
+            steady.range = None
+        self.following = True
         for readout in self.readouts:
             readout.hide()
+        self._follow()
+
+    def _stop_following(self, *_):
+        self.following = False
+
+    def _maybe_follow_again(self, vb) -> None:
+        """The plot's "A" button or "View all" turned pyqtgraph's autorange on: follow the data again, steered here."""
+        if any(vb.autoRangeEnabled()):
+            vb.disableAutoRange()
+            self.following = True
+            self.x_range.range = None
+            for steady in self.y_ranges.values():
+                steady.range = None
+            self._follow()
+
+    def _follow(self) -> None:
+        """Keep every curve in view: x from 0 to the last iteration, y around each plot's values
+        (log10 of them on a log axis). Nothing moves while the student has panned or zoomed."""
+        if not self.following:
+            return
+        x_max = 0.0
+        for name, plot in (("top", self.top), ("bottom", self.bottom)):
+            lo, hi = np.inf, -np.inf
+            log = name == "top" and self.log_loss.isChecked()
+            keys = [k for k in self.series if (self.panel_of(k) == "top") == (name == "top")]
+            ys_all = []
+            for key in keys:
+                xs, ys = self._arrays(key)
+                if len(xs):
+                    x_max = max(x_max, float(xs[-1]))
+                    ys_all.append(ys)
+            for bx, blo, bhi in self.branch_bounds[name]:
+                x_max = max(x_max, bx)
+                ys_all.append(np.array([blo, bhi]))
+            if ys_all:
+                ys = np.concatenate(ys_all)
+                if log:
+                    ys = np.log10(ys[ys > 0])
+                ys = ys[np.isfinite(ys)]
+                if ys.size:
+                    lo, hi = float(ys.min()), float(ys.max())
+            if np.isfinite(lo):
+                self.y_ranges[name].fit(lo, hi)
+            elif self.y_ranges[name].range is None:
+                y_range = (-1.0, 1.0) if log else EMPTY_Y_RANGE[name]
+                plot.setYRange(*y_range, padding=0)
+        if x_max > 0:
+            self.x_range.fit(0.0, x_max)
+        elif self.x_range.range is None:
+            self.top.setXRange(*EMPTY_X_RANGE, padding=0)
 
     def set_log_loss(self, on: bool) -> None:
         self.top.setLogMode(y=on)
         self.top.setLabel("left", f"{self.top_label} (log)" if on else self.top_label)
         self.top.setLimits(minYRange=0.05 if not on else 0.02)
-        self.top.enableAutoRange()
+        self.y_ranges["top"].range = None
+        self._follow()
 
     def add_points(self, points: list[tuple[int, dict]]) -> None:
         if not points:
@@ -173,12 +237,14 @@ class CurvesPanel(QtWidgets.QWidget):
         for key in touched | self.stale:
             self._redraw(key)
         self.stale.clear()
+        self._follow()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         for key in self.stale:
             self._redraw(key)
         self.stale.clear()
+        self._follow()
 
     def _append(self, key: str, it: int, value: float, known: bool) -> None:
         """Points arrive in order (a new iteration each): append to the arrays; anything else
@@ -212,8 +278,14 @@ class CurvesPanel(QtWidgets.QWidget):
                 item = panel.plot([], [], pen=pg.mkPen(color, width=1.5), name=self.labels.get(key, pretty(key)))
             elif key == "loss":
                 name = self.labels.get(key, pretty(key))
-                item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=name)
+                # the noisy per-iteration loss: thin, light and not antialiased (thousands of points a frame),
+                # drawn as each pixel column's extremes once it has more points than pixels
+                item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=name, antialias=False)
                 self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="smoothed")
+                for curve, method in ((item, "peak"), (self.smoothed, "mean")):
+                    curve.opts["autoDownsampleFactor"] = 1.0   # one bin a pixel column (pyqtgraph's default: 5)
+                    curve.setDownsampling(auto=True, method=method)
+                    curve.setClipToView(True)
             else:
                 item = panel.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
                                   symbolBrush=color, symbolPen=None, name=self.labels.get(key, pretty(key)))
@@ -228,7 +300,7 @@ class CurvesPanel(QtWidgets.QWidget):
             xs_d, ys_d = xs[::step], ys[::step]
         else:
             xs_d, ys_d = xs, ys
-        item.setData(xs_d, ys_d)
+        item.setData(xs_d, ys_d, skipFiniteCheck=bool(np.isfinite(ys_d).all()))
         if key == "loss" and self.smoothed is not None and len(ys) > 1:
             w = min(200, max(5, len(ys) // 20))  # moving-average window, via cumulative sums
             c = np.cumsum(np.insert(ys, 0, 0.0))
@@ -244,6 +316,7 @@ class CurvesPanel(QtWidgets.QWidget):
             legend = self.top_legend if plot is self.top else self.bottom_legend
             legend.removeItem(item)
         self.branch_items = []
+        self.branch_bounds = {"top": [], "bottom": []}
         dash = pg.QtCore.Qt.PenStyle.DashLine
         for line_id, points in line_curves.items():
             label = labels.get(line_id, f"branch {line_id}")
@@ -259,11 +332,16 @@ class CurvesPanel(QtWidgets.QWidget):
                     w = min(50, max(3, len(ys) // 20))
                     ys = np.convolve(np.pad(ys, (w - 1, 0), mode="edge"), np.ones(w) / w, mode="valid")
                 plot = self.top if self.panel_of(key) == "top" else self.bottom
+                finite = ys[np.isfinite(ys)]
+                if finite.size:
+                    self.branch_bounds["top" if plot is self.top else "bottom"].append(
+                        (float(xs[-1]), float(finite.min()), float(finite.max())))
                 color = KEY_COLORS.get(key, "#888888")
                 item = plot.plot(xs, ys, pen=pg.mkPen(color + "66", width=1.5, style=dash),
                                  name=f"{label} · {pretty(key)}")
                 item.setZValue(-5)
                 self.branch_items.append((plot, item))
+        self._follow()
 
     def set_cursor(self, iteration: int) -> None:
         self.cursor_top.setValue(iteration)
