@@ -116,7 +116,7 @@ class SessionHost:
         self.run_to: int | None = None
         self.tasks: dict[str, Any] = {}
         self._next_step = 0.0
-        self._last_snapshot = 0.0
+        self._next_snapshot = 0.0   # when the next snapshot is due (perf_counter)
         self._dirty = False
         self._sent_version = -1
         self._sent_log = 0
@@ -553,11 +553,15 @@ class SessionHost:
             # fast generator, advanced one phase at a time)
             s.play_phase()
         elif rate is None:
-            # up to the next snapshot, so the window gets one every SNAPSHOT_INTERVAL (a fixed 25 ms slice
-            # ending just short of it delivered every other slice: 20 a second)
-            deadline = max(now + 0.005, min(now + 0.025, self._last_snapshot + SNAPSHOT_INTERVAL))
-            while time.perf_counter() < deadline and not self._reached():
+            # iterations up to the next snapshot, so the window gets one every SNAPSHOT_INTERVAL: a slice stops
+            # before an iteration that would end after it is due (a fixed 25 ms slice ending just short of it
+            # delivered every other slice: 20 a second, and a 20 ms CNN iteration overshot it by up to 20 ms)
+            deadline = min(now + 0.025, self._next_snapshot)
+            took = s.iteration_seconds() or 0.0
+            while not self._reached():
                 s.step_iteration()
+                if time.perf_counter() + took >= deadline:
+                    break
         elif now >= self._next_step:
             if unit == "phase":
                 s.step_phase()
@@ -599,12 +603,16 @@ class SessionHost:
         now = time.perf_counter()
         if self.session is None or not (self._dirty or force) or self.replay is not None:
             return
-        if not force and now - self._last_snapshot < SNAPSHOT_INTERVAL:
+        # while playing at full speed an iteration ends at most half an iteration early for the snapshot due
+        early = 0.5 * (self.session.iteration_seconds() or 0.0) if self.playing else 0.0
+        if not force and now < self._next_snapshot - min(early, 0.5 * SNAPSHOT_INTERVAL):
             return
         if not self.ready_for_snapshot():
             return  # stays dirty: the next flush sends the then-latest state, curve points included
         self.send("snapshot", self.snapshot())
-        self._last_snapshot = now
+        # on a steady clock (one due every SNAPSHOT_INTERVAL), started again after a pause or a late window
+        self._next_snapshot = (self._next_snapshot + SNAPSHOT_INTERVAL if abs(now - self._next_snapshot) < SNAPSHOT_INTERVAL
+                               else now + SNAPSHOT_INTERVAL)
         self._dirty = False
 
     def snapshot(self) -> dict:
