@@ -12,7 +12,9 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import SEQUENTIAL, SERIES_COLORS, HoverReadout, explain_tabs, fit_title, fmt, legend_below
+from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyRange, explain_tabs, fit_title, fmt,
+                     legend_below)
+from .curves import thin
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -38,7 +40,7 @@ def moving_average(y: np.ndarray, window: int) -> np.ndarray:
 def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     w = pg.PlotWidget()
     fit_title(w.getPlotItem(), title)
-    w.showGrid(x=True, y=True, alpha=0.2)
+    # no grid: grid lines belong to the axes, which then repaint all their ticks whenever the plot moves
     w.setLabel("left", left)
     w.setLabel("bottom", bottom)
     w.setMinimumHeight(170)
@@ -69,6 +71,8 @@ def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -
         pen = pg.mkPen(colour, width=2, style=QtCore.Qt.PenStyle.DashLine if dashed else QtCore.Qt.PenStyle.SolidLine)
         kw = {} if where == "loss" else {"symbol": "o", "symbolSize": 5, "symbolBrush": colour, "symbolPen": None}
         curves[key] = target.plot([], [], pen=pen, name=label, **kw)
+        if where == "loss":   # thousands of points
+            thin(curves[key], "mean")
     return curves
 
 
@@ -91,8 +95,23 @@ def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict,
             if len(xs) > 3000:
                 step = len(xs) // 3000 + 1
                 xs, ys = xs[::step], ys[::step]
-        curves[key].setData(xs, ys)
+        curves[key].setData(xs, ys, skipFiniteCheck=True)   # finite: checked above
     return touched
+
+
+def follow_curves(curves: dict, x_range: SteadyRange, y_range: SteadyRange | None = None) -> None:
+    """Steady ranges around what ``curves`` hold (x from 0; y over every curve unless ``y_range`` is None):
+    pyqtgraph's autorange would move both, and lay out their ticks again, at every frame."""
+    x_max, lo, hi = 0.0, np.inf, -np.inf
+    for item in curves.values():
+        xs, ys = item.xData, item.yData
+        if xs is not None and len(xs):
+            x_max = max(x_max, float(xs[-1]))
+            lo, hi = min(lo, float(np.min(ys))), max(hi, float(np.max(ys)))
+    if x_max > 0:
+        x_range.fit(0.0, x_max)
+    if y_range is not None and np.isfinite(lo):
+        y_range.fit(min(lo, 0.0), max(hi, 1.0))
 
 
 class Batch1Tab(QtWidgets.QWidget):
@@ -133,17 +152,31 @@ class Batch1Tab(QtWidgets.QWidget):
             grid.setRowStretch(r, 1)
         self.series: dict[str, dict[int, float]] = {}
         self.bn_layer = ""
+        self.loss_x, self.acc_x = SteadyRange(self.loss_plot, "x", pad=0.15), SteadyRange(self.acc_plot, "x", pad=0.15)
+        self.loss_y = SteadyRange(self.loss_plot, "y", pad=0.05, fill=0.3)
+        self.acc_plot.setYRange(0.0, 1.02, padding=0)   # a fraction
+        self.stat_x = {k: SteadyRange(p, "x", pad=0.15) for k, p in (("mean", self.mean_plot), ("var", self.var_plot))}
+        self.stat_y = {k: SteadyRange(p, "y", pad=0.08, fill=0.3) for k, p in (("mean", self.mean_plot), ("var", self.var_plot))}
+        for p in (self.loss_plot, self.acc_plot, self.mean_plot, self.var_plot):
+            p.disableAutoRange()
+        self.refresh = Refresh()   # the BN statistics: a few times a second while playing
 
     # ---- curves from the history (incremental)
     def reset(self) -> None:
         self.series = {}
         for item in self.curves.values():
             item.setData([], [])
+        for steady in (self.loss_x, self.acc_x, self.loss_y, *self.stat_x.values(), *self.stat_y.values()):
+            steady.range = None
+        self.refresh.again()
 
     def add_points(self, points: list) -> None:
         touched = extend_curves(self.series, CURVES, self.curves, points)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()
+        if touched:
+            follow_curves({k: c for k, c in self.curves.items() if CURVES[k][0] == "loss"}, self.loss_x)
+            follow_curves({k: c for k, c in self.curves.items() if CURVES[k][0] != "loss"}, self.acc_x)
 
     def _loss_range(self) -> None:
         """0 … the largest smoothed loss after the first 5 % of the run: the first steps (losses
@@ -155,7 +188,7 @@ class Batch1Tab(QtWidgets.QWidget):
                 if ys is not None and len(ys):
                     tops.append(float(np.max(ys[len(ys) // 20:])))
         if tops:
-            self.loss_plot.setYRange(0.0, 1.1 * max(max(tops), 1e-3), padding=0)
+            self.loss_y.fit(0.0, 1.05 * max(max(tops), 1e-3))
 
     def set_bn_history(self, hist: dict, layer: str) -> None:
         layers = hist.get("layers", []) if hist else []
@@ -181,8 +214,10 @@ class Batch1Tab(QtWidgets.QWidget):
                     line.setData(its, values[:, c])
                 else:
                     line.setData([], [])
-            target.setXRange(0, max(float(its[-1]), 1.0), padding=0.02)
-            target.enableAutoRange(axis="y")
+            self.stat_x[kind].fit(0.0, max(float(its[-1]), 1.0))
+            finite = values[np.isfinite(values)]
+            if finite.size:
+                self.stat_y[kind].fit(float(finite.min()), float(finite.max()))
 
     def set_example_stats(self, stats: dict | None, block_label: str) -> None:
         if not stats or "batch_mean" not in stats:
@@ -432,7 +467,12 @@ class Batch1View(LabView):
         explain_tabs(self.tabs)
         layout.addWidget(self.tabs)
         self.snap: dict | None = None
-        self.tabs.currentChanged.connect(lambda _: self.snap is not None and self._render(self.snap))
+        self.tabs.currentChanged.connect(self._tab_shown)
+
+    def _tab_shown(self, _index: int) -> None:
+        self.main.refresh.again()
+        if self.snap is not None:
+            self._render(self.snap)
 
     def on_ready(self, info: dict) -> None:
         self.main.reset()
@@ -469,10 +509,12 @@ class Batch1View(LabView):
         sel = int(snap.get("selected_block", 0))
         block = blocks[sel] if 0 <= sel < len(blocks) else {"name": "", "label": ""}
         layer = block["name"].split(".")[-1] if block["name"].startswith("bn.") else ""
+        self.main.set_cursor(int(snap.get("iteration", 0)))
+        if not self.main.refresh.due(snap, key=sel):
+            return   # the BN statistics and the texts: a few times a second while playing
         self.main.set_bn_history(view["bn_history"], layer or "conv1")
         fwd = snap.get("block_data", {}).get("forward", {})
         self.main.set_example_stats(fwd.get("bn"), block["label"])
-        self.main.set_cursor(int(snap.get("iteration", 0)))
         batch = view["batch_size"]
         self.main.header.setText(
             f"<b>Two identical CNNs, one example per step</b> (batch size {batch}), same initial weights, same "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 
 import numpy as np
 import pyqtgraph as pg
@@ -59,6 +60,29 @@ class SteadyRange:
             self.plot.setYRange(*self.range, padding=0)
         else:
             self.plot.setXRange(*self.range, padding=0)
+
+
+class Refresh:
+    """When a costly panel (histograms, per-channel lines, heatmaps, reports) draws again: while training plays,
+    at most every ``period`` seconds; paused or stepped, at once (the snapshot after a pause says it is not
+    playing, so such a panel never lags behind a pause or a step by more than the frame that shows it)."""
+
+    def __init__(self, period: float = 0.25):
+        self.period = period
+        self.last = -math.inf
+        self.key = None
+
+    def due(self, snap: dict, key=None) -> bool:
+        """``key``: what the panel shows (a selected block, a layer): a new one draws at once."""
+        now = time.monotonic()
+        if snap.get("playing") and now - self.last < self.period and key == self.key:
+            return False
+        self.last, self.key = now, key
+        return True
+
+    def again(self) -> None:
+        """The next snapshot draws, playing or not (a new run, a tab shown again)."""
+        self.last = -math.inf
 
 
 def tile(maps: np.ndarray, columns: int | None = None, pad: int = 1, fill: float = np.nan) -> np.ndarray:

@@ -25,6 +25,14 @@ KEY_COLORS = {"loss": "#4C78A8", "heldout_loss": "#F58518", "heldout_loss_per_ch
               "heldout_accuracy": "#54A24B", "heldout_macro_f1": "#B279A2"}
 
 
+def thin(curve: pg.PlotDataItem, method: str) -> None:
+    """A curve of thousands of points drawn as one bin a pixel column ("peak": each column's extremes,
+    "mean": its mean), and only what is in view (pyqtgraph's default: five points a pixel, all of them)."""
+    curve.opts["autoDownsampleFactor"] = 1.0
+    curve.setDownsampling(auto=True, method=method)
+    curve.setClipToView(True)
+
+
 def pretty(key: str) -> str:
     return PRETTY.get(key, key.replace("_", " "))
 
@@ -274,18 +282,18 @@ class CurvesPanel(QtWidgets.QWidget):
             used = {pg.mkPen(i.opts["pen"]).color().name()[:7] for i in self.items.values()}
             color = KEY_COLORS.get(key) or next((c for c in SERIES_COLORS[4:] + SERIES_COLORS[:4]
                                                  if pg.mkColor(c).name() not in used), SERIES_COLORS[0])
-            if key != "loss" and "heldout" not in key:  # another run's training curve: a line, no markers
-                item = panel.plot([], [], pen=pg.mkPen(color, width=1.5), name=self.labels.get(key, pretty(key)))
+            if key != "loss" and "heldout" not in key:  # a value every iteration (a gradient norm, another run's loss)
+                item = panel.plot([], [], pen=pg.mkPen(color, width=1.5), name=self.labels.get(key, pretty(key)),
+                                  antialias=False)
+                thin(item, "peak")
             elif key == "loss":
                 name = self.labels.get(key, pretty(key))
                 # the noisy per-iteration loss: thin, light and not antialiased (thousands of points a frame),
                 # drawn as each pixel column's extremes once it has more points than pixels
                 item = panel.plot([], [], pen=pg.mkPen(color + "55", width=1), name=name, antialias=False)
                 self.smoothed = panel.plot([], [], pen=pg.mkPen(color, width=2), name="smoothed")
-                for curve, method in ((item, "peak"), (self.smoothed, "mean")):
-                    curve.opts["autoDownsampleFactor"] = 1.0   # one bin a pixel column (pyqtgraph's default: 5)
-                    curve.setDownsampling(auto=True, method=method)
-                    curve.setClipToView(True)
+                thin(item, "peak")
+                thin(self.smoothed, "mean")
             else:
                 item = panel.plot([], [], pen=pg.mkPen(color, width=2), symbol="o", symbolSize=5,
                                   symbolBrush=color, symbolPen=None, name=self.labels.get(key, pretty(key)))
