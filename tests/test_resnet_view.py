@@ -39,9 +39,12 @@ def test_history_curves_and_reset(view):
     view.set_snapshot(fake_snapshot(iteration=60))
     curve = view.flow.curves["_plain_grad_first"]
     assert len(curve.getData()[0]) == 60
+    assert "plain_heldout_accuracy" not in view.compare.curves   # a tab not shown draws nothing...
+    view.tabs.setCurrentWidget(view.compare)                     # ...until it is shown
     acc = view.compare.curves["plain_heldout_accuracy"]
     assert list(acc.getData()[1]) == [0.45]
     assert "held-out accuracy 0.450" in view.compare.summary.text()
+    view.tabs.setCurrentWidget(view.flow)
     view.set_snapshot(fake_snapshot(iteration=10))  # history_reset: the curves start over
     assert len(view.flow.curves["_grad_first"].getData()[0]) == 10
     assert "plain_heldout_accuracy" not in view.series
@@ -58,16 +61,18 @@ def test_stale_blocks_are_faded_while_backward_runs(view):
 def test_step_sizes_and_optimizer_mode(view):
     view.set_snapshot(fake_snapshot(mode="optimizer"))
     assert "optimizer" in view.flow.header.text() and "adamax" in view.flow.header.text()
+    assert view.flow.panels[1].isVisibleTo(view)
+    view.tabs.setCurrentWidget(view.compare)
     x, y = view.compare.hist_items[1].getData()
     assert y.sum() > 0
     assert len(view.compare.scatter.data) > 0
     assert "Per-parameter step sizes" in view.compare.step_title.text()
-    assert view.flow.panels[1].isVisibleTo(view)
 
 
 def test_ratio_tab_and_inspector_tab(view):
     snap = fake_snapshot()
     view.set_snapshot(snap)
+    view.tabs.setCurrentWidget(view.ratios)
     x, y = view.ratios.items[1].getData()
     np.testing.assert_allclose(y, np.log10(snap["view"]["runs"][1]["ratios"]))
     view.tabs.setCurrentWidget(view.inspector)  # renders the shared inspector from the last snapshot
@@ -118,3 +123,20 @@ def test_in_the_window_with_a_real_engine(qtbot):
         assert not w.last_snapshot["view"]["runs"][0]["skip"]
     finally:
         w.close()
+
+
+def test_while_playing_the_panels_draw_a_few_times_a_second_and_at_once_on_a_pause(view):
+    playing = fake_snapshot(iteration=60)
+    playing["playing"] = True
+    view.set_snapshot(playing)
+    first = view.flow.panels[0].total.getData()[1].copy()
+    again = fake_snapshot(iteration=61)
+    again["playing"], again["history_reset"], again["history"] = True, False, []
+    again["view"]["runs"][0]["grad_total"] = again["view"]["runs"][0]["grad_total"] * 10
+    view.set_snapshot(again)   # within the refresh period: not drawn
+    assert np.allclose(view.flow.panels[0].total.getData()[1], first)
+    paused = fake_snapshot(iteration=61)
+    paused["playing"], paused["history_reset"], paused["history"] = False, False, []
+    paused["view"]["runs"][0]["grad_total"] = again["view"]["runs"][0]["grad_total"]
+    view.set_snapshot(paused)  # a pause draws at once
+    assert np.allclose(view.flow.panels[0].total.getData()[1], np.log10(paused["view"]["runs"][0]["grad_total"]))

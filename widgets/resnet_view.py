@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import explain_tabs, fmt
+from .common import Refresh, explain_tabs, fmt
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
@@ -529,12 +529,14 @@ class ResNetView(LabView):
         layout.addWidget(self.tabs)
         self.series: dict[str, dict[int, float]] = {}
         self._last: dict | None = None
+        self.refresh = Refresh()   # bars, histograms and curves: a few times a second while playing
         self.flow.controls.apply.connect(self.apply_settings)
         self.tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, _index: int) -> None:
+        self.refresh.again()
         if self._last is not None:
-            self._render_lazy(self._last)
+            self._render(self._last)
 
     def _render_lazy(self, snap: dict) -> None:
         """The shared inspector and report redraw only while their tab is shown."""
@@ -550,6 +552,7 @@ class ResNetView(LabView):
     def _reset_history(self) -> None:
         self.series = {}
         self.flow.reset()
+        self.refresh.again()
 
     def set_snapshot(self, snap: dict) -> None:
         view = snap["view"]   # engines/labs/resnet.py ResNetView
@@ -559,22 +562,33 @@ class ResNetView(LabView):
             for key, value in metrics.items():
                 if isinstance(value, (int, float)):
                     self.series.setdefault(key, {})[int(it)] = float(value)
-        # with a short name for the legends (a copy: the snapshot is never written to)
-        runs = [dict(run, short=run["tag"] if view["mode"] != "optimizer" else run["optimizer"])
-                for run in view["runs"]]
         if not self.flow.controls.configured and view["depth"]:  # shown without on_ready (e.g. alone)
             self.flow.controls.set_config({k: view[k] for k in ("depth", "norm", "arch")}
                                           | {"plain": bool(view["runs"]) and not view["runs"][0]["skip"]},
                                           view["engine"])
-        self.flow.set_view(view)
-        names = {("_grad_first" if i == 0 else f"_{r['tag']}_grad_first"): r["title"]
-                 for i, r in enumerate(runs)}
-        self.flow.set_history(self.series, names, snap.get("iteration", 0))
-        self.ratios.set_view(view)
-        self.compare.set_history(self.series, runs, snap.get("iteration", 0))
-        self.compare.set_steps(view["steps"])
         self._last = snap
-        self._render_lazy(snap)
+        if self.refresh.due(snap, key=snap.get("selected_block")):
+            self._render(snap)
+
+    def _render(self, snap: dict) -> None:
+        """The tab on screen only (another draws when it is shown)."""
+        view = snap["view"]
+        # with a short name for the legends (a copy: the snapshot is never written to)
+        runs = [dict(run, short=run["tag"] if view["mode"] != "optimizer" else run["optimizer"])
+                for run in view["runs"]]
+        shown = self.tabs.currentWidget()
+        if shown is self.flow:
+            self.flow.set_view(view)
+            names = {("_grad_first" if i == 0 else f"_{r['tag']}_grad_first"): r["title"]
+                     for i, r in enumerate(runs)}
+            self.flow.set_history(self.series, names, snap.get("iteration", 0))
+        elif shown is self.ratios:
+            self.ratios.set_view(view)
+        elif shown is self.compare:
+            self.compare.set_history(self.series, runs, snap.get("iteration", 0))
+            self.compare.set_steps(view["steps"])
+        else:
+            self._render_lazy(snap)
 
 
 def fake_snapshot(iteration: int = 50, n_blocks: int = 9, mode: str = "plain", fresh_upto: int = 0) -> dict:
