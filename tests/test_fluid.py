@@ -119,3 +119,11 @@ def test_building_a_lab_view_opens_no_window_of_its_own(qtbot):
     finally:
         QtWidgets.QApplication.instance().removeEventFilter(watch)
     assert opened == []
+
+
+def test_paused_inside_an_unfinished_iteration_the_timeline_counts_it_as_reached(qtbot):
+    from widgets.timeline import Timeline
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.set_position(44, 43)   # phase by phase play paused in iteration 44, the furthest finished is 43
+    assert timeline.label.text() == "iteration 44 / 44" and timeline.slider.maximum() == 44

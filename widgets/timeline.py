@@ -196,6 +196,7 @@ class Timeline(QtWidgets.QWidget):
     def set_position(self, iteration: int, furthest: int) -> None:
         """The engine's cursor. While dragging, and until the iteration asked for last arrives,
         the handle stays where the student put it (an earlier seek's answer does not pull it back)."""
+        furthest = max(furthest, iteration)   # paused inside an iteration not finished before: it counts as reached
         if self._pending is not None and (iteration == self._pending or (
                 time.monotonic() - self._pending_since > 3.0 and not self.progress.isVisible())):
             self._pending = None  # arrived (or never will: a refused seek must not freeze the handle)
