@@ -127,3 +127,63 @@ def test_paused_inside_an_unfinished_iteration_the_timeline_counts_it_as_reached
     qtbot.addWidget(timeline)
     timeline.set_position(44, 43)   # phase by phase play paused in iteration 44, the furthest finished is 43
     assert timeline.label.text() == "iteration 44 / 44" and timeline.slider.maximum() == 44
+
+
+def _thread(target, name):
+    import threading
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_while_a_held_out_evaluation_runs_a_pause_is_answered_and_the_figures_are_the_same():
+    """Playing at full speed, the held-out evaluation runs in a thread: the loop answers a pause at once
+    (the snapshot says paused while the evaluation still runs), training waits for it, and the figures
+    filed with the iteration are the ones a plain Session computes."""
+    import threading
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)), start_thread=_thread)
+    host.configure(dict(CONFIG))
+    trainer = host.session.trainer
+    gate, started = threading.Event(), threading.Event()
+    evaluate = trainer.evaluate
+
+    def slow_evaluate():
+        started.set()
+        gate.wait(10)
+        return evaluate()
+    trainer.evaluate = slow_evaluate
+    every = trainer.eval_every
+    host.handle("play")
+    while not host.session.evaluating:
+        host.tick()
+    assert started.wait(10) and host.session.iteration == every
+    assert "heldout_accuracy" not in host.session.history[every]
+    host.handle("pause")
+    host.tick()
+    snap = sent[-1][1] if sent[-1][0] == "snapshot" else None
+    assert snap is not None and not snap["playing"] and host.session.evaluating   # answered before it ended
+    host.handle("play")
+    for _ in range(20):
+        host.tick()
+    assert host.session.iteration == every            # training waits for the evaluation
+    gate.set()
+    while host.session.evaluating or host.session.iteration < every + 3:
+        host.tick()
+    host.handle("pause")
+    plain = Session(make_trainer(dict(CONFIG)))
+    plain.run(every)
+    assert host.session.history[every] == plain.history[every]
+    assert host.session.history_log.count(every) == 2   # sent again, with its held-out figures
+
+
+def test_a_step_during_an_evaluation_waits_for_it():
+    host = SessionHost(lambda kind, payload: None, start_thread=_thread)
+    host.configure(dict(CONFIG))
+    every = host.session.trainer.eval_every
+    host.handle("play")
+    while not host.session.evaluating:
+        host.tick()
+    host.handle("step_phase")   # touches the trainer: the evaluation is filed first
+    assert not host.session.evaluating and "heldout_accuracy" in host.session.history[every]
+    assert host.session.phase == 1

@@ -50,7 +50,7 @@ class SessionClient(QtCore.QObject):
     # commands that start a new run: after a death they start a new engine process instead
     RESTARTING = ("configure", "open_session", "load")
 
-    def __init__(self, config: dict, parent=None, poll_ms: int = 15, autosave: str | os.PathLike | None = None):
+    def __init__(self, config: dict, parent=None, poll_ms: int = 100, autosave: str | os.PathLike | None = None):
         """Start the engine process for ``config``. ``autosave``: where the engine autosaves
         (default: autosave_path(); "" for none)."""
         super().__init__(parent)
@@ -66,6 +66,10 @@ class SessionClient(QtCore.QObject):
     def _start(self, config: dict) -> None:
         self.process, self.conn = start_engine_process(config, self.autosave)
         self._dead = False
+        # read the pipe as soon as the engine writes (a timer alone added up to poll_ms to every answer);
+        # the timer stays, slower, for a process that died without a word
+        self.notifier = QtCore.QSocketNotifier(self.conn.fileno(), QtCore.QSocketNotifier.Type.Read, self)
+        self.notifier.activated.connect(self.poll)
         self.timer.start(self.poll_ms)
 
     @property
@@ -137,16 +141,24 @@ class SessionClient(QtCore.QObject):
         if not self._dead and not self.process.is_alive():
             self._report_death()
 
+    def _stop_reading(self) -> None:
+        self.timer.stop()
+        notifier = getattr(self, "notifier", None)
+        if notifier is not None:
+            notifier.setEnabled(False)
+            notifier.deleteLater()
+            self.notifier = None
+
     def _report_death(self) -> None:
         if not self._dead:
             self._dead = True
-            self.timer.stop()
+            self._stop_reading()
             self.process.join(0.5)
             self.died.emit(f"The training process stopped unexpectedly (exit code {self.process.exitcode}); "
                            "restart it, or choose a lab from the Lab menu.")
 
     def close(self) -> None:
-        self.timer.stop()
+        self._stop_reading()
         if self.process.is_alive():
             try:
                 self.conn.send(("quit", None))

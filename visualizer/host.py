@@ -117,6 +117,8 @@ class SessionHost:
         self.tasks: dict[str, Any] = {}
         self._next_step = 0.0
         self._next_snapshot = 0.0   # when the next snapshot is due (perf_counter)
+        self._answer = False        # a command came: the next snapshot goes out at once
+        self._last_snap: dict | None = None   # sent last (whole view): sent again while an evaluation runs
         self._dirty = False
         self._sent_version = -1
         self._sent_log = 0
@@ -205,9 +207,14 @@ class SessionHost:
                 "speed": self.speed}
 
     # ------------------------------------------------------------------ commands
+    # what a held-out evaluation under way (in its thread) lets through; any other command waits for it
+    DURING_EVALUATION = ("pause", "play", "toggle", "view", "speed")
+
     def handle(self, cmd: str, arg: Any = None) -> None:
         self._stop_prefetch()
         try:
+            if self.session is not None and self.session.evaluating and cmd not in self.DURING_EVALUATION:
+                self.session.finish_evaluation()
             self._handle(cmd, arg)
         except StepwiseError as e:
             self.playing = False
@@ -218,6 +225,7 @@ class SessionHost:
             self.send("error", f"Internal error ({type(e).__name__}: {e}); the session was paused. "
                                "Please report this with the steps that led to it.")
         self._dirty = True
+        self._answer = True   # the next snapshot answers a press: sent at once, not on the 30 Hz clock
 
     # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
     # (the cursor stays where the replay had got to), and every other one lets it finish first
@@ -464,8 +472,9 @@ class SessionHost:
         return True
 
     def busy(self) -> bool:
-        """Work left to do without a new command: play, a replay in slices, a task."""
-        return self.playing or self.replay is not None or bool(self.tasks)
+        """Work left to do without a new command: play, a replay in slices, a task, an evaluation to file."""
+        return (self.playing or self.replay is not None or bool(self.tasks)
+                or (self.session is not None and self.session.evaluating))
 
     # ------------------------------------------------------------------ running
     def tick(self) -> bool:
@@ -480,13 +489,28 @@ class SessionHost:
                 self.send("error", str(e))
             self.flush()
             return worked
+        if s is not None and s.evaluating:
+            worked = True
+            if s.evaluation_finished():
+                try:
+                    s.finish_evaluation()
+                except StepwiseError as e:
+                    self.send("error", str(e))
+                self._dirty = True
+            else:   # play waits; the window still hears about a pause
+                self.flush()
+                time.sleep(0.002)
+                return worked
         if s is not None and self.playing:
             worked = True
+            s.evaluate_in = self.start_thread if SPEEDS[self.speed][1] is None else None
             try:
                 self._play_slice()
             except StepwiseError as e:
                 self.playing = False
                 self.send("error", str(e))
+            finally:
+                s.evaluate_in = None   # a step or a replay evaluates at once, as headless
             self._dirty = True
         if self.tasks:
             worked = True
@@ -503,7 +527,8 @@ class SessionHost:
         iteration boundary: the session as a tree of copies (Session.to_tree), written by a thread of
         its own (atomically: a crash mid-write leaves the previous autosave). Returns True if started."""
         s = self.session
-        if self.autosave is None or s is None or s.phase or s._gen is not None or self.replay is not None:
+        if (self.autosave is None or s is None or s.phase or s._gen is not None or self.replay is not None
+                or s.evaluating):
             return False
         if self._autosave_thread is not None and self._autosave_thread.is_alive():
             return False
@@ -556,11 +581,11 @@ class SessionHost:
             # iterations up to the next snapshot, so the window gets one every SNAPSHOT_INTERVAL: a slice stops
             # before an iteration that would end after it is due (a fixed 25 ms slice ending just short of it
             # delivered every other slice: 20 a second, and a 20 ms CNN iteration overshot it by up to 20 ms)
-            deadline = min(now + 0.025, self._next_snapshot)
+            deadline = min(now + 0.015, self._next_snapshot)   # a command waits at most this (and one iteration)
             took = s.iteration_seconds() or 0.0
             while not self._reached():
                 s.step_iteration()
-                if time.perf_counter() + took >= deadline:
+                if time.perf_counter() + took >= deadline or s.evaluating:
                     break
         elif now >= self._next_step:
             if unit == "phase":
@@ -605,11 +630,12 @@ class SessionHost:
             return
         # while playing at full speed an iteration ends at most half an iteration early for the snapshot due
         early = 0.5 * (self.session.iteration_seconds() or 0.0) if self.playing else 0.0
-        if not force and now < self._next_snapshot - min(early, 0.5 * SNAPSHOT_INTERVAL):
+        if not (force or self._answer) and now < self._next_snapshot - min(early, 0.5 * SNAPSHOT_INTERVAL):
             return
         if not self.ready_for_snapshot():
             return  # stays dirty: the next flush sends the then-latest state, curve points included
         self.send("snapshot", self.snapshot())
+        self._answer = False
         # on a steady clock (one due every SNAPSHOT_INTERVAL), started again after a pause or a late window
         self._next_snapshot = (self._next_snapshot + SNAPSHOT_INTERVAL if abs(now - self._next_snapshot) < SNAPSHOT_INTERVAL
                                else now + SNAPSHOT_INTERVAL)
@@ -617,6 +643,12 @@ class SessionHost:
 
     def snapshot(self) -> dict:
         s = self.session
+        if s.evaluating and self._last_snap is not None:
+            # the trainer is the evaluation's: the last snapshot again (nothing moved), with what commands changed
+            last = self._last_snap
+            kept = [k for k, v in last["view"].items() if isinstance(v, (dict, np.ndarray))]
+            return dict(last, playing=self.playing, speed=self.speed, block_data=None, history=[], history_reset=False,
+                        view={k: v for k, v in last["view"].items() if k not in kept}, view_same=kept)
         t = s.trainer
         n = len(s.specs)
         phase = self.shown_phase()
@@ -665,6 +697,7 @@ class SessionHost:
         # a part of view_data handed over as the very object sent before is unchanged: the window keeps it
         same = [k for k, v in view.items() if isinstance(v, (dict, np.ndarray)) and self._sent_parts.get(k) is v]
         self._sent_parts = {k: v for k, v in view.items() if isinstance(v, (dict, np.ndarray))}
+        full_view = view
         if same:
             view = {k: v for k, v in view.items() if k not in same}
         snap = {
@@ -684,6 +717,8 @@ class SessionHost:
             snap["lines"] = s.lines_info()
             snap["notes"] = [list(n) for n in s.notes]
             snap["line_curves"] = {l.id: downsample_history(l.history) for l in s.lines.values() if l.id != s.line_id}
+        self._last_snap = {k: v for k, v in snap.items() if k not in ("lines", "notes", "line_curves")}
+        self._last_snap["view"] = full_view
         return snap
 
     def _blocks(self) -> list[dict]:

@@ -105,6 +105,8 @@ class Session:
         self._boundary_views: dict[tuple, tuple] = {}
         self.owed: dict | None = None
         self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
+        self.evaluate_in = None   # start_thread(fn, name): held-out evaluations off the host's loop; None: at once
+        self._evaluation: tuple | None = None      # (iteration, thread, result box) under way
         self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
         self._replaying = False       # seek_steps keeps the views near its target itself
 
@@ -188,6 +190,7 @@ class Session:
                 (trainer or self.trainer).set_hyperparam(name, value)
 
     def _begin_iteration(self, detail: bool) -> None:
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
         if detail and self._kf_bytes <= self.pool.budget // 2:
@@ -205,9 +208,12 @@ class Session:
         self.phase = 0
         it = self.iteration
         record = dict(self.trainer.last_metrics)
+        later = False
         if it > self.furthest or it not in self.history:
             if it % self.trainer.eval_every == 0:
-                record.update(self.trainer.evaluate())
+                later = self.evaluate_in is not None and not self._replaying
+                if not later:
+                    record.update(self.trainer.evaluate())
             self.history[it] = record
             self.history_log.append(it)
         elif it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it]):
@@ -223,6 +229,43 @@ class Session:
             self._keep_view(self.trainer, key, it)  # play at full speed: the first Shift+← presses replay nothing
         now = time.perf_counter()
         self._rate_window = [t for t in self._rate_window if now - t < 2.0] + [now]
+        if later:   # last: the keyframe and the kept view above read the trainer too
+            self._start_evaluation(it)
+
+    # ------------------------------------------------------------------ held-out evaluation off the loop
+    def _start_evaluation(self, it: int) -> None:
+        """The held-out evaluation of iteration ``it`` in a thread of the host's (``evaluate_in``), so the
+        engine's loop goes on answering presses and sending frames (the LSTM's takes over a second). Nothing
+        else may touch the trainer until ``finish_evaluation``: the host holds play and waits for it before
+        any command that would; the figures are the same as evaluating here."""
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                box["result"] = self.trainer.evaluate()
+            except BaseException as e:   # re-raised by finish_evaluation, in the loop
+                box["error"] = e
+        self._evaluation = (it, self.evaluate_in(run, "stepwise-evaluation"), box)
+
+    @property
+    def evaluating(self) -> bool:
+        return self._evaluation is not None
+
+    def evaluation_finished(self) -> bool:
+        return self._evaluation is not None and not self._evaluation[1].is_alive()
+
+    def finish_evaluation(self) -> None:
+        """Wait for the evaluation under way, if any, and file its figures with its iteration."""
+        if self._evaluation is None:
+            return
+        it, thread, box = self._evaluation
+        thread.join()
+        self._evaluation = None
+        if "error" in box:
+            raise box["error"]
+        if it in self.history:
+            self.history[it].update(box["result"])
+            self.history_log.append(it)   # sent again, now with its held-out figures
 
     def _add_keyframe(self, it: int) -> None:
         self.store.put(self._owner(it), self._timed_state())
@@ -426,6 +469,7 @@ class Session:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends.
         ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
         if self.owed is not None and position == self.position and not restore:
@@ -567,6 +611,7 @@ class Session:
     def back_to_prepared(self, position: int) -> bool:
         """Shift+← to a boundary whose view is kept: restore its state and owe the iteration before
         it (its caches). False (nothing changed) when the view or either state is not kept."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         if not self.prepared_view_at(position):
             return False
         it = position // len(self.specs)
@@ -594,6 +639,7 @@ class Session:
     def set_hyperparam(self, name: str, value: float) -> None:
         """Takes effect from the next iteration boundary. If the cursor is back in time, the old
         future is kept as a line of its own and the change starts a new line from here."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         value = float(value)
         self.forget_views()
         old = self.trainer.hyperparams().get(name)
@@ -625,6 +671,7 @@ class Session:
     def switch_line(self, line_id: int) -> int:
         """Make another line current; returns the position to seek to (the same iteration where
         that line has it, else its furthest)."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         if line_id not in self.lines:
             raise StepwiseError(f"There is no branch {line_id}; pick one from the timeline.")
         it = self.iteration
@@ -647,6 +694,7 @@ class Session:
         """The session as a plain tree of copies (settings, every line's history and settings, the
         state at the start of the current iteration and, within a size budget, keyframes), safe to
         write from another thread with ``engines.state_io.save_tree``. The cursor does not move."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         here_phase = self.phase
         key = self._owner(self.iteration)
         if self.phase and self._start is not None and self._start[0] == key:
@@ -743,6 +791,7 @@ class Session:
 
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self._clone = None
         self._boundary_views.clear()
         self.owed = None
@@ -775,6 +824,7 @@ class Session:
 
         Phases not reached yet in the current iteration are left out; at an iteration
         boundary everything comes from the iteration just completed."""
+        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.settle()
         if self.iteration == 0 and self.phase == 0:
             return {}
