@@ -187,3 +187,33 @@ def test_a_step_during_an_evaluation_waits_for_it():
     host.handle("step_phase")   # touches the trainer: the evaluation is filed first
     assert not host.session.evaluating and "heldout_accuracy" in host.session.history[every]
     assert host.session.phase == 1
+
+
+def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
+    """A slot that runs an event loop (a dialog; the benchmark's processEvents) while a snapshot is drawn
+    must not make the client emit the next one inside it: the older one would be drawn last and stay."""
+    import multiprocessing as mp
+
+    from visualizer.client import SessionClient
+
+    class Alive:
+        def is_alive(self):
+            return True
+
+    ui_end, engine_end = mp.Pipe()
+    client = SessionClient.__new__(SessionClient)
+    SessionClient.__base__.__init__(client)
+    client.conn, client.process, client.kept, client._dead, client._polling = ui_end, Alive(), {}, False, False
+    drawn = []
+
+    def draw(snap):
+        if snap["iteration"] == 1:
+            engine_end.send(("snapshot", dict(base, iteration=2)))
+            client.poll()   # as if an event loop ran here: must not emit iteration 2 inside iteration 1's slot
+        drawn.append(snap["iteration"])   # finished drawing
+    client.snapshot.connect(draw)
+    base = {"history": [], "history_reset": False, "view": {}, "block_data": None}
+    engine_end.send(("snapshot", dict(base, iteration=1)))
+    client.poll()
+    client.poll()
+    assert drawn == [1, 2]

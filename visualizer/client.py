@@ -60,6 +60,7 @@ class SessionClient(QtCore.QObject):
         self.timer.timeout.connect(self.poll)
         self.poll_ms = poll_ms
         self.process = None
+        self._polling = False
         self.kept: dict = {}   # what the engine sent last and does not send again while unchanged (complete_snapshot)
         self._start(config)
 
@@ -104,6 +105,18 @@ class SessionClient(QtCore.QObject):
             self._report_death()
 
     def poll(self) -> None:
+        """Read what the engine sent and emit the latest snapshot. Not re-entered: an event loop run inside
+        a slot (a dialog, processEvents) would otherwise emit a newer snapshot before the one being drawn,
+        which then draws over it and stays on screen."""
+        if self._polling:
+            return
+        self._polling = True
+        try:
+            self._poll()
+        finally:
+            self._polling = False
+
+    def _poll(self) -> None:
         latest = None
         try:
             deadline = time.perf_counter() + 0.010
