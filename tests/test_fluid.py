@@ -217,3 +217,16 @@ def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
     client.poll()
     client.poll()
     assert drawn == [1, 2]
+
+
+def test_an_iteration_sent_again_with_its_held_out_figures_keeps_the_whole_curve(qtbot):
+    """The held-out figures of an iteration arrive after it (an evaluation off the loop): the iteration
+    comes again, with newer ones after it in the same batch; the curve keeps every point."""
+    from widgets.curves import CurvesPanel
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.show()
+    curves.add_points([(i, {"loss": 1.0 / i}) for i in range(1, 101)])
+    curves.add_points([(50, {"loss": 1.0 / 50, "heldout_loss": 0.5})] + [(i, {"loss": 1.0 / i}) for i in range(101, 111)])
+    xs, ys = curves.items["loss"].getData()
+    assert list(xs) == list(range(1, 111)) and ys[-1] == 1.0 / 110

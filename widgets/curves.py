@@ -257,6 +257,8 @@ class CurvesPanel(QtWidgets.QWidget):
     def _append(self, key: str, it: int, value: float, known: bool) -> None:
         """Points arrive in order (a new iteration each): append to the arrays; anything else
         (an iteration seen before, one out of order) rebuilds them from the series once."""
+        if key not in self.arrays and self.series.get(key):
+            return   # to be rebuilt from the whole series (_arrays): a point came again earlier in this batch
         xs, ys, n = self.arrays.get(key, (np.empty(0), np.empty(0), 0))
         if known or (n and it <= xs[n - 1]):
             self.arrays.pop(key, None)   # rebuilt in _arrays
