@@ -38,6 +38,12 @@ def same(a, b):
     return len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
+def as_if_iterations_took(session, seconds: float = 0.2) -> None:
+    """From now on the session believes each iteration takes ``seconds`` (an LSTM's, a ResNet's: a heavy lab)."""
+    session._measure_iteration = lambda _seconds: None
+    session._it_seconds = seconds
+
+
 def record(session, iterations):
     seen = {session.iteration: params(session)}
     for _ in range(iterations):
@@ -331,8 +337,7 @@ def test_shift_left_onto_a_kept_view_shows_what_a_replay_shows_and_pays_its_iter
     s.store.interval = 8
     s.near_every = 1
     seen = record(s, 30)
-    s._measure_iteration = lambda seconds: None
-    s._it_seconds = 0.2
+    as_if_iterations_took(s, 0.2)
     host.handle("seek", 26)
     settle(host)
     # the jump replayed from keyframe 16, not 24 (10 iterations of 0.2 s stay under DEEP_JUMP_SECONDS),
@@ -370,8 +375,7 @@ def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
     s.store.interval = 16
     s.near_every = 1
     seen = record(s, 40)
-    s._measure_iteration = lambda seconds: None
-    s._it_seconds = 0.2  # as if an iteration took 200 ms (LSTM, ResNet): worth preparing
+    as_if_iterations_took(s, 0.2)  # an LSTM's or a ResNet's: worth preparing
     s.prepare_views = False  # states only here (the views: the test below)
     host.handle("seek", 30)
     settle(host)
@@ -475,8 +479,7 @@ def test_views_shown_during_play_are_kept_for_the_first_steps_back():
     config = {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
     host, _ = make_host_for(config)
     s = host.session
-    s._measure_iteration = lambda seconds: None
-    s._it_seconds = 0.2
+    as_if_iterations_took(s, 0.2)
     s.near_every = 1
     seen = {}
     for _ in range(12):
@@ -508,8 +511,7 @@ def test_a_request_that_reads_only_the_weights_keeps_the_kept_views():
     replies = []
     host.send = lambda kind, payload: replies.append(payload) if kind == "reply" else None
     s = host.session
-    s._measure_iteration = lambda seconds: None
-    s._it_seconds = 0.2
+    as_if_iterations_took(s, 0.2)
     s.near_every = 1
     s.run(10)
     host.handle("back_iteration")
