@@ -61,6 +61,7 @@ class SessionClient(QtCore.QObject):
         self.poll_ms = poll_ms
         self.process = None
         self._polling = False
+        self.notifier: QtCore.QSocketNotifier | None = None
         self.kept: dict = {}   # what the engine sent last and does not send again while unchanged (complete_snapshot)
         self._start(config)
 
@@ -156,10 +157,9 @@ class SessionClient(QtCore.QObject):
 
     def _stop_reading(self) -> None:
         self.timer.stop()
-        notifier = getattr(self, "notifier", None)
-        if notifier is not None:
-            notifier.setEnabled(False)
-            notifier.deleteLater()
+        if self.notifier is not None:
+            self.notifier.setEnabled(False)
+            self.notifier.deleteLater()
             self.notifier = None
 
     def _report_death(self) -> None:

@@ -99,19 +99,13 @@ def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict,
     return touched
 
 
-def follow_curves(curves: dict, x_range: SteadyRange, y_range: SteadyRange | None = None) -> None:
-    """Steady ranges around what ``curves`` hold (x from 0; y over every curve unless ``y_range`` is None):
-    pyqtgraph's autorange would move both, and lay out their ticks again, at every frame."""
-    x_max, lo, hi = 0.0, np.inf, -np.inf
-    for item in curves.values():
-        xs, ys = item.xData, item.yData
-        if xs is not None and len(xs):
-            x_max = max(x_max, float(xs[-1]))
-            lo, hi = min(lo, float(np.min(ys))), max(hi, float(np.max(ys)))
+def follow_curves(curves: dict, x_range: SteadyRange) -> None:
+    """A steady x range from 0 to the last point of ``curves``: pyqtgraph's autorange would move it, and lay
+    out its ticks again, at every frame."""
+    x_max = max((float(item.xData[-1]) for item in curves.values() if item.xData is not None and len(item.xData)),
+                default=0.0)
     if x_max > 0:
         x_range.fit(0.0, x_max)
-    if y_range is not None and np.isfinite(lo):
-        y_range.fit(min(lo, 0.0), max(hi, 1.0))
 
 
 class Batch1Tab(QtWidgets.QWidget):

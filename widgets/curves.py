@@ -156,19 +156,10 @@ class CurvesPanel(QtWidgets.QWidget):
 
     def reset_ranges(self) -> None:
         """Empty plots show iterations 0..100 and a plain range, not the axes of the run before
-        (after a diverged run they read ±1e32); they follow the data again as it arrives."""
-        for name, plot in (("top", self.top), ("bottom", self.bottom)):
-            y_range = EMPTY_Y_RANGE[name]
-            if name == "top" and self.log_loss.isChecked():
-                y_range = (-1.0, 1.0)  # log10 axis: 0.1 .. 10
-            plot.setRange(xRange=EMPTY_X_RANGE, yRange=y_range, padding=0)
-        self.x_range.range = None
-        for steady in self.y_ranges.values():
-            steady.range = None
-        self.following = True
+        (after a diverged run they read ±1e32); they follow the data again as it arrives (_follow)."""
+        self._follow_again()
         for readout in self.readouts:
             readout.hide()
-        self._follow()
 
     def _stop_following(self, *_):
         self.following = False
@@ -177,11 +168,14 @@ class CurvesPanel(QtWidgets.QWidget):
         """The plot's "A" button or "View all" turned pyqtgraph's autorange on: follow the data again, steered here."""
         if any(vb.autoRangeEnabled()):
             vb.disableAutoRange()
-            self.following = True
-            self.x_range.range = None
-            for steady in self.y_ranges.values():
-                steady.range = None
-            self._follow()
+            self._follow_again()
+
+    def _follow_again(self) -> None:
+        """Ranges fitted afresh to the data (a new run, the "A" button)."""
+        self.following = True
+        for steady in (self.x_range, *self.y_ranges.values()):
+            steady.range = None
+        self._follow()
 
     def _follow(self) -> None:
         """Keep every curve in view: x from 0 to the last iteration, y around each plot's values
@@ -211,7 +205,7 @@ class CurvesPanel(QtWidgets.QWidget):
                     lo, hi = float(ys.min()), float(ys.max())
             if np.isfinite(lo):
                 self.y_ranges[name].fit(lo, hi)
-            elif self.y_ranges[name].range is None:
+            elif self.y_ranges[name].range is None:   # no data: a plain range (a log10 axis: 0.1 .. 10)
                 y_range = (-1.0, 1.0) if log else EMPTY_Y_RANGE[name]
                 plot.setYRange(*y_range, padding=0)
         if x_max > 0:
