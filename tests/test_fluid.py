@@ -230,3 +230,24 @@ def test_an_iteration_sent_again_with_its_held_out_figures_keeps_the_whole_curve
     curves.add_points([(50, {"loss": 1.0 / 50, "heldout_loss": 0.5})] + [(i, {"loss": 1.0 / i}) for i in range(101, 111)])
     xs, ys = curves.items["loss"].getData()
     assert list(xs) == list(range(1, 111)) and ys[-1] == 1.0 / 110
+
+
+def test_a_back_step_after_play_replays_only_the_last_iteration_from_the_start_kept_before_it():
+    """Play keeps the state before the last iteration of each slice (keep_start), so ← after a pause
+    replays that one iteration in detail, not from the last keyframe; the state is exact."""
+    played, plain = Session(make_trainer(dict(CONFIG))), Session(make_trainer(dict(CONFIG)))
+    played.adaptive = False
+    played.store.interval = 64
+    played.near_every = 1000   # no temporary states on the way: only the kept start is near
+    for _ in range(20):
+        played.step_iteration()
+    played.keep_start()
+    played.step_iteration()
+    steps = list(played.seek_steps(played.back_phase_target()))
+    assert steps == [] or steps[-1][1] <= 1   # at most one iteration replayed
+    plain.run(20)
+    for _ in range(len(plain.specs) - 1):
+        plain.step_phase()
+    assert (played.iteration, played.phase) == (plain.iteration, plain.phase)
+    a, b = flat(played.trainer.get_state()), flat(plain.trainer.get_state())
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))

@@ -584,6 +584,8 @@ class SessionHost:
             deadline = min(now + 0.015, self._next_snapshot)   # a command waits at most this (and one iteration)
             took = s.iteration_seconds() or 0.0
             while not self._reached():
+                if time.perf_counter() + 2 * took >= deadline:   # the slice's last: a pause may land after it
+                    s.keep_start()
                 s.step_iteration()
                 if time.perf_counter() + took >= deadline or s.evaluating:
                     break

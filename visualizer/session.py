@@ -193,15 +193,21 @@ class Session:
         self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
-        if detail and self._kf_bytes <= self.pool.budget // 2:
-            # ← inside this iteration restores this and replays only the phases before (not kept
-            # where one state alone would break the memory budget: ResNet-50)
-            key = self._owner(self.iteration)
-            if self._start is None or self._start[0] != key:
-                self._start = (key, self.trainer.get_state())
+        if detail:
+            self.keep_start()
         self._gen = self.trainer.run_iteration(detail=detail)
         self._fast_iteration = not detail  # ...until a phase of it is run in detail
         self.events = {}
+
+    def keep_start(self) -> None:
+        """Keep the state here, at a boundary, as the start of the iteration that follows: ← inside it, or
+        just after it, restores this and replays only its phases before (not kept where one state alone
+        would break the memory budget: ResNet-50). A detailed iteration keeps it; play keeps it for the
+        last iteration before each snapshot, so a ← after a pause replays one iteration, not a gap."""
+        if self._kf_bytes <= self.pool.budget // 2:
+            key = self._owner(self.iteration)
+            if self._start is None or self._start[0] != key:
+                self._start = (key, self.trainer.get_state())
 
     def _finish_iteration(self) -> None:
         self._gen = None
