@@ -168,9 +168,9 @@ class Batch1Tab(QtWidgets.QWidget):
         touched = extend_curves(self.series, CURVES, self.curves, points)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()
-        if touched:
-            follow_curves({k: c for k, c in self.curves.items() if CURVES[k][0] == "loss"}, self.loss_x)
-            follow_curves({k: c for k, c in self.curves.items() if CURVES[k][0] != "loss"}, self.acc_x)
+        if touched:   # both plots to the latest iteration: the held-out points and the cursor stay in view
+            follow_curves(self.curves, self.loss_x)
+            follow_curves(self.curves, self.acc_x)
 
     def _loss_range(self) -> None:
         """0 … the largest smoothed loss after the first 5 % of the run: the first steps (losses
