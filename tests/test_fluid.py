@@ -251,3 +251,35 @@ def test_a_back_step_after_play_replays_only_the_last_iteration_from_the_start_k
     assert (played.iteration, played.phase) == (plain.iteration, plain.phase)
     a, b = flat(played.trainer.get_state()), flat(plain.trainer.get_state())
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
+
+
+def test_a_block_selected_during_an_evaluation_shows_at_once_and_its_arrays_follow():
+    import threading
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)), start_thread=_thread)
+    host.configure(dict(CONFIG))
+    trainer = host.session.trainer
+    gate = threading.Event()
+    evaluate = trainer.evaluate
+    trainer.evaluate = lambda: (gate.wait(10), evaluate())[1]
+    host.handle("play")
+    while not host.session.evaluating:
+        host.tick()
+    host.flush(force=True)
+    other = (host.session.selected_block + 1) % len(host.session.trainer.blocks())
+    host.handle("select", other)
+    host.tick()
+    snap = [p for k, p in sent if k == "snapshot"][-1]
+    assert host.session.evaluating and snap["selected_block"] == other   # answered while it runs
+    gate.set()
+    while host.session.evaluating:
+        host.tick()
+    host.handle("pause")
+    host.tick()
+    plain = SessionHost(lambda kind, payload: None)
+    plain.configure(dict(CONFIG))
+    plain.session.run(host.session.iteration)
+    plain.handle("select", other)
+    assert flat(host.snapshot()["block_data"]) and all(
+        np.array_equal(a, b) for a, b in zip(flat(host.session.block_phase_data(other)),
+                                             flat(plain.session.block_phase_data(other))))

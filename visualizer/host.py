@@ -119,6 +119,7 @@ class SessionHost:
         self._next_snapshot = 0.0   # when the next snapshot is due (perf_counter)
         self._answer = False        # a command came: the next snapshot goes out at once
         self._last_snap: dict | None = None   # sent last (whole view): sent again while an evaluation runs
+        self._drawn_block: int | None = None  # the block whose arrays the last full snapshot held
         self._dirty = False
         self._sent_version = -1
         self._sent_log = 0
@@ -208,7 +209,8 @@ class SessionHost:
 
     # ------------------------------------------------------------------ commands
     # what a held-out evaluation under way (in its thread) lets through; any other command waits for it
-    DURING_EVALUATION = ("pause", "play", "toggle", "view", "speed")
+    # ("select": the diagram shows the new block at once, its arrays follow when the evaluation has ended)
+    DURING_EVALUATION = ("pause", "play", "toggle", "view", "speed", "select")
 
     def handle(self, cmd: str, arg: Any = None) -> None:
         self._stop_prefetch()
@@ -246,7 +248,7 @@ class SessionHost:
             self._cancel_replay()
         elif self.replay is not None and cmd not in self.KEEP_REPLAY:
             self.finish_replay()
-        if cmd in self.NEED_EXACT:
+        if cmd in self.NEED_EXACT and not s.evaluating:
             # a request that reads only the parameters needs no replay of the iteration a kept view owes
             self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
         if cmd == "play":
@@ -497,6 +499,9 @@ class SessionHost:
                 except StepwiseError as e:
                     self.send("error", str(e))
                 self._dirty = True
+                if self._drawn_block is not None and s.selected_block != self._drawn_block:
+                    self._resync()                     # a block selected meanwhile: its arrays at once
+                    self._block_data_at, self._answer = 0.0, True
             else:   # play waits; the window still hears about a pause
                 self.flush()
                 time.sleep(0.002)
@@ -650,7 +655,8 @@ class SessionHost:
             last = self._last_snap
             kept = [k for k, v in last["view"].items() if isinstance(v, (dict, np.ndarray))]
             return dict(last, playing=self.playing, speed=self.speed, block_data=None, history=[], history_reset=False,
-                        view={k: v for k, v in last["view"].items() if k not in kept}, view_same=kept)
+                        view={k: v for k, v in last["view"].items() if k not in kept}, view_same=kept,
+                        selected_block=s.selected_block)
         t = s.trainer
         n = len(s.specs)
         phase = self.shown_phase()
@@ -721,6 +727,7 @@ class SessionHost:
             snap["line_curves"] = {l.id: downsample_history(l.history) for l in s.lines.values() if l.id != s.line_id}
         self._last_snap = {k: v for k, v in snap.items() if k not in ("lines", "notes", "line_curves")}
         self._last_snap["view"] = full_view
+        self._drawn_block = sel
         return snap
 
     def _blocks(self) -> list[dict]:
