@@ -223,3 +223,18 @@ def test_batch1_selecting_conv2_and_reset(b1view):
     x, _ = b1view.main.curves["loss_bn"].getData()
     assert len(x) == 100
     assert "select a BN convolution block" in b1view.main.stats_note.textItem.toPlainText()
+
+
+def test_input_statistics_counted_by_pixel_level_match_every_pixel_in_float64():
+    rng = np.random.default_rng(0)
+    eight_bit = (rng.integers(0, 256, size=(300, 28, 28)) / 255).astype(np.float32)   # as the MNIST arrays
+    for images in (eight_bit, rng.random((50, 28, 28)).astype(np.float32)):   # the second: no 8-bit levels
+        x = images.astype(np.float64).ravel()
+        mean, std = x.mean(), x.std()
+        z = (x - mean) / std
+        stats = input_statistics(images)
+        assert stats["mean"] == pytest.approx(mean, rel=1e-12) and stats["std"] == pytest.approx(std, rel=1e-12)
+        assert np.array_equal(stats["raw_counts"], np.histogram(x, bins=40, range=(0.0, 1.0))[0])
+        counts, edges = np.histogram(z, bins=40, range=(z.min(), z.max()))
+        assert np.array_equal(stats["normalized_counts"], counts) and np.allclose(stats["normalized_edges"], edges)
+        assert stats["normalized_mean"] == pytest.approx(0.0, abs=1e-9) and stats["normalized_std"] == pytest.approx(1.0)
