@@ -94,11 +94,25 @@ def worker_main(conn, config: dict, autosave: str | None = None) -> None:
         host.close()  # the keyframes' cache folder goes with the process
 
 
-def _warm_up() -> None:
-    """Import torch ahead of time: the first switch to a torch lab would otherwise wait for it (1-2 s)."""
+def _warm_up(idle=lambda: True) -> None:
+    """Import ahead of time what the first switch to another lab would wait for: torch (1-2 s), what the first
+    torch.optim optimizer imports (torch._dynamo, 2.5 s on this machine), and every lab's modules."""
+    import importlib
     import importlib.util
+    import time
+
+    def when_idle() -> None:   # an import holds the interpreter: never beside training, between two imports
+        while not idle():
+            time.sleep(0.2)
     if importlib.util.find_spec("torch") is not None:
-        import torch  # noqa: F401
+        when_idle()
+        import torch
+        when_idle()
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    from engines.lab_registry import LABS
+    for module in sorted({m for info in LABS.values() for m in info.modules}):   # and scipy.ndimage with them (0.6 s)
+        when_idle()
+        importlib.import_module(module)
 
 
 def _serve(conn, sender, host, config: dict) -> None:
@@ -110,7 +124,7 @@ def _serve(conn, sender, host, config: dict) -> None:
         busy = host.busy() or host.prefetch is not None
         if not busy and not warmed:  # the first idle moment (never while training), in a thread of its own
             warmed = True
-            start_thread(_warm_up, "stepwise-warm-up")
+            start_thread(lambda: _warm_up(lambda: not (host.busy() or host.prefetch is not None)), "stepwise-warm-up")
         try:
             has_cmd = conn.poll(0 if busy else 0.05)
         except (EOFError, OSError):
