@@ -390,6 +390,9 @@ class BarPanel(pg.PlotWidget):
             parts["positive"][highlight] = parts["negative"][highlight] = 0.0
         finite = bool(np.isfinite(v).all())
         for name, heights in parts.items():
+            if not heights.any():   # nothing to fill (no negative output after a relu, nothing marked)
+                self.curves[name].setData([0, 1], [0])
+                continue
             y = np.zeros(2 * n - 1)
             y[0::2] = heights  # bars at even positions, zero-height gaps between them
             self.curves[name].setData(edges, y, skipFiniteCheck=finite)

@@ -14,6 +14,8 @@ from PySide6 import QtCore, QtWidgets
 
 from .common import BarPanel, HistogramPanel, ImagePanel, fmt, tile, wrapped
 
+SECOND_HALF_MS = 12   # while playing, the inspector's last row (weights, dL/dW, Δθ) draws this much after the rest
+
 
 class VectorOrMaps(QtWidgets.QStackedWidget):
     """Shows {"vector": (D,)} as bars or {"maps": (C, H, W)} as one tiled image."""
@@ -170,6 +172,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
         for c in range(3):
             grid.setColumnStretch(c, 1)
         self.pending: dict | None = None
+        self._later: object | None = None   # the last row to draw, of the latest snapshot
         self._drawn: tuple | None = None   # (block_data, selected, just updated, empty) last drawn
 
     def _tooltips(self) -> None:
@@ -255,8 +258,18 @@ class LayerInspector(QtWidgets.QStackedWidget):
             self.probs.set_vector(None, "prediction — after the loss phase")
         self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after backward")
         self.grad_hist.set_histogram(bwd.get("grad_hist"))
-        self._weights(fwd, bwd, has_weights)
-        self._update(bwd, upd, has_weights, snap.get("active_kind") == "update")
+        just_updated = snap.get("active_kind") == "update"
+        self._later = token = object()
+
+        def last_row() -> None:
+            if token is self._later:   # not overtaken by a newer snapshot's
+                self._weights(fwd, bwd, has_weights)
+                self._update(bwd, upd, has_weights, just_updated)
+        if snap.get("playing"):
+            # while playing, the weight images a moment later: two shorter paints, keys and timers in between
+            QtCore.QTimer.singleShot(SECOND_HALF_MS, last_row)
+        else:
+            last_row()
 
     def _set_header(self, text: str) -> None:
         if text != self.header.text():
