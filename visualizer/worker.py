@@ -101,12 +101,18 @@ def _warm_up(idle=lambda: True) -> None:
     import importlib.util
     import time
 
-    def when_idle() -> None:   # an import holds the interpreter: never beside training, between two imports
-        while not idle():
-            time.sleep(0.2)
+    def when_idle(quiet: float = 2.0) -> None:
+        """An import holds the interpreter for up to seconds: start the next one only after ``quiet`` seconds
+        with nothing to do (a student looking, not training: play right after start-up keeps its speed)."""
+        since = time.perf_counter()
+        while True:
+            time.sleep(0.1)
+            if not idle():
+                since = time.perf_counter()
+            elif time.perf_counter() - since >= quiet:
+                return
     if importlib.util.find_spec("torch") is not None:
-        when_idle()
-        import torch
+        import torch   # at the first idle moment, as the engine starts
         when_idle()
         torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
     from engines.lab_registry import LABS
