@@ -46,7 +46,7 @@ def test_gradient_panel_waits_for_backward(view):
     tab = view.maps_tab
     assert tab.grads.levels is None
     assert "backward" in tab.grads.image.caption.text
-    assert not tab.input_grad.isVisible()
+    assert tab.input_grad.image.image is None and "after backward" in tab.input_grad.caption.text  # no layout change
     assert tab.maps.levels is not None
     assert "16×8 kernels" in tab.kernels.plot.titleLabel.text and "columns: output maps" in tab.kernels.caption.text
 
@@ -153,7 +153,7 @@ def test_frozen_block_says_so_and_an_unreached_block_shows_no_gradient(view):
     snap = with_transfer(cnn_view.fake_snapshot(selected=0, phase_kind="backward", inspected=True), ["conv1"], 1)
     view.set_snapshot(snap)
     assert tab.grads.levels is None                                          # even for the inspected example
-    assert not tab.input_grad.isVisible()
+    assert tab.input_grad.image.image is None
     snap = with_transfer(cnn_view.fake_snapshot(selected=2, phase_kind="backward"), ["conv2"], None)
     view.set_snapshot(snap)
     assert "passes through" in tab.header.text() and tab.grads.levels is not None

@@ -283,3 +283,25 @@ def test_a_block_selected_during_an_evaluation_shows_at_once_and_its_arrays_foll
     assert flat(host.snapshot()["block_data"]) and all(
         np.array_equal(a, b) for a, b in zip(flat(host.session.block_phase_data(other)),
                                              flat(plain.session.block_phase_data(other))))
+
+
+def test_a_steady_label_keeps_the_room_of_its_longest_text(qtbot):
+    """A status text that changes every frame must not lay out its bar again each time: its room only grows."""
+    from PySide6 import QtWidgets
+    from widgets.common import SteadyLabel
+    bar = QtWidgets.QWidget()
+    row = QtWidgets.QHBoxLayout(bar)
+    label = SteadyLabel()
+    row.addWidget(label)
+    row.addStretch(1)
+    qtbot.addWidget(bar)
+    bar.resize(600, 40)
+    bar.show()
+    label.setText("iteration 1000 · loss 0.123")
+    qtbot.waitUntil(lambda: label.width() >= label.sizeHint().width())
+    wide = label.width()
+    label.setText("iteration 7")
+    QtWidgets.QApplication.processEvents()
+    assert label.width() == wide and label.text() == "iteration 7"
+    wrapped = SteadyLabel(wrap=True, lines=2)
+    assert wrapped.minimumHeight() >= 2 * wrapped.fontMetrics().lineSpacing()   # two lines held from the start

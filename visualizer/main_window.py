@@ -22,7 +22,7 @@ from visualizer.lab_help import KEYS_HELP, lab_help_html
 from visualizer.client import SessionClient
 from visualizer.host import SPEEDS, leftover_autosaves
 from visualizer.lab_views import lab_ui, make_view
-from widgets.common import PHASE_COLORS, cache_axes, fmt
+from widgets.common import PHASE_COLORS, SteadyLabel, cache_axes, fmt
 from widgets.curves import CurvesPanel
 from widgets.lab_view import SettingsForm
 from widgets.network_diagram import NetworkDiagram
@@ -182,8 +182,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.speed_combo.activated.connect(lambda _: self.client.send("speed", self.speed_combo.currentText()))
         tb.addWidget(self.speed_combo)
         tb.addSeparator()
-        self.phase_label = QtWidgets.QLabel()
-        self.phase_label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.phase_label = SteadyLabel(rich=True)
         tb.addWidget(self.phase_label)
 
         menu = self.menuBar().addMenu("&File")
@@ -255,9 +254,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.setCentralWidget(central)
 
         sb = self.statusBar()
-        self.status_iter = QtWidgets.QLabel()
-        self.status_speed = QtWidgets.QLabel()
-        self.status_engine = QtWidgets.QLabel()
+        self.status_iter, self.status_speed, self.status_engine = SteadyLabel(), SteadyLabel(), SteadyLabel()
         for w in (self.status_iter, self.status_speed, self.status_engine):
             sb.addPermanentWidget(w)
 

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyRange, explain_tabs, fit_title, fmt,
+from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyLabel, SteadyRange, explain_tabs, fit_title, fmt,
                      legend_below)
 from .curves import thin
 from .lab_view import LabView
@@ -49,11 +49,8 @@ def plot(title: str, left: str, bottom: str = "iteration") -> pg.PlotWidget:
     return w
 
 
-def rich_label() -> QtWidgets.QLabel:
-    label = QtWidgets.QLabel()
-    label.setWordWrap(True)
-    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-    return label
+def rich_label(lines: int = 1) -> QtWidgets.QLabel:
+    return SteadyLabel(rich=True, wrap=True, lines=lines)
 
 
 def legends_and_readouts(*plots: pg.PlotWidget) -> list[HoverReadout]:
@@ -113,7 +110,7 @@ class Batch1Tab(QtWidgets.QWidget):
         super().__init__(parent)
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        self.header = rich_label()
+        self.header = rich_label(lines=2)
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.loss_plot = plot("training loss (moving average)", "cross-entropy")
         self.acc_plot = plot("held-out accuracy", "fraction (0–1)")  # as every lab's curves
@@ -140,7 +137,7 @@ class Batch1Tab(QtWidgets.QWidget):
         grid.addWidget(self.mean_plot, 2, 0)
         grid.addWidget(self.var_plot, 2, 1)
         grid.addWidget(self.stats_plot, 2, 2)
-        self.summary = rich_label()
+        self.summary = rich_label(lines=2)
         grid.addWidget(self.summary, 3, 0, 1, 3)
         for r in (1, 2):
             grid.setRowStretch(r, 1)
@@ -380,7 +377,7 @@ class RouterTab(QtWidgets.QWidget):
         super().__init__(parent)
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
-        self.header = rich_label()
+        self.header = rich_label(lines=2)
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.diagram = RoutingDiagram()
         grid.addWidget(self.diagram, 1, 0, 1, 3)
@@ -399,7 +396,7 @@ class RouterTab(QtWidgets.QWidget):
         grid.addWidget(self.loss_plot, 2, 0)
         grid.addWidget(self.acc_plot, 2, 1)
         grid.addWidget(self.digits_plot, 2, 2)
-        self.summary = rich_label()
+        self.summary = rich_label(lines=2)
         grid.addWidget(self.summary, 3, 0, 1, 3)
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)

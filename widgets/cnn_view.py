@@ -16,7 +16,8 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import PHASE_COLORS, BarPanel, HistogramPanel, ImagePanel, explain_tabs, fmt, section_label, tile
+from .common import (PHASE_COLORS, BarPanel, HistogramPanel, ImagePanel, SteadyLabel, explain_tabs, fmt, section_label,
+                     tile)
 from .drawing_canvas import DrawingCanvas
 from .lab_view import LabView
 from .landscape_view import LandscapeView
@@ -184,9 +185,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
         self.layer_combo.setMinimumContentsLength(28)
         self.layer_combo.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         top.addWidget(self.layer_combo)
-        self.header = QtWidgets.QLabel()
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel(rich=True, wrap=True)
         top.addWidget(self.header, 1)
         grid.addLayout(top, 0, 0, 1, 3)
 
@@ -339,9 +338,9 @@ class FeatureMapsTab(QtWidgets.QWidget):
             g = np.asarray(input_grad)
             self.input_grad.set_title("dL/d input image")
             self.input_grad.set_image(g, levels=symmetric(g), caption="most sensitive pixels")
-            self.input_grad.setVisible(True)
-        else:
-            self.input_grad.setVisible(False)  # only for a chosen example, or the first layer in backward
+        else:   # always there: a panel shown and hidden as play goes lays out (and repaints) the whole tab
+            self.input_grad.set_title("dL/d input image")
+            self.input_grad.clear_image("for a chosen example, or the first layer after backward")
 
     def _header(self, text: str) -> None:
         if text != self.header.text():

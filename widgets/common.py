@@ -62,6 +62,49 @@ class SteadyRange:
             self.plot.setXRange(*self.range, padding=0)
 
 
+class SteadyLabel(QtWidgets.QLabel):
+    """A label whose room only grows: a shorter text keeps the space of the longest so far, so a text that
+    changes every frame (an iteration count, a phase name, a caption wrapping to one line or two) does not
+    lay out its toolbar, status bar or page again (a relayout resizes and repaints every plot beside it:
+    up to 190 ms at the start of play). ``lines``: the height a word-wrapped label holds from the start."""
+
+    def __init__(self, text: str = "", parent=None, lines: int = 1, rich: bool = False, wrap: bool = False):
+        super().__init__(parent)
+        if rich:
+            self.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.setWordWrap(wrap)
+        self._lines = lines
+        self._width = -1
+        if wrap and lines > 1:
+            self.setMinimumHeight(lines * self.fontMetrics().lineSpacing() + 2 * self.margin())
+        if text:
+            self.setText(text)
+
+    def setText(self, text: str) -> None:
+        if text == self.text():
+            return
+        super().setText(text)
+        self._hold()
+
+    def _hold(self) -> None:
+        if self.wordWrap():
+            if self.width() > 0:
+                need = self.heightForWidth(self.width())
+                if need > self.minimumHeight():
+                    self.setMinimumHeight(need)
+        else:
+            need = self.sizeHint().width()
+            if need > self.minimumWidth():
+                self.setMinimumWidth(need)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if self.wordWrap() and ev.size().width() != self._width:   # a new width (the window resized): fit again
+            self._width = ev.size().width()
+            floor = self._lines * self.fontMetrics().lineSpacing() + 2 * self.margin() if self._lines > 1 else 0
+            self.setMinimumHeight(max(floor, self.heightForWidth(self._width)))
+
+
 class Refresh:
     """When a costly panel (histograms, per-channel lines, heatmaps, reports) draws again: while training plays,
     at most every ``period`` seconds; paused or stepped, at once (the snapshot after a pause says it is not

@@ -12,7 +12,7 @@ import time
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from .common import BarPanel, HistogramPanel, ImagePanel, fmt, tile, wrapped
+from .common import BarPanel, HistogramPanel, ImagePanel, SteadyLabel, fmt, tile, wrapped
 
 SECOND_HALF_MS = 12   # while playing, the inspector's last row (weights, dL/dW, Δθ) draws this much after the rest
 
@@ -59,9 +59,7 @@ class BatchPanel(QtWidgets.QWidget):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.header = QtWidgets.QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.header = SteadyLabel(rich=True, wrap=True, lines=2)
         layout.addWidget(self.header)
         self.images = ImagePanel("the batch", min_height=200)
         self.images.setToolTip("The images of this iteration's batch, as the first layer receives them "
@@ -132,9 +130,7 @@ class LayerInspector(QtWidgets.QStackedWidget):
         grid = QtWidgets.QGridLayout(page)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
-        self.header = QtWidgets.QLabel()
-        self.header.setWordWrap(True)
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.header = SteadyLabel(rich=True, wrap=True, lines=2)
         grid.addWidget(self.header, 0, 0, 1, 3)
         self.input_image = ImagePanel("input digit")
         self.probs = BarPanel("prediction (softmax)")

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
+from .common import SteadyLabel
 from .lab_view import LabView
 from .optimizer_common import color_of
 from .optimizer_network import NetworkRace
@@ -31,9 +32,7 @@ class OptimizerView(LabView):
         super().__init__(parent)
         outer = QtWidgets.QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
-        self.header = QtWidgets.QLabel()
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel(rich=True, wrap=True, lines=2)
         outer.addWidget(self.header)
         self.stack = QtWidgets.QStackedWidget()
         outer.addWidget(self.stack, 1)

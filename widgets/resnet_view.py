@@ -20,7 +20,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import Refresh, explain_tabs, fmt
+from .common import Refresh, SteadyLabel, explain_tabs, fmt
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 from .report_panel import ReportPanel
@@ -99,9 +99,7 @@ class GradientFlowPanel(QtWidgets.QWidget):
         legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=BRANCH_COLOR), "via branch")
         legend.addItem(self.total, "total")
         legend.addItem(self.init, "total at init")
-        self.caption = QtWidgets.QLabel()
-        self.caption.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.caption.setWordWrap(True)
+        self.caption = SteadyLabel(rich=True, wrap=True)
         layout.addWidget(self.plot, 1)
         layout.addWidget(self.caption)
         self.n = 0
@@ -227,9 +225,7 @@ class GradientFlowTab(QtWidgets.QWidget):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        self.header = QtWidgets.QLabel()
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel(rich=True, wrap=True, lines=6)   # room for the figures the first iterations add
         layout.addWidget(self.header)
         self.controls = RunControls()
         layout.addWidget(self.controls)
@@ -392,18 +388,12 @@ class CompareTab(QtWidgets.QWidget):
         self.plot.setLabel("left", "loss  ·  accuracy / F1 (0–1)")
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.plot.addItem(self.cursor)
-        self.key = QtWidgets.QLabel()  # the legend, under the plot so it never hides a curve
-        self.key.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.key.setWordWrap(True)
+        self.key = SteadyLabel(rich=True, wrap=True)
         layout.addWidget(self.plot, 3)
         layout.addWidget(self.key)
-        self.summary = QtWidgets.QLabel()
-        self.summary.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.summary.setWordWrap(True)
+        self.summary = SteadyLabel(rich=True, wrap=True)
         layout.addWidget(self.summary)
-        self.step_title = QtWidgets.QLabel()
-        self.step_title.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.step_title.setWordWrap(True)
+        self.step_title = SteadyLabel(rich=True, wrap=True)
         layout.addWidget(self.step_title)
         row = QtWidgets.QHBoxLayout()
         self.hist = pg.PlotWidget()

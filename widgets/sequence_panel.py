@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .common import fmt
+from .common import SteadyLabel, fmt
 from .text_cells import (CELL_ROWS, CELL_TITLES, GATE_ROWS, ROW_LEGENDS, SIGMOID_GATES, CharAxis, DecadeAxis,
                          colormap_lut, describe_char, robust_max)
 
@@ -31,9 +31,7 @@ class SequencePanel(QtWidgets.QWidget):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        self.header = QtWidgets.QLabel()
-        self.header.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.header.setWordWrap(True)
+        self.header = SteadyLabel(rich=True, wrap=True, lines=2)
         layout.addWidget(self.header)
         self.glw = pg.GraphicsLayoutWidget()
         layout.addWidget(self.glw, 1)
