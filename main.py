@@ -229,7 +229,12 @@ def run_gui(config: dict, args) -> int:
     if args.session:
         config = {"session": args.session}
     scripted = bool(args.screenshot or args.steps or args.phases or args.lesson)  # a lesson sets its own run
-    window = MainWindow(config, offer_recovery=not scripted)  # a scripted run asks nothing
+    from functools import partial
+
+    from visualizer.client import SessionClient
+    # a scripted run asks nothing, and needs no standby engine for the next lab switch
+    window = MainWindow(config, client_factory=partial(SessionClient, standby=not scripted),
+                        offer_recovery=not scripted)
     if args.text_size is not None:
         window.presenter.set_percent(args.text_size, keep=False)
     if args.window_size:

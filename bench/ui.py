@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import time
+from functools import partial
 
 PROBE_TIMEOUT = 4.0      # an input not reflected within this many seconds counts as this long
 PROBE_GAP = (0.35, 0.7)  # seconds of full-speed training between two inputs (drawn from a seeded Generator)
@@ -111,6 +112,7 @@ def run_one(args) -> int:
     from PySide6.QtTest import QTest
 
     from engines.labs import LABS
+    from visualizer.client import SessionClient
     from visualizer.main_window import MainWindow
     from widgets.style import configure_pyqtgraph
 
@@ -119,7 +121,7 @@ def run_one(args) -> int:
     config = {"lab": args.lab, "seed": 0}
     if args.engine:
         config["engine"] = args.engine
-    window = MainWindow(config, offer_recovery=False)
+    window = MainWindow(config, client_factory=partial(SessionClient, standby=True), offer_recovery=False)  # as main.py
     window.ask = lambda title, text: True   # a lab switch discards the run without a dialog
     window.resize(1500, 920)
     window.show()

@@ -305,3 +305,48 @@ def test_a_steady_label_keeps_the_room_of_its_longest_text(qtbot):
     assert label.width() == wide and label.text() == "iteration 7"
     wrapped = SteadyLabel(wrap=True, lines=2)
     assert wrapped.minimumHeight() >= 2 * wrapped.fontMetrics().lineSpacing()   # two lines held from the start
+
+
+def test_a_new_run_starts_on_the_standby_engine_and_a_refused_config_keeps_the_run(qtbot, monkeypatch, tmp_path):
+    """A lab switch finds its imports done: the standby engine takes the new run and the old engine ends; a
+    config the standby refuses brings back the engine before it, its run intact; then a new standby waits."""
+    from functools import partial
+
+    import visualizer.client as client_module
+    from visualizer.client import SessionClient
+    from visualizer.main_window import MainWindow
+    from widgets.style import configure_pyqtgraph
+    monkeypatch.setattr(client_module, "STANDBY_AFTER_MS", 0)
+    monkeypatch.setenv("STEPWISE_AUTOSAVE", str(tmp_path / "autosave"))
+    configure_pyqtgraph()
+    w = MainWindow({"lab": "mlp", "seed": 0, "hidden": "16"}, client_factory=partial(SessionClient, standby=True),
+                   offer_recovery=False)
+    qtbot.addWidget(w)
+    w.ask = lambda title, text: True
+    w.show()
+
+    def at(predicate):
+        qtbot.waitUntil(lambda: w.last_snapshot is not None and predicate(w.last_snapshot), timeout=60000)
+    w.client.send("run_to", 5)
+    at(lambda s: s["iteration"] == 5 and not s["playing"])
+    qtbot.waitUntil(lambda: w.client.standby is not None, timeout=10000)
+    first, standby = w.client.process, w.client.standby[0]
+    w.switch_lab("optimizers")
+    at(lambda s: s["lab"] == "optimizers")
+    assert w.client.process is standby and w.lab == "optimizers"
+    qtbot.waitUntil(lambda: not first.is_alive(), timeout=10000)       # the old engine ended
+    qtbot.waitUntil(lambda: w.client.standby is not None, timeout=10000)   # and the next standby waits
+    w.client.send("run_to", 3)
+    at(lambda s: s["iteration"] == 3 and not s["playing"])
+    running, second = w.client.process, w.client.standby[0]
+    w.errors = []
+    w.client.error.connect(w.errors.append)
+    w.send_configure({"lab": "mlp", "seed": 0, "hidden": "abc"})
+    qtbot.waitUntil(lambda: bool(w.errors), timeout=30000)
+    assert "not a whole number" in w.errors[0]
+    assert w.client.process is running and w.lab == "optimizers"        # the run it had
+    qtbot.waitUntil(lambda: not second.is_alive(), timeout=10000)
+    w.client.send("step_iteration")
+    at(lambda s: s["lab"] == "optimizers" and s["iteration"] == 4)
+    w.close()
+    assert not w.client.process.is_alive()

@@ -10,7 +10,9 @@ from typing import Any
 from PySide6 import QtCore
 
 from visualizer.host import autosave_path
-from visualizer.worker import start_engine_process
+from visualizer.worker import retire, start_engine_process
+
+STANDBY_AFTER_MS = 3000   # a standby engine starts this long after a run is ready (not while the window opens)
 
 
 def complete_snapshot(snap: dict, kept: dict) -> None:
@@ -50,10 +52,19 @@ class SessionClient(QtCore.QObject):
     # commands that start a new run: after a death they start a new engine process instead
     RESTARTING = ("configure", "open_session", "load")
 
-    def __init__(self, config: dict, parent=None, poll_ms: int = 100, autosave: str | os.PathLike | None = None):
+    def __init__(self, config: dict, parent=None, poll_ms: int = 100, autosave: str | os.PathLike | None = None,
+                 standby: bool = False):
         """Start the engine process for ``config``. ``autosave``: where the engine autosaves
-        (default: autosave_path(); "" for none)."""
+        (default: autosave_path(); "" for none). ``standby``: keep a second engine process ready, its imports
+        done, for the next lab switch (a switch to a torch lab waited seconds for torch's imports), and leave
+        every import out of the engine that trains."""
         super().__init__(parent)
+        self.use_standby = standby
+        self.standby = None    # (process, conn): started, not configured
+        self.previous = None   # (process, conn, config, kept): the engine before a switch, until the new one is ready
+        self.standby_timer = QtCore.QTimer(self)
+        self.standby_timer.setSingleShot(True)
+        self.standby_timer.timeout.connect(self._start_standby)
         self.autosave = str(autosave_path() if autosave is None else autosave) if autosave != "" else None
         self.config = dict(config)   # the settings of the latest run (from "ready"): what a restart runs
         self.timer = QtCore.QTimer(self)
@@ -66,7 +77,10 @@ class SessionClient(QtCore.QObject):
         self._start(config)
 
     def _start(self, config: dict) -> None:
-        self.process, self.conn = start_engine_process(config, self.autosave)
+        self.process, self.conn = start_engine_process(config, self.autosave, warm_up=not self.use_standby)
+        self._read_from_current()
+
+    def _read_from_current(self) -> None:
         self._dead = False
         # read the pipe as soon as the engine writes (a timer alone added up to poll_ms to every answer);
         # the timer stays, slower, for a process that died without a word
@@ -80,18 +94,84 @@ class SessionClient(QtCore.QObject):
 
     def restart(self, config: dict | None = None) -> None:
         """A new engine process for ``config`` (default: the latest run's settings, a fresh run);
-        the old one, dead or alive, is ended first."""
-        self.close()
+        the old one, dead or alive, is ended first (the standby, where there is one, takes the run)."""
+        config = dict(self.config if config is None else config)
+        self._end_current()
         try:
             self.conn.close()
         except OSError:
             pass
-        self._start(dict(self.config if config is None else config))
+        if self.previous is not None:
+            retire(*self.previous[:2])
+            self.previous = None
+        if self.standby is not None:
+            process, conn = self.standby
+            self.standby = None
+            try:
+                conn.send(("configure", config))
+                self.process, self.conn = process, conn
+                self.kept.clear()
+                self._read_from_current()
+                return
+            except (BrokenPipeError, OSError):
+                retire(process, conn)
+        self._start(config)
+
+    # ------------------------------------------------------------------ the standby engine
+    def _start_standby(self) -> None:
+        if self.use_standby and self.standby is None and not self._dead:
+            self.standby = start_engine_process(None, self.autosave, warm_up=False)
+
+    def _switch_to_standby(self, config: dict) -> bool:
+        """A new lab's run on the standby engine: the current one pauses and stays until the new one is
+        ready (a config the standby refuses goes back to it, run intact)."""
+        process, conn = self.standby
+        self.standby = None
+        if not process.is_alive():
+            retire(process, conn)
+            return False
+        try:
+            conn.send(("configure", config))
+        except (BrokenPipeError, OSError):
+            retire(process, conn)
+            return False
+        if self.previous is not None:   # a switch while another one was still under way
+            retire(*self.previous[:2])
+        try:
+            self.conn.send(("pause", None))
+        except (BrokenPipeError, OSError):
+            pass
+        self._stop_reading()
+        self.previous = (self.process, self.conn, dict(self.config), self.kept)
+        self.process, self.conn = process, conn
+        self.kept = {}
+        self._read_from_current()
+        return True
+
+    def _settle_switch(self, ready: bool) -> None:
+        """The new engine answered: ready (the old one goes, a new standby follows), or refused the config
+        (the old engine and its run come back)."""
+        if self.previous is None:
+            return
+        process, conn, config, kept = self.previous
+        self.previous = None
+        if ready:
+            retire(process, conn)
+            return
+        self._stop_reading()
+        retire(self.process, self.conn)
+        # what that engine sent and does not send again (complete_snapshot) comes back with it
+        self.process, self.conn, self.config, self.kept = process, conn, config, kept
+        self._read_from_current()
+        self.standby_timer.start(STANDBY_AFTER_MS)
 
     def has_autosave(self) -> bool:
         return self.autosave is not None and os.path.isfile(self.autosave)
 
     def send(self, cmd: str, arg: Any = None) -> None:
+        if (cmd == "configure" and not self._dead and self.standby is not None and self.previous is None
+                and self._switch_to_standby(arg)):
+            return
         if self._dead:
             if cmd == "configure":
                 self.restart(arg)
@@ -135,7 +215,14 @@ class SessionClient(QtCore.QObject):
                 elif kind == "ready":
                     self.config = dict(payload["config"])
                     self.kept.clear()
+                    self._settle_switch(ready=True)
+                    if self.use_standby and self.standby is None:
+                        self.standby_timer.start(STANDBY_AFTER_MS)
                     self.ready.emit(payload)
+                elif kind == "error" and self.previous is not None:   # the standby refused the new lab's config
+                    self._settle_switch(ready=False)
+                    self.error.emit(payload)
+                    return
                 elif kind == "error":
                     self.error.emit(payload)
                 elif kind == "info":
@@ -171,6 +258,14 @@ class SessionClient(QtCore.QObject):
                            "restart it, or choose a lab from the Lab menu.")
 
     def close(self) -> None:
+        self.standby_timer.stop()
+        for other in (self.standby, self.previous):
+            if other is not None:
+                retire(*other[:2])
+        self.standby = self.previous = None
+        self._end_current()
+
+    def _end_current(self) -> None:
         self._stop_reading()
         if self.process.is_alive():
             try:

@@ -2,7 +2,10 @@
 
 - ``worker_main`` runs a SessionHost (visualizer/host.py, no Qt) in the engine process around a
   multiprocessing Pipe; a sender thread delivers its messages so training never waits for the UI.
-- ``start_engine_process`` spawns that process for the UI (visualizer/client.py, the Qt side).
+- ``start_engine_process`` spawns that process for the UI (visualizer/client.py, the Qt side); with no
+  config it is a standby: it imports what any lab needs in a low-priority thread and waits for its first
+  run, so that a lab switch finds every import done and training never shares the interpreter with them.
+- ``retire`` ends an engine process the window no longer reads, without making the window wait.
 - ``start_thread``: a daemon thread, for work the host does off its loop (the autosave write).
 """
 from __future__ import annotations
@@ -21,15 +24,18 @@ def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
     return thread
 
 
-def start_engine_process(config: dict, autosave: str | None):
-    """Spawn the engine process for ``config``: returns (process, the UI's end of the pipe)."""
+def start_engine_process(config: dict | None, autosave: str | None, warm_up: bool = True):
+    """Spawn the engine process for ``config`` (None: a standby, configured by its first command): returns
+    (process, the UI's end of the pipe). ``warm_up``: the process imports what other labs need while idle
+    (off where a standby does that)."""
     ctx = mp.get_context("spawn")
     conn, child = ctx.Pipe(duplex=True)
     # one BLAS / OpenMP thread in the engine process: the other core stays with the UI
     saved = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
     for k in saved:
         os.environ[k] = os.environ.get("STEPWISE_ENGINE_THREADS", "1")
-    process = ctx.Process(target=worker_main, args=(child, config, autosave), daemon=True, name="stepwise-engine")
+    process = ctx.Process(target=worker_main, args=(child, config, autosave, warm_up), daemon=True,
+                          name="stepwise-engine" if config is not None else "stepwise-standby")
     process.start()
     for k, v in saved.items():
         if v is None:
@@ -38,6 +44,27 @@ def start_engine_process(config: dict, autosave: str | None):
             os.environ[k] = v
     child.close()
     return process, conn
+
+
+def retire(process, conn) -> None:
+    """Ask an engine process to quit and wait for it in a thread (its keyframe cache is removed as it
+    ends, which may take a moment); killed if it has not ended within 3 s. The autosave file stays: it is
+    the one the engine taking over writes (a standby never ran; a replaced engine's run was discarded)."""
+    try:
+        conn.send(("quit", {"keep_autosave": True}))
+    except (BrokenPipeError, EOFError, OSError):
+        pass
+
+    def wait() -> None:
+        process.join(3.0)
+        if process.is_alive():
+            process.terminate()
+            process.join(1.0)
+        try:
+            conn.close()
+        except OSError:
+            pass
+    start_thread(wait, "stepwise-retire")
 
 
 class _Sender:
@@ -76,8 +103,8 @@ class _Sender:
                 self.snapshot_in_flight.clear()
 
 
-def worker_main(conn, config: dict, autosave: str | None = None) -> None:
-    """Entry point of the child process."""
+def worker_main(conn, config: dict | None, autosave: str | None = None, warm_up: bool = True) -> None:
+    """Entry point of the child process (``config`` None: a standby, see start_engine_process)."""
     import signal
     import sys
     import warnings
@@ -89,19 +116,19 @@ def worker_main(conn, config: dict, autosave: str | None = None) -> None:
     host = SessionHost(sender.send, sender.ready_for_snapshot, autosave=autosave, autosave_every=every,
                        start_thread=start_thread)
     try:
-        _serve(conn, sender, host, config)
+        _serve(conn, sender, host, config, warm_up)
     finally:
         host.close()  # the keyframes' cache folder goes with the process
 
 
-def _warm_up(idle=lambda: True) -> None:
+def _warm_up(idle=lambda: True, quiet: float = 2.0) -> None:
     """Import ahead of time what the first switch to another lab would wait for: torch (1-2 s), what the first
     torch.optim optimizer imports (torch._dynamo, 2.5 s on this machine), and every lab's modules."""
     import importlib
     import importlib.util
     import time
 
-    def when_idle(quiet: float = 2.0) -> None:
+    def when_idle() -> None:
         """An import holds the interpreter for up to seconds: start the next one only after ``quiet`` seconds
         with nothing to do (a student looking, not training: play right after start-up keeps its speed)."""
         since = time.perf_counter()
@@ -121,9 +148,21 @@ def _warm_up(idle=lambda: True) -> None:
         importlib.import_module(module)
 
 
-def _serve(conn, sender, host, config: dict) -> None:
-    host.configure(config)
-    warmed = False
+def _lowest_priority() -> None:
+    """This thread runs only on a core nothing else wants (Linux: a thread's own nice value; elsewhere a no-op)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
+def _serve(conn, sender, host, config: dict | None, warm_up: bool = True) -> None:
+    warmed = not warm_up
+    if config is None:   # a standby: every import now, on spare CPU only; the first command configures it
+        warmed = True
+        start_thread(lambda: (_lowest_priority(), _warm_up(quiet=0.0)), "stepwise-warm-up")
+    else:
+        host.configure(config)
     while True:
         if sender.broken.is_set():
             return
@@ -141,7 +180,8 @@ def _serve(conn, sender, host, config: dict) -> None:
             except (EOFError, OSError):
                 return
             if cmd == "quit":
-                host.discard_autosave()
+                if not (isinstance(arg, dict) and arg.get("keep_autosave")):
+                    host.discard_autosave()
                 return
             host.handle(cmd, arg)
             has_cmd = conn.poll(0)
