@@ -121,7 +121,7 @@ def run_one(args) -> int:
     config = {"lab": args.lab, "seed": 0}
     if args.engine:
         config["engine"] = args.engine
-    window = MainWindow(config, client_factory=partial(SessionClient, standby=True), offer_recovery=False)  # as main.py
+    window = MainWindow(config, client_factory=partial(SessionClient, standby=os.environ.get("XSB", "1") == "1"), offer_recovery=False)  # as main.py
     window.ask = lambda title, text: True   # a lab switch discards the run without a dialog
     window.resize(1500, 920)
     window.show()
@@ -306,6 +306,9 @@ def run_one(args) -> int:
     app.exec()
     elapsed = state.get("elapsed") or (time.perf_counter() - (state["start"] or time.perf_counter())) or 1.0
     gaps = [b - a for a, b in zip(ticks, ticks[1:])]
+    if os.environ.get("XGAPS"):
+        top = sorted(range(len(gaps)), key=lambda i: -gaps[i])[:4]
+        print("longest gaps (ms at s after play start):", [(round(1000 * gaps[i]), round(ticks[i] - state["start"], 2)) for i in top], file=sys.stderr)
     engine_ips = (state["it1"] - state["it0"]) / elapsed
     result = {"lab": args.lab, "seconds": round(elapsed, 2),
               "ui_frames_per_s": round(len(frames) / elapsed, 1),

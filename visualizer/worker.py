@@ -15,8 +15,6 @@ import os
 import threading
 from typing import Any, Callable
 
-from visualizer.host import AUTOSAVE_EVERY_S, SessionHost
-
 
 def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True, name=name)
@@ -111,6 +109,19 @@ def worker_main(conn, config: dict | None, autosave: str | None = None, warm_up:
     warnings.filterwarnings("ignore", category=RuntimeWarning)  # NaN is reported by the engine, in words
     # terminate() (a window closing while the engine is busy) still runs the clean-up below
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    if config is None:   # a standby: even the engine's own imports (numpy, the session) run on spare CPU only
+        imported = threading.Event()
+
+        def standby_imports() -> None:
+            _lowest_priority()
+            try:
+                import visualizer.host  # noqa: F401
+            finally:
+                imported.set()
+            _warm_up(quiet=0.0)         # then what every lab needs
+        start_thread(standby_imports, "stepwise-warm-up")
+        imported.wait()
+    from visualizer.host import AUTOSAVE_EVERY_S, SessionHost
     sender = _Sender(conn)
     every = float(os.environ.get("STEPWISE_AUTOSAVE_EVERY", AUTOSAVE_EVERY_S))
     host = SessionHost(sender.send, sender.ready_for_snapshot, autosave=autosave, autosave_every=every,
@@ -157,11 +168,8 @@ def _lowest_priority() -> None:
 
 
 def _serve(conn, sender, host, config: dict | None, warm_up: bool = True) -> None:
-    warmed = not warm_up
-    if config is None:   # a standby: every import now, on spare CPU only; the first command configures it
-        warmed = True
-        start_thread(lambda: (_lowest_priority(), _warm_up(quiet=0.0)), "stepwise-warm-up")
-    else:
+    warmed = not warm_up or config is None   # a standby warms up as it starts (worker_main)
+    if config is not None:                   # (a standby's first command configures it)
         host.configure(config)
     while True:
         if sender.broken.is_set():
