@@ -3,6 +3,7 @@ and neither changes a number."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import visualizer.host as host_module
 from engines.labs import make_trainer
@@ -18,11 +19,18 @@ def flat(tree) -> list[np.ndarray]:
         return [a for k in sorted(tree) for a in flat(tree[k])]
     if isinstance(tree, (list, tuple)):
         return [a for v in tree for a in flat(v)]
+    if hasattr(tree, "detach"):   # a torch tensor
+        return [tree.detach().cpu().numpy()]
     return [np.asarray(tree)] if isinstance(tree, np.ndarray) else []
 
 
-def test_playing_phase_by_phase_gives_the_same_numbers_as_whole_iterations():
-    whole, by_phase = Session(make_trainer(dict(CONFIG))), Session(make_trainer(dict(CONFIG)))
+LSTM = {"lab": "lstm", "seed": 0, "hidden": 16, "seq_len": 8, "eval_chars": 400, "batch_size": 4}
+
+
+@pytest.mark.parametrize("config", [CONFIG, dict(LSTM, engine="torch"), dict(LSTM, engine="numpy")],
+                         ids=["mlp", "lstm-torch", "lstm-numpy"])
+def test_playing_phase_by_phase_gives_the_same_numbers_as_whole_iterations(config):
+    whole, by_phase = Session(make_trainer(dict(config))), Session(make_trainer(dict(config)))
     for _ in range(3):
         whole.step_iteration()
     n = len(by_phase.specs)
@@ -34,6 +42,16 @@ def test_playing_phase_by_phase_gives_the_same_numbers_as_whole_iterations():
     assert len(a) == len(b) and len(a) > 0
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert whole.history[3]["loss"] == by_phase.history[3]["loss"]
+
+
+def test_a_slow_text_lab_played_phase_by_phase_does_each_layers_work_in_its_own_phase():
+    """A pause lands between layers: the first phase runs only the first layer's forward steps."""
+    s = Session(make_trainer(dict(LSTM, engine="torch", depth=2)))
+    s.play_phase()
+    assert s.phase == 1 and s.trainer._reached == 1   # the loss, the backward and the update wait for their phases
+    while s.phase:
+        s.play_phase()
+    assert s.iteration == 1
 
 
 def test_a_slow_lab_plays_one_phase_per_tick_and_says_which(monkeypatch):
