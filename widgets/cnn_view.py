@@ -175,6 +175,8 @@ class FeatureMapsTab(QtWidgets.QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
+        self._drawn = None     # (block arrays, inspected example, what else the panels show) drawn last
+        self._kernels = None   # the kernels drawn last
         grid = QtWidgets.QGridLayout(self)
         grid.setContentsMargins(4, 4, 4, 4)
         grid.setSpacing(6)
@@ -295,6 +297,24 @@ class FeatureMapsTab(QtWidgets.QWidget):
             lock = " · <span style='color:#1F3A5F'>the gradient stops here: nothing below trains</span>"
         self._header(f"<span style='color:{phase_color}'><b>{name}</b></span> · iteration {snap.get('iteration', 0)}"
                      f"{lock}<br><span style='color:#666'>example: {who}</span>")
+        kernels = view.get("kernels")
+        if kernels is not None and kernels is self._kernels:
+            pass   # not sent again: drawn already
+        elif kernels is not None:
+            self._kernels = kernels
+            k = np.asarray(kernels)
+            self.kernels.set_title(f"{k.shape[0]}×{k.shape[1]} kernels of {k.shape[2]}×{k.shape[3]}")
+            self.kernels.set_image(kernel_grid(k), levels=symmetric(k),
+                                   caption=("columns: output maps, rows: input maps" if k.shape[1] > 1
+                                            else "one per map") + f" · ±{fmt(symmetric(k)[1])}")
+        else:
+            self._kernels = None
+            self.kernels.set_title("kernels")
+            self.kernels.clear_image("no kernels")
+        key = (sel, chosen, frozen, unreached, kernels is None)
+        if self._drawn is not None and data is self._drawn[0] and insp is self._drawn[1] and key == self._drawn[2]:
+            return   # the same arrays (not sent again while playing): only the kernels above moved
+        self._drawn = (data, insp, key)
         what = {"conv": "bright: the filter's pattern is here",
                 "pool": "max of each 2×2 window"}.get(kind, "")
         short = name.split(" + ")[0]
@@ -312,16 +332,6 @@ class FeatureMapsTab(QtWidgets.QWidget):
                                   highlight=label if label is not None else pred)
         else:
             self.probs.set_vector(None, "prediction — after the loss phase")
-        kernels = view.get("kernels")
-        if kernels is not None:
-            k = np.asarray(kernels)
-            self.kernels.set_title(f"{k.shape[0]}×{k.shape[1]} kernels of {k.shape[2]}×{k.shape[3]}")
-            self.kernels.set_image(kernel_grid(k), levels=symmetric(k),
-                                   caption=("columns: output maps, rows: input maps" if k.shape[1] > 1
-                                            else "one per map") + f" · ±{fmt(symmetric(k)[1])}")
-        else:
-            self.kernels.set_title("kernels")
-            self.kernels.clear_image("no kernels")
         gk = bwd.get("grad_kernels")
         if gk is not None and not chosen:
             self.kernel_grads.set_title("dL/d kernels (this batch)")
