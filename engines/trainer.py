@@ -85,6 +85,9 @@ class Trainer:
     engine: str = "numpy"
     eval_every: int = 50        # iterations between held-out evaluations
     keyframe_every: int = 10    # iterations between keyframes (heavy labs use 1)
+    # phase_data's histograms over the batch ("activation_hist", "grad_hist", "update_hist"): left out while
+    # the view on screen draws none (set by the Session; they were most of a CNN snapshot's cost)
+    histograms: bool = True
 
     def __init__(self, config: dict):
         self.config = config

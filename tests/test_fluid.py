@@ -368,3 +368,25 @@ def test_a_new_run_starts_on_the_standby_engine_and_a_refused_config_keeps_the_r
     at(lambda s: s["lab"] == "optimizers" and s["iteration"] == 4)
     w.close()
     assert not w.client.process.is_alive()
+
+
+def test_the_engine_leaves_out_the_histograms_the_view_on_screen_does_not_draw(qtbot):
+    host = SessionHost(lambda kind, payload: None)
+    host.configure(dict(CONFIG))
+    host.session.step_iteration()
+    full = host.snapshot()["block_data"]
+    assert {"activation_hist"} <= set(full["forward"]) and {"grad_hist"} <= set(full["backward"])
+    host.handle("view", {"block_data": True, "histograms": False})    # the CNN's feature maps tab
+    lean = host.snapshot()["block_data"]
+    assert "activation_hist" not in lean["forward"] and "grad_hist" not in lean["backward"]
+    assert "update_hist" not in lean["update"]
+    assert np.array_equal(lean["forward"]["activation"]["vector"], full["forward"]["activation"]["vector"])
+    assert host.session.trainer.histograms                               # what the Session keeps has them
+    host.handle("view", {"block_data": True, "histograms": True})
+    assert "activation_hist" in host.snapshot()["block_data"]["forward"]
+    from widgets.cnn_view import CNNView
+    view = CNNView()
+    qtbot.addWidget(view)
+    assert view.shows_block_data() and not view.shows_histograms()      # feature maps: no histogram
+    view.tabs.setCurrentWidget(view.inspector)
+    assert view.shows_block_data() and view.shows_histograms()

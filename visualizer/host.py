@@ -129,7 +129,7 @@ class SessionHost:
         self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
         self.prefetch = None                  # filling the pool behind the cursor while idle
         self._prefetched_at = None
-        self.shown: dict = {"block_data": True}   # what the visible view draws (the "view" command)
+        self.shown: dict = {"block_data": True, "histograms": True}   # what the visible view draws ("view")
         self._block_data_at = 0.0             # when the block's arrays were last sent
         self._sent_parts: dict = {}           # view_data part -> the object last sent (sent again only when new)
         self._sent_block_data = None          # the block's arrays last sent
@@ -294,8 +294,12 @@ class SessionHost:
         elif cmd == "select":
             s.select_block(int(arg))
             self._block_data_at = 0.0   # the new block's arrays go with the next snapshot
-        elif cmd == "view":  # what the visible view draws: {"block_data": bool}; the engine computes only that
-            self.shown = {"block_data": bool(dict(arg).get("block_data", True))}
+        elif cmd == "view":  # what the visible view draws: {"block_data", "histograms": bool}; computed only that
+            arg = dict(arg)
+            shown = {"block_data": bool(arg.get("block_data", True)), "histograms": bool(arg.get("histograms", True))}
+            if shown["histograms"] and not self.shown["histograms"]:
+                self._views.clear()   # kept without them
+            self.shown = shown
             self._block_data_at = 0.0
         elif cmd == "hyper":
             name, value = arg
@@ -635,9 +639,11 @@ class SessionHost:
         now = time.perf_counter()
         if self.session is None or not (self._dirty or force) or self.replay is not None:
             return
-        # while playing at full speed an iteration ends at most half an iteration early for the snapshot due
-        early = 0.5 * (self.session.iteration_seconds() or 0.0) if self.playing else 0.0
-        if not (force or self._answer) and now < self._next_snapshot - min(early, 0.5 * SNAPSHOT_INTERVAL):
+        # while playing at full speed, the last iteration ending before the snapshot due sends it: up to one
+        # iteration early, so that exactly one iteration end falls in each window and the clock keeps 30 a
+        # second (half an iteration early gave a 25 ms CNN iteration 23 a second: one window in four had none)
+        early = min(self.session.iteration_seconds() or 0.0, 0.9 * SNAPSHOT_INTERVAL) if self.playing else 0.0
+        if not (force or self._answer) and now < self._next_snapshot - early:
             return
         if not self.ready_for_snapshot():
             return  # stays dirty: the next flush sends the then-latest state, curve points included
@@ -647,6 +653,10 @@ class SessionHost:
         self._next_snapshot = (self._next_snapshot + SNAPSHOT_INTERVAL if abs(now - self._next_snapshot) < SNAPSHOT_INTERVAL
                                else now + SNAPSHOT_INTERVAL)
         self._dirty = False
+
+    def _block_data(self, block: int) -> dict:
+        """The block's arrays for the window, with histograms only where the view on screen draws them."""
+        return self.session.block_phase_data(block, histograms=self.shown["histograms"])
 
     def snapshot(self) -> dict:
         s = self.session
@@ -684,14 +694,14 @@ class SessionHost:
             # while playing, the block's arrays only when the view draws them, at most every BLOCK_DATA_EVERY
             # (a pause, a step or a new selection sends them at once)
             due = self.shown["block_data"] and now - self._block_data_at >= BLOCK_DATA_EVERY
-            block_data = s.block_phase_data(sel) if due else None
+            block_data = self._block_data(sel) if due else None
             view, last_metrics = t.view_data(sel), dict(t.last_metrics)
             self._views.clear()
         else:
             if prepared is not None:  # kept at this boundary (heavy labs)
                 block_data, view, last_metrics = prepared
             else:
-                block_data, view, last_metrics = s.block_phase_data(sel), t.view_data(sel), dict(t.last_metrics)
+                block_data, view, last_metrics = self._block_data(sel), t.view_data(sel), dict(t.last_metrics)
             if self.playing:
                 self._views.clear()
             else:  # ← within this iteration shows it again without replaying

@@ -275,7 +275,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def send_shown(self) -> None:
         """Tell the engine what the visible view draws: it computes the block's arrays only for that."""
         if self.view is not None:
-            shown = {"block_data": self.view.shows_block_data()}
+            shown = {"block_data": self.view.shows_block_data(), "histograms": self.view.shows_histograms()}
             if shown != getattr(self, "_shown_sent", None):
                 self._shown_sent = shown
                 self.client.send("view", shown)

@@ -825,16 +825,21 @@ class Session:
     def current_label(self) -> str:
         return self.label_at(self.phase)
 
-    def block_phase_data(self, block: int) -> dict[str, Any]:
+    def block_phase_data(self, block: int, histograms: bool = True) -> dict[str, Any]:
         """What the phases of this iteration computed for ``block``, keyed by phase kind.
 
         Phases not reached yet in the current iteration are left out; at an iteration
-        boundary everything comes from the iteration just completed."""
+        boundary everything comes from the iteration just completed. ``histograms``: the batch
+        histograms too (what the Session keeps for going back always has them)."""
         self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.settle()
         if self.iteration == 0 and self.phase == 0:
             return {}
-        return _phase_data(self.trainer, self.specs, block, reached=self.phase or None)
+        self.trainer.histograms = histograms
+        try:
+            return _phase_data(self.trainer, self.specs, block, reached=self.phase or None)
+        finally:
+            self.trainer.histograms = True
 
 
 def _phase_data(trainer: Trainer, specs, block: int, reached: int | None) -> dict[str, Any]:

@@ -442,6 +442,7 @@ class RouterTab(QtWidgets.QWidget):
 
 class Batch1View(LabView):
     block_data_tabs = ("BN vs GN+WS", "Layer inspector")
+    histogram_tabs = ("Layer inspector",)
     owns_curves = True
 
     def __init__(self, parent=None):

@@ -543,6 +543,7 @@ class EnginesTab(QtWidgets.QWidget):
 
 class CNNView(InspectsEnds, LabView):
     block_data_tabs = ("Feature maps", "Layer inspector")
+    histogram_tabs = ("Layer inspector",)   # the feature maps draw none (they were most of a snapshot's cost)
     def __init__(self, parent=None):
         super().__init__(parent)
         layout = QtWidgets.QVBoxLayout(self)

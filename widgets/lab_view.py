@@ -28,12 +28,20 @@ class LabView(QtWidgets.QWidget):
     # the tabs (of ``self.tabs``) that draw the selected block's arrays (snapshot["block_data"]); None: all.
     # While another tab is shown, the engine does not compute them (the window sends "view").
     block_data_tabs: tuple[str, ...] | None = None
+    # of those, the tabs that draw its histograms over the batch (the layer inspector); None: all of them
+    histogram_tabs: tuple[str, ...] | None = None
 
     def shows_block_data(self) -> bool:
+        return self._current_tab_in(self.block_data_tabs)
+
+    def shows_histograms(self) -> bool:
+        return self.shows_block_data() and self._current_tab_in(self.histogram_tabs)
+
+    def _current_tab_in(self, names: tuple[str, ...] | None) -> bool:
         tabs = getattr(self, "tabs", None)
-        if self.block_data_tabs is None or not isinstance(tabs, QtWidgets.QTabWidget):
+        if names is None or not isinstance(tabs, QtWidgets.QTabWidget):
             return True
-        return tabs.tabText(tabs.currentIndex()) in self.block_data_tabs
+        return tabs.tabText(tabs.currentIndex()) in names
 
     def set_snapshot(self, snap: dict) -> None:
         raise NotImplementedError

@@ -376,7 +376,8 @@ class Batch1Trainer(Trainer):
         kind = self.phase_specs()[index].kind
         image = self._x[0, 0].numpy().copy()
         out = staged_phase_data(self.runners[net], kind, k, image=image, label=int(self._y[0]),
-                                updates=self._updates[net], weight_view=self.weight_view(net))
+                                updates=self._updates[net], weight_view=self.weight_view(net),
+                                histograms=self.histograms)
         if out:
             out["net"] = net
         return out

@@ -66,7 +66,7 @@ class ClassifierForward(Weights):
     input_image: np.ndarray     # (28, 28): the first example of the batch
     label: int
     activation: LayerArray
-    activation_hist: Histogram
+    activation_hist: NotRequired[Histogram]   # unless Trainer.histograms is off
 
 
 class ClassifierLoss(TypedDict):
@@ -77,7 +77,7 @@ class ClassifierLoss(TypedDict):
 
 class ClassifierBackward(TypedDict):
     grad_output: LayerArray     # dL/d(output) of the first example
-    grad_hist: Histogram
+    grad_hist: NotRequired[Histogram]   # unless Trainer.histograms is off
     grad_input: NotRequired[LayerArray]
     param_grad_norms: NotRequired[list[float]]
     grad_weight_tiles: NotRequired[np.ndarray]
@@ -88,7 +88,7 @@ class ClassifierBackward(TypedDict):
 class ClassifierUpdate(TypedDict):
     update_norms: list[float]   # ‖Δθ‖ per parameter of the block
     param_norms: list[float]
-    update_hist: Histogram
+    update_hist: NotRequired[Histogram]   # unless Trainer.histograms is off
     update_weight_tiles: NotRequired[np.ndarray]
     update_weight_matrix: NotRequired[np.ndarray]
     update_kernels: NotRequired[np.ndarray]
@@ -348,7 +348,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             return self.weight_view(layer) if spec.kind == FORWARD else {}
         if spec.kind == FORWARD:
             out = {"input_image": self.data_image(self._x[0]), "label": int(self._y[0]),
-                   "activation": self.layer_view(layer.output[0]), "activation_hist": histogram(layer.output)}
+                   "activation": self.layer_view(layer.output[0])}
+            if self.histograms:
+                out["activation_hist"] = histogram(layer.output)
             out.update(self.weight_view(layer))
             return out
         if spec.kind == LOSS:
@@ -357,7 +359,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
         if spec.kind == BACKWARD:
             if getattr(layer, "output_grad", None) is None:
                 return {}
-            out = {"grad_output": self.layer_view(layer.output_grad[0]), "grad_hist": histogram(layer.output_grad)}
+            out = {"grad_output": self.layer_view(layer.output_grad[0])}
+            if self.histograms:
+                out["grad_hist"] = histogram(layer.output_grad)
             if layer.input_grad is not None:
                 out["grad_input"] = self.layer_view(layer.input_grad[0])
             grads = layer.param_grads()
@@ -372,8 +376,9 @@ class NumpyClassifierTrainer(ClassifierCommands, Trainer):
             params = [self.model.params()[i] for i in ids]
             updates = [self._updates[i] for i in ids]
             out = {"update_norms": [float(np.linalg.norm(u)) for u in updates],
-                   "param_norms": [float(np.linalg.norm(p)) for p in params],
-                   "update_hist": histogram(updates[0])}
+                   "param_norms": [float(np.linalg.norm(p)) for p in params]}
+            if self.histograms:
+                out["update_hist"] = histogram(updates[0])
             out.update({"update_" + k: v for k, v in self.weight_view(layer, updates[0]).items()})  # Δθ as an image
             return out
         return {}

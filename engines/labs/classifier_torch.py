@@ -95,7 +95,8 @@ def layer_view(t: torch.Tensor) -> dict[str, Any]:
 
 
 def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.ndarray, label: int,
-                      updates: list[torch.Tensor], weight_view: Callable[..., dict]) -> dict[str, Any]:
+                      updates: list[torch.Tensor], weight_view: Callable[..., dict],
+                      histograms: bool = True) -> dict[str, Any]:
     """What phase ``kind`` of the latest iteration computed for ``block`` of ``runner``, with the
     NumPy classifier's keys: the inspected example is the first of the batch. ``weight_view(k,
     weights=None)`` turns a block's main weight (or its gradient, NumPy layout) into view arrays."""
@@ -104,8 +105,9 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
         act = runner.outputs[block]
         if act is None:
             return {}
-        out = {"input_image": image, "label": label, "activation": layer_view(act[0]),
-               "activation_hist": histogram(act.detach().numpy())}
+        out = {"input_image": image, "label": label, "activation": layer_view(act[0])}
+        if histograms:
+            out["activation_hist"] = histogram(act.detach().numpy())
         out.update(weight_view(block))
     elif kind == LOSS:
         if runner.logits is None:
@@ -117,7 +119,9 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
         if g_out is None:
             return {}
         g_in = runner.grad_inputs[block]
-        out = {"grad_output": layer_view(g_out[0]), "grad_hist": histogram(g_out.numpy())}
+        out = {"grad_output": layer_view(g_out[0])}
+        if histograms:
+            out["grad_hist"] = histogram(g_out.numpy())
         if g_in is not None:
             out["grad_input"] = layer_view(g_in[0])
         params = runner.block_params(block)
@@ -132,8 +136,9 @@ def staged_phase_data(runner: StagedRunner, kind: str, block: int, *, image: np.
             return {}
         params = runner.parameters()
         out = {"update_norms": [float(torch.linalg.vector_norm(updates[i])) for i in ids],
-               "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids],
-               "update_hist": histogram(updates[ids[0]].numpy())}
+               "param_norms": [float(torch.linalg.vector_norm(params[i].detach())) for i in ids]}
+        if histograms:
+            out["update_hist"] = histogram(updates[ids[0]].numpy())
         if updates[ids[0]].ndim >= 2:  # the main weight's Δθ as an image, in the NumPy layout
             out.update({"update_" + key: v for key, v in weight_view(block, to_numpy_layout(updates[ids[0]])).items()})
     out.update(runner.extra(kind, block))
@@ -280,7 +285,7 @@ class TorchClassifierTrainer(ClassifierCommands, Trainer):
         if self._x is None:  # nothing computed yet (a new run, or restored from a keyframe): the weights are there
             return self.weight_view(block) if kind == FORWARD else {}
         return staged_phase_data(self.runner, kind, block, image=self.data_image(self._x[0]), label=int(self._y[0]),
-                                 updates=self._updates, weight_view=self.weight_view)
+                                 updates=self._updates, weight_view=self.weight_view, histograms=self.histograms)
 
     def batch_logits(self) -> np.ndarray | None:
         logits = self.runner.logits  # None from the start of an iteration until its loss phase

@@ -455,7 +455,9 @@ class ResNetTrainer(Trainer, ABC):
             if out_a is None:
                 return {}
             data = {"input_image": self.input_image(np.asarray(self._images[0], dtype=np.float32)),
-                    "label": int(self._y[0]), "activation": self._layer_view(out_a[0]), "activation_hist": histogram(out_a)}
+                    "label": int(self._y[0]), "activation": self._layer_view(out_a[0])}
+            if self.histograms:
+                data["activation_hist"] = histogram(out_a)
             w = run.first_weight(block)
             if w is not None:
                 if w.ndim == 4:  # (C_out, C_in, kh, kw) -> (C_out·C_in, kh, kw) tiles
@@ -477,9 +479,10 @@ class ResNetTrainer(Trainer, ABC):
             if grads is None:
                 return {}
             g_out, g_in, param_grads = grads
-            data = {"grad_output": self._layer_view(g_out[0]), "grad_hist": histogram(g_out),
-                    "grad_input": self._layer_view(g_in[0]),
+            data = {"grad_output": self._layer_view(g_out[0]), "grad_input": self._layer_view(g_in[0]),
                     "param_grad_norms": [float(np.linalg.norm(g)) for g in param_grads]}
+            if self.histograms:
+                data["grad_hist"] = histogram(g_out)
             if block in run.residual:
                 j = run.residual.index(block)
                 if run.norms[j]:
@@ -490,9 +493,11 @@ class ResNetTrainer(Trainer, ABC):
             if update is None or not update[0]:
                 return {}
             updates, params = update
-            return {"update_norms": [float(np.linalg.norm(u)) for u in updates],
-                    "param_norms": [float(np.linalg.norm(p)) for p in params],
-                    "update_hist": histogram(updates[0])}
+            data = {"update_norms": [float(np.linalg.norm(u)) for u in updates],
+                    "param_norms": [float(np.linalg.norm(p)) for p in params]}
+            if self.histograms:
+                data["update_hist"] = histogram(updates[0])
+            return data
         return {}
 
     def _steps(self, selected_block: int) -> dict[str, Any]:

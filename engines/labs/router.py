@@ -338,7 +338,8 @@ class RouterTrainer(Batch1Trainer):
             return {"net": net, "loss": routed.task_loss, "probs": probs,
                     "label": int(self._y[0]), "chosen": routed.chosen}
         out = staged_phase_data(runner, kind, 0, image=self._x[0, 0].numpy().copy(), label=int(self._y[0]),
-                                updates=routed.updates.get(part, []), weight_view=runner_weight_view(runner))
+                                updates=routed.updates.get(part, []), weight_view=runner_weight_view(runner),
+                                histograms=self.histograms)
         if out:
             out["net"] = net
             if part == 1 and routed.probs is not None:
