@@ -200,7 +200,9 @@ def run_one(args) -> int:
         return not snap["playing"]
 
     def stepped(snap):
-        return not snap["playing"] and snap["phase"] >= 1
+        # one phase on from where play paused: phase 1 or later, or phase 0 of the next iteration when the
+        # step completed the iteration under way (played phase by phase, a press can land at its last phase)
+        return not snap["playing"] and (snap["phase"] >= 1 or snap["iteration"] > state["probe"]["iteration"])
 
     def stepped_back(snap):
         # the engine pauses and goes back one phase in one command (no snapshot between): the first paused
@@ -233,6 +235,7 @@ def run_one(args) -> int:
             def fire(probe=probe, action=action):
                 if reflected is not None:
                     probe["armed"] = True
+                probe["iteration"] = window.last_snapshot["iteration"]   # what the window showed at the press
                 action()
             probe["timer"] = QtCore.QTimer()
             probe["timer"].setTimerType(QtCore.Qt.TimerType.PreciseTimer)

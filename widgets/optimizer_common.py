@@ -2,10 +2,12 @@
 hyperparameters, a log10 axis, and the geometry of paths, curves and arrows drawn on the plots."""
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtGui
 
 from .common import fmt
 
@@ -40,6 +42,13 @@ class Log10Axis(pg.AxisItem):
 
 def color_of(name: str, index: int = 0) -> str:
     return OPT_COLORS.get(name, list(OPT_COLORS.values())[index % len(OPT_COLORS)])
+
+
+@functools.lru_cache(maxsize=None)
+def brush_of(name: str, index: int = 0) -> QtGui.QBrush:
+    """One brush per optimizer for the whole run: a scatter plot renders and keeps a symbol image per
+    brush object, so a new brush each frame rendered every marker again and grew its atlas without end."""
+    return pg.mkBrush(color_of(name, index))
 
 
 def thin_path(xy: np.ndarray, cell: float) -> np.ndarray:

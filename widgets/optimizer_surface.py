@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtWidgets
 
 from .common import fmt
 from .hyper_table import HyperTable
-from .optimizer_common import HYPER_LABELS, LOSS_FLOOR, Log10Axis, color_of, thin_curve, thin_path, vec
+from .optimizer_common import HYPER_LABELS, LOSS_FLOOR, Log10Axis, brush_of, color_of, thin_curve, thin_path, vec
 from .race_plot import Legend, RacePlot
 
 
@@ -88,8 +88,7 @@ class RaceLossPlot(pg.PlotWidget):
                         "straight line down is a constant rate of convergence).")
         self.item = self.getPlotItem()
         self.item.setTitle("loss f(x, y) vs iteration", size="9pt")
-        self.item.setLabel("bottom", "iteration")
-        self.item.showGrid(x=True, y=True, alpha=0.25)
+        self.item.setLabel("bottom", "iteration")   # no grid: redrawn with the curves at every frame
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.item.addItem(self.cursor)
         self.curves: dict[str, pg.PlotDataItem] = {}
@@ -182,6 +181,7 @@ class SurfaceRace(QtWidgets.QWidget):
         split.setStretchFactor(1, 2)
         grid.addWidget(split, 0, 0)
         self.surface_key = None
+        self._start = None   # the start point drawn (the same every frame of a run)
         self.bounds = (-1.0, 1.0, -1.0, 1.0)
         self._arrows_shown = False
 
@@ -197,7 +197,8 @@ class SurfaceRace(QtWidgets.QWidget):
         paths, losses, its = np.asarray(v["paths"]), np.asarray(v["losses"]), np.asarray(v["iterations"])
         current, cur_loss, stopped = np.asarray(v["current"]), np.asarray(v["current_loss"]), v["stopped"]
         spots, rows = [], []
-        cell = max(self.bounds[1] - self.bounds[0], self.bounds[3] - self.bounds[2]) / 1500.0
+        # one point per screen pixel of the plot (a path of thousands of antialiased points cost more each frame)
+        cell = max(self.bounds[1] - self.bounds[0], self.bounds[3] - self.bounds[2]) / max(400, self.race.width())
         for k, name in enumerate(names):
             shown = name not in hidden
             path = self.race.paths[name]
@@ -205,7 +206,7 @@ class SurfaceRace(QtWidgets.QWidget):
             if shown:
                 xy = thin_path(paths[k], cell)
                 path.setData(xy[:, 0], xy[:, 1])
-                spots.append({"pos": (current[k, 0], current[k, 1]), "brush": pg.mkBrush(color_of(name, k)),
+                spots.append({"pos": (current[k, 0], current[k, 1]), "brush": brush_of(name, k),
                               "symbol": "o" if stopped[k] < 0 else "s"})
             rows.append((color_of(name, k), titles[k], fmt(float(cur_loss[k])),
                          f"out at {stopped[k]}" if stopped[k] >= 0 else "", shown))
@@ -213,7 +214,9 @@ class SurfaceRace(QtWidgets.QWidget):
         self.race.points.setData(spots)
         self.legend.set_rows(rows)
         start = v["start"]
-        self.race.start.setData([{"pos": tuple(start)}])
+        if tuple(start) != self._start:
+            self._start = tuple(start)
+            self.race.start.setData([{"pos": self._start}])
         self.loss_plot.cursor.setValue(snap.get("iteration", 0))
         self.table.set_values(names, titles, v["optimizer_hyperparams"])
         sel = int(snap.get("selected_block", 0))

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .landscape_view import CONTOUR_MAP, contour_lines, image_rect
-from .optimizer_common import GRAD_COLOR, arrow, color_of, ellipse
+from .optimizer_common import GRAD_COLOR, arrow, brush_of, color_of, ellipse
 
 
 class RacePlot(pg.GraphicsLayoutWidget):
@@ -220,7 +220,7 @@ if __name__ == "__main__":  # python -m widgets.race_plot [--screenshot PATH]: t
         plot.ensure(v["optimizers"], v["titles"])
         for k, name in enumerate(v["optimizers"]):
             plot.paths[name].setData(v["paths"][k][:, 0], v["paths"][k][:, 1])
-        plot.points.setData([{"pos": tuple(p), "brush": pg.mkBrush(color_of(n, k))}
+        plot.points.setData([{"pos": tuple(p), "brush": brush_of(n, k)}
                              for k, (n, p) in enumerate(zip(v["optimizers"], v["current"]))])
         plot.start.setData([{"pos": tuple(v["start"])}])
         plot.show_updates(v, set(), 2, bounds)
