@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import numpy.ma  # noqa: F401  (np.percentile imports it at its first call: 60 ms in the first frame of play)
 import pyqtgraph as pg
 
 from .common import DIVERGING, SEQUENTIAL
