@@ -17,6 +17,8 @@ class LiveSamplePanel(QtWidgets.QWidget):
         lv.addWidget(self.title)
         self.text = QtWidgets.QPlainTextEdit()
         self.text.setReadOnly(True)
+        # always there: a scroll bar appearing with the first long sample lays out (and repaints) the whole view
+        self.text.setVerticalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.text.setFont(QtGui.QFontDatabase.systemFont(QtGui.QFontDatabase.SystemFont.FixedFont))
         self.text.setPlaceholderText("Press play: samples appear here as the model learns.")
         lv.addWidget(self.text, 1)

@@ -135,16 +135,15 @@ class SequencePanel(QtWidgets.QWidget):
         if layer >= depth:
             self.header.setText(f"<b>Output layer</b> — click a {cell_title} layer in the diagram to see its "
                                 "activations over time.")
-        elif not acts:
-            self.header.setText(f"<b>{title}</b> — not computed yet in this iteration: step forward (→).")
-        else:
+        else:   # the same description before the first data: the header keeps its lines, the heatmaps their room
             rows = ROW_LEGENDS.get(cell, ROW_LEGENDS["rnn"])
             batch = int(view["batch_size"])
             which = "of the training sequence" if batch == 1 else f"of the first of {batch} sequences in the batch"
             scale = ("Gates 0 → 1 dark → bright; others blue &lt; 0 &lt; red." if cell in ("lstm", "gru")
                      else "Blue &lt; 0 &lt; red.")
             self.header.setText(
-                f"<b>{title}</b>: {view['hidden']} units (rows) × {self.T} characters (columns) {which}. "
+                f"<b>{title}</b>" + ("" if acts else " — <i>not computed yet in this iteration: step forward (→)</i>")
+                + f": {view['hidden']} units (rows) × {self.T} characters (columns) {which}. "
                 f"{rows}; <b>dL/dh</b> the gradient carried back through time so far. {scale}"
                 + parameter_caption(cell, layer, view["parameter_counts"]))
         T = max(self.T, 1)
