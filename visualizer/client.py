@@ -110,18 +110,11 @@ class SessionClient(QtCore.QObject):
         if self.previous is not None:
             retire(*self.previous[:2])
             self.previous = None
-        if self.standby is not None:
-            process, conn = self.standby
-            self.standby = None
-            try:
-                conn.send(("configure", config))
-                self.process, self.conn = process, conn
-                self.kept.clear()
-                self._read_from_current()
-                return
-            except (BrokenPipeError, OSError):
-                retire(process, conn)
-        self._start(config)
+        taken = self._take_standby(config)
+        if taken is not None:
+            self._read_from(*taken)
+        else:
+            self._start(config)
 
     # ------------------------------------------------------------------ the standby engine
     def _start_standby(self) -> None:
@@ -132,18 +125,32 @@ class SessionClient(QtCore.QObject):
             return
         self.standby = start_engine_process(None, self.autosave, warm_up=False)
 
+    def _take_standby(self, config: dict) -> tuple | None:
+        """The standby engine, sent ``config`` as its first run: (process, conn); None without a live one."""
+        if self.standby is None:
+            return None
+        process, conn = self.standby
+        self.standby = None
+        if process.is_alive():
+            try:
+                conn.send(("configure", config))
+                return process, conn
+            except (BrokenPipeError, OSError):
+                pass
+        retire(process, conn)
+        return None
+
+    def _read_from(self, process, conn, kept: dict | None = None) -> None:
+        """Read another engine from now on (``kept``: what it sent and does not send again)."""
+        self._stop_reading()
+        self.process, self.conn, self.kept = process, conn, {} if kept is None else kept
+        self._read_from_current()
+
     def _switch_to_standby(self, config: dict) -> bool:
         """A new lab's run on the standby engine: the current one pauses and stays until the new one is
         ready (a config the standby refuses goes back to it, run intact)."""
-        process, conn = self.standby
-        self.standby = None
-        if not process.is_alive():
-            retire(process, conn)
-            return False
-        try:
-            conn.send(("configure", config))
-        except (BrokenPipeError, OSError):
-            retire(process, conn)
+        taken = self._take_standby(config)
+        if taken is None:
             return False
         if self.previous is not None:   # a switch while another one was still under way
             retire(*self.previous[:2])
@@ -151,11 +158,8 @@ class SessionClient(QtCore.QObject):
             self.conn.send(("pause", None))
         except (BrokenPipeError, OSError):
             pass
-        self._stop_reading()
         self.previous = (self.process, self.conn, dict(self.config), self.kept)
-        self.process, self.conn = process, conn
-        self.kept = {}
-        self._read_from_current()
+        self._read_from(*taken)
         return True
 
     def _settle_switch(self, ready: bool) -> None:
@@ -168,19 +172,16 @@ class SessionClient(QtCore.QObject):
         if ready:
             retire(process, conn)
             return
-        self._stop_reading()
         retire(self.process, self.conn)
-        # what that engine sent and does not send again (complete_snapshot) comes back with it
-        self.process, self.conn, self.config, self.kept = process, conn, config, kept
-        self._read_from_current()
+        self.config = config
+        self._read_from(process, conn, kept)   # what it sent and does not send again comes back with it
         self.standby_timer.start(STANDBY_AFTER_MS)
 
     def has_autosave(self) -> bool:
         return self.autosave is not None and os.path.isfile(self.autosave)
 
     def send(self, cmd: str, arg: Any = None) -> None:
-        if (cmd == "configure" and not self._dead and self.standby is not None and self.previous is None
-                and self._switch_to_standby(arg)):
+        if cmd == "configure" and not self._dead and self.previous is None and self._switch_to_standby(arg):
             return
         if self._dead:
             if cmd == "configure":

@@ -23,6 +23,7 @@ run it in slices, keep reading commands and show progress; the plain methods (``
 """
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterator
@@ -60,6 +61,16 @@ class Line:
     history: dict = field(default_factory=dict)        # iteration (1-based, completed) -> metrics
     history_log: list = field(default_factory=list)    # iterations in the order their records were written
     furthest: int = 0
+
+
+def _after_evaluation(method):
+    """The method touches the trainer: a held-out evaluation under way in its thread (the trainer is the
+    evaluation's until it ends) is waited for first."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self.finish_evaluation()
+        return method(self, *args, **kwargs)
+    return wrapper
 
 
 class Session:
@@ -189,8 +200,8 @@ class Session:
             if it == iteration:
                 (trainer or self.trainer).set_hyperparam(name, value)
 
+    @_after_evaluation
     def _begin_iteration(self, detail: bool) -> None:
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
         if detail:
@@ -475,7 +486,7 @@ class Session:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends.
         ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
+        self.finish_evaluation()   # (a generator: at its first step, not when made)
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
         if self.owed is not None and position == self.position and not restore:
@@ -614,10 +625,10 @@ class Session:
                 and (self._owner(it), self.selected_block) in self._boundary_views
                 and self._has_state(it) and self._has_state(it - 1))
 
+    @_after_evaluation
     def back_to_prepared(self, position: int) -> bool:
         """Shift+← to a boundary whose view is kept: restore its state and owe the iteration before
         it (its caches). False (nothing changed) when the view or either state is not kept."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         if not self.prepared_view_at(position):
             return False
         it = position // len(self.specs)
@@ -642,10 +653,10 @@ class Session:
     def select_block(self, index: int) -> None:
         self.selected_block = int(index)
 
+    @_after_evaluation
     def set_hyperparam(self, name: str, value: float) -> None:
         """Takes effect from the next iteration boundary. If the cursor is back in time, the old
         future is kept as a line of its own and the change starts a new line from here."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         value = float(value)
         self.forget_views()
         old = self.trainer.hyperparams().get(name)
@@ -674,10 +685,10 @@ class Session:
         self.history_version += 1
         self.lines_version += 1
 
+    @_after_evaluation
     def switch_line(self, line_id: int) -> int:
         """Make another line current; returns the position to seek to (the same iteration where
         that line has it, else its furthest)."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         if line_id not in self.lines:
             raise StepwiseError(f"There is no branch {line_id}; pick one from the timeline.")
         it = self.iteration
@@ -696,11 +707,11 @@ class Session:
                  "settings": [list(e) for e in l.settings_log]} for l in self.lines.values()]
 
     # ------------------------------------------------------------------ saving
+    @_after_evaluation
     def to_tree(self, config: dict, keyframe_budget_bytes: int = 256 << 20) -> dict:
         """The session as a plain tree of copies (settings, every line's history and settings, the
         state at the start of the current iteration and, within a size budget, keyframes), safe to
         write from another thread with ``engines.state_io.save_tree``. The cursor does not move."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         here_phase = self.phase
         key = self._owner(self.iteration)
         if self.phase and self._start is not None and self._start[0] == key:
@@ -795,9 +806,9 @@ class Session:
                                 "Stepwise; start a new run instead.") from None
         return session, config
 
+    @_after_evaluation
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self._clone = None
         self._boundary_views.clear()
         self.owed = None
@@ -825,13 +836,13 @@ class Session:
     def current_label(self) -> str:
         return self.label_at(self.phase)
 
+    @_after_evaluation
     def block_phase_data(self, block: int, histograms: bool = True) -> dict[str, Any]:
         """What the phases of this iteration computed for ``block``, keyed by phase kind.
 
         Phases not reached yet in the current iteration are left out; at an iteration
         boundary everything comes from the iteration just completed. ``histograms``: the batch
         histograms too (what the Session keeps for going back always has them)."""
-        self.finish_evaluation()   # the trainer is the evaluation's until it ends
         self.settle()
         if self.iteration == 0 and self.phase == 0:
             return {}

@@ -12,8 +12,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyLabel, SteadyRange, explain_tabs, fit_title, fmt,
-                     legend_below)
+from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyLabel, SteadyRange, explain_tabs,
+                     fit_title, fmt, legend_below)
 from .curves import thin
 from .lab_view import LabView
 from .layer_inspector import LayerInspector

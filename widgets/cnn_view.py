@@ -298,16 +298,14 @@ class FeatureMapsTab(QtWidgets.QWidget):
         self._header(f"<span style='color:{phase_color}'><b>{name}</b></span> · iteration {snap.get('iteration', 0)}"
                      f"{lock}<br><span style='color:#666'>example: {who}</span>")
         kernels = view.get("kernels")
-        if kernels is not None and kernels is self._kernels:
-            pass   # not sent again: drawn already
-        elif kernels is not None:
+        if kernels is not None and kernels is not self._kernels:   # the same object: not sent again, drawn already
             self._kernels = kernels
             k = np.asarray(kernels)
             self.kernels.set_title(f"{k.shape[0]}×{k.shape[1]} kernels of {k.shape[2]}×{k.shape[3]}")
             self.kernels.set_image(kernel_grid(k), levels=symmetric(k),
                                    caption=("columns: output maps, rows: input maps" if k.shape[1] > 1
                                             else "one per map") + f" · ±{fmt(symmetric(k)[1])}")
-        else:
+        elif kernels is None:
             self._kernels = None
             self.kernels.set_title("kernels")
             self.kernels.clear_image("no kernels")
@@ -344,12 +342,11 @@ class FeatureMapsTab(QtWidgets.QWidget):
                 self.kernel_grads.clear_image("after backward" if kernels is not None and not chosen
                                               else ("for the batch only" if chosen and kernels is not None
                                                     else "no kernels"))
+        self.input_grad.set_title("dL/d input image")
         if input_grad is not None:
             g = np.asarray(input_grad)
-            self.input_grad.set_title("dL/d input image")
             self.input_grad.set_image(g, levels=symmetric(g), caption="most sensitive pixels")
         else:   # always there: a panel shown and hidden as play goes lays out (and repaints) the whole tab
-            self.input_grad.set_title("dL/d input image")
             self.input_grad.clear_image("for a chosen example, or the first layer after backward")
 
     def _header(self, text: str) -> None:

@@ -83,8 +83,8 @@ class SteadyLabel(QtWidgets.QLabel):
         self.setWordWrap(wrap)
         self._lines = lines
         self._width = -1
-        if wrap and lines > 1:
-            self.setMinimumHeight(lines * self.fontMetrics().lineSpacing() + 2 * self.margin())
+        if wrap:
+            self.setMinimumHeight(self._floor())
         if text:
             self.setText(text)
 
@@ -105,12 +105,15 @@ class SteadyLabel(QtWidgets.QLabel):
             if need > self.minimumWidth():
                 self.setMinimumWidth(need)
 
+    def _floor(self) -> int:
+        """The height held from the start: ``lines`` lines (none below two)."""
+        return self._lines * self.fontMetrics().lineSpacing() + 2 * self.margin() if self._lines > 1 else 0
+
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         if self.wordWrap() and ev.size().width() != self._width:   # a new width (the window resized): fit again
             self._width = ev.size().width()
-            floor = self._lines * self.fontMetrics().lineSpacing() + 2 * self.margin() if self._lines > 1 else 0
-            self.setMinimumHeight(max(floor, self.heightForWidth(self._width)))
+            self.setMinimumHeight(max(self._floor(), self.heightForWidth(self._width)))
 
 
 class Refresh:
