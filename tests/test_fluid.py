@@ -333,7 +333,6 @@ def test_a_new_run_starts_on_the_standby_engine_and_a_refused_config_keeps_the_r
     import visualizer.client as client_module
     from visualizer.client import SessionClient
     from visualizer.main_window import MainWindow
-    from visualizer.worker import retire
     from widgets.style import configure_pyqtgraph
     monkeypatch.setattr(client_module, "STANDBY_AFTER_MS", 0)
     monkeypatch.setenv("STEPWISE_AUTOSAVE", str(tmp_path / "autosave"))
@@ -367,14 +366,6 @@ def test_a_new_run_starts_on_the_standby_engine_and_a_refused_config_keeps_the_r
     qtbot.waitUntil(lambda: not second.is_alive(), timeout=10000)
     w.client.send("step_iteration")
     at(lambda s: s["lab"] == "optimizers" and s["iteration"] == 4)
-    qtbot.waitUntil(lambda: w.client.standby is not None, timeout=10000)
-    retire(*w.client.standby)                   # while training plays, a new standby waits for a pause
-    w.client.standby = None
-    w.client.playing = True
-    w.client._start_standby()
-    assert w.client.standby is None and w.client.standby_timer.isActive()
-    w.client.playing = False
-    qtbot.waitUntil(lambda: w.client.standby is not None, timeout=10000)
     w.close()
     assert not w.client.process.is_alive()
 

@@ -12,11 +12,7 @@ from PySide6 import QtCore
 from visualizer.host import autosave_path
 from visualizer.worker import retire, start_engine_process
 
-# a standby engine starts this long after a run is ready (not while the window opens), at a moment the run is
-# paused: its start takes the window's core for a tenth of a second, a stall while training plays. A run that
-# never pauses gets one anyway after STANDBY_LATEST_S of play.
-STANDBY_AFTER_MS = 3000
-STANDBY_LATEST_S = 30.0
+STANDBY_AFTER_MS = 3000   # a standby engine starts this long after a run is ready (not while the window opens)
 
 
 def complete_snapshot(snap: dict, kept: dict) -> None:
@@ -69,8 +65,6 @@ class SessionClient(QtCore.QObject):
         self.standby_timer = QtCore.QTimer(self)
         self.standby_timer.setSingleShot(True)
         self.standby_timer.timeout.connect(self._start_standby)
-        self.playing = False          # as the latest snapshot says
-        self._ready_at = time.monotonic()
         self.autosave = str(autosave_path() if autosave is None else autosave) if autosave != "" else None
         self.config = dict(config)   # the settings of the latest run (from "ready"): what a restart runs
         self.timer = QtCore.QTimer(self)
@@ -118,12 +112,8 @@ class SessionClient(QtCore.QObject):
 
     # ------------------------------------------------------------------ the standby engine
     def _start_standby(self) -> None:
-        if not self.use_standby or self.standby is not None or self._dead:
-            return
-        if self.playing and time.monotonic() - self._ready_at < STANDBY_LATEST_S:
-            self.standby_timer.start(500)   # look again: at the next pause
-            return
-        self.standby = start_engine_process(None, self.autosave, warm_up=False)
+        if self.use_standby and self.standby is None and not self._dead:
+            self.standby = start_engine_process(None, self.autosave, warm_up=False)
 
     def _take_standby(self, config: dict) -> tuple | None:
         """The standby engine, sent ``config`` as its first run: (process, conn); None without a live one."""
@@ -227,7 +217,6 @@ class SessionClient(QtCore.QObject):
                     self.config = dict(payload["config"])
                     self.kept.clear()
                     self._settle_switch(ready=True)
-                    self._ready_at = time.monotonic()
                     if self.use_standby and self.standby is None:
                         self.standby_timer.start(STANDBY_AFTER_MS)
                     self.ready.emit(payload)
@@ -250,7 +239,6 @@ class SessionClient(QtCore.QObject):
         except (EOFError, OSError):
             self._report_death()
         if latest is not None:
-            self.playing = bool(latest.get("playing"))
             self.snapshot.emit(latest)
         if not self._dead and not self.process.is_alive():
             self._report_death()
