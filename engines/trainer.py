@@ -142,6 +142,10 @@ class Trainer:
         """Held-out metrics (e.g. {"heldout_accuracy": 0.97}); deterministic, consumes no randomness."""
         return {}
 
+    def adopt_evaluation(self, other: "Trainer") -> None:
+        """Take over what ``other`` (a trainer of the same config that ran evaluate() on a copy of this
+        one's state, off the engine's loop) left for the views besides the figures: a report."""
+
     # ---- going back
     def get_state(self) -> dict:
         raise NotImplementedError

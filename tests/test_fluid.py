@@ -9,6 +9,7 @@ import visualizer.host as host_module
 from engines.labs import make_trainer
 from visualizer.client import complete_snapshot
 from visualizer.host import SessionHost
+from tests import corpus
 from visualizer.session import Session
 
 CONFIG = {"lab": "mlp", "seed": 0, "hidden": "16", "batch_size": 16}
@@ -154,54 +155,109 @@ def _thread(target, name):
     return thread
 
 
-def test_while_a_held_out_evaluation_runs_a_pause_is_answered_and_the_figures_are_the_same():
-    """Playing at full speed, the held-out evaluation runs in a thread: the loop answers a pause at once
-    (the snapshot says paused while the evaluation still runs), training waits for it, and the figures
-    filed with the iteration are the ones a plain Session computes."""
+def _gated_evaluations(monkeypatch, trainer):
+    """Every trainer of this class (the copy that evaluates too) evaluates only once the gate opens."""
     import threading
-    sent = []
-    host = SessionHost(lambda kind, payload: sent.append((kind, payload)), start_thread=_thread)
-    host.configure(dict(CONFIG))
-    trainer = host.session.trainer
     gate, started = threading.Event(), threading.Event()
-    evaluate = trainer.evaluate
+    evaluate = type(trainer).evaluate
 
-    def slow_evaluate():
+    def slow_evaluate(self):
         started.set()
-        gate.wait(10)
-        return evaluate()
-    trainer.evaluate = slow_evaluate
-    every = trainer.eval_every
+        assert gate.wait(10)
+        return evaluate(self)
+    monkeypatch.setattr(type(trainer), "evaluate", slow_evaluate)
+    return gate, started
+
+
+def _play_until_evaluating(host) -> int:
+    every = host.session.trainer.eval_every
     host.handle("play")
     while not host.session.evaluating:
         host.tick()
-    assert started.wait(10) and host.session.iteration == every
-    assert "heldout_accuracy" not in host.session.history[every]
+    assert host.session.iteration >= every   # (on a copy the slice goes on after it)
+    return every
+
+
+def test_while_a_held_out_evaluation_runs_on_a_copy_training_goes_on_and_the_figures_are_the_same(monkeypatch):
+    """Playing at full speed, the held-out evaluation runs in a thread on a copy of the weights: the loop
+    answers a pause at once, training goes on meanwhile, and the figures filed with the iteration (when it
+    ends) are the ones a plain Session computes; the report the view shows is taken over from the copy."""
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)), start_thread=_thread)
+    host.configure(dict(CONFIG))
+    gate, started = _gated_evaluations(monkeypatch, host.session.trainer)
+    every = _play_until_evaluating(host)
+    assert started.wait(10) and "heldout_accuracy" not in host.session.history[every]
+    assert not host.session.trainer_busy
     host.handle("pause")
     host.tick()
     snap = sent[-1][1] if sent[-1][0] == "snapshot" else None
     assert snap is not None and not snap["playing"] and host.session.evaluating   # answered before it ended
     host.handle("play")
-    for _ in range(20):
+    while host.session.iteration < every + 5:
         host.tick()
-    assert host.session.iteration == every            # training waits for the evaluation
+    assert host.session.evaluating                     # training went on while it runs
     gate.set()
-    while host.session.evaluating or host.session.iteration < every + 3:
+    while host.session.evaluating:
         host.tick()
     host.handle("pause")
+    monkeypatch.undo()
     plain = Session(make_trainer(dict(CONFIG)))
     plain.run(every)
     assert host.session.history[every] == plain.history[every]
     assert host.session.history_log.count(every) == 2   # sent again, with its held-out figures
+    mine, theirs = host.session.trainer.reports[every], plain.trainer.reports[every]
+    assert sorted(mine) == sorted(theirs) and all(np.array_equal(a, b) for a, b in zip(flat(mine), flat(theirs)))
 
 
-def test_a_step_during_an_evaluation_waits_for_it():
+def test_a_back_step_during_an_evaluation_is_answered_at_once_and_the_figures_still_arrive(monkeypatch):
     host = SessionHost(lambda kind, payload: None, start_thread=_thread)
     host.configure(dict(CONFIG))
-    every = host.session.trainer.eval_every
-    host.handle("play")
-    while not host.session.evaluating:
+    gate, _ = _gated_evaluations(monkeypatch, host.session.trainer)
+    every = _play_until_evaluating(host)
+    host.handle("pause")
+    here = host.session.iteration
+    host.handle("back_iteration")
+    while host.replay is not None:
         host.tick()
+    assert host.session.evaluating and host.session.iteration == here - 1   # moved while it runs
+    host.handle("step_phase")
+    assert host.session.evaluating and host.session.phase == 1
+    gate.set()
+    while host.session.evaluating:
+        host.tick()
+    assert "heldout_accuracy" in host.session.history[every]
+
+
+def test_a_new_branch_during_an_evaluation_keeps_the_figures_of_the_iterations_it_copies(monkeypatch):
+    host = SessionHost(lambda kind, payload: None, start_thread=_thread)
+    host.configure(dict(CONFIG))
+    gate, _ = _gated_evaluations(monkeypatch, host.session.trainer)
+    every = _play_until_evaluating(host)
+    while host.session.iteration < every + 3:
+        host.tick()
+    host.handle("pause")
+    host.handle("seek", every + 1)
+    while host.replay is not None:
+        host.tick()
+    gate.set()
+    host.handle("hyper", ("lr", 0.01))   # back in time: a new line from here, made after the figures are in
+    assert host.session.line_id == 1 and "heldout_accuracy" in host.session.history[every]
+
+
+def test_without_a_copy_a_step_during_an_evaluation_waits_for_it(monkeypatch):
+    """Where a state is too big to copy (ResNet-50) the evaluation holds the trainer: play waits, and a
+    step is taken once its figures are filed."""
+    host = SessionHost(lambda kind, payload: None, start_thread=_thread)
+    host.configure(dict(CONFIG))
+    host.session.make_trainer = None
+    gate, _ = _gated_evaluations(monkeypatch, host.session.trainer)
+    every = _play_until_evaluating(host)
+    assert host.session.trainer_busy
+    for _ in range(20):
+        host.tick()
+    assert host.session.iteration == every            # training waits for the evaluation
+    gate.set()
     host.handle("step_phase")   # touches the trainer: the evaluation is filed first
     assert not host.session.evaluating and "heldout_accuracy" in host.session.history[every]
     assert host.session.phase == 1
@@ -271,29 +327,28 @@ def test_a_back_step_after_play_replays_only_the_last_iteration_from_the_start_k
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
 
 
-def test_a_block_selected_during_an_evaluation_shows_at_once_and_its_arrays_follow():
-    import threading
+@pytest.mark.parametrize("on_copy", [True, False], ids=["on-a-copy", "on-the-trainer"])
+def test_a_block_selected_during_an_evaluation_shows_at_once_with_the_right_arrays(monkeypatch, on_copy):
     sent = []
     host = SessionHost(lambda kind, payload: sent.append((kind, payload)), start_thread=_thread)
     host.configure(dict(CONFIG))
-    trainer = host.session.trainer
-    gate = threading.Event()
-    evaluate = trainer.evaluate
-    trainer.evaluate = lambda: (gate.wait(10), evaluate())[1]
-    host.handle("play")
-    while not host.session.evaluating:
-        host.tick()
+    if not on_copy:
+        host.session.make_trainer = None
+    gate, _ = _gated_evaluations(monkeypatch, host.session.trainer)
+    _play_until_evaluating(host)
+    host.handle("pause")
     host.flush(force=True)
     other = (host.session.selected_block + 1) % len(host.session.trainer.blocks())
     host.handle("select", other)
     host.tick()
     snap = [p for k, p in sent if k == "snapshot"][-1]
     assert host.session.evaluating and snap["selected_block"] == other   # answered while it runs
+    assert (snap["block_data"] is not None) == on_copy                  # on the trainer: arrays follow
     gate.set()
     while host.session.evaluating:
         host.tick()
-    host.handle("pause")
     host.tick()
+    monkeypatch.undo()
     plain = SessionHost(lambda kind, payload: None)
     plain.configure(dict(CONFIG))
     plain.session.run(host.session.iteration)
@@ -390,3 +445,31 @@ def test_the_engine_leaves_out_the_histograms_the_view_on_screen_does_not_draw(q
     assert view.shows_block_data() and not view.shows_histograms()      # feature maps: no histogram
     view.tabs.setCurrentWidget(view.inspector)
     assert view.shows_block_data() and view.shows_histograms()
+
+
+def _same_tree(a, b) -> bool:
+    if isinstance(a, dict):
+        return isinstance(b, dict) and sorted(a) == sorted(b) and all(_same_tree(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same_tree(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or hasattr(a, "detach"):
+        return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    return a == b or (a != a and b != b)   # nan == nan
+
+
+@pytest.mark.parametrize("config", [c for _, c in corpus.LABS] + [{"lab": "optimizers", "surface": "network"}],
+                         ids=[n for n, _ in corpus.LABS] + ["optimizers"])
+def test_an_evaluation_on_a_copy_files_the_figures_and_shows_the_report_a_plain_session_does(config):
+    """Every lab: the held-out figures computed on a second trainer given the state, and what the view shows
+    after it (the report taken over), are those of evaluating on the trainer itself."""
+    copied, plain = Session(make_trainer(dict(config))), Session(make_trainer(dict(config)))
+    copied.trainer.eval_every = plain.trainer.eval_every = 2
+    copied.evaluate_in, copied.make_trainer = _thread, lambda: make_trainer(dict(config))
+    copied.run(2)
+    assert copied.evaluating and not copied.trainer_busy
+    copied.step_iteration()                  # training goes on meanwhile
+    copied.finish_evaluation()
+    plain.run(3)
+    assert _same_tree(copied.history[2], plain.history[2]) and any(k.startswith("heldout") for k in plain.history[2])
+    block = copied.selected_block
+    assert _same_tree(copied.trainer.view_data(block), plain.trainer.view_data(block))

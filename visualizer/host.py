@@ -8,6 +8,7 @@ Messages are (kind, payload) tuples of plain Python / NumPy data; snapshots are 
 """
 from __future__ import annotations
 
+import math
 import os
 import time
 import traceback
@@ -130,7 +131,7 @@ class SessionHost:
         self.prefetch = None                  # filling the pool behind the cursor while idle
         self._prefetched_at = None
         self.shown: dict = {"block_data": True, "histograms": True}   # what the visible view draws ("view")
-        self._block_data_at = 0.0             # when the block's arrays were last sent
+        self._block_data_at = -math.inf       # when the block's arrays were last sent
         self._sent_parts: dict = {}           # view_data part -> the object last sent (sent again only when new)
         self._sent_block_data = None          # the block's arrays last sent
 
@@ -166,6 +167,8 @@ class SessionHost:
         config.pop("notify", None)
         trainer.config.pop("notify", None)
         self.config = dict(config, engine=trainer.engine)
+        made = dict(self.config)
+        session.make_trainer = lambda: make_trainer(dict(made))   # a second trainer: prefetch, evaluations
         if self.session is not None:
             self.session.close()
         self.session = session
@@ -181,7 +184,7 @@ class SessionHost:
         self._sent_log = 0
         self._sent_parts.clear()
         self._sent_block_data = None
-        self._block_data_at = 0.0
+        self._block_data_at = -math.inf
         for note in notes:
             self.send("info", note)
         self.send("ready", self.ready_info())
@@ -208,14 +211,15 @@ class SessionHost:
                 "speed": self.speed}
 
     # ------------------------------------------------------------------ commands
-    # what a held-out evaluation under way (in its thread) lets through; any other command waits for it
-    # ("select": the diagram shows the new block at once, its arrays follow when the evaluation has ended)
+    # what a held-out evaluation on the trainer itself (in its thread: a state too big to copy) lets through;
+    # any other command waits for it ("select": the diagram shows the new block at once, its arrays follow
+    # when the evaluation has ended). An evaluation on a copy lets everything through.
     DURING_EVALUATION = ("pause", "play", "toggle", "view", "speed", "select")
 
     def handle(self, cmd: str, arg: Any = None) -> None:
         self._stop_prefetch()
         try:
-            if self.session is not None and self.session.evaluating and cmd not in self.DURING_EVALUATION:
+            if self.session is not None and self.session.trainer_busy and cmd not in self.DURING_EVALUATION:
                 self.session.finish_evaluation()
             self._handle(cmd, arg)
         except StepwiseError as e:
@@ -248,7 +252,7 @@ class SessionHost:
             self._cancel_replay()
         elif self.replay is not None and cmd not in self.KEEP_REPLAY:
             self.finish_replay()
-        if cmd in self.NEED_EXACT and not s.evaluating:
+        if cmd in self.NEED_EXACT and not s.trainer_busy:
             # a request that reads only the parameters needs no replay of the iteration a kept view owes
             self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
         if cmd == "play":
@@ -293,14 +297,14 @@ class SessionHost:
             self.speed = arg
         elif cmd == "select":
             s.select_block(int(arg))
-            self._block_data_at = 0.0   # the new block's arrays go with the next snapshot
+            self._block_data_at = -math.inf   # the new block's arrays go with the next snapshot
         elif cmd == "view":  # what the visible view draws: {"block_data", "histograms": bool}; computed only that
             arg = dict(arg)
             shown = {"block_data": bool(arg.get("block_data", True)), "histograms": bool(arg.get("histograms", True))}
             if shown["histograms"] and not self.shown["histograms"]:
                 self._views.clear()   # kept without them
             self.shown = shown
-            self._block_data_at = 0.0
+            self._block_data_at = -math.inf
         elif cmd == "hyper":
             name, value = arg
             s.set_hyperparam(name, float(value))
@@ -462,8 +466,7 @@ class SessionHost:
             if self._prefetched_at == here:
                 return False
             self._prefetched_at = here
-            from engines.labs import make_trainer
-            self.prefetch = s.prefetch_steps(lambda: make_trainer(dict(self.config)))
+            self.prefetch = s.prefetch_steps(s.make_trainer)
             if self.prefetch is None:
                 return False
         deadline = time.perf_counter() + REPLAY_SLICE
@@ -505,8 +508,8 @@ class SessionHost:
                 self._dirty = True
                 if self._drawn_block is not None and s.selected_block != self._drawn_block:
                     self._resync()                     # a block selected meanwhile: its arrays at once
-                    self._block_data_at, self._answer = 0.0, True
-            else:   # play waits; the window still hears about a pause
+                    self._block_data_at, self._answer = -math.inf, True
+            elif s.trainer_busy:   # play waits; the window still hears about a pause
                 self.flush()
                 time.sleep(0.002)
                 return worked
@@ -596,7 +599,7 @@ class SessionHost:
                 if time.perf_counter() + 2 * took >= deadline:   # the slice's last: a pause may land after it
                     s.keep_start()
                 s.step_iteration()
-                if time.perf_counter() + took >= deadline or s.evaluating:
+                if time.perf_counter() + took >= deadline or s.trainer_busy:
                     break
         elif now >= self._next_step:
             if unit == "phase":
@@ -660,7 +663,7 @@ class SessionHost:
 
     def snapshot(self) -> dict:
         s = self.session
-        if s.evaluating and self._last_snap is not None:
+        if s.trainer_busy and self._last_snap is not None:
             # the trainer is the evaluation's: the last snapshot again (nothing moved), with what commands changed
             last = self._last_snap
             kept = [k for k, v in last["view"].items() if isinstance(v, (dict, np.ndarray))]

@@ -39,6 +39,7 @@ NEAR_SECONDS = 0.05    # ...and between two temporary keyframes near the cursor
 KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
 VIEWS_SECONDS = 0.05   # where an iteration costs more, the views of the boundaries behind the cursor are prepared
+EVALUATE_ON_COPY_BYTES = 64 << 20  # a held-out evaluation off the loop runs on a copy where a state is smaller
 VIEWS_AFTER_JUMP = 8   # ...and a jump leaves this many behind its target, for the Shift+← presses that follow
 DEEP_JUMP_SECONDS = 2.5  # ...if replaying from a keyframe further back keeps the jump this short
 
@@ -64,11 +65,22 @@ class Line:
 
 
 def _after_evaluation(method):
-    """The method touches the trainer: a held-out evaluation under way in its thread (the trainer is the
-    evaluation's until it ends) is waited for first."""
+    """The method needs every figure filed (saving, closing, another line): a held-out evaluation under
+    way in its thread is waited for first."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
         self.finish_evaluation()
+        return method(self, *args, **kwargs)
+    return wrapper
+
+
+def _trainer_free(method):
+    """The method touches the trainer: an evaluation that runs on the trainer itself (not on a copy)
+    is waited for first."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        if self.trainer_busy:
+            self.finish_evaluation()
         return method(self, *args, **kwargs)
     return wrapper
 
@@ -117,7 +129,11 @@ class Session:
         self.owed: dict | None = None
         self.prepare_views: bool | None = None     # None: where an iteration costs more than VIEWS_SECONDS
         self.evaluate_in = None   # start_thread(fn, name): held-out evaluations off the host's loop; None: at once
-        self._evaluation: tuple | None = None      # (iteration, thread, result box) under way
+        # () -> a new trainer of this config: an evaluation off the loop runs on a copy of the weights, so
+        # training and every press go on meanwhile (None, or a state too big to copy: on the trainer itself)
+        self.make_trainer = None
+        self._evaluator: Trainer | None = None
+        self._evaluation: tuple | None = None      # (line, iteration, thread, result box, on a copy) under way
         self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
         self._replaying = False       # seek_steps keeps the views near its target itself
 
@@ -200,7 +216,7 @@ class Session:
             if it == iteration:
                 (trainer or self.trainer).set_hyperparam(name, value)
 
-    @_after_evaluation
+    @_trainer_free
     def _begin_iteration(self, detail: bool) -> None:
         self.owed = None  # the trainer's state is exact: running on from it refreshes its caches
         self._apply_settings_at(self.iteration)
@@ -233,7 +249,8 @@ class Session:
                     record.update(self.trainer.evaluate())
             self.history[it] = record
             self.history_log.append(it)
-        elif it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it]):
+        elif (it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it])
+              and not self._evaluating(it)):
             self.history[it].update(self.trainer.evaluate())
             self.history_log.append(it)
         self.furthest = max(self.furthest, it)
@@ -252,37 +269,64 @@ class Session:
     # ------------------------------------------------------------------ held-out evaluation off the loop
     def _start_evaluation(self, it: int) -> None:
         """The held-out evaluation of iteration ``it`` in a thread of the host's (``evaluate_in``), so the
-        engine's loop goes on answering presses and sending frames (the LSTM's takes over a second). Nothing
-        else may touch the trainer until ``finish_evaluation``: the host holds play and waits for it before
-        any command that would; the figures are the same as evaluating here."""
+        engine's loop goes on answering presses and sending frames (the LSTM's takes over a second). It runs
+        on a copy (``make_trainer``, made once, given this state), so training and every command go on; the
+        figures are the same as evaluating here, and what evaluate() leaves for the views (a report) is
+        taken over when it ends. Without a copy nothing may touch the trainer until ``finish_evaluation``
+        (``trainer_busy``): the host holds play and waits for it before any command that would."""
+        self.finish_evaluation()   # one at a time
         box: dict = {}
+        on_copy = self.make_trainer is not None and self._kf_bytes <= EVALUATE_ON_COPY_BYTES
+        if on_copy:
+            state, make = self.trainer.get_state(), self.make_trainer
 
-        def run() -> None:
-            try:
-                box["result"] = self.trainer.evaluate()
-            except BaseException as e:   # re-raised by finish_evaluation, in the loop
-                box["error"] = e
-        self._evaluation = (it, self.evaluate_in(run, "stepwise-evaluation"), box)
+            def run() -> None:
+                try:
+                    if self._evaluator is None:
+                        self._evaluator = make()
+                    self._evaluator.set_state(state)
+                    box["result"] = self._evaluator.evaluate()
+                except BaseException as e:   # re-raised by finish_evaluation, in the loop
+                    box["error"] = e
+        else:
+            def run() -> None:
+                try:
+                    box["result"] = self.trainer.evaluate()
+                except BaseException as e:
+                    box["error"] = e
+        self._evaluation = (self.line, it, self.evaluate_in(run, "stepwise-evaluation"), box, on_copy)
 
     @property
     def evaluating(self) -> bool:
+        """A held-out evaluation runs in its thread (its figures are not filed yet)."""
         return self._evaluation is not None
 
+    @property
+    def trainer_busy(self) -> bool:
+        """The evaluation under way runs on the trainer itself: nothing else may touch it."""
+        return self._evaluation is not None and not self._evaluation[4]
+
+    def _evaluating(self, it: int) -> bool:
+        return self._evaluation is not None and self._evaluation[:2] == (self.line, it)
+
     def evaluation_finished(self) -> bool:
-        return self._evaluation is not None and not self._evaluation[1].is_alive()
+        return self._evaluation is not None and not self._evaluation[2].is_alive()
 
     def finish_evaluation(self) -> None:
-        """Wait for the evaluation under way, if any, and file its figures with its iteration."""
+        """Wait for the evaluation under way, if any, and file its figures with its iteration (in the line
+        it was started on: the cursor may be on another by now)."""
         if self._evaluation is None:
             return
-        it, thread, box = self._evaluation
+        line, it, thread, box, on_copy = self._evaluation
         thread.join()
         self._evaluation = None
         if "error" in box:
             raise box["error"]
-        if it in self.history:
-            self.history[it].update(box["result"])
-            self.history_log.append(it)   # sent again, now with its held-out figures
+        if on_copy:
+            self.trainer.adopt_evaluation(self._evaluator)
+        if it in line.history:
+            line.history[it].update(box["result"])
+            line.history_log.append(it)   # sent again, now with its held-out figures
 
     def _add_keyframe(self, it: int) -> None:
         self.store.put(self._owner(it), self._timed_state())
@@ -486,7 +530,8 @@ class Session:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends.
         ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
-        self.finish_evaluation()   # (a generator: at its first step, not when made)
+        if self.trainer_busy:      # (a generator: at its first step, not when made)
+            self.finish_evaluation()
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
         if self.owed is not None and position == self.position and not restore:
@@ -625,7 +670,7 @@ class Session:
                 and (self._owner(it), self.selected_block) in self._boundary_views
                 and self._has_state(it) and self._has_state(it - 1))
 
-    @_after_evaluation
+    @_trainer_free
     def back_to_prepared(self, position: int) -> bool:
         """Shift+← to a boundary whose view is kept: restore its state and owe the iteration before
         it (its caches). False (nothing changed) when the view or either state is not kept."""
@@ -653,7 +698,7 @@ class Session:
     def select_block(self, index: int) -> None:
         self.selected_block = int(index)
 
-    @_after_evaluation
+    @_trainer_free
     def set_hyperparam(self, name: str, value: float) -> None:
         """Takes effect from the next iteration boundary. If the cursor is back in time, the old
         future is kept as a line of its own and the change starts a new line from here."""
@@ -667,6 +712,7 @@ class Session:
         if self.phase:
             self.trainer.set_hyperparam(name, old)  # mid-iteration: from the next boundary on
         if self.furthest > at:
+            self.finish_evaluation()   # the new line copies this one's figures up to ``at``
             self._branch(at, name, old, value)
         self.settings_log = [e for e in self.settings_log if e[0] < at or (e[0] == at and e[1] != name)]
         self.settings_log.append((at, name, value))
@@ -685,7 +731,7 @@ class Session:
         self.history_version += 1
         self.lines_version += 1
 
-    @_after_evaluation
+    @_trainer_free
     def switch_line(self, line_id: int) -> int:
         """Make another line current; returns the position to seek to (the same iteration where
         that line has it, else its furthest)."""
@@ -809,7 +855,7 @@ class Session:
     @_after_evaluation
     def close(self) -> None:
         """Free the keyframes and remove the cache folder on disk."""
-        self._clone = None
+        self._clone = self._evaluator = None
         self._boundary_views.clear()
         self.owed = None
         self.store.close()
@@ -836,7 +882,7 @@ class Session:
     def current_label(self) -> str:
         return self.label_at(self.phase)
 
-    @_after_evaluation
+    @_trainer_free
     def block_phase_data(self, block: int, histograms: bool = True) -> dict[str, Any]:
         """What the phases of this iteration computed for ``block``, keyed by phase kind.
 

@@ -365,6 +365,10 @@ class Batch1Trainer(Trainer):
         self.last_eval = dict(out)
         return out
 
+    def adopt_evaluation(self, other: Trainer) -> None:
+        self.reports = dict(getattr(other, "reports", {}))
+        self.last_eval = dict(other.last_eval)
+
     # ------------------------------------------------------------------ views
     def weight_view(self, net: str):
         return runner_weight_view(self.runners[net])

@@ -161,6 +161,10 @@ class ClassifierCommands:
         return {"heldout_accuracy": self.report["accuracy"], "heldout_loss": self.heldout_loss(logits),
                 "heldout_macro_f1": self.report["macro_f1"]}
 
+    def adopt_evaluation(self, other: Trainer) -> None:
+        self.reports.update(other.reports)
+        self.report = other.report
+
     def _start_epoch_state(self, config: dict) -> None:
         """What both engines' trainers hold besides the model: the data order, held-out reports,
         the last updates and batch, and the landscape's trajectory (in the NumPy engine's layout)."""

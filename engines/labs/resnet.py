@@ -410,6 +410,9 @@ class ResNetTrainer(Trainer, ABC):
         self._eval_cache = (key, copy.deepcopy(out))
         return out
 
+    def adopt_evaluation(self, other: Trainer) -> None:
+        self.report = other.report
+
     def _evaluate(self) -> dict[str, Any]:
         n = self.eval_size or len(self.data.heldout_x)
         images, labels = self.data.heldout_x[:n], self.data.heldout_y[:n]
