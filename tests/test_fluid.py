@@ -473,3 +473,21 @@ def test_an_evaluation_on_a_copy_files_the_figures_and_shows_the_report_a_plain_
     assert _same_tree(copied.history[2], plain.history[2]) and any(k.startswith("heldout") for k in plain.history[2])
     block = copied.selected_block
     assert _same_tree(copied.trainer.view_data(block), plain.trainer.view_data(block))
+
+
+@pytest.mark.parametrize("inline_below, off_the_loop", [(10.0, False), (0.0, True)], ids=["quick", "costly"])
+def test_an_evaluation_measured_to_be_quick_runs_at_once_as_headless(monkeypatch, inline_below, off_the_loop):
+    """The first evaluation runs off the loop and is timed; the next runs at once where that one took less
+    than EVALUATE_INLINE_SECONDS (a thread gained nothing for the MLP's 18 ms and took the UI's core)."""
+    import visualizer.session as session_module
+    monkeypatch.setattr(session_module, "EVALUATE_INLINE_SECONDS", inline_below)
+    s = Session(make_trainer(dict(CONFIG)))
+    s.trainer.eval_every = 2
+    s.evaluate_in, s.make_trainer = _thread, lambda: make_trainer(dict(CONFIG))
+    s.run(2)
+    assert s.evaluating
+    s.finish_evaluation()
+    s.run(2)
+    assert s.evaluating == off_the_loop
+    s.finish_evaluation()
+    assert "heldout_accuracy" in s.history[4]

@@ -40,6 +40,7 @@ KEYFRAME_SHARE = 0.02  # keyframes may cost this share of training time
 RUN_HINT = 10_000      # closer keyframes where a run this long would still fit in memory
 VIEWS_SECONDS = 0.05   # where an iteration costs more, the views of the boundaries behind the cursor are prepared
 EVALUATE_ON_COPY_BYTES = 64 << 20  # a held-out evaluation off the loop runs on a copy where a state is smaller
+EVALUATE_INLINE_SECONDS = 0.04     # ...and at once, as headless, where one was measured to take less (MLP: 18 ms)
 VIEWS_AFTER_JUMP = 8   # ...and a jump leaves this many behind its target, for the Shift+← presses that follow
 DEEP_JUMP_SECONDS = 2.5  # ...if replaying from a keyframe further back keeps the jump this short
 
@@ -134,6 +135,7 @@ class Session:
         self.make_trainer = None
         self._evaluator: Trainer | None = None
         self._evaluation: tuple | None = None      # (line, iteration, thread, result box, on a copy) under way
+        self._eval_seconds: float | None = None    # CPU time of the last held-out evaluation
         self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
         self._replaying = False       # seek_steps keeps the views near its target itself
 
@@ -244,9 +246,10 @@ class Session:
         later = False
         if it > self.furthest or it not in self.history:
             if it % self.trainer.eval_every == 0:
-                later = self.evaluate_in is not None and not self._replaying
+                later = (self.evaluate_in is not None and not self._replaying
+                         and (self._eval_seconds is None or self._eval_seconds >= EVALUATE_INLINE_SECONDS))
                 if not later:
-                    record.update(self.trainer.evaluate())
+                    record.update(self._timed_evaluation(self.trainer))
             self.history[it] = record
             self.history_log.append(it)
         elif (it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it])
@@ -285,16 +288,22 @@ class Session:
                     if self._evaluator is None:
                         self._evaluator = make()
                     self._evaluator.set_state(state)
-                    box["result"] = self._evaluator.evaluate()
+                    box["result"] = self._timed_evaluation(self._evaluator)
                 except BaseException as e:   # re-raised by finish_evaluation, in the loop
                     box["error"] = e
         else:
             def run() -> None:
                 try:
-                    box["result"] = self.trainer.evaluate()
+                    box["result"] = self._timed_evaluation(self.trainer)
                 except BaseException as e:
                     box["error"] = e
         self._evaluation = (self.line, it, self.evaluate_in(run, "stepwise-evaluation"), box, on_copy)
+
+    def _timed_evaluation(self, trainer: Trainer) -> dict:
+        t0 = time.thread_time()   # this thread's CPU time: an evaluation waiting for a core is not slower
+        out = trainer.evaluate()
+        self._eval_seconds = time.thread_time() - t0
+        return out
 
     @property
     def evaluating(self) -> bool:
