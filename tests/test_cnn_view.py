@@ -238,3 +238,26 @@ def test_input_statistics_counted_by_pixel_level_match_every_pixel_in_float64():
         counts, edges = np.histogram(z, bins=40, range=(z.min(), z.max()))
         assert np.array_equal(stats["normalized_counts"], counts) and np.allclose(stats["normalized_edges"], edges)
         assert stats["normalized_mean"] == pytest.approx(0.0, abs=1e-9) and stats["normalized_std"] == pytest.approx(1.0)
+
+
+def test_the_layer_inspector_shows_dl_dk_of_a_conv_block_from_the_real_engine(qtbot):
+    """A conv block's backward carries grad_kernels (not a weight matrix): the inspector's dL/dW panel tiles
+    them as it tiles the kernels (it showed "after this block's backward phase" after backward)."""
+    from visualizer.host import SessionHost
+    from widgets.layer_inspector import LayerInspector
+    configure_pyqtgraph()
+    host = SessionHost(lambda kind, payload: None)
+    host.configure({"lab": "cnn", "seed": 0, "channels": "4,8"})
+    host.handle("step_iteration")
+    snap = host.snapshot()
+    assert snap["selected_block"] == 0 and "grad_kernels" in snap["block_data"]["backward"]
+    inspector = LayerInspector()
+    qtbot.addWidget(inspector)
+    inspector.resize(1000, 700)
+    inspector.show()
+    inspector.set_snapshot(snap)
+    qtbot.wait(50)
+    g = snap["block_data"]["backward"]["grad_kernels"]                  # (4, 1, 3, 3)
+    shown = inspector.weight_grad.image.image
+    assert shown is not None and shown.size >= g.size
+    assert "kernels" in inspector.weight_grad.plot.titleLabel.text

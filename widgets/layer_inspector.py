@@ -294,6 +294,10 @@ class LayerInspector(QtWidgets.QStackedWidget):
         elif "grad_weight_matrix" in bwd:
             self.weight_grad.set_title("dL/dW")
             self.weight_grad.set_image(bwd["grad_weight_matrix"], caption="")
+        elif "grad_kernels" in bwd:   # a conv block: dL/dK tiled as the kernels are
+            g = np.asarray(bwd["grad_kernels"])
+            self.weight_grad.set_title("dL/d kernels (this batch) · blue −, red +")
+            self.weight_grad.set_image(tile(g.reshape(-1, *g.shape[-2:])), caption="")
         else:
             self.weight_grad.set_title("dL/dW")
             self.weight_grad.clear_image("after this block's backward phase" if has_weights
