@@ -130,3 +130,19 @@ def test_the_handle_stays_where_it_was_released_while_earlier_answers_arrive(qtb
     wait_for(qtbot, window, lambda s: s["iteration"] == 5)
     timeline.set_position(5, 30)
     assert timeline._pending is None
+
+
+def test_a_new_lab_shows_its_own_phase_and_status_before_its_first_frame(qtbot, window):
+    """Between "ready" and the new run's first snapshot (a new view's first paint) the toolbar and status bar
+    must not show the old run's phase, loss and engine."""
+    window.client.send("run_to", 5)
+    wait_for(qtbot, window, lambda s: s["iteration"] == 5 and not s["playing"])
+    seen = {}
+    window.client.ready.connect(lambda info: seen.setdefault("labels", (
+        len(info["phases"]), window.phase_label.text(), window.status_iter.text(), window.status_speed.text())))
+    window.ask = lambda title, text: True
+    window.switch_lab("optimizers")
+    qtbot.waitUntil(lambda: "labels" in seen, timeout=30000)
+    n, phase, status, speed = seen["labels"]
+    assert f"phase 0/{n}" in phase and "iteration 0" in status and "loss" not in status and speed == "paused"
+    wait_for(qtbot, window, lambda s: s["lab"] == "optimizers")

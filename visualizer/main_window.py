@@ -520,6 +520,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.diagram.set_blocks(info["blocks"])
         self.curves.clear(info.get("metric_labels"))
         self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")
+        # until the new run's first snapshot is drawn (a new view's first paint), not the old run's phase and status
+        n = len(info["phases"])
+        self.phase_label.setText(f"  <b>phase 0/{n}</b> <span style='color:#444'>ready</span>")
+        self.status_iter.setText(f"iteration 0 · phase 0/{n}")
+        self.status_speed.setText("paused")
+        self.status_engine.setText(f"{info['engine']} engine")
         self.view.on_ready(info)
         cache_axes(self)   # the new view's axes too
 
