@@ -521,10 +521,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.curves.clear(info.get("metric_labels"))
         self.setWindowTitle(f"Stepwise — {LABS[lab].title} ({info['engine']} engine)")
         # until the new run's first snapshot is drawn (a new view's first paint), not the old run's phase and status
-        n = len(info["phases"])
-        self.phase_label.setText(f"  <b>phase 0/{n}</b> <span style='color:#444'>ready</span>")
-        self.status_iter.setText(f"iteration 0 · phase 0/{n}")
-        self.status_speed.setText("paused")
+        self._show_position(0, 0, len(info["phases"]), "ready", "#444", None, playing=False, ips=0.0)
         self.status_engine.setText(f"{info['engine']} engine")
         self.view.on_ready(info)
         cache_axes(self)   # the new view's axes too
@@ -584,19 +581,21 @@ class MainWindow(QtWidgets.QMainWindow):
         if "lines" in snap:
             self.timeline.set_lines(snap["lines"])
             self.curves.set_branches(snap.get("line_curves", {}), {l["id"]: l["label"] for l in snap["lines"]})
-        kind = snap["active_kind"]
-        color = PHASE_COLORS.get(kind, "#444")
         shown_phase = snap["phase"] if snap["phase"] or not snap["iteration"] else snap["phase_count"]
-        self.phase_label.setText(f"  <b>phase {shown_phase}/{snap['phase_count']}</b> "
-                                 f"<span style='color:{color}'>{snap['label']}</span>")
-        metrics = snap.get("last_metrics", {})
-        loss = metrics.get("loss")
-        self.status_iter.setText(f"iteration {snap['iteration']} · phase {shown_phase}/{snap['phase_count']}"
-                                 + (f" · loss {fmt(loss)}" if loss is not None else ""))
-        self.status_speed.setText(f"{snap['ips']:.0f} it/s" if snap["playing"] else "paused")
+        self._show_position(snap["iteration"], shown_phase, snap["phase_count"], snap["label"],
+                            PHASE_COLORS.get(snap["active_kind"], "#444"), snap.get("last_metrics", {}).get("loss"),
+                            snap["playing"], snap["ips"])
         self.status_engine.setText(f"{snap['engine']} engine · {snap['keyframes']} keyframes")
         if self.view is not None:
             self.view.set_snapshot(snap)
+
+    def _show_position(self, iteration: int, phase: int, phases: int, label: str, color: str, loss: float | None,
+                       playing: bool, ips: float) -> None:
+        """The toolbar's phase label and the status bar's position and speed."""
+        self.phase_label.setText(f"  <b>phase {phase}/{phases}</b> <span style='color:{color}'>{label}</span>")
+        self.status_iter.setText(f"iteration {iteration} · phase {phase}/{phases}"
+                                 + (f" · loss {fmt(loss)}" if loss is not None else ""))
+        self.status_speed.setText(f"{ips:.0f} it/s" if playing else "paused")
 
     def on_progress(self, progress: dict) -> None:
         """The engine is replaying to reach an earlier point: say where to and how far it is."""

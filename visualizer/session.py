@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 from engines import StepwiseError
 from engines.trainer import PhaseEvent, Trainer
@@ -80,10 +80,18 @@ def _trainer_free(method):
     is waited for first."""
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        if self.trainer_busy:
-            self.finish_evaluation()
+        self._free_trainer()
         return method(self, *args, **kwargs)
     return wrapper
+
+
+class _Evaluation(NamedTuple):
+    """A held-out evaluation under way in its thread; its figures go to ``line`` at ``iteration``."""
+    line: Line
+    iteration: int
+    thread: Any
+    box: dict          # "result" or "error", written by the thread
+    on_copy: bool      # on the second trainer (the trainer itself is free)
 
 
 class Session:
@@ -134,7 +142,7 @@ class Session:
         # training and every press go on meanwhile (None, or a state too big to copy: on the trainer itself)
         self.make_trainer = None
         self._evaluator: Trainer | None = None
-        self._evaluation: tuple | None = None      # (line, iteration, thread, result box, on a copy) under way
+        self._evaluation: _Evaluation | None = None
         self._eval_seconds: float | None = None    # CPU time of the last held-out evaluation
         self._fast_iteration = False  # the last iteration ran whole without detail, as a replay runs it
         self._replaying = False       # seek_steps keeps the views near its target itself
@@ -253,8 +261,8 @@ class Session:
             self.history[it] = record
             self.history_log.append(it)
         elif (it % self.trainer.eval_every == 0 and not any(k.startswith("heldout") for k in self.history[it])
-              and not self._evaluating(it)):
-            self.history[it].update(self.trainer.evaluate())
+              and not self._evaluation_pending(it)):
+            self.history[it].update(self._timed_evaluation(self.trainer))
             self.history_log.append(it)
         self.furthest = max(self.furthest, it)
         key = self._owner(it)
@@ -280,24 +288,18 @@ class Session:
         self.finish_evaluation()   # one at a time
         box: dict = {}
         on_copy = self.make_trainer is not None and self._kf_bytes <= EVALUATE_ON_COPY_BYTES
-        if on_copy:
-            state, make = self.trainer.get_state(), self.make_trainer
+        state, make = (self.trainer.get_state(), self.make_trainer) if on_copy else (None, None)
 
-            def run() -> None:
-                try:
+        def run() -> None:
+            try:
+                if on_copy:
                     if self._evaluator is None:
                         self._evaluator = make()
                     self._evaluator.set_state(state)
-                    box["result"] = self._timed_evaluation(self._evaluator)
-                except BaseException as e:   # re-raised by finish_evaluation, in the loop
-                    box["error"] = e
-        else:
-            def run() -> None:
-                try:
-                    box["result"] = self._timed_evaluation(self.trainer)
-                except BaseException as e:
-                    box["error"] = e
-        self._evaluation = (self.line, it, self.evaluate_in(run, "stepwise-evaluation"), box, on_copy)
+                box["result"] = self._timed_evaluation(self._evaluator if on_copy else self.trainer)
+            except BaseException as e:   # re-raised by finish_evaluation, in the loop
+                box["error"] = e
+        self._evaluation = _Evaluation(self.line, it, self.evaluate_in(run, "stepwise-evaluation"), box, on_copy)
 
     def _timed_evaluation(self, trainer: Trainer) -> dict:
         t0 = time.thread_time()   # this thread's CPU time: an evaluation waiting for a core is not slower
@@ -313,13 +315,19 @@ class Session:
     @property
     def trainer_busy(self) -> bool:
         """The evaluation under way runs on the trainer itself: nothing else may touch it."""
-        return self._evaluation is not None and not self._evaluation[4]
+        return self._evaluation is not None and not self._evaluation.on_copy
 
-    def _evaluating(self, it: int) -> bool:
-        return self._evaluation is not None and self._evaluation[:2] == (self.line, it)
+    def _free_trainer(self) -> None:
+        if self.trainer_busy:
+            self.finish_evaluation()
+
+    def _evaluation_pending(self, it: int) -> bool:
+        """The figures of iteration ``it`` of this line are being computed in a thread."""
+        e = self._evaluation
+        return e is not None and e.line is self.line and e.iteration == it
 
     def evaluation_finished(self) -> bool:
-        return self._evaluation is not None and not self._evaluation[2].is_alive()
+        return self._evaluation is not None and not self._evaluation.thread.is_alive()
 
     def finish_evaluation(self) -> None:
         """Wait for the evaluation under way, if any, and file its figures with its iteration (in the line
@@ -539,8 +547,7 @@ class Session:
         """Move the cursor to ``position`` (iteration · phases + phase), yielding (done, total)
         iterations of replay after each replayed iteration; the cursor is exact when it ends.
         ``leave_views``: a jump, after which Shift+← is likely (see _seek_base)."""
-        if self.trainer_busy:      # (a generator: at its first step, not when made)
-            self.finish_evaluation()
+        self._free_trainer()   # (a generator: at its first step, not when made)
         n = len(self.specs)
         target_it, target_phase = divmod(position, n)
         if self.owed is not None and position == self.position and not restore:

@@ -366,7 +366,7 @@ class Batch1Trainer(Trainer):
         return out
 
     def adopt_evaluation(self, other: Trainer) -> None:
-        self.reports = dict(getattr(other, "reports", {}))
+        self.reports = dict(other.reports)
         self.last_eval = dict(other.last_eval)
 
     # ------------------------------------------------------------------ views

@@ -51,7 +51,7 @@ from ..loading import read_model, write_model
 from ..options import settings
 from ..torch_engine.models import conv_block, dense_block
 from ..torch_engine.staged import StagedBlock, StagedRunner
-from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, check_finite
+from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
 from .batch1 import Batch1Trainer, runner_weight_view
 from .classifier_torch import staged_phase_data
 
@@ -314,6 +314,9 @@ class RouterTrainer(Batch1Trainer):
         out["heldout_accuracy"], out["heldout_loss"] = out["heldout_top1"], out["heldout_loss_gnws"]
         self.last_eval = dict(out, detail=detail, iteration=self.iteration)
         return out
+
+    def adopt_evaluation(self, other: Trainer) -> None:
+        self.last_eval = dict(other.last_eval)
 
     # ------------------------------------------------------------------ views
     def phase_data(self, index: int, block: int) -> dict[str, Any]:
