@@ -464,6 +464,9 @@ def test_an_evaluation_on_a_copy_files_the_figures_and_shows_the_report_a_plain_
     after it (the report taken over), are those of evaluating on the trainer itself."""
     copied, plain = Session(make_trainer(dict(config))), Session(make_trainer(dict(config)))
     copied.trainer.eval_every = plain.trainer.eval_every = 2
+    for trainer in (copied.trainer, plain.trainer):
+        if hasattr(trainer, "sample_every_s"):   # the text labs' sample follows the clock: here, each iteration
+            trainer.sample_every_s = 0.0
     copied.evaluate_in, copied.make_trainer = _thread, lambda: make_trainer(dict(config))
     copied.run(2)
     assert copied.evaluating and not copied.trainer_busy
