@@ -274,22 +274,31 @@ def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
         def is_alive(self):
             return True
 
+    from visualizer.worker import PipeReader
+
     ui_end, engine_end = mp.Pipe()
     client = SessionClient.__new__(SessionClient)
     SessionClient.__base__.__init__(client)
     client.conn, client.process, client.kept, client._dead, client._polling = ui_end, Alive(), {}, False, False
+    client._wake_pending = client._poll_again = False
+    client.reader = PipeReader(ui_end, lambda: None)
     drawn = []
+
+    def arrive(message):
+        engine_end.send(message)
+        qtbot.waitUntil(lambda: len(client.reader.messages) > 0, timeout=5000)
 
     def draw(snap):
         if snap["iteration"] == 1:
-            engine_end.send(("snapshot", dict(base, iteration=2)))
+            arrive(("snapshot", dict(base, iteration=2)))
             client.poll()   # as if an event loop ran here: must not emit iteration 2 inside iteration 1's slot
         drawn.append(snap["iteration"])   # finished drawing
     client.snapshot.connect(draw)
     base = {"history": [], "history_reset": False, "view": {}, "block_data": None}
-    engine_end.send(("snapshot", dict(base, iteration=1)))
+    arrive(("snapshot", dict(base, iteration=1)))
     client.poll()
     client.poll()
+    client.reader.stop()
     assert drawn == [1, 2]
 
 

@@ -6,7 +6,8 @@ import pytest
 from PySide6 import QtCore
 
 from widgets.style import configure_pyqtgraph
-from widgets.optimizer_common import thin_curve, thin_path
+from widgets.growing_curves import thin_path
+from widgets.optimizer_common import thin_curve
 from widgets.optimizer_view import OptimizerView
 
 NAMES = ["sgd", "momentum", "adam"]
@@ -61,15 +62,14 @@ def view(qtbot):
 def test_paths_points_legend_and_loss_curves(view):
     v = view_data()
     view.set_snapshot(snap(v, playing=True))
-    assert set(view.race.paths) == set(NAMES)
-    x, y = view.race.paths["momentum"].getData()
-    np.testing.assert_allclose(x, v["paths"][1, :, 0])
+    assert set(view.race.trails.trails) == set(NAMES)
+    np.testing.assert_allclose(view.race.trails.path("momentum"), v["paths"][1])
     assert len(view.race.points.data) == 3
     rows = view.legend.rows
     assert [r[1] for r in rows] == ["SGD", "Momentum", "Adam"]
     assert rows[2][3] == "out at 3"  # the stopped one says so
-    lx, ly = view.surface.loss_plot.curves["adam"].getData()
-    np.testing.assert_allclose(ly, np.log10(v["losses"][2]))  # log scale: log10 of f
+    curve = view.surface.loss_plot.curves.path("adam")
+    np.testing.assert_allclose(curve[:, 1], np.log10(v["losses"][2]))  # log scale: log10 of f
     assert "Demo" in view.race.title.text
 
 
@@ -108,7 +108,8 @@ def test_hyperparameter_edit_and_hide(view, qtbot):
     assert sig.args == ["momentum.momentum", 0.5]
     assert "adam.beta2" in view.table.boxes and "sgd.momentum" not in view.table.boxes
     view.table.checks["adam"].setChecked(False)
-    assert not view.race.paths["adam"].isVisible() and not view.surface.loss_plot.curves["adam"].isVisible()
+    assert view.race.trails.path("adam") is None and view.surface.loss_plot.curves.path("adam") is None
+    assert view.race.trails.path("sgd") is not None
 
 
 def npts(item) -> int:

@@ -1,6 +1,6 @@
 """The UI side of the engine process (Qt): ``SessionClient`` lives in the window's process, starts
-the engine process (visualizer/worker.py), sends it commands, and polls the pipe from a timer,
-keeping only the latest snapshot."""
+the engine process (visualizer/worker.py), sends it commands, and reads what it sends (taken off the
+pipe by a PipeReader thread as it arrives), keeping only the latest snapshot."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ from typing import Any
 from PySide6 import QtCore
 
 from visualizer.host import autosave_path
-from visualizer.worker import retire, start_engine_process
+from visualizer.worker import PipeReader, retire, start_engine_process
 
 STANDBY_AFTER_MS = 3000   # a standby engine starts this long after a run is ready (not while the window opens)
 
@@ -48,6 +48,7 @@ class SessionClient(QtCore.QObject):
     reached = QtCore.Signal(int)
     progress = QtCore.Signal(object)   # replay under way: {"what", "target", "fraction"} / {"done": True}
     died = QtCore.Signal(str)
+    _arrived = QtCore.Signal()   # from the reader's thread: something to read (delivered in the window's loop)
 
     # commands that start a new run: after a death they start a new engine process instead
     RESTARTING = ("configure", "open_session", "load")
@@ -72,7 +73,10 @@ class SessionClient(QtCore.QObject):
         self.poll_ms = poll_ms
         self.process = None
         self._polling = False
-        self.notifier: QtCore.QSocketNotifier | None = None
+        self.reader: PipeReader | None = None
+        self._wake_pending = self._poll_again = False
+        self.backlogs: dict = {}   # pipe → messages its reader took off it, unread (an engine put aside in a switch)
+        self._arrived.connect(self.poll, QtCore.Qt.ConnectionType.QueuedConnection)
         self.kept: dict = {}   # what the engine sent last and does not send again while unchanged (complete_snapshot)
         self._start(config)
 
@@ -82,11 +86,17 @@ class SessionClient(QtCore.QObject):
 
     def _read_from_current(self) -> None:
         self._dead = False
-        # read the pipe as soon as the engine writes (a timer alone added up to poll_ms to every answer);
-        # the timer stays, slower, for a process that died without a word
-        self.notifier = QtCore.QSocketNotifier(self.conn.fileno(), QtCore.QSocketNotifier.Type.Read, self)
-        self.notifier.activated.connect(self.poll)
+        # read as soon as the engine writes (a timer alone added up to poll_ms to every answer); the timer
+        # stays, slower, for a process that died without a word
+        self._wake_pending = False
+        self.reader = PipeReader(self.conn, self._wake, self.backlogs.pop(self.conn, None))
         self.timer.start(self.poll_ms)
+
+    def _wake(self) -> None:
+        """From the reader's thread: one poll queued at a time, however many messages arrive meanwhile."""
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._arrived.emit()
 
     @property
     def dead(self) -> bool:
@@ -160,6 +170,7 @@ class SessionClient(QtCore.QObject):
         process, conn, config, kept = self.previous
         self.previous = None
         if ready:
+            self.backlogs.pop(conn, None)
             retire(process, conn)
             return
         retire(self.process, self.conn)
@@ -191,64 +202,77 @@ class SessionClient(QtCore.QObject):
         a slot (a dialog, processEvents) would otherwise emit a newer snapshot before the one being drawn,
         which then draws over it and stays on screen."""
         if self._polling:
+            self._wake_pending, self._poll_again = False, True   # this wake is spent: the outer poll asks again
             return
         self._polling = True
         try:
             self._poll()
         finally:
             self._polling = False
+        if self._poll_again:
+            self._poll_again = False
+            self._wake()
 
     def _poll(self) -> None:
         latest = None
-        try:
-            deadline = time.perf_counter() + 0.010
-            while self.conn.poll(0) and time.perf_counter() < deadline:
-                kind, payload = self.conn.recv()
-                if kind == "snapshot":
-                    complete_snapshot(payload, self.kept)
-                    if latest is not None and not payload["history_reset"]:
-                        # keep only the latest snapshot, but never drop curve points
-                        payload["history"] = latest["history"] + payload["history"]
-                        payload["history_reset"] = latest["history_reset"]
-                    if latest is not None and "lines" in latest and "lines" not in payload:
-                        payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
-                    latest = payload
-                elif kind == "ready":
-                    self.config = dict(payload["config"])
-                    self.kept.clear()
-                    self._settle_switch(ready=True)
-                    if self.use_standby and self.standby is None:
-                        self.standby_timer.start(STANDBY_AFTER_MS)
-                    self.ready.emit(payload)
-                elif kind == "error" and self.previous is not None:   # the standby refused the new lab's config
-                    self._settle_switch(ready=False)
-                    self.error.emit(payload)
-                    return
-                elif kind == "error":
-                    self.error.emit(payload)
-                elif kind == "info":
-                    self.info.emit(payload)
-                elif kind == "reply":
-                    self.reply.emit(payload[0], payload[1])
-                elif kind == "task":
-                    self.task.emit(payload[0], payload[1])
-                elif kind == "reached":
-                    self.reached.emit(int(payload))
-                elif kind == "progress":
-                    self.progress.emit(payload)
-        except (EOFError, OSError):
-            self._report_death()
+        reader = self.reader
+        if reader is None:
+            return
+        self._wake_pending = False   # before reading: a message arriving meanwhile queues another poll
+        deadline = time.perf_counter() + 0.010
+        while reader.messages and time.perf_counter() < deadline:
+            kind, payload = reader.messages.popleft()
+            if kind == "snapshot":
+                complete_snapshot(payload, self.kept)
+                if latest is not None and not payload["history_reset"]:
+                    # keep only the latest snapshot, but never drop curve points
+                    payload["history"] = latest["history"] + payload["history"]
+                    payload["history_reset"] = latest["history_reset"]
+                if latest is not None and "lines" in latest and "lines" not in payload:
+                    payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
+                latest = payload
+            elif kind == "ready":
+                self.config = dict(payload["config"])
+                self.kept.clear()
+                self._settle_switch(ready=True)
+                if self.use_standby and self.standby is None:
+                    self.standby_timer.start(STANDBY_AFTER_MS)
+                self.ready.emit(payload)
+            elif kind == "error" and self.previous is not None:   # the standby refused the new lab's config
+                self._settle_switch(ready=False)
+                self.error.emit(payload)
+                return
+            elif kind == "error":
+                self.error.emit(payload)
+            elif kind == "info":
+                self.info.emit(payload)
+            elif kind == "reply":
+                self.reply.emit(payload[0], payload[1])
+            elif kind == "task":
+                self.task.emit(payload[0], payload[1])
+            elif kind == "reached":
+                self.reached.emit(int(payload))
+            elif kind == "progress":
+                self.progress.emit(payload)
+        if reader.messages:                      # more than the deadline allowed: the rest on the next turn
+            self._wake()
         if latest is not None:
             self.snapshot.emit(latest)
-        if not self._dead and not self.process.is_alive():
-            self._report_death()
+        if not self._dead and reader is self.reader and not reader.messages and (
+                reader.closed.is_set() or not self.process.is_alive()):
+            # a process that ended: what it wrote last (an error saying why) is read first, up to its EOF
+            if reader.closed.wait(0.5) and reader.messages:
+                self._wake()
+            else:
+                self._report_death()
 
     def _stop_reading(self) -> None:
         self.timer.stop()
-        if self.notifier is not None:
-            self.notifier.setEnabled(False)
-            self.notifier.deleteLater()
-            self.notifier = None
+        if self.reader is not None:
+            backlog = self.reader.stop()
+            if backlog and not self.reader.closed.is_set():
+                self.backlogs[self.reader.conn] = backlog   # read when this engine comes back (a refused switch)
+            self.reader = None
 
     def _report_death(self) -> None:
         if not self._dead:

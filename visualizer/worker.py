@@ -7,9 +7,12 @@
   run, so that a lab switch finds every import done and training never shares the interpreter with them.
 - ``retire`` ends an engine process the window no longer reads, without making the window wait.
 - ``start_thread``: a daemon thread, for work the host does off its loop (the autosave write).
+- ``PipeReader``: the window's reader of an engine's pipe, in a thread, so the engine never waits for a
+  window busy drawing.
 """
 from __future__ import annotations
 
+import collections
 import multiprocessing as mp
 import os
 import threading
@@ -20,6 +23,43 @@ def start_thread(target: Callable[[], None], name: str) -> threading.Thread:
     thread = threading.Thread(target=target, daemon=True, name=name)
     thread.start()
     return thread
+
+
+class PipeReader:
+    """Takes each message off an engine's pipe as soon as the engine writes it, in a thread of its own,
+    and calls ``wake`` (from that thread) when there is something new to read. Read in the window's
+    loop instead, a 450 kB snapshot filled the pipe while the window drew the one before, and the
+    answer to a key press queued behind it: a whole frame late. ``backlog``: messages a reader of the
+    same pipe took off it and nobody read (see ``stop``)."""
+
+    POLL_S = 0.02   # how soon a stop is noticed
+
+    def __init__(self, conn, wake: Callable[[], None], backlog: collections.deque | None = None):
+        self.conn = conn
+        self.messages: collections.deque = backlog if backlog is not None else collections.deque()
+        self.closed = threading.Event()   # the engine's end is gone (EOF): it died or quit
+        self._stopping = threading.Event()
+        self._wake = wake
+        self._thread = start_thread(self._run, "stepwise-pipe-reader")
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                if not self.conn.poll(self.POLL_S):
+                    continue
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                self.closed.set()
+                self._wake()
+                return
+            self.messages.append(message)
+            self._wake()
+
+    def stop(self) -> collections.deque:
+        """Stop reading (the pipe stays open); returns the messages taken off it and not yet read."""
+        self._stopping.set()
+        self._thread.join(5.0)
+        return self.messages
 
 
 def start_engine_process(config: dict | None, autosave: str | None, warm_up: bool = True):

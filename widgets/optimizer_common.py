@@ -51,18 +51,6 @@ def brush_of(name: str, index: int = 0) -> QtGui.QBrush:
     return pg.mkBrush(color_of(name, index))
 
 
-def thin_path(xy: np.ndarray, cell: float) -> np.ndarray:
-    """Drop consecutive points that fall in the same screen-sized cell (a converged optimizer
-    piles thousands of points onto one pixel); the first and last points are kept."""
-    if len(xy) < 3 or cell <= 0:
-        return xy
-    q = np.floor(xy / cell)
-    keep = np.ones(len(xy), dtype=bool)
-    keep[1:] = np.any(q[1:] != q[:-1], axis=1)
-    keep[-1] = True
-    return xy[keep]
-
-
 def thin_curve(x: np.ndarray, y: np.ndarray, limit: int = 600) -> tuple[np.ndarray, np.ndarray]:
     """At most about ``limit`` points per curve, keeping each block's min and max (no spike lost)."""
     n = len(x)

@@ -8,13 +8,16 @@ next_updates (per optimizer: grad, direction, scale, step, terms), optimizer_hyp
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import fmt
+from .growing_curves import GrowingCurves
 from .hyper_table import HyperTable
-from .optimizer_common import HYPER_LABELS, LOSS_FLOOR, Log10Axis, brush_of, color_of, thin_curve, thin_path, vec
+from .optimizer_common import HYPER_LABELS, LOSS_FLOOR, Log10Axis, brush_of, color_of, vec
 from .race_plot import Legend, RacePlot
 
 
@@ -91,7 +94,9 @@ class RaceLossPlot(pg.PlotWidget):
         self.item.setLabel("bottom", "iteration")   # no grid: redrawn with the curves at every frame
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
         self.item.addItem(self.cursor)
-        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.curves = GrowingCurves(antialias=False)
+        self.item.addItem(self.curves)
+        self.pens: dict[str, QtGui.QPen] = {}
         self.item.disableAutoRange()  # ranges move in steps (see _fit_range): no re-layout every frame
         self.fitted_range = None
         self.log_scale = True
@@ -103,43 +108,44 @@ class RaceLossPlot(pg.PlotWidget):
         self.item.setLabel("left", "f (log scale)" if log_scale else "f")
 
     def set_curves(self, names: list[str], its: np.ndarray, losses: np.ndarray, hidden: set[str]) -> None:
+        curves = {}
         for k, name in enumerate(names):
-            shown = name not in hidden
-            curve = self.curves.get(name)
-            if curve is None:
-                curve = self.curves[name] = pg.PlotCurveItem([], [], pen=pg.mkPen(color_of(name, k), width=1.5),
-                                                             antialias=False)
-                self.item.addItem(curve)
-            curve.setVisible(shown)
-            if shown:
-                y = losses[k]
-                curve.setData(*thin_curve(its, np.log10(np.maximum(y, LOSS_FLOOR)) if self.log_scale else y))
-        for name in list(self.curves):
-            if name not in names:
-                self.item.removeItem(self.curves.pop(name))
-        self._fit_range(its, losses, [n not in hidden for n in names])
+            if name not in self.pens:
+                self.pens[name] = pg.mkPen(color_of(name, k), width=1.5)
+            if name not in hidden:
+                y = np.log10(np.maximum(losses[k], LOSS_FLOOR)) if self.log_scale else losses[k]
+                curves[name] = np.stack([its, y], axis=1)
+        self.curves.set_trails(curves, self.pens)
+        if len(its) and curves:
+            self._fit_range(float(its[-1]), np.stack([c[:, 1] for c in curves.values()]))
 
-    def _fit_range(self, its: np.ndarray, losses: np.ndarray, shown: list[bool]) -> None:
-        """Grow the x range in steps of 1.5×, and move the y range only when the curves leave it
-        or fill less than half of it, so the axes are not redrawn on every frame."""
-        ys = losses[np.asarray(shown, dtype=bool)] if any(shown) else losses
-        ys = np.log10(np.maximum(ys, LOSS_FLOOR)) if self.log_scale else ys
+    def _fit_range(self, x_max: float, ys: np.ndarray) -> None:
+        """Grow the x range in steps of 1.5×; move the y range only when the curves leave it or fill
+        less than 40 % of it, and then to round numbers: the axes and the curves (GrowingCurves draws
+        them from scratch when the range moves) are redrawn every few seconds, not every frame."""
         ys = ys[np.isfinite(ys)]
-        if not len(its) or not ys.size:
+        if not ys.size:
             return
-        x_max = float(its[-1])
         lo, hi = float(ys.min()), float(ys.max())
-        pad = 0.05 * max(hi - lo, 1e-9)
+        span = max(hi - lo, 1e-9)
         old = self.fitted_range
         x_hi = old[1] if old and x_max <= old[1] else max(10.0, 1.5 * x_max)
-        if old and old[2] <= lo and hi <= old[3] and (hi - lo) > 0.5 * (old[3] - old[2]):
+        if old and old[2] <= lo and hi <= old[3] and span > 0.4 * (old[3] - old[2]):
             y_lo, y_hi = old[2], old[3]
         else:
-            y_lo, y_hi = lo - pad, hi + pad
+            unit = nice_step(span / 4)   # the range snaps to multiples of this: it holds while the curves move
+            y_lo, y_hi = math.floor((lo - 0.05 * span) / unit) * unit, math.ceil((hi + 0.05 * span) / unit) * unit
         new = (0.0, x_hi, y_lo, y_hi)
         if new != old:
             self.fitted_range = new
             self.item.setRange(xRange=new[:2], yRange=new[2:], padding=0)
+
+
+def nice_step(x: float) -> float:
+    """The round number 1, 2 or 5 × 10ⁿ at or below ``x`` (> 0)."""
+    e = 10.0 ** math.floor(math.log10(x))
+    m = x / e
+    return e * (5.0 if m >= 5 else 2.0 if m >= 2 else 1.0)
 
 
 class SurfaceRace(QtWidgets.QWidget):
@@ -196,20 +202,16 @@ class SurfaceRace(QtWidgets.QWidget):
         self.race.ensure(names, titles)
         paths, losses, its = np.asarray(v["paths"]), np.asarray(v["losses"]), np.asarray(v["iterations"])
         current, cur_loss, stopped = np.asarray(v["current"]), np.asarray(v["current_loss"]), v["stopped"]
-        spots, rows = [], []
-        # one point per screen pixel of the plot (a path of thousands of antialiased points cost more each frame)
-        cell = max(self.bounds[1] - self.bounds[0], self.bounds[3] - self.bounds[2]) / max(400, self.race.width())
+        spots, rows, trails = [], [], {}
         for k, name in enumerate(names):
             shown = name not in hidden
-            path = self.race.paths[name]
-            path.setVisible(shown)
             if shown:
-                xy = thin_path(paths[k], cell)
-                path.setData(xy[:, 0], xy[:, 1])
+                trails[name] = paths[k]
                 spots.append({"pos": (current[k, 0], current[k, 1]), "brush": brush_of(name, k),
                               "symbol": "o" if stopped[k] < 0 else "s"})
             rows.append((color_of(name, k), titles[k], fmt(float(cur_loss[k])),
                          f"out at {stopped[k]}" if stopped[k] >= 0 else "", shown))
+        self.race.trails.set_trails(trails, self.race.pens)
         self.loss_plot.set_curves(names, its, losses, hidden)
         self.race.points.setData(spots)
         self.legend.set_rows(rows)

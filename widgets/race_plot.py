@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from .landscape_view import CONTOUR_MAP, contour_lines, image_rect
+from .growing_curves import GrowingCurves
 from .optimizer_common import GRAD_COLOR, arrow, brush_of, color_of, ellipse
 
 
@@ -48,7 +49,9 @@ class RacePlot(pg.GraphicsLayoutWidget):
         self.points = pg.ScatterPlotItem(size=11, pen=pg.mkPen("k", width=1.2))
         self.points.setZValue(10)
         self.addItem(self.points)
-        self.paths: dict[str, pg.PlotDataItem] = {}
+        self.trails = GrowingCurves()
+        self.addItem(self.trails)
+        self.pens: dict[str, QtGui.QPen] = {}   # each optimizer's path pen (the same object all run long)
         self.arrows: dict[str, dict[str, pg.PlotDataItem]] = {}
         self.scene().sigMouseClicked.connect(self._on_click)
 
@@ -63,17 +66,16 @@ class RacePlot(pg.GraphicsLayoutWidget):
 
     def ensure(self, names: list[str], titles: list[str]) -> None:
         """Create the items of every optimizer once (in order, so the legend keeps that order)."""
-        for name in list(self.paths):
+        for name in list(self.pens):
             if name not in names:
-                self.removeItem(self.paths.pop(name))
+                self.pens.pop(name)
                 for item in self.arrows.pop(name).values():
                     self.removeItem(item)
         for i, (name, title) in enumerate(zip(names, titles)):
-            if name in self.paths:
+            if name in self.pens:
                 continue
             c = color_of(name, i)
-            self.paths[name] = pg.PlotCurveItem([], [], pen=pg.mkPen(c, width=2.2), antialias=True)
-            self.addItem(self.paths[name])
+            self.pens[name] = pg.mkPen(c, width=2.2)
             items = {
                 "grad": pg.PlotCurveItem([], [], pen=pg.mkPen(GRAD_COLOR, width=1.6), connect="finite"),
                 "direction": pg.PlotCurveItem([], [], pen=pg.mkPen(c, width=1.8, style=QtCore.Qt.PenStyle.DashLine),
@@ -218,8 +220,7 @@ if __name__ == "__main__":  # python -m widgets.race_plot [--screenshot PATH]: t
         row.addWidget(legend)
         _, bounds = plot.set_surface(v["surface"])
         plot.ensure(v["optimizers"], v["titles"])
-        for k, name in enumerate(v["optimizers"]):
-            plot.paths[name].setData(v["paths"][k][:, 0], v["paths"][k][:, 1])
+        plot.trails.set_trails({n: v["paths"][k] for k, n in enumerate(v["optimizers"])}, plot.pens)
         plot.points.setData([{"pos": tuple(p), "brush": brush_of(n, k)}
                              for k, (n, p) in enumerate(zip(v["optimizers"], v["current"]))])
         plot.start.setData([{"pos": tuple(v["start"])}])

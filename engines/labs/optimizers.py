@@ -206,11 +206,15 @@ class _Trace:
 
 
 def downsample_indices(n: int, limit: int = MAX_VIEW_POINTS) -> np.ndarray:
-    """Indices 0..n−1 thinned to at most ``limit``; the first and the last are always kept."""
+    """Indices 0..n−1 thinned to at most ``limit``: every ``stride``-th, the stride the smallest power
+    of two that fits, and the last. The kept indices stay the same from one call to the next until the
+    stride doubles, so the window draws a path's settled part once (widgets/race_plot.py TrailLayer)."""
     if n <= limit:
         return np.arange(n)
-    idx = np.unique(np.linspace(0, n - 1, limit).round().astype(np.int64))
-    return idx
+    stride = 1
+    while (n - 2) // stride + 2 > limit:   # the grid 0, s, 2s, … below n − 1, then n − 1
+        stride *= 2
+    return np.append(np.arange(0, n - 1, stride), n - 1)
 
 
 class _RaceBase(Trainer):
