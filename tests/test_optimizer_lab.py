@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engines import StepwiseError
 from engines.labs import make_trainer
@@ -190,3 +192,18 @@ def test_network_race_shares_init_and_records_trajectories():
     assert np.all(np.isfinite(res["loss"]))
     assert t.view_data(0)["landscape"] is res or "landscape" in t.view_data(0)
     assert NETWORK_DEFAULT == ("sgd", "momentum", "adam", "adamax")
+
+
+@given(n=st.integers(2, 200_000), grow=st.integers(1, 5_000), limit=st.integers(3, 4_000))
+@settings(max_examples=300, deadline=None)
+def test_downsampled_points_stay_put_while_the_stride_holds(n, grow, limit):
+    """The window strokes a path's settled points once: a longer run keeps every point but the
+    last one, unless the stride doubled (then the earlier points are a subset of the old ones)."""
+    before, after = downsample_indices(n, limit), downsample_indices(n + grow, limit)
+    assert len(after) <= limit and after[0] == 0 and after[-1] == n + grow - 1
+    assert np.all(np.diff(after) > 0)
+    stride = lambda idx: idx[1] - idx[0] if len(idx) > 2 else 1
+    if stride(before) == stride(after):
+        assert np.array_equal(after[:len(before) - 1], before[:-1])
+    else:
+        assert stride(after) > stride(before) and set(after[:-1]) <= set(before) | set(range(n, n + grow))

@@ -156,3 +156,28 @@ def test_no_snapshot_while_one_is_in_flight_and_no_curve_point_lost():
     host.flush(force=True)
     snap = messages[-1][1]
     assert [it for it, _ in snap["history"]] == list(range(1, 21)) and snap["iteration"] == 20
+
+
+def test_the_pipe_reader_reads_ahead_hands_over_what_it_did_not_deliver_and_sees_the_end():
+    import multiprocessing as mp
+    import threading
+    import time
+    from visualizer.worker import PipeReader
+
+    ui_end, engine_end = mp.Pipe()
+    woken = threading.Event()
+    reader = PipeReader(ui_end, woken.set)
+    for i in range(3):
+        engine_end.send(("snapshot", i))
+    deadline = time.monotonic() + 5
+    while len(reader.messages) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert woken.is_set() and list(reader.messages) == [("snapshot", i) for i in range(3)]
+    assert reader.messages.popleft() == ("snapshot", 0)
+    backlog = reader.stop()
+    engine_end.send(("snapshot", 3))
+    again = PipeReader(ui_end, lambda: None, backlog)   # the same pipe, read again (a lab switched back)
+    engine_end.close()
+    assert again.closed.wait(5)
+    assert list(again.messages) == [("snapshot", i) for i in (1, 2, 3)]
+    again.stop()

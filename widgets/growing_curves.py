@@ -57,6 +57,7 @@ class GrowingCurves(pg.GraphicsObject):
         self._image: QtGui.QImage | None = None
         self._image_key = None                    # (size, pixel ratio, transform) the image was drawn for
         self._drawn: dict[str, int] = {}          # points of each curve already on the image (its first m)
+        self._stale = True                        # the image holds what is no longer shown: clear it
         self._bounds = QtCore.QRectF()
         self.full_redraws = 0                     # how often the image was drawn from scratch (for tests)
 
@@ -69,7 +70,7 @@ class GrowingCurves(pg.GraphicsObject):
             if grown and m and (len(xy) < m or not np.array_equal(xy[:m], self.trails[name][:m])):
                 grown = False
         if not grown:
-            self._drawn = {}
+            self._drawn, self._stale = {}, True
         self.trails, self.pens = dict(trails), dict(pens)
         ends = [e for e in map(_extent, trails.values()) if e is not None]
         if ends:
@@ -112,9 +113,10 @@ class GrowingCurves(pg.GraphicsObject):
             self._image = QtGui.QImage(int(device.width() * ratio), int(device.height() * ratio),
                                        QtGui.QImage.Format.Format_ARGB32_Premultiplied)
             self._image.setDevicePixelRatio(ratio)
-            self._image_key, self._drawn = key, {}
-        if not self._drawn:
+            self._image_key, self._drawn, self._stale = key, {}, True
+        if self._stale:
             self._image.fill(0)
+            self._stale = False
             self.full_redraws += 1
         on_image = QtGui.QPainter(self._image)
         on_image.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, self.antialias)

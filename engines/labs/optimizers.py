@@ -208,7 +208,7 @@ class _Trace:
 def downsample_indices(n: int, limit: int = MAX_VIEW_POINTS) -> np.ndarray:
     """Indices 0..n−1 thinned to at most ``limit``: every ``stride``-th, the stride the smallest power
     of two that fits, and the last. The kept indices stay the same from one call to the next until the
-    stride doubles, so the window draws a path's settled part once (widgets/race_plot.py TrailLayer)."""
+    stride doubles, so the window draws a path's settled part once (widgets/growing_curves.py)."""
     if n <= limit:
         return np.arange(n)
     stride = 1
