@@ -199,6 +199,18 @@ class Trainer:
         raise StepwiseError(f"The {self.lab} lab has no setting {name!r}.")
 
 
+def downsample_indices(n: int, limit: int) -> np.ndarray:
+    """Indices 0..n−1 thinned to at most ``limit``: every ``stride``-th, the stride the smallest power
+    of two that fits, and the last. The kept indices stay the same from one call to the next until the
+    stride doubles, so the window draws a curve's settled part once (widgets/growing_curves.py)."""
+    if n <= limit:
+        return np.arange(n)
+    stride = 1
+    while (n - 2) // stride + 2 > limit:   # the grid 0, s, 2s, … below n − 1, then n − 1
+        stride *= 2
+    return np.append(np.arange(0, n - 1, stride), n - 1)
+
+
 def rng_state(rng: np.random.Generator) -> dict:
     return rng.bit_generator.state  # a fresh dict each call
 

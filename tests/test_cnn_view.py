@@ -210,7 +210,7 @@ def test_batch1_curves_and_bn_drift(b1view):
     assert list(x) == [500, 1000] and list(y) == [0.95, 0.95]   # a fraction (0–1), as in every lab
     x, y = tab.curves["loss_gnws"].getData()
     assert len(x) == 1000 and np.all(np.isfinite(y))     # a moving average of every step
-    assert len(tab.stat_lines["mean"]) == 8               # a line per channel of conv1
+    assert len(tab.stat_curves["mean"].trails) == 8               # a line per channel of conv1
     assert "conv1" in tab.mean_plot.getPlotItem().titleLabel.text
     assert len(tab.batch_bars.opts["height"]) == 8
     assert "GN+WS 97.00 %" in tab.summary.text() and "BN 95.00 %" in tab.summary.text()
@@ -218,7 +218,7 @@ def test_batch1_curves_and_bn_drift(b1view):
 
 def test_batch1_selecting_conv2_and_reset(b1view):
     b1view.set_snapshot(batch1_view.fake_snapshot(iteration=600, selected=2))
-    assert len(b1view.main.stat_lines["mean"]) == 16 and "conv2" in b1view.main.bn_layer
+    assert len(b1view.main.stat_curves["mean"].trails) == 16 and "conv2" in b1view.main.bn_layer
     b1view.set_snapshot(batch1_view.fake_snapshot(iteration=100, selected=5, reset=True))
     x, _ = b1view.main.curves["loss_bn"].getData()
     assert len(x) == 100

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from engines import StepwiseError
 from engines.labs import make_trainer
-from engines.labs.optimizers import ALL, NETWORK_DEFAULT, downsample_indices
+from engines.labs.optimizers import ALL, NETWORK_DEFAULT
+from engines.trainer import downsample_indices
 from engines.numpy_engine.optimizers import make_optimizer
 from engines.surfaces import make_surface
 from visualizer.session import Session

@@ -70,6 +70,9 @@ def leftover_autosaves() -> list[Path]:
 
 REPLAY_SLICE = 0.025     # seconds of replay between two looks at the command pipe
 PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
+# idle this long before filling the pool behind the cursor: a prefetch phase (an LSTM's backward through
+# time, 50–90 ms) makes a press wait for it, and a student often plays again, or steps, right after a pause
+PREFETCH_AFTER = 0.6
 
 
 def session_budgets(config: dict) -> dict:
@@ -130,6 +133,7 @@ class SessionHost:
         self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
         self.prefetch = None                  # filling the pool behind the cursor while idle
         self._prefetched_at = None
+        self._busy_at = -math.inf             # the last command or work done (prefetch waits PREFETCH_AFTER idle)
         self.shown: dict = {"block_data": True, "histograms": True}   # what the visible view draws ("view")
         self._block_data_at = -math.inf       # when the block's arrays were last sent
         self._sent_parts: dict = {}           # view_data part -> the object last sent (sent again only when new)
@@ -232,6 +236,7 @@ class SessionHost:
                                "Please report this with the steps that led to it.")
         self._dirty = True
         self._answer = True   # the next snapshot answers a press: sent at once, not on the 30 Hz clock
+        self._busy_at = time.perf_counter()
 
     # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
     # (the cursor stays where the replay had got to), and every other one lets it finish first
@@ -515,6 +520,8 @@ class SessionHost:
                 return worked
         if s is not None and self.playing:
             worked = True
+            if self._answer:   # a press (play) is answered before the slice: an LSTM phase takes up to 90 ms
+                self.flush()
             s.evaluate_in = self.start_thread if SPEEDS[self.speed][1] is None else None
             try:
                 self._play_slice()
@@ -529,7 +536,10 @@ class SessionHost:
             self._pump_tasks()
         self.maybe_autosave()
         self.flush()
-        if s is not None and not worked and not self._dirty:
+        now = time.perf_counter()
+        if worked or self._dirty:
+            self._busy_at = now
+        elif s is not None and now - self._busy_at >= PREFETCH_AFTER:
             worked = self._pump_prefetch()
         return worked
 

@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyLabel, SteadyRange, explain_tabs,
                      fit_title, fmt, legend_below)
 from .curves import thin
+from .growing_curves import GrowingCurves
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
 
@@ -126,7 +127,11 @@ class Batch1Tab(QtWidgets.QWidget):
         self.var_plot = plot("BN running variance per channel", "running variance")
         self.mean_plot.addItem(self.cursors[2])
         self.var_plot.addItem(self.cursors[3])
-        self.stat_lines: dict[str, list[pg.PlotDataItem]] = {"mean": [], "var": []}
+        # a line per channel, in one item per plot that draws only what is new (up to 600 × 16 points each)
+        self.stat_curves = {"mean": GrowingCurves(), "var": GrowingCurves()}
+        self.mean_plot.addItem(self.stat_curves["mean"])
+        self.var_plot.addItem(self.stat_curves["var"])
+        self.stat_pens: list[QtGui.QPen] = []   # channel c's pen, the same object every frame
         self.stats_plot = plot("this image vs the running statistics", "mean", bottom="channel")
         self.batch_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#F58518")
         self.running_bars = pg.BarGraphItem(x=[0], height=[0], width=0.35, brush="#9D755D")
@@ -185,26 +190,21 @@ class Batch1Tab(QtWidgets.QWidget):
         layers = hist.get("layers", []) if hist else []
         chosen = next((l for l in layers if l["name"] == layer), layers[0] if layers else None)
         if chosen is None:
-            for lines in self.stat_lines.values():
-                for line in lines:
-                    line.setData([], [])
+            for curves in self.stat_curves.values():
+                curves.set_trails({}, {})
             return
         its = np.asarray(hist["iterations"], dtype=np.float64)
         if chosen["name"] != self.bn_layer:
             self.bn_layer = chosen["name"]
             self.mean_plot.setTitle(f"BN running mean per channel ({chosen['name']})", size="9pt")
             self.var_plot.setTitle(f"BN running variance per channel ({chosen['name']})", size="9pt")
-        for kind, target in (("mean", self.mean_plot), ("var", self.var_plot)):
-            values = np.asarray(chosen[kind])
-            lines = self.stat_lines[kind]
-            while len(lines) < values.shape[1]:
-                colour = SERIES_COLORS[len(lines) % len(SERIES_COLORS)]
-                lines.append(target.plot([], [], pen=pg.mkPen(colour, width=1)))
-            for c, line in enumerate(lines):
-                if c < values.shape[1]:
-                    line.setData(its, values[:, c])
-                else:
-                    line.setData([], [])
+        for kind in ("mean", "var"):
+            values = np.asarray(chosen[kind], dtype=np.float64)   # (T, channels)
+            while len(self.stat_pens) < values.shape[1]:
+                self.stat_pens.append(pg.mkPen(SERIES_COLORS[len(self.stat_pens) % len(SERIES_COLORS)], width=1))
+            channels = range(values.shape[1])
+            self.stat_curves[kind].set_trails({c: np.stack([its, values[:, c]], 1) for c in channels},
+                                              {c: self.stat_pens[c] for c in channels})
             self.stat_x[kind].fit(0.0, max(float(its[-1]), 1.0))
             finite = values[np.isfinite(values)]
             if finite.size:

@@ -36,7 +36,7 @@ from ..numpy_engine.losses import softmax
 from ..torch_engine.models import ConvBlock, cnn_blocks, main_weight, to_numpy_layout
 from ..torch_engine.staged import StagedRunner
 from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
-                       rng_state, set_rng_state)
+                       downsample_indices, rng_state, set_rng_state)
 from .classifier import (ClassificationReport, ClassifierBackward, ClassifierForward, ClassifierLoss,
                          ClassifierUpdate, Nothing, classification_report)
 from .classifier_torch import configure_threads, layer_view, load_optimizer_state, optimizer_state, staged_phase_data
@@ -387,13 +387,11 @@ class Batch1Trainer(Trainer):
         return out
 
     def bn_history(self) -> dict[str, Any]:
-        """Running mean and variance of every BN layer per iteration (at most MAX_CURVE_POINTS rows)."""
+        """Running mean and variance of every BN layer per iteration (at most MAX_CURVE_POINTS rows, the
+        same ones from call to call while the stride holds: the window draws the settled part once)."""
         if not self.bn_log:
             return {}
-        rows = self.bn_log
-        if len(rows) > MAX_CURVE_POINTS:
-            step = int(np.ceil(len(rows) / MAX_CURVE_POINTS))
-            rows = rows[::step] + ([rows[-1]] if (len(rows) - 1) % step else [])
+        rows = [self.bn_log[i] for i in downsample_indices(len(self.bn_log), MAX_CURVE_POINTS)]
         its = np.array([r[0] for r in rows], dtype=np.int64)
         table = np.stack([r[1] for r in rows])                               # (T, Σ 2·C)
         layers, start = [], 0

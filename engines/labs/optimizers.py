@@ -29,7 +29,7 @@ from ..numpy_engine.optimizers import OPTIMIZERS, TYPICAL_LR, Optimizer, make_op
 from ..options import OPTIMIZER_HYPERPARAMS, live_spec, settings
 from ..surfaces import Surface, make_surface
 from ..trainer import (BACKWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite,
-                       rng_state, set_rng_state)
+                       downsample_indices, rng_state, set_rng_state)
 
 ALL = tuple(OPTIMIZERS)  # sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, adamax, adamw
 OPTIMIZER_KEYS = ("lr", "momentum", *(o.key for o in OPTIMIZER_HYPERPARAMS))   # the live hyperparameters' names
@@ -205,18 +205,6 @@ class _Trace:
         self._joined, self._joined_n = None, 0
 
 
-def downsample_indices(n: int, limit: int = MAX_VIEW_POINTS) -> np.ndarray:
-    """Indices 0..n−1 thinned to at most ``limit``: every ``stride``-th, the stride the smallest power
-    of two that fits, and the last. The kept indices stay the same from one call to the next until the
-    stride doubles, so the window draws a path's settled part once (widgets/growing_curves.py)."""
-    if n <= limit:
-        return np.arange(n)
-    stride = 1
-    while (n - 2) // stride + 2 > limit:   # the grid 0, s, 2s, … below n − 1, then n − 1
-        stride *= 2
-    return np.append(np.arange(0, n - 1, stride), n - 1)
-
-
 class _RaceBase(Trainer):
     """What both modes share: the optimizers as blocks, live hyperparameters, the three phases."""
 
@@ -380,7 +368,7 @@ class SurfaceRace(_RaceBase):
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         table = self.trace.array()  # (n_iter + 1, n_opt, 3)
-        idx = downsample_indices(len(table))
+        idx = downsample_indices(len(table), MAX_VIEW_POINTS)
         sub = table[idx]
         current = np.array(self.points)
         return {
@@ -566,7 +554,7 @@ class NetworkRace(_RaceBase):
 
     def view_data(self, selected_block: int) -> dict[str, Any]:
         table = self.loss_trace.array() if len(self.loss_trace) else np.zeros((0, len(self.names)))
-        idx = downsample_indices(len(table))
+        idx = downsample_indices(len(table), MAX_VIEW_POINTS)
         out = {"mode": "network", "optimizers": list(self.names),
                "titles": [opt.title for opt in self.optimizers], "rules": [opt.rule for opt in self.optimizers],
                "iterations": (idx + 1).astype(np.float64), "losses": np.ascontiguousarray(table[idx].T),
