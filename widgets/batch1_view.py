@@ -14,7 +14,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import (SEQUENTIAL, SERIES_COLORS, HoverReadout, Refresh, SteadyLabel, SteadyRange, explain_tabs,
                      fit_title, fmt, legend_below)
-from .curves import thin
+from .curves import SeriesArrays, append_point, series_arrays, thin
 from .growing_curves import GrowingCurves
 from .lab_view import LabView
 from .layer_inspector import LayerInspector
@@ -74,20 +74,20 @@ def make_curves(spec: dict, loss_plot: pg.PlotWidget, acc_plot: pg.PlotWidget) -
     return curves
 
 
-def extend_curves(series: dict[str, dict[int, float]], spec: dict, curves: dict, points: list) -> set[str]:
-    """New history points into ``series`` and the curves they touch: losses as a moving average (one
-    example per step is noisy), at most ~3,000 points drawn; accuracies as fractions (0–1), as in every
-    lab. Returns the keys touched."""
+def extend_curves(series: dict[str, dict[int, float]], arrays: SeriesArrays, spec: dict, curves: dict,
+                  points: list) -> set[str]:
+    """New history points into ``series`` (and its ``arrays``, appended) and the curves they touch: losses
+    as a moving average (one example per step is noisy), at most ~3,000 points drawn; accuracies as
+    fractions (0–1), as in every lab. Returns the keys touched."""
     touched = set()
     for it, metrics in points:
         for key in spec:
             if key in metrics and metrics[key] is not None and np.isfinite(metrics[key]):
+                append_point(arrays, series, key, int(it), float(metrics[key]))
                 series.setdefault(key, {})[int(it)] = float(metrics[key])
                 touched.add(key)
     for key in touched:
-        data = series[key]
-        xs = np.array(sorted(data), dtype=np.float64)
-        ys = np.array([data[int(x)] for x in xs])
+        xs, ys = series_arrays(arrays, series, key)
         if spec[key][0] == "loss":
             ys = moving_average(ys, max(10, min(300, len(ys) // 10)))
             if len(xs) > 3000:
@@ -147,6 +147,7 @@ class Batch1Tab(QtWidgets.QWidget):
         for r in (1, 2):
             grid.setRowStretch(r, 1)
         self.series: dict[str, dict[int, float]] = {}
+        self.arrays: SeriesArrays = {}
         self.bn_layer = ""
         self.loss_x, self.acc_x = SteadyRange(self.loss_plot, "x", pad=0.15), SteadyRange(self.acc_plot, "x", pad=0.15)
         self.loss_y = SteadyRange(self.loss_plot, "y", pad=0.05, fill=0.3)
@@ -159,7 +160,7 @@ class Batch1Tab(QtWidgets.QWidget):
 
     # ---- curves from the history (incremental)
     def reset(self) -> None:
-        self.series = {}
+        self.series, self.arrays = {}, {}
         for item in self.curves.values():
             item.setData([], [])
         for steady in (self.loss_x, self.acc_x, self.loss_y, *self.stat_x.values(), *self.stat_y.values()):
@@ -167,7 +168,7 @@ class Batch1Tab(QtWidgets.QWidget):
         self.refresh.again()
 
     def add_points(self, points: list) -> None:
-        touched = extend_curves(self.series, CURVES, self.curves, points)
+        touched = extend_curves(self.series, self.arrays, CURVES, self.curves, points)
         if touched & {k for k, v in CURVES.items() if v[0] == "loss"}:
             self._loss_range()
         if touched:   # both plots to the latest iteration: the held-out points and the cursor stay in view
@@ -401,18 +402,19 @@ class RouterTab(QtWidgets.QWidget):
         grid.setRowStretch(1, 3)
         grid.setRowStretch(2, 2)
         self.series: dict[str, dict[int, float]] = {}
+        self.arrays: SeriesArrays = {}
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
                         for _ in range(2)]
         self.loss_plot.addItem(self.cursors[0])
         self.acc_plot.addItem(self.cursors[1])
 
     def reset(self) -> None:
-        self.series = {}
+        self.series, self.arrays = {}, {}
         for item in self.curves.values():
             item.setData([], [])
 
     def add_points(self, points: list) -> None:
-        extend_curves(self.series, ROUTER_CURVES, self.curves, points)
+        extend_curves(self.series, self.arrays, ROUTER_CURVES, self.curves, points)
 
     def set_digits(self, counts, groups: list[str]) -> None:
         if counts is None:

@@ -48,6 +48,40 @@ def default_panel(key: str) -> str | None:
     return None
 
 
+
+SeriesArrays = dict[str, tuple[np.ndarray, np.ndarray, int]]   # key -> (xs, ys, n used): the series in order
+
+
+def append_point(arrays: SeriesArrays, series: dict[str, dict[int, float]], key: str, it: int, value: float) -> None:
+    """Before ``series[key][it] = value``: points arrive in order (a new iteration each), so append to the
+    key's arrays, grown by doubling; anything else (an iteration seen before, one out of order) drops
+    them, to be rebuilt from the whole series once (series_arrays). Sorting the whole series again
+    at every frame cost milliseconds after a few thousand iterations."""
+    known = series.get(key)
+    if key not in arrays and known:
+        return   # to be rebuilt from the whole series: a point came again earlier in this batch
+    xs, ys, n = arrays.get(key, (np.empty(0), np.empty(0), 0))
+    if (known and it in known) or (n and it <= xs[n - 1]):
+        arrays.pop(key, None)
+        return
+    if n == len(xs):
+        xs = np.resize(xs, max(256, 2 * n))
+        ys = np.resize(ys, max(256, 2 * n))
+    xs[n], ys[n] = it, value
+    arrays[key] = (xs, ys, n + 1)
+
+
+def series_arrays(arrays: SeriesArrays, series: dict[str, dict[int, float]], key: str) -> tuple[np.ndarray, np.ndarray]:
+    """The points of ``series[key]`` as (iterations, values) in order."""
+    if key not in arrays:
+        data = series[key]
+        xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
+        ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
+        arrays[key] = (xs, ys, len(xs))
+    xs, ys, n = arrays[key]
+    return xs[:n], ys[:n]
+
+
 class CurvesPanel(QtWidgets.QWidget):
     def __init__(self, panel_of=default_panel, parent=None, top_label: str = "loss",
                  bottom_label: str = "fraction (0–1)"):
@@ -104,7 +138,7 @@ class CurvesPanel(QtWidgets.QWidget):
             plot.vb.sigRangeChangedManually.connect(self._stop_following)
             plot.vb.sigStateChanged.connect(self._maybe_follow_again)
         self.series: dict[str, dict[int, float]] = {}
-        self.arrays: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}   # key -> (xs, ys, n used): series, in order
+        self.arrays: SeriesArrays = {}
         self.stale: set[str] = set()   # series changed while the panel was hidden: drawn when it shows
         self.items: dict[str, pg.PlotDataItem] = {}
         self.smoothed: pg.PlotDataItem | None = None
@@ -189,7 +223,7 @@ class CurvesPanel(QtWidgets.QWidget):
             keys = [k for k in self.series if (self.panel_of(k) == "top") == (name == "top")]
             ys_all = []
             for key in keys:
-                xs, ys = self._arrays(key)
+                xs, ys = series_arrays(self.arrays, self.series, key)
                 if len(xs):
                     x_max = max(x_max, float(xs[-1]))
                     ys_all.append(ys)
@@ -230,7 +264,7 @@ class CurvesPanel(QtWidgets.QWidget):
                     continue
                 series = self.series.setdefault(key, {})
                 it = int(it)
-                self._append(key, it, float(value), it in series)
+                append_point(self.arrays, self.series, key, it, float(value))
                 series[it] = float(value)
                 touched.add(key)
         if not self.isVisible():  # a lab view that draws its own curves: keep the data, draw nothing
@@ -247,30 +281,6 @@ class CurvesPanel(QtWidgets.QWidget):
             self._redraw(key)
         self.stale.clear()
         self._follow()
-
-    def _append(self, key: str, it: int, value: float, known: bool) -> None:
-        """Points arrive in order (a new iteration each): append to the arrays; anything else
-        (an iteration seen before, one out of order) rebuilds them from the series once."""
-        if key not in self.arrays and self.series.get(key):
-            return   # to be rebuilt from the whole series (_arrays): a point came again earlier in this batch
-        xs, ys, n = self.arrays.get(key, (np.empty(0), np.empty(0), 0))
-        if known or (n and it <= xs[n - 1]):
-            self.arrays.pop(key, None)   # rebuilt in _arrays
-            return
-        if n == len(xs):  # grow by doubling: appending stays O(1) on average
-            xs = np.resize(xs, max(256, 2 * n))
-            ys = np.resize(ys, max(256, 2 * n))
-        xs[n], ys[n] = it, value
-        self.arrays[key] = (xs, ys, n + 1)
-
-    def _arrays(self, key: str) -> tuple[np.ndarray, np.ndarray]:
-        if key not in self.arrays:
-            data = self.series[key]
-            xs = np.fromiter(sorted(data), dtype=np.float64, count=len(data))
-            ys = np.array([data[int(x)] for x in xs], dtype=np.float64)
-            self.arrays[key] = (xs, ys, len(xs))
-        xs, ys, n = self.arrays[key]
-        return xs[:n], ys[:n]
 
     def _item(self, key: str) -> pg.PlotDataItem:
         if key not in self.items:
@@ -297,7 +307,7 @@ class CurvesPanel(QtWidgets.QWidget):
         return self.items[key]
 
     def _redraw(self, key: str) -> None:
-        xs, ys = self._arrays(key)
+        xs, ys = series_arrays(self.arrays, self.series, key)
         item = self._item(key)
         if len(xs) > 4000:  # draw at most ~4000 points per curve
             step = len(xs) // 4000 + 1
