@@ -154,9 +154,18 @@ class Trainer:
         raise NotImplementedError
 
     # ---- extras for views and the CLI
+    # how long one view_data call may work on a costly part that can wait (the text labs' live sample:
+    # 200 ms); None: all of it at once (tests, the CLI). The engine process sets it, and gives the rest
+    # its idle time (advance_view)
+    view_slice_s: float | None = None
+
     def view_data(self, selected_block: int) -> dict[str, Any]:
         """Lab-specific data for the views at the current state (copies, downsampled)."""
         return {}
+
+    def advance_view(self, seconds: float) -> bool:
+        """Work up to ``seconds`` on what view_data left unfinished; True when the view changed."""
+        return False
 
     def command(self, name: str, args: dict) -> dict[str, Any]:
         """A lab-specific request from a view (e.g. classify a drawn digit). Returns a reply dict."""

@@ -193,3 +193,25 @@ def test_cli_generate_and_headless_summary():
                        timeout=120, env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout.startswith("ROMEO:") and len(r.stdout.rstrip("\n")) >= 60
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_the_live_sample_made_in_slices_is_the_one_made_at_once(name):
+    """The engine process makes the live sample a few milliseconds per snapshot (200 ms in all for a
+    2 × 256 LSTM): the text is the sample of the iteration it started at, whatever trains meanwhile."""
+    at_once, sliced = trainer(name), trainer(name)
+    for t in (at_once, sliced):
+        t.sample_every_s = 0
+        Session(t).run(2)
+    expected = at_once.view_data(0)["sample"]
+    sliced.view_slice_s = 0.0                       # one step of work per call
+    assert "sample" not in sliced.view_data(0)      # started, not finished
+    session = Session(sliced)
+    session.run(2)                                  # training goes on: the sampler has its own copy
+    calls = 0
+    while not sliced.advance_view(0.0):
+        calls += 1
+        assert calls < 1000
+    assert calls > 5
+    assert sliced.view_data(0)["sample"] == expected and expected["iteration"] == 2
+    assert len(expected["text"]) == 240

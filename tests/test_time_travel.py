@@ -2,6 +2,7 @@
 near the cursor, branches instead of lost futures, replay in slices that keeps reading commands.
 Everything bit-exact: step back n and forward n gives the same state. In-process, no Qt."""
 import os
+import time
 
 import numpy as np
 import pytest
@@ -322,6 +323,17 @@ def same_tree(a, b) -> bool:
     return type(a) is type(b) and a == b
 
 
+def idle(host: SessionHost, ticks: int) -> None:
+    """The engine left idle past PREFETCH_AFTER (filling the pool waits that long after the last press),
+    then ``ticks`` ticks of idle work."""
+    quiet_until = time.perf_counter() + host_module.PREFETCH_AFTER + 0.05
+    while time.perf_counter() < quiet_until:
+        host.tick()
+        time.sleep(0.005)
+    for _ in range(ticks):
+        host.tick()
+
+
 @pytest.mark.parametrize("config", [
     {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4},
     {"lab": "mlp", "seed": 0, "hidden": "32,16"},
@@ -343,8 +355,7 @@ def test_shift_left_onto_a_kept_view_shows_what_a_replay_shows_and_pays_its_iter
     # the jump replayed from keyframe 16, not 24 (10 iterations of 0.2 s stay under DEEP_JUMP_SECONDS),
     # so the views of the next Shift+← presses are there at once
     assert all(s._has_view(j) for j in range(18, 26)) and s.prepared_view_at(25 * len(s.specs))
-    for _ in range(400):  # idle: the second trainer prepares states and views further back
-        host.tick()
+    idle(host, 400)  # the second trainer prepares states and views further back
     reference, _ = make_host_for(config)
     reference.session.run(30)
     replayed = []
@@ -368,6 +379,37 @@ def test_shift_left_onto_a_kept_view_shows_what_a_replay_shows_and_pays_its_iter
     assert same(params(s), seen[19])
 
 
+@pytest.mark.parametrize("config", [
+    {"lab": "lstm", "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4},
+])
+def test_left_from_the_first_phase_onto_a_kept_boundary_view_replays_nothing(config):
+    """← from phase 1 (a heavy lab played phase by phase) goes to the boundary before it: its kept view is
+    shown at once, as Shift+← shows one, the same as a replay gives, bit for bit."""
+    host, _ = make_host_for(config)
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 8
+    s.near_every = 1
+    record(s, 30)
+    as_if_iterations_took(s, 0.2)
+    host.handle("seek", 26)
+    settle(host)
+    host.handle("play")
+    while not (s.iteration == 28 and s.phase == 1):   # played phase by phase (0.2 s an iteration)
+        host.tick()
+    at = s.iteration
+    replayed = []
+    original = s.step_iteration
+    s.step_iteration = lambda detail=False: (replayed.append(1), original(detail))
+    host.handle("back_phase")
+    settle(host)
+    assert not replayed and s.owed is not None and s.iteration == at and s.phase == 0
+    reference, _ = make_host_for(config)
+    reference.session.run(at)
+    assert same_tree(boundary_view(host), boundary_view(reference))
+    assert same(params(s), params(reference.session))
+
+
 def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
     host, _ = make_host()
     s = host.session
@@ -381,8 +423,7 @@ def test_idle_engine_prepares_the_next_steps_back_with_a_second_trainer():
     settle(host)
     s.pool.clear()
     trainer_params = params(s)
-    for _ in range(200):  # the engine is idle: it fills the pool behind the cursor
-        host.tick()
+    idle(host, 200)  # the engine fills the pool behind the cursor
     assert all(s._has_state(j) for j in range(20, 30)), sorted(s.pool.keys())
     assert same(params(s), trainer_params), "the cursor's own trainer was not touched"
     for expected in range(29, 22, -1):

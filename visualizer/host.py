@@ -73,6 +73,7 @@ PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
 # idle this long before filling the pool behind the cursor: a prefetch phase (an LSTM's backward through
 # time, 50–90 ms) makes a press wait for it, and a student often plays again, or steps, right after a pause
 PREFETCH_AFTER = 0.6
+VIEW_SLICE_S = 0.006     # a snapshot's share of work that can wait (the text labs' live sample: 200 ms in all)
 
 
 def session_budgets(config: dict) -> dict:
@@ -176,6 +177,7 @@ class SessionHost:
         if self.session is not None:
             self.session.close()
         self.session = session
+        trainer.view_slice_s = VIEW_SLICE_S
         self.replay = None
         self.virtual = None
         self._views.clear()
@@ -402,7 +404,7 @@ class SessionHost:
         if target is None:
             return
         self.virtual = None
-        if not phase and s.prepared_view_at(target):  # heavy labs: the view there is kept, replay later
+        if s.prepared_view_at(target):  # heavy labs, a boundary (Shift+←, or ← from phase 1): its view is kept
             self._cancel_replay()
             s.back_to_prepared(target)
             self._views.clear()
@@ -537,7 +539,10 @@ class SessionHost:
         self.maybe_autosave()
         self.flush()
         now = time.perf_counter()
-        if worked or self._dirty:
+        if s is not None and not worked and not s.trainer_busy and s.trainer.advance_view(REPLAY_SLICE):
+            self._dirty = True   # what a view left unfinished, finished while idle: shown at once
+            self.flush()
+        elif worked or self._dirty:
             self._busy_at = now
         elif s is not None and now - self._busy_at >= PREFETCH_AFTER:
             worked = self._pump_prefetch()
@@ -622,8 +627,10 @@ class SessionHost:
             self.send("reached", s.iteration)
 
     def _phase_by_phase(self) -> bool:
+        """Play one phase per tick: where an iteration is longer than a frame, and for the first one, not
+        timed yet (a first LSTM iteration played whole held the engine 260 ms)."""
         seconds = self.session.iteration_seconds()
-        return seconds is not None and seconds > PHASE_PLAY_AFTER
+        return seconds is None or seconds > PHASE_PLAY_AFTER
 
     def _reached(self) -> bool:
         return self.run_to is not None and self.session.iteration >= self.run_to and self.session.phase == 0

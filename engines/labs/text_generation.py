@@ -39,10 +39,12 @@ class TextGeneration:
         return head[: cut + 2] if cut > 0 else head
 
     def stream(self, model, prompt: str, length: int, temperature: float, top_k: int, chunk: int,
-               rng: np.random.Generator, record: bool = True, warmup: bool = True) -> Iterator[dict]:
+               rng: np.random.Generator, record: bool = True, warmup: bool = True,
+               read_chunk: int = 0) -> Iterator[dict]:
         """Read the primer (unless ``warmup`` is False) and the prompt, then sample ``length`` characters;
         yields chunks of text with, per character, each layer's activations after reading it
-        ({name: (n, L, H)}), then {"done": True}."""
+        ({name: (n, L, H)}), then {"done": True}. ``read_chunk`` > 0: also yields {"read": k} every
+        ``read_chunk`` characters of the primer (a caller that works in slices; the text is the same)."""
         chars = self.data.chars
         names = model.activation_names
         L, H = self.depth, self.hidden
@@ -54,8 +56,10 @@ class TextGeneration:
         prompt_ids = self.data.encode(prompt) if prompt else None
         logits = None
         if warmup:
-            for c in self.primer():
+            for k, c in enumerate(self.primer()):
                 logits = sampler.step(np.array([c]))
+                if read_chunk and (k + 1) % read_chunk == 0:
+                    yield {"read": k + 1}
         if prompt_ids is None:
             if logits is None:
                 start = chars.index("\n") if "\n" in chars else int(np.argmax(np.bincount(self.data.train[:10000])))
