@@ -302,6 +302,37 @@ def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
     assert drawn == [1, 2]
 
 
+def test_snapshots_read_together_keep_the_branches_and_notes_the_first_one_carried(qtbot):
+    """The engine sends the branches, the notes and the other lines' curves only when they change; when the
+    window reads that snapshot and a newer one at once (it keeps only the latest), they stay."""
+    import multiprocessing as mp
+
+    from visualizer.client import SessionClient
+    from visualizer.worker import PipeReader
+
+    class Alive:
+        def is_alive(self):
+            return True
+
+    ui_end, engine_end = mp.Pipe()
+    client = SessionClient.__new__(SessionClient)
+    SessionClient.__base__.__init__(client)
+    client.conn, client.process, client.kept, client._dead, client._polling = ui_end, Alive(), {}, False, False
+    client._wake_pending = client._poll_again = False
+    client.reader = PipeReader(ui_end, lambda: None)
+    drawn = []
+    client.snapshot.connect(drawn.append)
+    base = {"history": [], "history_reset": False, "view": {}, "block_data": None}
+    engine_end.send(("snapshot", dict(base, iteration=1, lines=[{"id": 0}], notes=[[0, 1, "a note"]],
+                                      line_curves={})))
+    engine_end.send(("snapshot", dict(base, iteration=2)))
+    qtbot.waitUntil(lambda: len(client.reader.messages) == 2, timeout=5000)
+    client.poll()
+    client.reader.stop()
+    assert len(drawn) == 1 and drawn[0]["iteration"] == 2
+    assert drawn[0]["notes"] == [[0, 1, "a note"]] and drawn[0]["lines"] == [{"id": 0}]
+
+
 def test_an_iteration_sent_again_with_its_held_out_figures_keeps_the_whole_curve(qtbot):
     """The held-out figures of an iteration arrive after it (an evaluation off the loop): the iteration
     comes again, with newer ones after it in the same batch; the curve keeps every point."""

@@ -229,7 +229,8 @@ class SessionClient(QtCore.QObject):
                     payload["history"] = latest["history"] + payload["history"]
                     payload["history_reset"] = latest["history_reset"]
                 if latest is not None and "lines" in latest and "lines" not in payload:
-                    payload["lines"], payload["line_curves"] = latest["lines"], latest["line_curves"]
+                    for key in ("lines", "notes", "line_curves"):   # sent only when they change: never dropped
+                        payload[key] = latest[key]
                 latest = payload
             elif kind == "ready":
                 self.config = dict(payload["config"])
