@@ -143,3 +143,31 @@ class GrowingCurves(pg.GraphicsObject):
             return
         painter.setPen(self.pens[name])
         painter.drawPath(pg.arrayToQPath(xy[:, 0], xy[:, 1], connect="finite"))
+
+
+if __name__ == "__main__":  # python -m widgets.growing_curves [--screenshot PATH]: three spirals that grow
+    from PySide6 import QtWidgets
+
+    from .demo import run_demo
+
+    def build() -> QtWidgets.QWidget:
+        plot = pg.PlotWidget(title="GrowingCurves: three paths, each frame stroking only its new points")
+        plot.setRange(xRange=(-1.1, 1.1), yRange=(-1.1, 1.1), padding=0)
+        curves = GrowingCurves()
+        plot.addItem(curves)
+        t = np.linspace(0, 12 * np.pi, 3000)
+        paths = {name: np.stack([np.cos(t + phase), np.sin(t + phase)], 1) * (t / t[-1])[:, None]
+                 for name, phase in (("a", 0.0), ("b", 2.1), ("c", 4.2))}
+        pens = {name: pg.mkPen(colour, width=5) for name, colour in zip(paths, ("#4C78A8", "#F58518", "#54A24B"))}
+        shown = {"n": 2400}
+
+        def grow() -> None:
+            shown["n"] = shown["n"] + 10 if shown["n"] < len(t) else 10   # grow, then start again
+            curves.set_trails({k: xy[:shown["n"]] for k, xy in paths.items()}, pens)
+        grow()
+        timer = QtCore.QTimer(plot)
+        timer.timeout.connect(grow)
+        timer.start(33)
+        return plot
+
+    run_demo(build, (640, 560))
