@@ -263,18 +263,16 @@ def test_without_a_copy_a_step_during_an_evaluation_waits_for_it(monkeypatch):
     assert host.session.phase == 1
 
 
-def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
-    """A slot that runs an event loop (a dialog; the benchmark's processEvents) while a snapshot is drawn
-    must not make the client emit the next one inside it: the older one would be drawn last and stay."""
+def piped_client():
+    """A SessionClient reading one end of a pipe (no engine process: the test writes the other end)."""
     import multiprocessing as mp
 
     from visualizer.client import SessionClient
+    from visualizer.worker import PipeReader
 
     class Alive:
         def is_alive(self):
             return True
-
-    from visualizer.worker import PipeReader
 
     ui_end, engine_end = mp.Pipe()
     client = SessionClient.__new__(SessionClient)
@@ -282,6 +280,13 @@ def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
     client.conn, client.process, client.kept, client._dead, client._polling = ui_end, Alive(), {}, False, False
     client._wake_pending = client._poll_again = False
     client.reader = PipeReader(ui_end, lambda: None)
+    return client, engine_end
+
+
+def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
+    """A slot that runs an event loop (a dialog; the benchmark's processEvents) while a snapshot is drawn
+    must not make the client emit the next one inside it: the older one would be drawn last and stay."""
+    client, engine_end = piped_client()
     drawn = []
 
     def arrive(message):
@@ -305,21 +310,7 @@ def test_the_window_never_draws_an_older_snapshot_over_a_newer_one(qtbot):
 def test_snapshots_read_together_keep_the_branches_and_notes_the_first_one_carried(qtbot):
     """The engine sends the branches, the notes and the other lines' curves only when they change; when the
     window reads that snapshot and a newer one at once (it keeps only the latest), they stay."""
-    import multiprocessing as mp
-
-    from visualizer.client import SessionClient
-    from visualizer.worker import PipeReader
-
-    class Alive:
-        def is_alive(self):
-            return True
-
-    ui_end, engine_end = mp.Pipe()
-    client = SessionClient.__new__(SessionClient)
-    SessionClient.__base__.__init__(client)
-    client.conn, client.process, client.kept, client._dead, client._polling = ui_end, Alive(), {}, False, False
-    client._wake_pending = client._poll_again = False
-    client.reader = PipeReader(ui_end, lambda: None)
+    client, engine_end = piped_client()
     drawn = []
     client.snapshot.connect(drawn.append)
     base = {"history": [], "history_reset": False, "view": {}, "block_data": None}

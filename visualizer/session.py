@@ -437,13 +437,12 @@ class Session:
     def play_phase(self) -> PhaseEvent | None:
         """One phase of play at full speed: the fast generator of step_iteration (detail=False), advanced
         one phase at a time, so a slow iteration shows its phases (same numbers as step_iteration)."""
-        t0 = time.perf_counter()
         if self._gen is None:
             self._play_seconds = 0.0   # timed only when played from its start, as step_iteration times it
             # a ← while this iteration plays restores its start and replays its phases before, not the
             # whole iteration before it too (ResNet-20: 130–300 ms more); a copy costs 2–4 % of an iteration
             self.keep_start()
-            t0 = time.perf_counter()
+        t0 = time.perf_counter()
         event = self._run_phase(detail=False)
         if self._play_seconds is not None:
             self._play_seconds += time.perf_counter() - t0
