@@ -71,8 +71,10 @@ def leftover_autosaves() -> list[Path]:
 REPLAY_SLICE = 0.025     # seconds of replay between two looks at the command pipe
 PROGRESS_AFTER = 0.3     # a replay longer than this shows its progress
 # idle this long before filling the pool behind the cursor: a prefetch phase (an LSTM's backward through
-# time, 50–90 ms) makes a press wait for it, and a student often plays again, or steps, right after a pause
+# time, 50–90 ms) makes a press wait for it, and a student often plays again, or steps, right after a pause;
+# after a step back the next one is likely, and prefetch starts at once
 PREFETCH_AFTER = 0.6
+GOING_BACK = ("back_phase", "back_iteration", "seek", "switch_line")
 VIEW_SLICE_S = 0.006     # a snapshot's share of work that can wait (the text labs' live sample: 200 ms in all)
 
 
@@ -134,7 +136,8 @@ class SessionHost:
         self._views: dict[tuple, tuple] = {}  # (line, iteration, phase, block) -> what a snapshot showed there
         self.prefetch = None                  # filling the pool behind the cursor while idle
         self._prefetched_at = None
-        self._busy_at = -math.inf             # the last command or work done (prefetch waits PREFETCH_AFTER idle)
+        self._busy_at = -math.inf             # the last command or work done
+        self._prefetch_after = 0.0            # idle seconds before prefetch (PREFETCH_AFTER but after going back)
         self.shown: dict = {"block_data": True, "histograms": True}   # what the visible view draws ("view")
         self._block_data_at = -math.inf       # when the block's arrays were last sent
         self._sent_parts: dict = {}           # view_data part -> the object last sent (sent again only when new)
@@ -239,6 +242,7 @@ class SessionHost:
         self._dirty = True
         self._answer = True   # the next snapshot answers a press: sent at once, not on the 30 Hz clock
         self._busy_at = time.perf_counter()
+        self._prefetch_after = 0.0 if cmd in GOING_BACK else PREFETCH_AFTER
 
     # while a replay runs in slices: these leave it running (a seek replaces it), these cancel it
     # (the cursor stays where the replay had got to), and every other one lets it finish first
@@ -544,7 +548,7 @@ class SessionHost:
             self.flush()
         elif worked or self._dirty:
             self._busy_at = now
-        elif s is not None and now - self._busy_at >= PREFETCH_AFTER:
+        elif s is not None and now - self._busy_at >= self._prefetch_after:
             worked = self._pump_prefetch()
         return worked
 
