@@ -171,3 +171,16 @@ def test_thinning_keeps_ends_and_extremes():
     y[1234] = 9.0
     tx, ty = thin_curve(x, y, 600)
     assert len(tx) <= 610 and ty.max() == 9.0 and ty.min() == pytest.approx(-1, abs=1e-3)
+
+
+def test_the_loss_plot_range_follows_a_new_race_back_to_its_start(qtbot):
+    from widgets.optimizer_surface import RaceLossPlot
+    plot = RaceLossPlot()
+    qtbot.addWidget(plot)
+    losses = lambda n: np.stack([np.linspace(10, 1, n), np.linspace(10, 0.1, n)])
+    plot.set_curves(["sgd", "adam"], np.arange(4000.0), losses(4000), set())
+    assert plot.fitted_range[1] >= 4000
+    plot.set_curves(["sgd", "adam"], np.arange(3000.0), losses(3000), set())   # a step back: the range holds
+    assert plot.fitted_range[1] >= 4000
+    plot.set_curves(["sgd", "adam"], np.arange(20.0), losses(20), set())       # a new race from a clicked start
+    assert plot.fitted_range[1] <= 30

@@ -129,7 +129,8 @@ class RaceLossPlot(pg.PlotWidget):
         lo, hi = float(ys.min()), float(ys.max())
         span = max(hi - lo, 1e-9)
         old = self.fitted_range
-        x_hi = old[1] if old and x_max <= old[1] else max(10.0, 1.5 * x_max)
+        # a new race or a jump far back (the curves end below a quarter of the range) shrinks it again
+        x_hi = old[1] if old and old[1] / 4 <= x_max <= old[1] else max(10.0, 1.5 * x_max)
         if old and old[2] <= lo and hi <= old[3] and span > 0.4 * (old[3] - old[2]):
             y_lo, y_hi = old[2], old[3]
         else:
