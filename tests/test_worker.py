@@ -168,16 +168,36 @@ def test_the_pipe_reader_reads_ahead_hands_over_what_it_did_not_deliver_and_sees
     woken = threading.Event()
     reader = PipeReader(ui_end, woken.set)
     for i in range(3):
-        engine_end.send(("snapshot", i))
+        engine_end.send(("info", i))
     deadline = time.monotonic() + 5
     while len(reader.messages) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert woken.is_set() and list(reader.messages) == [("snapshot", i) for i in range(3)]
-    assert reader.messages.popleft() == ("snapshot", 0)
+    assert woken.is_set() and list(reader.messages) == [("info", i) for i in range(3)]
+    assert reader.messages.popleft() == ("info", 0)
     backlog = reader.stop()
-    engine_end.send(("snapshot", 3))
+    engine_end.send(("info", 3))
     again = PipeReader(ui_end, lambda: None, backlog)   # the same pipe, read again (a lab switched back)
     engine_end.close()
     assert again.closed.wait(5)
-    assert list(again.messages) == [("snapshot", i) for i in (1, 2, 3)]
+    assert list(again.messages) == [("info", i) for i in (1, 2, 3)]
     again.stop()
+
+
+def test_the_pipe_reader_reads_at_most_AHEAD_snapshots_the_window_has_not_taken():
+    """Beyond, the engine's sender waits and the engine builds no snapshot the window would not draw."""
+    import multiprocessing as mp
+    import time
+    from visualizer.worker import PipeReader
+
+    ui_end, engine_end = mp.Pipe()
+    reader = PipeReader(ui_end, lambda: None)
+    for i in range(PipeReader.AHEAD + 1):
+        engine_end.send(("snapshot", i))
+    time.sleep(0.3)
+    assert [m[1] for m in reader.messages] == list(range(PipeReader.AHEAD))
+    reader.messages.popleft()                       # the window took one: the next is read
+    deadline = time.monotonic() + 5
+    while len(reader.messages) < PipeReader.AHEAD and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [m[1] for m in reader.messages] == list(range(1, PipeReader.AHEAD + 1))
+    reader.stop()

@@ -16,6 +16,7 @@ import collections
 import multiprocessing as mp
 import os
 import threading
+import time
 from typing import Any, Callable
 
 
@@ -33,6 +34,10 @@ class PipeReader:
     same pipe took off it and nobody read (see ``stop``)."""
 
     POLL_S = 0.02   # how soon a stop is noticed
+    # snapshots read ahead of the window at most: beyond, the pipe fills and the engine's sender waits, so
+    # the engine skips building snapshots the window would never draw (read without a limit, the CNN's
+    # engine built and sent every one: 14 instead of 42 iterations a second in the window)
+    AHEAD = 2
 
     def __init__(self, conn, wake: Callable[[], None], backlog: collections.deque | None = None):
         self.conn = conn
@@ -44,6 +49,9 @@ class PipeReader:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            if sum(1 for m in list(self.messages) if m[0] == "snapshot") >= self.AHEAD:
+                time.sleep(0.002)   # the window has not taken them yet
+                continue
             try:
                 if not self.conn.poll(self.POLL_S):
                     continue
