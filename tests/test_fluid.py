@@ -525,3 +525,34 @@ def test_an_evaluation_measured_to_be_quick_runs_at_once_as_headless(monkeypatch
     assert s.evaluating == off_the_loop
     s.finish_evaluation()
     assert "heldout_accuracy" in s.history[4]
+
+
+def test_steady_bounds_round_out_and_hold_zero():
+    from widgets.common import steady_bounds
+    lo, hi = steady_bounds(0.0, 103.0, 0.3)
+    assert lo == 0.0 and hi >= 103.0 * 1.3 and hi % 20 == 0   # round steps of about a quarter of the range
+    lo, hi = steady_bounds(-0.013, 0.0271, 0.05)
+    assert lo <= -0.013 and hi >= 0.0271   # the data stay inside
+    assert steady_bounds(5.0, 5.0, 0.1)[0] < 5.0 < steady_bounds(5.0, 5.0, 0.1)[1]
+    for a, b in [(0.1, 0.3), (-3.3, -0.7), (1e-9, 3e-9), (0.0, 0.3)]:
+        lo, hi = steady_bounds(a, b, 0.05)
+        assert lo <= a and b <= hi and hi - lo <= 3 * (b - a)
+
+
+def test_steady_range_moves_seldom_as_a_run_grows():
+    """A growing x axis (the loss plot's) is laid out again about five times a decade, not at every frame."""
+    from widgets.common import SteadyRange
+
+    class Plot:
+        moves = 0
+
+        def setXRange(self, *a, **k):
+            Plot.moves += 1
+
+        def getViewBox(self):
+            return type("VB", (), {"updateMatrix": lambda self: None})()
+    steady = SteadyRange(Plot(), "x", pad=0.3)
+    for it in range(10, 10_001):
+        steady.fit(0.0, float(it))
+        assert steady.range[0] == 0.0 and steady.range[1] >= it
+    assert Plot.moves <= 20   # three decades

@@ -93,3 +93,4 @@ def test_bounds_cover_every_finite_point(curves):
     assert item.dataBounds(1) == pytest.approx((lo[1], hi[1]))
     item.set_trails({}, {})
     assert item.dataBounds(0) == (None, None)
+

@@ -150,10 +150,10 @@ class Batch1Tab(QtWidgets.QWidget):
         self.series: dict[str, dict[int, float]] = {}
         self.arrays: SeriesArrays = {}
         self.bn_layer = ""
-        self.loss_x, self.acc_x = SteadyRange(self.loss_plot, "x", pad=0.15), SteadyRange(self.acc_plot, "x", pad=0.15)
+        self.loss_x, self.acc_x = SteadyRange(self.loss_plot, "x", pad=0.3), SteadyRange(self.acc_plot, "x", pad=0.3)
         self.loss_y = SteadyRange(self.loss_plot, "y", pad=0.05, fill=0.3)
         self.acc_plot.setYRange(0.0, 1.02, padding=0)   # a fraction
-        self.stat_x = {k: SteadyRange(p, "x", pad=0.15) for k, p in (("mean", self.mean_plot), ("var", self.var_plot))}
+        self.stat_x = {k: SteadyRange(p, "x", pad=0.3) for k, p in (("mean", self.mean_plot), ("var", self.var_plot))}
         self.stat_y = {k: SteadyRange(p, "y", pad=0.08, fill=0.3) for k, p in (("mean", self.mean_plot), ("var", self.var_plot))}
         for p in (self.loss_plot, self.acc_plot, self.mean_plot, self.var_plot):
             p.disableAutoRange()

@@ -38,9 +38,19 @@ def cache_axes(root: QtWidgets.QWidget) -> int:
     return count
 
 
+def nice_step(x: float) -> float:
+    """The round number 1, 2 or 5 × 10ⁿ at or below ``x`` (> 0)."""
+    e = 10.0 ** math.floor(math.log10(x))
+    m = x / e
+    return e * (5.0 if m >= 5 else 2.0 if m >= 2 else 1.0)
+
+
 class SteadyRange:
     """One axis of a plot whose range moves only when the data leaves it or fills less than ``fill`` of it:
-    each move lays out its ticks again, so a range that follows every frame's data costs every frame."""
+    each move lays out its ticks again, so a range that follows every frame's data costs every frame. A move
+    pads the data by ``pad`` of its span and rounds each end out to a round step (1, 2 or 5 × 10ⁿ, about a
+    quarter of the range): a curve growing to the right moves its axis about 7 times a decade rather than
+    16, and the next example's slightly wider values mostly stay inside."""
 
     def __init__(self, plot, axis: str = "y", pad: float = 0.1, fill: float = 0.4):
         self.plot, self.axis, self.pad, self.fill = plot, axis, pad, fill
@@ -52,15 +62,25 @@ class SteadyRange:
         r = self.range
         if r is not None and r[0] <= lo and hi <= r[1] and (hi - lo) >= self.fill * (r[1] - r[0]):
             return
-        span = hi - lo if hi > lo else (abs(hi) or 1.0)
-        self.range = (lo - self.pad * span if lo != 0 else 0.0, hi + self.pad * span if hi != 0 else 0.0)
-        if self.range[0] == self.range[1]:
-            self.range = (self.range[0] - 1.0, self.range[1] + 1.0)
+        self.range = steady_bounds(lo, hi, self.pad)
         if self.axis == "y":
             self.plot.setYRange(*self.range, padding=0)
         else:
             self.plot.setXRange(*self.range, padding=0)
         settle(self.plot)
+
+
+def steady_bounds(lo: float, hi: float, pad: float) -> tuple[float, float]:
+    """[lo, hi] padded by ``pad`` of its span and rounded out to a round step; an end at 0 stays at 0."""
+    span = hi - lo if hi > lo else (abs(hi) or 1.0)
+    a = lo - pad * span if lo != 0 else 0.0
+    b = hi + pad * span if hi != 0 else 0.0
+    if a == b:
+        return a - 1.0, b + 1.0
+    step = nice_step((b - a) / 4)
+    a, b = math.floor(a / step) * step, math.ceil(b / step) * step
+    # float rounding (0.1 · 3) must not put an end inside the data
+    return min(a, lo), max(b, hi)
 
 
 def settle(plot) -> None:

@@ -129,7 +129,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.bottom.addItem(self.cursor_bottom, ignoreBounds=True)
         # the panel steers the ranges itself (_follow): pyqtgraph's autorange would move them, and lay out
         # every tick again, at every frame of a growing curve; a range here moves only when the data leave it
-        self.x_range = SteadyRange(self.top, "x", pad=0.15)
+        self.x_range = SteadyRange(self.top, "x", pad=0.3)   # a growing run: about 5 moves a decade
         self.y_ranges = {"top": SteadyRange(self.top, "y", pad=0.05, fill=0.3),
                          "bottom": SteadyRange(self.bottom, "y", pad=0.05, fill=0.3)}
         self.following = True   # False once the student pans or zooms; the plot's "A" button follows again

@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .common import fmt
+from .common import fmt, steady_bounds
 from .growing_curves import GrowingCurves
 from .hyper_table import HyperTable
 from .optimizer_common import HYPER_LABELS, LOSS_FLOOR, Log10Axis, brush_of, color_of, vec
@@ -134,19 +134,11 @@ class RaceLossPlot(pg.PlotWidget):
         if old and old[2] <= lo and hi <= old[3] and span > 0.4 * (old[3] - old[2]):
             y_lo, y_hi = old[2], old[3]
         else:
-            unit = nice_step(span / 4)   # the range snaps to multiples of this: it holds while the curves move
-            y_lo, y_hi = math.floor((lo - 0.05 * span) / unit) * unit, math.ceil((hi + 0.05 * span) / unit) * unit
+            y_lo, y_hi = steady_bounds(lo, hi, 0.05)   # rounded out: it holds while the curves move
         new = (0.0, x_hi, y_lo, y_hi)
         if new != old:
             self.fitted_range = new
             self.item.setRange(xRange=new[:2], yRange=new[2:], padding=0)
-
-
-def nice_step(x: float) -> float:
-    """The round number 1, 2 or 5 × 10ⁿ at or below ``x`` (> 0)."""
-    e = 10.0 ** math.floor(math.log10(x))
-    m = x / e
-    return e * (5.0 if m >= 5 else 2.0 if m >= 2 else 1.0)
 
 
 class SurfaceRace(QtWidgets.QWidget):
