@@ -31,8 +31,17 @@ def test_inspector_shows_phase_data(qtbot):
     assert ins.input_image.image.image is not None and ins.input_image.image.image.shape == (28, 28)
     assert ins.weights.image.image.shape[0] > 28  # the first Dense layer's weights, tiled
     assert "prediction" in ins.probs.plotItem.titleLabel.text
-    # the selected block (dense1) has not had its backward phase yet
-    assert "after backward" in ins.grad.bars.plotItem.titleLabel.text
+    # the selected block (dense1) has not had its backward phase yet: the plot says when it will show, and
+    # shows no numbers of a range left from other data
+    note = ins.grad.bars.note.item
+    assert note.isVisible() and "after this block's backward phase" in note.textItem.toPlainText()
+    assert ins.grad.bars.getAxis("left").textPen().color().alpha() == 0
+    assert ins.grad_hist.note.item.isVisible()
+    host.handle("step_phase")   # dense1's backward: the numbers and the bars come back
+    host.flush(force=True)
+    view.set_snapshot(last(messages, "snapshot"))
+    assert not ins.grad.bars.note.item.isVisible() and not ins.grad_hist.note.item.isVisible()
+    assert ins.grad.bars.getAxis("left").textPen().color().alpha() == 255
 
 
 def test_landscape_task_draws_the_path(qtbot):

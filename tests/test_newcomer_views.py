@@ -197,3 +197,28 @@ def test_one_point_does_not_bring_negative_iterations(qtbot):
     settle()
     (x0, x1), _ = curves.top.vb.viewRange()
     assert x0 >= -1 and x1 >= 9
+
+
+def test_legend_names_are_never_cut_in_a_narrow_panel(qtbot):
+    """The MLP window at 1500 px cut "held-out macro F1" to "held-out m": two long names side by side.
+    A narrow legend puts them one under the other; a wide one keeps two columns; a curve removed
+    leaves no hole."""
+    curves = CurvesPanel()
+    qtbot.addWidget(curves)
+    curves.resize(300, 700)
+    curves.show()
+    curves.add_points([(it, {"loss": 1.0 / it, "heldout_accuracy": 0.5, "heldout_macro_f1": 0.4})
+                       for it in range(50, 300, 50)])
+    settle()
+    legend = curves.bottom_legend
+    assert legend.columnCount == 1
+    for sample, label in legend.items:   # every name whole, inside the legend
+        right = label.mapRectToItem(legend, label.item.boundingRect()).right()
+        assert right <= legend.geometry().width() + 1, label.text
+    curves.resize(900, 700)
+    settle()
+    assert legend.columnCount == 2
+    first = legend.items[0][0].item
+    legend.removeItem(first)
+    settle()
+    assert [legend.layout.itemAt(0, 1)] == [legend.items[0][1]]

@@ -117,7 +117,6 @@ class Batch1Tab(QtWidgets.QWidget):
         self.acc_plot = plot("held-out accuracy", "fraction (0–1)")  # as every lab's curves
         self.readouts = legends_and_readouts(self.loss_plot, self.acc_plot)
         self.curves = make_curves(CURVES, self.loss_plot, self.acc_plot)
-        self.acc_plot.getPlotItem().legend.setColumnCount(1)   # two long names: side by side they were cut to "BI"
         self.cursors = [pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
                         for _ in range(4)]
         self.loss_plot.addItem(self.cursors[0])

@@ -329,7 +329,7 @@ class FeatureMapsTab(QtWidgets.QWidget):
             self.probs.set_vector(p, f"prediction: {pred} (p = {p[pred]:.2f}) · {green}", labels=DIGITS,
                                   highlight=label if label is not None else pred)
         else:
-            self.probs.set_vector(None, "prediction — after the loss phase")
+            self.probs.set_vector(None, "prediction", note="after the loss phase")
         gk = bwd.get("grad_kernels")
         if gk is not None and not chosen:
             self.kernel_grads.set_title("dL/d kernels (this batch)")

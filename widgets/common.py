@@ -227,13 +227,54 @@ class OutsideLegend(pg.LegendItem):
     """A legend in the plot's own layout, under the x axis: it never covers the data.
 
     pyqtgraph's LegendItem floats over the view box; placed in a layout it must report its
-    size as a size hint instead of setting its own geometry."""
+    size as a size hint instead of setting its own geometry. It shows up to ``colCount`` entries
+    side by side, fewer where its width would cut a name ("held-out m…" in a narrow panel)."""
+
+    GAP = 12   # px between one entry and the next beside it
+
+    def __init__(self, *args, colCount: int = 1, **kwargs):
+        super().__init__(*args, colCount=colCount, **kwargs)
+        self.max_columns = colCount
+        self._width = 0.0
 
     def updateSize(self) -> None:
         # may be narrower than its entries (long names are cut at the right): it must never widen the
         # plot past its widget, as the ResNet lab's eight entries did
         self.setMinimumWidth(0)
         self.updateGeometry()
+
+    def _addItemToLayout(self, sample, label) -> None:
+        self._place(self._columns_for(self._width))
+
+    def removeItem(self, item) -> None:
+        super().removeItem(item)
+        self._place(self._columns_for(self._width))   # the entries after it move up
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        self._width = ev.newSize().width()
+        columns = self._columns_for(self._width)
+        if columns != self.columnCount:
+            self._place(columns)
+
+    def _columns_for(self, width: float) -> int:
+        if width <= 0 or not self.items:
+            return self.max_columns
+        widest = max(s.boundingRect().width() + l.item.boundingRect().width() for s, l in self.items) + self.GAP
+        return int(max(1, min(self.max_columns, width // widest)))
+
+    def _place(self, columns: int) -> None:
+        """Every entry at its place in rows of ``columns`` (pyqtgraph's own count of the layout's columns
+        does not shrink when entries go, so its placement left holes)."""
+        for i in range(self.layout.count() - 1, -1, -1):
+            self.layout.removeAt(i)
+        self.columnCount = columns
+        for k, (sample, label) in enumerate(self.items):
+            row, col = divmod(k, columns)
+            self.layout.addItem(sample, row, 2 * col, alignment=QtCore.Qt.AlignmentFlag.AlignVCenter)
+            self.layout.addItem(label, row, 2 * col + 1)
+        self.rowCount = math.ceil(len(self.items) / columns) if self.items else 0
+        self.updateSize()
 
 
 def legend_below(plot: pg.PlotItem, columns: int = 2, text_size: str = "8pt") -> OutsideLegend:
@@ -390,6 +431,38 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.set_caption(caption)
 
 
+def show_numbers(axis: pg.AxisItem, on: bool) -> None:
+    """An axis's numbers shown or hidden in place (drawn transparent: the axis keeps its width, so the plot
+    beside it does not move). A panel with nothing computed yet hides them: they would be a range left over
+    from other data (a flat line on a ±3e-14 axis)."""
+    if getattr(axis, "_numbers_on", True) == on:
+        return
+    if not on:
+        axis._shown_text_pen = axis.textPen()
+    axis.setTextPen(axis._shown_text_pen if on else pg.mkPen(0, 0, 0, 0))
+    axis._numbers_on = on
+
+
+class EmptyNote:
+    """A grey sentence in the middle of a plot with nothing to show yet: what will be there, and when."""
+
+    def __init__(self, plot: pg.PlotWidget):
+        self.plot = plot
+        self.item = pg.TextItem("", anchor=(0.5, 0.5), color="#888")
+        plot.addItem(self.item, ignoreBounds=True)
+        self.item.setVisible(False)
+
+    def show(self, text: str | None) -> None:
+        if not text:
+            self.item.setVisible(False)
+            return
+        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        if text != self.item.textItem.toPlainText():
+            self.item.setText(text)
+        self.item.setPos((x0 + x1) / 2, (y0 + y1) / 2)
+        self.item.setVisible(True)
+
+
 class HistogramPanel(pg.PlotWidget):
     """A histogram given as counts and bin edges (computed in the engine process)."""
 
@@ -404,18 +477,25 @@ class HistogramPanel(pg.PlotWidget):
         self.getAxis("left").setStyle(showValues=False)
         self.disableAutoRange()   # both axes steered by SteadyRange
         self.x_range, self.y_range = SteadyRange(self, "x", pad=0.02), SteadyRange(self, "y", pad=0.05)
+        self.note = EmptyNote(self)
 
-    def set_histogram(self, hist: dict | None, title: str | None = None) -> None:
+    def set_histogram(self, hist: dict | None, title: str | None = None, note: str | None = None) -> None:
+        """``note``: said in the empty plot while there is no histogram (when it will come)."""
         if title is not None and title != getattr(self, "_title", None):
             self._title = title
             fit_title(self.getPlotItem(), title)
-        if not hist:
+        edges = counts = None
+        if hist:
+            edges, counts = np.asarray(hist["edges"], dtype=np.float64), np.asarray(hist["counts"], dtype=np.float64)
+        if edges is None or not (np.isfinite(edges).all() and np.isfinite(counts).all()):
             self.curve.setData([0, 1], [0])
+            self.curve.setVisible(False)
+            show_numbers(self.getAxis("bottom"), False)
+            self.note.show(note)
             return
-        edges, counts = np.asarray(hist["edges"], dtype=np.float64), np.asarray(hist["counts"], dtype=np.float64)
-        if not (np.isfinite(edges).all() and np.isfinite(counts).all()):
-            self.curve.setData([0, 1], [0])
-            return
+        self.note.show(None)
+        self.curve.setVisible(True)
+        show_numbers(self.getAxis("bottom"), True)
         self.curve.setData(edges, counts, skipFiniteCheck=True)
         self.x_range.fit(float(edges[0]), float(edges[-1]))
         self.y_range.fit(0.0, float(counts.max()) if counts.size else 1.0)
@@ -444,6 +524,7 @@ class BarPanel(pg.PlotWidget):
         self._n = -1
         self.disableAutoRange()   # x follows the number of bars, y is steered by SteadyRange
         self.y_range = SteadyRange(self, "y", pad=0.08)
+        self.note = EmptyNote(self)
 
     def set_title(self, title: str) -> None:
         if title != self._title:
@@ -451,10 +532,15 @@ class BarPanel(pg.PlotWidget):
             fit_title(self.getPlotItem(), title)
 
     def set_vector(self, values: np.ndarray | None, title: str | None = None, labels: list[str] | None = None,
-                   highlight: int | None = None) -> None:
+                   highlight: int | None = None, note: str | None = None) -> None:
+        """``note``: said in the empty plot while there are no values (when they will come)."""
         if title is not None:
             self.set_title(title)
-        if values is None or len(values) == 0:
+        empty = values is None or len(values) == 0
+        self.zero.setVisible(not empty)
+        show_numbers(self.getAxis("left"), not empty)
+        self.note.show(note if empty else None)
+        if empty:
             for curve in self.curves.values():
                 curve.setData([0, 1], [0])
             return

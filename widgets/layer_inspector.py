@@ -31,7 +31,7 @@ class VectorOrMaps(QtWidgets.QStackedWidget):
     def show_data(self, data: dict | None, title: str, missing: str = "not computed yet") -> None:
         if not data:
             self.setCurrentWidget(self.bars)
-            self.bars.set_vector(None, f"{title}: {missing}")
+            self.bars.set_vector(None, title, note=missing)
             return
         if "maps" in data:
             maps = np.asarray(data["maps"])
@@ -102,8 +102,8 @@ class BatchPanel(QtWidgets.QWidget):
                                   labels=[str(i) for i in range(len(probs))], highlight=int(labels[0]))
             self.header.setText(f"<b>Loss</b> · softmax cross-entropy of the {len(labels)} examples of this batch")
         else:
-            self.losses.set_vector(None, "loss of each example: after the loss phase")
-            self.probs.set_vector(None, "softmax: after the loss phase")
+            self.losses.set_vector(None, "loss of each example", note="after the loss phase")
+            self.probs.set_vector(None, "softmax of the first example", note="after the loss phase")
             self.header.setText(f"<b>Input</b> · the batch of this iteration ({reply.get('batch_size', len(labels))} "
                                 "images, drawn at random without replacement)")
         if self.end == "input":
@@ -244,16 +244,16 @@ class LayerInspector(QtWidgets.QStackedWidget):
             self.input_image.clear_image("restored from a keyframe: press → to compute this iteration")
         else:
             self.input_image.clear_image("run a forward phase to see the input")
-        self.activation.show_data(fwd.get("activation"), "output, this example", "after forward")
-        self.act_hist.set_histogram(fwd.get("activation_hist"))
+        self.activation.show_data(fwd.get("activation"), "output, this example", "after this block's forward phase")
+        self.act_hist.set_histogram(fwd.get("activation_hist"), note="after this block's forward phase")
         if "probs" in loss:
             pred = int(np.argmax(loss["probs"]))
             self.probs.set_vector(loss["probs"], f"prediction {pred} (p {loss['probs'][pred]:.2f}) · green: true",
                                   labels=[str(i) for i in range(len(loss["probs"]))], highlight=loss.get("label"))
         else:
-            self.probs.set_vector(None, "prediction — after the loss phase")
-        self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after backward")
-        self.grad_hist.set_histogram(bwd.get("grad_hist"))
+            self.probs.set_vector(None, "prediction", note="after the loss phase")
+        self.grad.show_data(bwd.get("grad_output"), "dL/d(output), this example", "after this block's backward phase")
+        self.grad_hist.set_histogram(bwd.get("grad_hist"), note="after this block's backward phase")
         just_updated = snap.get("active_kind") == "update"
         self._later = token = object()
 
