@@ -3,6 +3,8 @@ the inspected example, the parity report, the speed task, save/load."""
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engines import StepwiseError
 from engines.labs import make_trainer
@@ -214,3 +216,26 @@ def test_set_state_keeps_the_scheduled_learning_rate(engine):
     t.set_hyperparam("lr", 0.01)      # a live change reaches the optimizer at once, and survives a restore
     t.set_state(t.get_state())
     assert optimizer_lr(t) == 0.01 and t.hyperparams()["lr"] == 0.01
+
+
+@given(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
+                          st.sampled_from([0.0, 1.0, -1.0, np.nan, np.inf])), min_size=0, max_size=300),
+       st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_block_histograms_count_the_finite_values_as_numpy_does(values, as_float32):
+    """The inspector's histograms (engines/labs/classifier.histogram, which skips the filtering copy when
+    every value is finite): the same counts and edges as np.histogram of the finite values in float64."""
+    from engines.labs.classifier import histogram
+    v = np.array(values, dtype=np.float32 if as_float32 else np.float64)
+    out = histogram(v.reshape(-1, 1) if v.size else v)
+    finite = v.astype(np.float64)[np.isfinite(v)]
+    if finite.size == 0:
+        assert not out["counts"].any()
+        return
+    edges = out["edges"]
+    assert out["counts"].sum() == finite.size and np.all(np.diff(edges) > 0)
+    assert edges[0] <= finite.min() and finite.max() <= edges[-1]
+    lo, hi = finite.min(), finite.max()
+    if hi - lo > 1e-6 * max(abs(lo), abs(hi), 1e-3):   # a real spread: exactly numpy's bins and counts
+        counts, np_edges = np.histogram(finite, bins=len(out["counts"]), range=(lo, hi))
+        assert np.array_equal(out["counts"], counts) and np.array_equal(edges, np_edges)

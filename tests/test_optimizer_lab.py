@@ -208,3 +208,4 @@ def test_downsampled_points_stay_put_while_the_stride_holds(n, grow, limit):
         assert np.array_equal(after[:len(before) - 1], before[:-1])
     else:
         assert stride(after) > stride(before) and set(after[:-1]) <= set(before) | set(range(n, n + grow))
+

@@ -215,3 +215,28 @@ def test_a_real_gru_snapshot_shows_its_gates_and_parameter_counts(view):
     assert "GRU layer 2 of 2" in header and f"{counts['layers'][1]:,}" in header
     assert f"{counts['lstm_layers'][1]:,}" in header           # what an LSTM layer of that size would have
     assert view.generator.signal.itemData(0) == "h" and view.generator.signal.count() == 4
+
+
+def test_heatmaps_are_drawn_again_only_for_new_arrays(view, monkeypatch):
+    """While playing, the block's arrays come about 4 times a second and the frames between carry the same
+    object: those frames (a new iteration each) leave the six heatmaps as they are."""
+    drawn = []
+    real = view.sequence.render_snapshot
+    monkeypatch.setattr(view.sequence, "render_snapshot", lambda *a: (drawn.append(a[0]), real(*a)))
+    snap = fake_snapshot("lstm", phase_step=None)
+    snap.update(playing=True, phase=0)
+    view.set_snapshot(snap)
+    for it in range(1, 4):   # the next frames: new iterations, the same arrays
+        view.set_snapshot(dict(snap, iteration=snap["iteration"] + it, history=[]))
+    assert len(drawn) == 1
+    # played phase by phase (the LSTM): a new phase of the same arrays moves the line of BPTT only
+    view.set_snapshot(dict(snap, phase=7, active_kind="backward", active_block=snap["selected_block"], history=[]))
+    cursor = view.sequence.rows["dh"]["cursor"]
+    assert len(drawn) == 1 and cursor.isVisible() == ("step" in snap["block_data"].get("backward", {}))
+    view.set_snapshot(dict(snap, phase=8, active_kind="update", history=[]))
+    assert len(drawn) == 1 and not cursor.isVisible()
+    fresh = dict(snap, iteration=snap["iteration"] + 5, history=[],
+                 block_data={k: dict(v) for k, v in snap["block_data"].items()})
+    view.set_snapshot(fresh)   # new arrays
+    view.set_snapshot(dict(fresh, selected_block=1, history=[]))   # another layer
+    assert len(drawn) == 3 and drawn[1] is fresh["block_data"]

@@ -21,9 +21,15 @@ from engines import StepwiseError
 from visualizer.keyframes import _pid_alive
 
 
-SNAPSHOT_INTERVAL = 1.0 / 30.0
+# a snapshot clock a little faster than the 30 frames a second asked for: a window busy for one frame
+# (an axis laid out again, a page shown) drops that one, and 30 a second on the clock left it at 26–29
+SNAPSHOT_INTERVAL = 1.0 / 36.0
 BLOCK_DATA_EVERY = 0.25   # s: while playing, the selected block's arrays (the costly part) at most 4 times a second
-PHASE_PLAY_AFTER = 1.5 * SNAPSHOT_INTERVAL  # an iteration slower than this plays phase by phase at max speed
+# play's first block arrays come this long after the press: the first frames of play draw the curves' first
+# points (their items, every axis laid out anew); the block's panels still show the paused state, which
+# was right until then (both in one frame: the longest stall of play, 120–190 ms in the MLP window)
+FIRST_BLOCK_DATA_AFTER = 0.12
+PHASE_PLAY_AFTER = 0.05  # an iteration slower than this plays phase by phase at max speed
 SPEEDS: dict[str, tuple[str, float | None]] = {
     "1 phase/s": ("phase", 1.0),
     "4 phases/s": ("phase", 4.0),
@@ -266,6 +272,7 @@ class SessionHost:
         if cmd in self.NEED_EXACT and not s.trainer_busy:
             # a request that reads only the parameters needs no replay of the iteration a kept view owes
             self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
+        was_playing = self.playing
         if cmd == "play":
             self._drop_virtual()
             self.playing, self.run_to = True, None
@@ -278,6 +285,8 @@ class SessionHost:
             self._drop_virtual()
             self.run_to = int(arg)
             self.playing = s.iteration < self.run_to
+        if self.playing and not was_playing:
+            self._block_data_at = time.perf_counter() - BLOCK_DATA_EVERY + FIRST_BLOCK_DATA_AFTER
         elif cmd == "step_phase":
             self.playing = False
             self._step_phase()

@@ -196,17 +196,22 @@ class SequencePanel(QtWidgets.QWidget):
             self.rows["nll"]["bars"].setOpts(x=t_axis, height=np.asarray(nll, dtype=np.float64), width=0.8)
         else:
             self.rows["nll"]["bars"].setOpts(x=[0], height=[0])
-        # where backpropagation through time has got to in this layer
-        step = back.get("step") if snap.get("active_kind") == "backward" and snap.get("active_block") == layer else None
-        for row in self.rows.values():
-            row["cursor"].setVisible(step is not None)
-            if step is not None:
-                row["cursor"].setValue(step)
+        self.show_step(back, snap)
         for name, row in self.rows.items():
             row["plot"].setXRange(-0.02 * T, T, padding=0)
             if "image" in row and row["image"].image is not None:
                 row["plot"].setYRange(0, row["image"].image.shape[0], padding=0)
         self._update_info()
+
+    def show_step(self, back: dict, snap: dict) -> None:
+        """Where backpropagation through time has got to in the layer shown (a line across the rows)."""
+        layer = snap.get("selected_block", 0)
+        step = back.get("step") if snap.get("active_kind") == "backward" and snap.get("active_block") == layer else None
+        for row in self.rows.values():
+            if row["cursor"].isVisible() != (step is not None):
+                row["cursor"].setVisible(step is not None)
+            if step is not None and row["cursor"].value() != step:
+                row["cursor"].setValue(step)
 
     # ------------------------------------------------------------------ hover
     def _mouse_moved(self, pos) -> None:

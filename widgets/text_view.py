@@ -105,10 +105,12 @@ class TextView(LabView):
         self.generator.stop.connect(lambda: self.cancel_task.emit(TASK))
         self.pending: dict | None = None
         self._key = None
+        self._drawn_data = None
         self._requested = None
 
     def on_ready(self, info: dict) -> None:
         self._key = None
+        self._drawn_data = None
         self._requested = None
         self.curves.reset()
         self.live.clear()
@@ -156,11 +158,17 @@ class TextView(LabView):
         snap = self.pending
         if snap is None or not self.sequence.isVisible():
             return
-        key = (snap.get("iteration"), snap.get("phase"), snap.get("selected_block"), snap.get("history_reset"))
-        if key == self._key:
+        # the heatmaps draw the block's arrays, which come about 4 times a second while playing (the frames
+        # between carry the same object): drawn again when those or the selection change, not at every frame
+        # of a new iteration or phase (6 images and two curves: ~6 ms of a char-RNN frame); a new phase of
+        # the same arrays moves the line of backpropagation through time only
+        data = snap.get("block_data") or {}
+        key = (snap.get("selected_block"), snap.get("history_reset"), snap.get("view", {}).get("cell"))
+        if key == self._key and data is self._drawn_data:
+            self.sequence.show_step(data.get("backward", {}), snap)
             return
-        self._key = key
-        self.sequence.render_snapshot(snap.get("block_data", {}), snap, snap["view"])
+        self._key, self._drawn_data = key, data
+        self.sequence.render_snapshot(data, snap, snap["view"])
 
     def on_reply(self, name: str, reply: dict) -> None:
         if name == "sample" and "text" in reply:

@@ -108,13 +108,19 @@ class ClassifierPhaseData(TypedDict, total=False):
 
 
 def histogram(values: np.ndarray, bins: int = HIST_BINS) -> dict[str, np.ndarray]:
+    """Counts in ``bins`` equal bins from the finite values' min to their max (NaN and ±inf left out)."""
     v = np.asarray(values, dtype=np.float64).ravel()
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"counts": np.zeros(bins), "edges": np.linspace(-1, 1, bins + 1)}
-    lo, hi = float(v.min()), float(v.max())
-    if hi - lo < 1e-12:
-        lo, hi = lo - 0.5, hi + 0.5
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (np.nan, np.nan)
+    if not (np.isfinite(lo) and np.isfinite(hi)):   # the copy without them only then: 2.3× the cost (CNN maps)
+        v = v[np.isfinite(v)]
+        if v.size == 0:
+            return {"counts": np.zeros(bins), "edges": np.linspace(-1, 1, bins + 1)}
+        lo, hi = float(v.min()), float(v.max())
+    scale = max(abs(lo), abs(hi))
+    if hi - lo < max(1e-12, 1e3 * bins * np.spacing(scale)):
+        # one value (or bins too narrow for float64 at this size: a diverged layer's 1e14): a bin around it
+        pad = max(0.5, 1e-6 * scale)
+        lo, hi = lo - pad, hi + pad
     counts, edges = np.histogram(v, bins=bins, range=(lo, hi))
     return {"counts": counts.astype(np.float64), "edges": edges}
 
