@@ -94,6 +94,30 @@ def test_block_data_only_for_a_view_that_draws_it_and_at_most_every_tenth_of_a_s
     assert host.snapshot()["block_data"]
 
 
+def test_every_transport_command_is_answered_without_an_error_and_plays_first_block_arrays_a_moment_later(
+        monkeypatch):
+    """Space, play, pause, →, ←, Shift+→/← and a speed change, in the order a student presses them: no error
+    message (a slip in the host's chain of commands answered "Unknown command 'toggle'" to every pause). The
+    first frames of play carry the curves only: the block's arrays come FIRST_BLOCK_DATA_AFTER later."""
+    sent = []
+    host = SessionHost(lambda kind, payload: sent.append((kind, payload)))
+    host.configure(dict(CONFIG))
+    host.handle("step_iteration")
+    clock = [1000.0]
+    monkeypatch.setattr(host_module.time, "perf_counter", lambda: clock[0])
+    for cmd, arg, playing in [("toggle", None, True), ("toggle", None, False), ("play", None, True),
+                              ("pause", None, False), ("step_phase", None, False), ("back_phase", None, False),
+                              ("step_iteration", None, False), ("back_iteration", None, False),
+                              ("speed", "max", False), ("run_to", 3, True), ("pause", None, False)]:
+        host.handle(cmd, arg)
+        assert host.playing == playing, cmd
+        if cmd in ("toggle", "play") and playing:
+            assert host.snapshot()["block_data"] is None        # play's first frame: the curves only
+            clock[0] += host_module.FIRST_BLOCK_DATA_AFTER
+            assert host.snapshot()["block_data"]                # a moment later: the block's arrays
+    assert [p for k, p in sent if k == "error"] == []
+
+
 def test_the_window_side_puts_back_what_was_not_sent_again():
     sent = []
     host = SessionHost(lambda kind, payload: sent.append((kind, payload)))

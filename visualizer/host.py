@@ -233,10 +233,13 @@ class SessionHost:
 
     def handle(self, cmd: str, arg: Any = None) -> None:
         self._stop_prefetch()
+        was_playing = self.playing
         try:
             if self.session is not None and self.session.trainer_busy and cmd not in self.DURING_EVALUATION:
                 self.session.finish_evaluation()
             self._handle(cmd, arg)
+            if self.playing and not was_playing:
+                self._block_data_at = time.perf_counter() - BLOCK_DATA_EVERY + FIRST_BLOCK_DATA_AFTER
         except StepwiseError as e:
             self.playing = False
             self.send("error", str(e))
@@ -272,7 +275,6 @@ class SessionHost:
         if cmd in self.NEED_EXACT and not s.trainer_busy:
             # a request that reads only the parameters needs no replay of the iteration a kept view owes
             self._resync(settle=not (cmd == "command" and not s.trainer.reads_caches(arg[0])))
-        was_playing = self.playing
         if cmd == "play":
             self._drop_virtual()
             self.playing, self.run_to = True, None
@@ -285,8 +287,6 @@ class SessionHost:
             self._drop_virtual()
             self.run_to = int(arg)
             self.playing = s.iteration < self.run_to
-        if self.playing and not was_playing:
-            self._block_data_at = time.perf_counter() - BLOCK_DATA_EVERY + FIRST_BLOCK_DATA_AFTER
         elif cmd == "step_phase":
             self.playing = False
             self._step_phase()
