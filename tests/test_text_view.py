@@ -240,3 +240,14 @@ def test_heatmaps_are_drawn_again_only_for_new_arrays(view, monkeypatch):
     view.set_snapshot(fresh)   # new arrays
     view.set_snapshot(dict(fresh, selected_block=1, history=[]))   # another layer
     assert len(drawn) == 3 and drawn[1] is fresh["block_data"]
+
+
+def test_gradient_norm_axis_labels_differ_within_a_decade():
+    """‖dL/dh_t‖ spanning less than a decade near 1e-5 was labelled "1e-5" twice (2e-5's exponent rounded)."""
+    import math
+    from widgets.text_cells import DecadeAxis
+    axis = DecadeAxis(orientation="left")
+    (_, values), = axis.tickValues(math.log10(8e-6), math.log10(6e-5), 100)
+    labels = axis.tickStrings(values, 1, 1)
+    assert labels == ["1e-5", "2e-5", "5e-5"]
+    assert axis.tickStrings([math.log10(300), -2, 0], 1, 1) == ["300", "0.01", "1"]

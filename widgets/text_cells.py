@@ -88,7 +88,17 @@ class DecadeAxis(pg.AxisItem):
         return [(1.0, values)]
 
     def tickStrings(self, values, scale, spacing):
-        return [f"{10.0 ** v:.2g}" if -3 <= v <= 4 else f"1e{int(round(v))}" for v in values]
+        return [decade_label(v) for v in values]
+
+
+def decade_label(v: float) -> str:
+    """The label of log10 value ``v``: 0.02, 300, 1e-5, 2e-5 (2e-5 was "1e-5", its exponent rounded: two
+    labels alike on a plot spanning less than a decade)."""
+    if -3 <= v <= 4:
+        return f"{float(f'{10.0 ** v:.2g}'):g}"   # two significant digits, never "3e+02"
+    e = math.floor(v + 1e-9)
+    m = round(10.0 ** (v - e))
+    return f"1e{e}" if m == 1 else f"{m}e{e}"
 
 
 def robust_max(a: np.ndarray) -> float:
