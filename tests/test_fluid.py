@@ -118,6 +118,37 @@ def test_every_transport_command_is_answered_without_an_error_and_plays_first_bl
     assert [p for k, p in sent if k == "error"] == []
 
 
+def test_fast_play_keeps_an_iterations_start_seldom_and_a_back_step_after_a_pause_stays_exact(monkeypatch):
+    """Fast play keeps the start of an iteration (a state copy) once per KEEP_START_REPLAY_S of iterations, not
+    before every slice's last one (batch-1: 9 % of the engine); ← after a pause then replays at most that much
+    and one iteration, and lands on the same state as stepping there."""
+    host = SessionHost(lambda kind, payload: None)
+    host.configure(dict(CONFIG))
+    s = host.session
+    s.adaptive = False
+    s.store.interval = 1024          # no keyframe near: only the kept start (or the pool) to replay from
+    s.near_every = 1 << 20
+    s._measure_iteration = lambda _seconds: None
+    s._it_seconds = 0.004            # a 4 ms iteration: a start kept every 5 iterations at most
+    kept = []
+    real_keep = s.keep_start
+    monkeypatch.setattr(s, "keep_start", lambda: (kept.append(s.iteration), real_keep()))
+    host.handle("play")
+    while s.iteration < 60:
+        host.tick()
+    host.handle("pause")
+    gaps = np.diff(kept)
+    assert len(kept) >= 2 and gaps.min() >= 5, kept
+    it, steps = s.iteration, list(s.seek_steps(s.back_phase_target()))
+    assert not steps or steps[-1][1] <= 5 + 1 + 1
+    plain = Session(make_trainer(dict(CONFIG)))
+    plain.run(it - 1)
+    for _ in range(len(plain.specs) - 1):
+        plain.step_phase()
+    assert (s.iteration, s.phase) == (plain.iteration, plain.phase)
+    assert all(np.array_equal(x, y) for x, y in zip(flat(s.trainer.get_state()), flat(plain.trainer.get_state())))
+
+
 def test_the_window_side_puts_back_what_was_not_sent_again():
     sent = []
     host = SessionHost(lambda kind, payload: sent.append((kind, payload)))

@@ -30,6 +30,7 @@ BLOCK_DATA_EVERY = 0.25   # s: while playing, the selected block's arrays (the c
 # was right until then (both in one frame: the longest stall of play, 120–190 ms in the MLP window)
 FIRST_BLOCK_DATA_AFTER = 0.12
 PHASE_PLAY_AFTER = 0.05  # an iteration slower than this plays phase by phase at max speed
+KEEP_START_REPLAY_S = 0.02   # s: at most this much replay (and one iteration) for a ← after a pause in fast play
 SPEEDS: dict[str, tuple[str, float | None]] = {
     "1 phase/s": ("phase", 1.0),
     "4 phases/s": ("phase", 4.0),
@@ -624,7 +625,11 @@ class SessionHost:
             deadline = min(now + 0.015, self._next_snapshot)   # a command waits at most this (and one iteration)
             took = s.iteration_seconds() or 0.0
             while not self._reached():
-                if time.perf_counter() + 2 * took >= deadline:   # the slice's last: a pause may land after it
+                # the slice's last: a pause may land after it, and ← then replays from the start kept here;
+                # kept once per KEEP_START_REPLAY_S of iterations, not before every slice's last (a batch-1
+                # state copy is 1.1 ms of an 8.5 ms iteration: kept at every one it was 9 % of the engine)
+                if (time.perf_counter() + 2 * took >= deadline
+                        and s.replay_from_kept_start() * max(took, 1e-3) >= KEEP_START_REPLAY_S):
                     s.keep_start()
                 s.step_iteration()
                 if time.perf_counter() + took >= deadline or s.trainer_busy:

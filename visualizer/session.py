@@ -246,6 +246,13 @@ class Session:
             if self._start is None or self._start[0] != key:
                 self._start = (key, self.trainer.get_state())
 
+    def replay_from_kept_start(self) -> int:
+        """How many iterations a ← would replay from the start kept by keep_start (a large number: none kept
+        on this line)."""
+        if self._start is None or self._start[0] != self._owner(self._start[0][1]) or self._start[0][1] > self.iteration:
+            return 1 << 30
+        return self.iteration - self._start[0][1]
+
     def _finish_iteration(self) -> None:
         self._gen = None
         self.phase = 0
