@@ -215,3 +215,24 @@ def test_the_live_sample_made_in_slices_is_the_one_made_at_once(name):
     assert calls > 5
     assert sliced.view_data(0)["sample"] == expected and expected["iteration"] == 2
     assert len(expected["text"]) == 240
+
+
+@pytest.mark.parametrize("engine", ["torch", "numpy"])
+def test_what_play_shows_at_a_phase_is_what_stepping_there_shows_bit_for_bit(engine):
+    """Each phase's arrays for every block, reached by fast play (whole layers through time at once) and by
+    stepping, bit for bit. The torch LSTM's dL/dc_t came from autograd's leaf gradient when stepping and from
+    dL/dc_{t+1} ⊙ f_{t+1} in fast play: the same quantity, ~1e-7 apart, so a ← after a pause changed digits."""
+    from tests.test_time_travel import same_tree
+    from visualizer.session import Session, _phase_data
+    cfg = {"lab": "lstm", "engine": engine, "seed": 0, "hidden": 16, "depth": 2, "seq_len": 12, "batch_size": 4}
+    played, stepped = Session(make_trainer(dict(cfg))), Session(make_trainer(dict(cfg)))
+    played.run(2)
+    stepped.run(2)
+    n = len(played.specs)
+    for phase in range(1, n):
+        played.play_phase()
+        stepped.step_phase()
+        for block in range(len(played.trainer.blocks())):
+            a = _phase_data(played.trainer, played.specs, block, reached=phase)
+            b = _phase_data(stepped.trainer, stepped.specs, block, reached=phase)
+            assert same_tree(a, b), (phase, block, played.specs[phase - 1].label)

@@ -388,9 +388,10 @@ class StagedLSTM(StagedRecurrent):
     def step_gradients(self, l: int, example: int = 0) -> dict[str, np.ndarray]:
         """dL/dh_t and dL/dc_t (all paths) per step: (T, H) for one example, and norms per step over the batch.
 
-        dL/dc_t follows from dL/dh_t for the view: dL/dc_t = (what came back from step t+1)
-        + dL/dh_t ⊙ o_t ⊙ (1 − tanh²c_t), where what came back is the c_{t−1} leaf's gradient of
-        step t+1 (stepwise), or dL/dc_{t+1} ⊙ f_{t+1} (fast play)."""
+        dL/dc_t follows from dL/dh_t for the view: dL/dc_t = dL/dc_{t+1} ⊙ f_{t+1}
+        + dL/dh_t ⊙ o_t ⊙ (1 − tanh²c_t), computed here in both modes (stepwise, autograd's gradient of
+        step t+1's c_{t−1} leaf is the same quantity, but rounded in another order: the view read ~1e-7
+        apart while playing and after stepping to the same phase)."""
         T = self.T
         steps, got = self.tapes[l]["steps"], self.tapes[l].get("dh") or [None] * T
         dh = self.dh_through_time(l)
@@ -402,11 +403,7 @@ class StagedLSTM(StagedRecurrent):
             o, tc = s.gates[2].detach().numpy(), np.tanh(s.state[1].detach().numpy())
             dc[t] = dh[t] * o * (1.0 - tc * tc)
             if t + 1 < T:
-                if self.stepwise:
-                    if steps[t + 1].prev[1].grad is not None:
-                        dc[t] += steps[t + 1].prev[1].grad.numpy()
-                else:
-                    dc[t] += dc[t + 1] * steps[t + 1].gates[1].detach().numpy()
+                dc[t] += dc[t + 1] * steps[t + 1].gates[1].detach().numpy()
         return {"dh": dh[:, :, example].copy(), "dh_norm": batch_norms(dh),
                 "dc": dc[:, :, example].copy(), "dc_norm": batch_norms(dc)}
 
