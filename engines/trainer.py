@@ -9,6 +9,8 @@ keyframe. Everything here is plain Python + NumPy: no Qt.
 """
 from __future__ import annotations
 
+import contextlib
+
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -166,6 +168,18 @@ class Trainer:
     def advance_view(self, seconds: float) -> bool:
         """Work up to ``seconds`` on what view_data left unfinished; True when the view changed."""
         return False
+
+    def shows_from_caches(self, phase: int) -> bool:
+        """Whether phase_data of the phases before ``phase`` of this iteration, read now (with
+        ``reached_at(phase)``, the iteration run further on), is bit for bit what it was at ``phase``: ← then
+        shows it without replaying. False unless a lab knows its later phases leave those caches alone."""
+        return False
+
+    @contextlib.contextmanager
+    def reached_at(self, phase: int):
+        """phase_data and view_data read as if this iteration had run its first ``phase`` phases only."""
+        raise NotImplementedError
+        yield
 
     def command(self, name: str, args: dict) -> dict[str, Any]:
         """A lab-specific request from a view (e.g. classify a drawn digit). Returns a reply dict."""

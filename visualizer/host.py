@@ -391,11 +391,25 @@ class SessionHost:
             if nxt == s.phase:
                 self.virtual = None
                 return
-            if self._view_key(nxt) in self._views:
-                self.virtual = nxt
+            if self._show_earlier(nxt):
                 return
             self._resync()
         s.step_phase()
+
+    def _show_earlier(self, phase: int) -> bool:
+        """Show ``phase`` of this iteration while the engine is further on in it (``virtual``): its view as
+        shown before, or rebuilt from the trainer's caches where that is exact (a heavy lab's ← while
+        playing: an LSTM replayed up to 290 ms of its iteration). False: it has to be replayed."""
+        s = self.session
+        key = self._view_key(phase)
+        if key not in self._views:
+            kept = s.view_before(phase, histograms=self.shown["histograms"])
+            if kept is None:
+                return False
+            self._views = {k: v for k, v in self._views.items() if k[:2] == key[:2]}
+            self._views[key] = kept
+        self.virtual = phase
+        return True
 
     def _back(self, phase: bool) -> None:
         """← / Shift+←: show what this iteration already showed when that is known, else replay."""
@@ -411,8 +425,7 @@ class SessionHost:
             if wanted == s.phase:
                 self.virtual = None
                 return
-            if wanted < s.phase and self._view_key(wanted) in self._views:
-                self.virtual = wanted
+            if wanted < s.phase and self._show_earlier(wanted):
                 return
         target = s.back_phase_target(at) if phase else s.back_iteration_target(at)
         if target is None:

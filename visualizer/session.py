@@ -675,6 +675,22 @@ class Session:
             return None
         return self._boundary_views.get((self._owner(self.iteration), self.selected_block))
 
+    @_trainer_free
+    def view_before(self, phase: int, histograms: bool = True) -> tuple | None:
+        """What a snapshot showed at ``phase`` of this iteration, rebuilt from the trainer's caches while it is
+        further on in it (← while playing: no replay from the iteration's start), where the trainer can do
+        so exactly (Trainer.shows_from_caches); None otherwise."""
+        t = self.trainer
+        if self._gen is None or self.owed is not None or not 0 < phase < self.phase or not t.shows_from_caches(phase):
+            return None
+        t.histograms = histograms
+        try:
+            with t.reached_at(phase):
+                return (_phase_data(t, self.specs, self.selected_block, reached=phase),
+                        t.view_data(self.selected_block), dict(t.last_metrics))
+        finally:
+            t.histograms = True
+
     def forget_views(self) -> None:
         """A request changed what the views show: replay rather than show a kept view."""
         self.settle()

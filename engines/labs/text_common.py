@@ -20,6 +20,7 @@ step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import time
@@ -396,6 +397,26 @@ class TextTrainer(Trainer):
             out.update(self.block_update_norms(block))
             return out
         return {}
+
+    def shows_from_caches(self, phase: int) -> bool:
+        """Inside backpropagation through time, before the update: a later chunk of steps writes only the
+        steps below it, and the forward caches and the output's backward stay as they were. (Not before:
+        the numpy output layer's backward overwrites the probabilities the loss phase shows.) Checked at
+        every such phase, for each cell and engine, bit for bit against stepping there (test_text_labs)."""
+        first = getattr(self, "_first_bptt", None)
+        if first is None:
+            first = self._first_bptt = min(i for i, spec in enumerate(self._specs)
+                                           if spec.kind == BACKWARD and spec.block < self.depth)
+        return self._batch is not None and first <= phase < self._reached < len(self._specs)
+
+    @contextlib.contextmanager
+    def reached_at(self, phase: int):
+        saved = self._reached
+        self._reached = phase
+        try:
+            yield
+        finally:
+            self._reached = saved
 
     def _nll_example(self) -> np.ndarray:
         probs = self.model.probabilities(0).astype(np.float64)            # (T, V)
