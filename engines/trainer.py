@@ -10,7 +10,6 @@ keyframe. Everything here is plain Python + NumPy: no Qt.
 from __future__ import annotations
 
 import contextlib
-
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
