@@ -3,7 +3,8 @@
 Opens the window offscreen on a lab and, in three parts:
 1. plays at full speed for ``--seconds``: how often the window rendered a snapshot, the median
    render, how late a 30 Hz UI timer fired at worst (the longest stall), the engine's it/s, and
-   the same lab's it/s headless (in a fresh process, no window) for comparison;
+   the same lab's it/s headless (in a fresh process, no window; the mean of a run before the window
+   and one after it, as the machine's speed drifts) for comparison;
 2. while training at full speed, sends real Qt input events through QTest at planned moments
    (Space, →, ←, a click on a block of the diagram, a click on a tab of the lab view) and times
    each from the planned moment (a stalled UI handles a real key press late too) to the end of the
@@ -328,6 +329,12 @@ def run_one(args) -> int:
               "lab_switch_back_s": round(switch["lab_switch_back_s"], 2) if "lab_switch_back_s" in switch else None,
               "lab_switch_to": other}
     window.close()
+    app.processEvents()
+    if headless is not None:   # again after the window (the machine's speed drifts): the mean of before and after
+        after = headless_rate(args.lab, args.engine, min(args.seconds, 4.0))
+        result["headless_iterations_per_s"] = round((headless + after) / 2, 1)
+        result["headless_before_after"] = [round(headless, 1), round(after, 1)]
+        result["window_over_headless"] = round(engine_ips / ((headless + after) / 2), 2)
     print(table_row(result), file=sys.stderr)
     print(json.dumps(result))
     return 0

@@ -158,6 +158,10 @@ class Refresh:
         """The next snapshot draws, playing or not (a new run, a tab shown again)."""
         self.last = -math.inf
 
+    def drawn(self, key=None) -> None:
+        """Drawn just now outside ``due`` (a tab shown with the latest snapshot): the next draw is a period on."""
+        self.last, self.key = time.monotonic(), key
+
 
 def tile(maps: np.ndarray, columns: int | None = None, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """(K, H, W) -> one (rows·(H+pad)−pad, cols·(W+pad)−pad) image, maps left to right, top to bottom."""

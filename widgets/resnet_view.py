@@ -69,7 +69,7 @@ def log_axis_plot(title: str) -> pg.PlotWidget:
     """A plot whose data are log10 values and whose left axis reads as powers of ten."""
     w = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})
     w.setTitle(title, size="9pt")
-    w.showGrid(x=False, y=True, alpha=0.25)
+    w.showGrid(x=False, y=False)
     w.setMouseEnabled(False, False)
     w.hideButtons()
     return w
@@ -237,7 +237,7 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.over_time = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})  # data are log10 values
         self.over_time.setTitle("gradient reaching the first residual block, every iteration", size="9pt")
         self.over_time.setLabel("left", "‖dL/dx‖")
-        self.over_time.showGrid(x=True, y=True, alpha=0.2)
+
         self.over_time.setLabel("bottom", "iteration")
         self.over_time.setMinimumHeight(170)
         self.over_legend = self.over_time.addLegend(offset=(-6, -6), labelTextSize="8pt")
@@ -383,7 +383,6 @@ class CompareTab(QtWidgets.QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         self.plot = pg.PlotWidget()
         self.plot.setTitle("both runs: training loss (smoothed), held-out accuracy and macro F1", size="9pt")
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
         self.plot.setLabel("bottom", "iteration")
         self.plot.setLabel("left", "loss  ·  accuracy / F1 (0–1)")
         self.cursor = pg.InfiniteLine(angle=90, pen=pg.mkPen("#888", style=QtCore.Qt.PenStyle.DashLine))
@@ -524,9 +523,11 @@ class ResNetView(LabView):
         self.tabs.currentChanged.connect(self._tab_changed)
 
     def _tab_changed(self, _index: int) -> None:
-        self.refresh.again()
-        if self._last is not None:
-            self._render(self._last)
+        if self._last is None:
+            self.refresh.again()
+            return
+        self._render(self._last)   # the tab shown draws at once, and not again with the very next snapshot
+        self.refresh.drawn(self._last.get("selected_block"))
 
     def _render_lazy(self, snap: dict) -> None:
         """The shared inspector and report redraw only while their tab is shown."""
