@@ -222,3 +222,58 @@ def test_legend_names_are_never_cut_in_a_narrow_panel(qtbot):
     legend.removeItem(first)
     settle()
     assert [legend.layout.itemAt(0, 1)] == [legend.items[0][1]]
+
+
+def test_timeline_markers_and_branch_bars_line_up_with_the_slider_handle(qtbot):
+    """A ▲ under the slider sits under the handle at its iteration (it spanned the whole row before, the
+    "Timeline" label included, so a marker at iteration 40 of 100 sat far from the handle at 40)."""
+    from widgets.timeline import Timeline
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(1000, 80)
+    timeline.show()
+    qtbot.waitExposed(timeline)
+    timeline.set_position(40, 100)
+    timeline.set_markers([{"iteration": 40, "kind": "branch", "text": "lr 0.2 from iteration 40"}])
+    timeline.set_lines([{"id": 0, "parent": None, "fork": 0, "label": "lr 0.05", "furthest": 100, "current": False},
+                        {"id": 1, "parent": 0, "fork": 40, "label": "lr 0.2 from iteration 40", "furthest": 100,
+                         "current": True}])
+    slider = timeline.slider
+    opt = QtWidgets.QStyleOptionSlider()
+    opt.initFrom(slider)
+    opt.orientation, opt.minimum, opt.maximum = slider.orientation(), slider.minimum(), slider.maximum()
+    opt.sliderPosition = opt.sliderValue = slider.value()
+    handle = slider.style().subControlRect(QtWidgets.QStyle.ComplexControl.CC_Slider, opt,
+                                           QtWidgets.QStyle.SubControl.SC_SliderHandle, slider)
+    handle_x = slider.mapToGlobal(handle.center()).x()
+    for bar in (timeline.marker_bar, timeline.branches):
+        assert abs(bar.mapToGlobal(QtCore.QPoint(int(round(bar._x(40))), 0)).x() - handle_x) <= 1
+    assert timeline.marker_bar._x(0) > timeline.marker_bar.mapFromGlobal(slider.mapToGlobal(QtCore.QPoint(0, 0))).x()
+
+
+def test_a_branch_marker_says_branch_once():
+    from visualizer.classroom import timeline_markers
+    lines = [{"id": 0, "parent": None, "fork": 0, "label": "lr 0.05", "current": False, "settings": []},
+             {"id": 1, "parent": 0, "fork": 40, "label": "lr 0.2 from iteration 40", "current": True, "settings": []}]
+    (marker,) = [m for m in timeline_markers(lines, [], 1) if m["kind"] == "branch"]
+    assert marker["text"] == "lr 0.2 from iteration 40"
+
+
+def test_a_clicked_end_box_takes_the_selection_border_and_a_block_click_gives_it_back(qtbot):
+    from PySide6.QtTest import QTest
+    from widgets.network_diagram import NetworkDiagram
+    diagram = NetworkDiagram()
+    qtbot.addWidget(diagram)
+    diagram.set_blocks([{"label": "dense1", "kind": "dense", "n_params": 10, "out_shape": (16,)},
+                        {"label": "output", "kind": "dense", "n_params": 10, "out_shape": (10,)}])
+    diagram.set_clickable_ends(True)
+    diagram.resize(260, 400)
+    diagram.show()
+    ends, blocks = [], []
+    diagram.end_clicked.connect(ends.append)
+    diagram.block_clicked.connect(blocks.append)
+    left = QtCore.Qt.MouseButton.LeftButton
+    QTest.mouseClick(diagram, left, pos=diagram.box_rect(3).center().toPoint())   # the loss box
+    assert ends == ["loss"] and diagram.end_shown == "loss"
+    QTest.mouseClick(diagram, left, pos=diagram.box_rect(1).center().toPoint())   # a block
+    assert blocks == [0] and diagram.end_shown == ""

@@ -176,7 +176,7 @@ def timeline_markers(lines: list[dict], notes: list, line_id: int) -> list[dict]
     for line in lines:
         if line["parent"] is not None and (current is None or line["id"] == current["id"]
                                            or line["parent"] == current["id"]):
-            out.append({"iteration": int(line["fork"]), "kind": "branch", "text": f"branch: {line['label']}"})
+            out.append({"iteration": int(line["fork"]), "kind": "branch", "text": str(line["label"])})
     for lid, it, text in notes:
         if int(lid) == int(line_id):
             out.append({"iteration": int(it), "kind": "note", "text": str(text)})

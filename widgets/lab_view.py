@@ -77,7 +77,9 @@ class SettingsForm(QtWidgets.QGroupBox):
         self.apply_button.setToolTip("Rebuild the network with these settings and start again from iteration 0")
         self.apply_button.clicked.connect(self._emit_apply)
         outer.addWidget(self.apply_button)
-        outer.addWidget(QtWidgets.QLabel("<b>Live</b> (from the next iteration)"))
+        self.live_heading = QtWidgets.QLabel("<b>Live</b> (from the next iteration)")
+        self.live_heading.setVisible(False)   # shown with the first live editor (the optimizer lab has its own)
+        outer.addWidget(self.live_heading)
         self.live_form = QtWidgets.QFormLayout()
         outer.addLayout(self.live_form)
         outer.addStretch(1)
@@ -172,6 +174,7 @@ class SettingsForm(QtWidgets.QGroupBox):
                 tip = wrapped(self.live_help.get("lr" if key.endswith("_lr") else key, ""))
                 box.setToolTip(tip)
                 self.live_form.addRow(self.live_label(name), box)
+                self.live_heading.setVisible(True)
                 self.live_form.labelForField(box).setToolTip(tip)
             box = self.live[name]
             if not box.hasFocus() and abs(box.value() - value) > 1e-12:
@@ -185,6 +188,7 @@ class SettingsForm(QtWidgets.QGroupBox):
         while self.live_form.rowCount():
             self.live_form.removeRow(0)
         self.live.clear()
+        self.live_heading.setVisible(False)
 
 
 if __name__ == "__main__":  # python -m widgets.lab_view [--screenshot PATH]: the settings form, made-up options

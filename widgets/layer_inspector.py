@@ -104,8 +104,8 @@ class BatchPanel(QtWidgets.QWidget):
         else:
             self.losses.set_vector(None, "loss of each example", note="after the loss phase")
             self.probs.set_vector(None, "softmax of the first example", note="after the loss phase")
-            self.header.setText(f"<b>Input</b> · the batch of this iteration ({reply.get('batch_size', len(labels))} "
-                                "images, drawn at random without replacement)")
+            self.header.setText("<b>Loss</b> · not computed yet in this iteration: it comes with the loss phase "
+                                "(→ steps there); below, the batch it will be computed on")
         if self.end == "input":
             self.header.setText(f"<b>Input</b> · the batch of this iteration ({reply.get('batch_size', len(labels))} "
                                 "images, drawn at random without replacement)")

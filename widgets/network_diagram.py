@@ -43,6 +43,7 @@ class NetworkDiagram(QtWidgets.QWidget):
         self.setMinimumWidth(210)
         self.setMouseTracking(True)
         self.clickable_ends = False
+        self.end_shown = ""   # "input" | "loss" while the view shows that end: its box has the selection border
         self.setToolTip("Click a block to inspect it")
 
     def set_clickable_ends(self, clickable: bool) -> None:
@@ -55,6 +56,7 @@ class NetworkDiagram(QtWidgets.QWidget):
     def set_blocks(self, blocks: list[dict]) -> None:
         """blocks: dicts with name, label, kind, n_params, out_shape."""
         self.blocks = list(blocks)
+        self.end_shown = ""
         self.setMinimumHeight(self._total_height())
         self.updateGeometry()
         self.update()
@@ -118,15 +120,15 @@ class NetworkDiagram(QtWidgets.QWidget):
                 fill.setAlpha(70)
             if frozen:
                 fill = QtGui.QColor("#D5DCE4") if not active else fill
-            pen = QtGui.QPen(QtGui.QColor("#222" if index == self.selected else "#999"),
-                             2.5 if index == self.selected else 1)
+            chosen = (index < 0 and role == self.end_shown) if self.end_shown else index == self.selected
+            pen = QtGui.QPen(QtGui.QColor("#222" if chosen else "#999"), 2.5 if chosen else 1)
             p.setPen(pen)
             p.setBrush(fill)
             p.drawRoundedRect(rect, 6, 6)
             p.setPen(QtGui.QColor("#111"))
             f = p.font()
             f.setPointSizeF(9 * TEXT["scale"])
-            f.setBold(index == self.selected)
+            f.setBold(chosen)
             p.setFont(f)
             text_rect = rect.adjusted(8, 3, -8 - (LOCK_W + 4 if name in self.freezable else 0), -3)
             if sub:
@@ -199,8 +201,13 @@ class NetworkDiagram(QtWidgets.QWidget):
                 continue
             if index < 0:
                 if self.clickable_ends:
+                    self.end_shown = role
+                    self.update()
                     self.end_clicked.emit(role)
                 return
+            if self.end_shown:
+                self.end_shown = ""
+                self.update()
             name = self.blocks[index].get("name", "")
             if name in self.freezable and self.lock_rect(r).adjusted(-4, -6, 4, 6).contains(pos):
                 self.freeze_toggled.emit(name, name not in self.frozen)

@@ -48,7 +48,7 @@ class UpdateExplainer(QtWidgets.QScrollArea):
                              for k, val in sorted(hyper.items(), key=lambda kv: order.index(kv[0])
                                                   if kv[0] in order else len(order)))
         html = [f"<span style='color:{c}; font-size:12pt'><b>{titles[sel]}</b></span> "
-                f"<span style='color:#666'>(click its dot or its block)</span>",
+                f"<span style='color:#666'>(click another optimizer's dot on the surface to explain it)</span>",
                 f"<div style='font-family:monospace; background:#f4f4f4; padding:4px'>{rule}</div>",
                 f"<div style='color:#555'>{settings}</div>"]
         p = np.asarray(v["current"])[sel]

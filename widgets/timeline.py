@@ -20,14 +20,28 @@ CURRENT = QtGui.QColor("#4C78A8")
 OTHER = QtGui.QColor("#B8C4D6")
 
 
+def slider_x(slider: QtWidgets.QSlider, widget: QtWidgets.QWidget, fraction: float) -> float:
+    """The x, in ``widget``, of the centre of ``slider``'s handle at ``fraction`` (0–1) of its range: the
+    markers and branch bars under the slider line up with the handle (not with their own width)."""
+    opt = QtWidgets.QStyleOptionSlider()
+    opt.initFrom(slider)
+    opt.orientation = slider.orientation()
+    opt.minimum, opt.maximum = 0, 10_000
+    opt.sliderPosition = opt.sliderValue = int(round(10_000 * min(max(fraction, 0.0), 1.0)))
+    style, cc = slider.style(), QtWidgets.QStyle.ComplexControl.CC_Slider
+    handle = style.subControlRect(cc, opt, QtWidgets.QStyle.SubControl.SC_SliderHandle, slider)
+    return widget.mapFromGlobal(slider.mapToGlobal(handle.center())).x()
+
+
 class BranchBar(QtWidgets.QWidget):
     """One row per branch; a click on a row emits its id."""
 
     clicked = QtCore.Signal(int)
     ROW = 16
 
-    def __init__(self, parent=None):
+    def __init__(self, slider: QtWidgets.QSlider, parent=None):
         super().__init__(parent)
+        self.slider = slider
         self.lines: list[dict] = []
         self.maximum = 1
         self.setMouseTracking(True)
@@ -43,8 +57,7 @@ class BranchBar(QtWidgets.QWidget):
         self.update()
 
     def _x(self, iteration: int) -> float:
-        margin = 8
-        return margin + (self.width() - 2 * margin) * iteration / self.maximum
+        return slider_x(self.slider, self, iteration / self.maximum)
 
     def _row_at(self, y: float) -> dict | None:
         i = int(y // self.ROW)
@@ -91,8 +104,9 @@ MARKER_COLORS = {"setting": QtGui.QColor("#E69F00"), "branch": QtGui.QColor("#4C
 class MarkerBar(QtWidgets.QWidget):
     """Markers under the slider: live setting changes, branch points, notes; hover for the text."""
 
-    def __init__(self, parent=None):
+    def __init__(self, slider: QtWidgets.QSlider, parent=None):
         super().__init__(parent)
+        self.slider = slider
         self.markers: list[dict] = []
         self.maximum = 1
         self.setFixedHeight(12)
@@ -106,8 +120,7 @@ class MarkerBar(QtWidgets.QWidget):
         self.update()
 
     def _x(self, iteration: int) -> float:
-        margin = 8
-        return margin + (self.width() - 2 * margin) * min(iteration, self.maximum) / self.maximum
+        return slider_x(self.slider, self, min(iteration, self.maximum) / self.maximum)
 
     def paintEvent(self, event) -> None:
         p = QtGui.QPainter(self)
@@ -168,9 +181,9 @@ class Timeline(QtWidgets.QWidget):
         self.note_button.clicked.connect(lambda: self.note_requested.emit(self.slider.value()))
         row.addWidget(self.note_button)
         v.addLayout(row)
-        self.marker_bar = MarkerBar()
+        self.marker_bar = MarkerBar(self.slider)
         v.addWidget(self.marker_bar)
-        self.branches = BranchBar()
+        self.branches = BranchBar(self.slider)
         self.branches.clicked.connect(self.switch_line)
         v.addWidget(self.branches)
         self._lines: list[dict] = []
