@@ -95,7 +95,8 @@ def test_a_branch_shows_on_the_timeline_and_in_the_curves(qtbot, window):
     bar = window.timeline.branches
     assert bar.isVisible() and [l["label"] for l in bar.lines] == ["lr 0.05", "lr 0.2 from iteration 20"]
     names = [item.name() for _, item in window.curves.branch_items]
-    assert "lr 0.05 · training loss" in names
+    assert "branch lr 0.05 (dashed)" in names
+    assert sum(n is not None for n in names) <= 2   # one legend entry per branch and plot, not one per metric
     bar.clicked.emit(0)  # back to the first run, at the same iteration
     wait_for(qtbot, window, lambda s: s["line"] == 0 and s["furthest"] == 60)
     assert [l["current"] for l in window.timeline.branches.lines] == [True, False]

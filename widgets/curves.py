@@ -332,6 +332,7 @@ class CurvesPanel(QtWidgets.QWidget):
         self.branch_items = []
         self.branch_bounds = {"top": [], "bottom": []}
         dash = pg.QtCore.Qt.PenStyle.DashLine
+        named: set = set()   # one legend entry per branch and plot (ResNet's eight metrics per branch swamped it)
         for line_id, points in line_curves.items():
             label = labels.get(line_id, f"branch {line_id}")
             keys = sorted({k for _, m in points for k, v in m.items()
@@ -351,8 +352,11 @@ class CurvesPanel(QtWidgets.QWidget):
                     self.branch_bounds["top" if plot is self.top else "bottom"].append(
                         (float(xs[-1]), float(finite.min()), float(finite.max())))
                 color = KEY_COLORS.get(key, "#888888")
+                first = (line_id, id(plot)) not in named
+                named.add((line_id, id(plot)))
                 item = plot.plot(xs, ys, pen=pg.mkPen(color + "66", width=1.5, style=dash),
-                                 name=f"{label} · {pretty(key)}")
+                                 name=f"branch {label} (dashed)" if first else None)
+                item.setToolTip(f"branch {label} · {self.labels.get(key, pretty(key))}")
                 item.setZValue(-5)
                 self.branch_items.append((plot, item))
         self._follow()
