@@ -249,7 +249,8 @@ SMALL_TEXT = {"seed": 0, "hidden": 16, "seq_len": 12, "batch_size": 4}
     dict(SMALL_TEXT, lab="char-rnn"),
 ], ids=["lstm-torch", "lstm-numpy", "gru-torch", "gru-numpy", "char-rnn"])
 def test_a_back_step_while_playing_through_time_shows_what_stepping_there_shows_without_a_replay(config):
-    """← while a heavy lab plays phase by phase, inside backpropagation through time: the phase before is
+    """← while a heavy lab plays phase by phase, inside backpropagation through time or in the forward
+    phases: the phase before is
     rebuilt from the trainer's caches (Trainer.shows_from_caches), with no replay from the iteration's start
     (an LSTM's took up to 290 ms), and the snapshot is bit for bit what stepping to that phase shows, for
     every block; → then returns to where the engine is, and play goes on with the same numbers."""
@@ -258,9 +259,12 @@ def test_a_back_step_while_playing_through_time_shows_what_stepping_there_shows_
     probe = SessionHost(lambda kind, payload: None)
     probe.configure(dict(config))
     specs = probe.session.specs
-    first = min(i for i, spec in enumerate(specs) if spec.kind == BACKWARD and spec.block < probe.session.trainer.depth)
+    depth = probe.session.trainer.depth
+    first = min(i for i, spec in enumerate(specs) if spec.kind == BACKWARD and spec.block < depth)
+    loss_phase = next(i for i, spec in enumerate(specs) if spec.kind == LOSS)
     blocks = len(probe.session.trainer.blocks())
-    for k in sorted({first + 1, first + 2, (first + len(specs)) // 2, len(specs) - 1}):
+    # inside BPTT, and in the forward phases (before the loss)
+    for k in sorted({first + 1, first + 2, (first + len(specs)) // 2, len(specs) - 1, 2, loss_phase}):
         host = SessionHost(lambda kind, payload: None)
         host.configure(dict(config))
         s = host.session

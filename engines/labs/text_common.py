@@ -400,14 +400,19 @@ class TextTrainer(Trainer):
 
     def shows_from_caches(self, phase: int) -> bool:
         """Inside backpropagation through time, before the update: a later chunk of steps writes only the
-        steps below it, and the forward caches and the output's backward stay as they were. (Not before:
-        the numpy output layer's backward overwrites the probabilities the loss phase shows.) Checked at
-        every such phase, for each cell and engine, bit for bit against stepping there (test_text_labs)."""
+        steps below it, and the forward caches and the output's backward stay as they were. In the forward
+        phases: a later layer's forward leaves the layers below as they were. (Not across the loss or the
+        output's backward: the numpy engine's loss and output backward rewrite the probabilities the output's
+        forward and the loss phase show.) Checked at such phases, for each cell and engine, bit for bit
+        against stepping there (test_text_labs)."""
         first = getattr(self, "_first_bptt", None)
         if first is None:
             first = self._first_bptt = min(i for i, spec in enumerate(self._specs)
                                            if spec.kind == BACKWARD and spec.block < self.depth)
-        return self._batch is not None and first <= phase < self._reached < len(self._specs)
+            self._loss_phase = next(i for i, spec in enumerate(self._specs) if spec.kind == LOSS)
+        if self._batch is None:
+            return False
+        return first <= phase < self._reached < len(self._specs) or 1 <= phase < self._reached <= self._loss_phase
 
     @contextlib.contextmanager
     def reached_at(self, phase: int):
