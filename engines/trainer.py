@@ -168,6 +168,11 @@ class Trainer:
         """Work up to ``seconds`` on what view_data left unfinished; True when the view changed."""
         return False
 
+    # set while the app plays this iteration phase by phase (Session.play_phase): a lab may then keep, at
+    # little cost, what shows_from_caches needs to rebuild an earlier phase's view (ResNet: its views just
+    # after the loss); off for whole iterations (headless, replays), which never show an earlier phase
+    keeps_earlier_views: bool = False
+
     def shows_from_caches(self, phase: int) -> bool:
         """Whether phase_data of the phases before ``phase`` of this iteration, read now (with
         ``reached_at(phase)``, the iteration run further on), is bit for bit what it was at ``phase``: ← then

@@ -152,3 +152,16 @@ def test_saved_session_reopens_exactly(tmp_path):
     again.run(2)
     for a, b in zip(params_of(trainer), params_of(again.trainer)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("config", [SMALL, NUMPY], ids=["torch", "numpy"])
+def test_a_back_step_while_playing_shows_what_stepping_there_shows_without_a_replay(config):
+    """← while ResNet plays phase by phase: in the forward phases, and inside backward (the blocks not
+    reached yet show what they showed just after the loss), the phase before is rebuilt from the trainer's
+    caches, bit for bit what stepping there shows, for every block."""
+    from tests.test_time_travel import back_steps_from_caches_are_exact
+    from engines.labs import make_trainer
+    nb = len(make_trainer(dict(config)).blocks())
+    # forward: 2 and the last forward phase; backward: just after the first backward phase, the middle,
+    # and the last backward phase (before the update)
+    back_steps_from_caches_are_exact(config, {2, nb, nb + 2, nb + 3, (3 * nb) // 2 + 1, 2 * nb + 1})

@@ -250,11 +250,11 @@ SMALL_TEXT = {"seed": 0, "hidden": 16, "seq_len": 12, "batch_size": 4}
 ], ids=["lstm-torch", "lstm-numpy", "gru-torch", "gru-numpy", "char-rnn"])
 def test_a_back_step_while_playing_through_time_shows_what_stepping_there_shows_without_a_replay(config):
     """← while a heavy lab plays phase by phase, inside backpropagation through time or in the forward
-    phases: the phase before is
-    rebuilt from the trainer's caches (Trainer.shows_from_caches), with no replay from the iteration's start
-    (an LSTM's took up to 290 ms), and the snapshot is bit for bit what stepping to that phase shows, for
-    every block; → then returns to where the engine is, and play goes on with the same numbers."""
-    from tests.test_time_travel import boundary_view, same_tree
+    phases: the phase before is rebuilt from the trainer's caches (Trainer.shows_from_caches), with no replay
+    from the iteration's start (an LSTM's took up to 290 ms), and the snapshot is bit for bit what stepping to
+    that phase shows, for every block; → then returns to where the engine is, and play goes on with the same
+    numbers."""
+    from tests.test_time_travel import back_steps_from_caches_are_exact
     from visualizer.host import SessionHost
     probe = SessionHost(lambda kind, payload: None)
     probe.configure(dict(config))
@@ -262,47 +262,9 @@ def test_a_back_step_while_playing_through_time_shows_what_stepping_there_shows_
     depth = probe.session.trainer.depth
     first = min(i for i, spec in enumerate(specs) if spec.kind == BACKWARD and spec.block < depth)
     loss_phase = next(i for i, spec in enumerate(specs) if spec.kind == LOSS)
-    blocks = len(probe.session.trainer.blocks())
     # inside BPTT, and in the forward phases (before the loss)
-    for k in sorted({first + 1, first + 2, (first + len(specs)) // 2, len(specs) - 1, 2, loss_phase}):
-        host = SessionHost(lambda kind, payload: None)
-        host.configure(dict(config))
-        s = host.session
-        s.run(2)
-        s._measure_iteration = lambda _seconds: None
-        s._it_seconds = 0.2                      # a heavy lab: play goes phase by phase
-        host.handle("play")
-        while s.phase != k:
-            host.tick()
-        replays = []
-        original = s.step_iteration
-        s.step_iteration = lambda detail=False: (replays.append(1), original(detail))
-        for block in range(blocks):
-            host.handle("select", block) if block != s.selected_block else None
-            while s.phase != k:   # a selection brings the engine exactly to what is shown: play on to k
-                host.handle("play")
-                host.tick()
-            host.handle("back_phase")
-            assert host.replay is None and s.phase == k and host.virtual == k - 1
-            got = boundary_view(host)
-            ref = SessionHost(lambda kind, payload: None)
-            ref.configure(dict(config))
-            ref.session.run(2)
-            ref.session.select_block(block)
-            for _ in range(k - 1):
-                ref.session.step_phase()
-            assert same_tree(got, boundary_view(ref)), (k, block)
-            host.handle("step_phase")             # → back to the engine's own phase
-            assert host.virtual is None and s.phase == k
-        assert not replays
-        host.handle("play")
-        while s.iteration < 4:
-            host.tick()
-        plain = SessionHost(lambda kind, payload: None)
-        plain.configure(dict(config))
-        plain.session.run(4)
-        a, b = arrays_of(s.trainer.get_state()), arrays_of(plain.session.trainer.get_state())
-        assert same_tree(a, b)
+    back_steps_from_caches_are_exact(config, {first + 1, first + 2, (first + len(specs)) // 2, len(specs) - 1, 2,
+                                              loss_phase})
 
 
 def arrays_of(tree):

@@ -590,3 +590,50 @@ def test_a_heavy_lab_starts_with_keyframes_as_close_as_this_machine_needs():
     assert s.store.interval == 2
     s._measure_iteration(0.2)
     assert s.store.interval == 2, "narrowed once, at the first measurement; later it only widens"
+
+
+def back_steps_from_caches_are_exact(config: dict, phases) -> None:
+    """For each k of ``phases``: a heavy lab played phase by phase to phase k, then ← with every block selected
+    in turn, is answered from the trainer's caches (Trainer.shows_from_caches: no replay), and the snapshot is
+    bit for bit what stepping to phase k − 1 shows; → returns to the engine's phase, and play goes on to the
+    very state a plain run reaches."""
+    from tests.test_text_labs import arrays_of
+    from visualizer.host import SessionHost
+    for k in sorted(phases):
+        host = SessionHost(lambda kind, payload: None)
+        host.configure(dict(config))
+        s = host.session
+        s.run(2)
+        s._measure_iteration = lambda _seconds: None
+        s._it_seconds = 0.2                      # a heavy lab: play goes phase by phase
+        host.handle("play")
+        while s.phase != k:
+            host.tick()
+        replays = []
+        original = s.step_iteration
+        s.step_iteration = lambda detail=False: (replays.append(1), original(detail))
+        for block in range(len(s.trainer.blocks())):
+            host.handle("select", block) if block != s.selected_block else None
+            while s.phase != k:   # a selection brings the engine exactly to what is shown: play on to k
+                host.handle("play")
+                host.tick()
+            host.handle("back_phase")
+            assert host.replay is None and s.phase == k and host.virtual == k - 1, (k, block)
+            got = boundary_view(host)
+            ref = SessionHost(lambda kind, payload: None)
+            ref.configure(dict(config))
+            ref.session.run(2)
+            ref.session.select_block(block)
+            for _ in range(k - 1):
+                ref.session.step_phase()
+            assert same_tree(got, boundary_view(ref)), (k, block)
+            host.handle("step_phase")             # → back to the engine's own phase
+            assert host.virtual is None and s.phase == k
+        assert not replays
+        host.handle("play")
+        while s.iteration < 4:
+            host.tick()
+        plain = SessionHost(lambda kind, payload: None)
+        plain.configure(dict(config))
+        plain.session.run(4)
+        assert same_tree(arrays_of(s.trainer.get_state()), arrays_of(plain.session.trainer.get_state()))

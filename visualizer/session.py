@@ -430,6 +430,7 @@ class Session:
         whole = self._gen is None
         t0 = time.perf_counter()
         if whole:
+            self.trainer.keeps_earlier_views = False
             self._begin_iteration(detail)
         while True:
             try:
@@ -448,6 +449,7 @@ class Session:
         one phase at a time, so a slow iteration shows its phases (same numbers as step_iteration)."""
         if self._gen is None:
             self._play_seconds = 0.0   # timed only when played from its start, as step_iteration times it
+            self.trainer.keeps_earlier_views = True   # ← may show an earlier phase of it (shows_from_caches)
             # a ← while this iteration plays restores its start and replays its phases before, not the
             # whole iteration before it too (ResNet-20: 130–300 ms more); a copy costs 2–4 % of an iteration
             self.keep_start()

@@ -25,6 +25,7 @@ be opened and stepped through, one input per batch; training it on a CPU is slow
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 from abc import ABC, abstractmethod
 from typing import Any, Iterator, TypedDict
@@ -206,8 +207,12 @@ class Run(ABC):
         return float(n["total"]) if n else float("nan")
 
     def block_grad_norms(self) -> list[dict]:
-        return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")}
-                for n in self.norms]
+        return norm_dicts(self.norms)
+
+
+def norm_dicts(norms: list[dict | None]) -> list[dict]:
+    """Copies of per-block ‖dL/dx‖ splits, NaN where a block has none measured yet."""
+    return [dict(n) if n else {"skip": float("nan"), "branch": float("nan"), "total": float("nan")} for n in norms]
 
 
 # ================================================================================ the trainer
@@ -270,6 +275,9 @@ class ResNetTrainer(Trainer, ABC):
         self._specs: list[PhaseSpec] | None = None
         self.report: dict | None = None
         self.init_norms: list[list[dict] | None] = [None] * len(self.runs)  # measured in iteration 1
+        self._counter: PhaseCounter | None = None   # this iteration's phases so far (shows_from_caches)
+        self._after_loss: tuple | None = None       # (iteration, per run (norms, ratios)) just after the loss
+        self._view_reached: int | None = None       # reached_at: view_data as after this many phases
 
     # ---------------------------------------------------------------- building
     def _make_run(self, skip: bool, opt: str, lr: float) -> Run:
@@ -351,7 +359,7 @@ class ResNetTrainer(Trainer, ABC):
     # ---------------------------------------------------------------- running
     def run_iteration(self, detail: bool = True) -> Iterator[PhaseEvent]:
         it = self.iteration
-        event = PhaseCounter(it, self.phase_specs())
+        event = self._counter = PhaseCounter(it, self.phase_specs())
 
         images, x, y = self.next_batch()
         self._images, self._x, self._y = images, x, y
@@ -366,6 +374,8 @@ class ResNetTrainer(Trainer, ABC):
         self._losses = {run.tag: loss for run, loss in zip(self.runs, losses)}
         for loss in losses:
             check_finite(loss, it)
+        if self.keeps_earlier_views:   # what a block not reached yet by backward shows (its norms, ‖∇W‖/‖W‖)
+            self._after_loss = (it, [(list(run.norms), run.weight_ratios()[1]) for run in self.runs])
         yield event()
         for k in reversed(range(nb)):
             for run in self.runs:
@@ -519,11 +529,57 @@ class ResNetTrainer(Trainer, ABC):
                                 "steps": u[:MAX_STEP_VALUES].copy(), "n": int(u.size)})
         return out
 
+    # ---------------------------------------------------------------- ← from the caches
+    def _phases_reached(self) -> int:
+        """Phases of the iteration under way run so far (0 at a boundary or after a restore)."""
+        c = self._counter
+        return c.index if c is not None and self._x is not None and c.iteration == self.iteration else 0
+
+    def shows_from_caches(self, phase: int) -> bool:
+        """In the forward phases: a later block's forward leaves the blocks before it as they were. Inside
+        backward, before the update: block k's backward writes only block k's gradients and norms and what
+        flows to block k−1, so the blocks it has reached show what they showed, and the blocks not reached
+        yet show what they showed just after the loss (kept then, while played phase by phase). Not across
+        the loss (it clears the parameters' gradients). Checked bit for bit against stepping there, both
+        engines (test_resnet_lab)."""
+        reached, nb = self._phases_reached(), len(self.blocks())
+        if not 1 <= phase < reached:
+            return False
+        if reached <= nb:
+            return True
+        kept = self._after_loss
+        return nb + 1 <= phase and reached <= 2 * nb + 1 and kept is not None and kept[0] == self.iteration
+
+    @contextlib.contextmanager
+    def reached_at(self, phase: int):
+        saved = self._view_reached
+        self._view_reached = phase
+        try:
+            yield
+        finally:
+            self._view_reached = saved
+
+    def _backward_reached(self, run: Run, where: list, ratios: np.ndarray) -> tuple[list, np.ndarray, list[bool]] | None:
+        """(norms, ‖∇W‖/‖W‖, fresh) of ``run`` as after ``_view_reached`` phases, from its norms and ratios
+        now (``where``: each weight's block); None inside the forward phases or with none asked."""
+        q, nb = self._view_reached, len(self.blocks())
+        if q is None or q <= nb or self._after_loss is None:
+            return None
+        norms_then, ratios_then = self._after_loss[1][self.runs.index(run)]
+        done = lambda k: k > 2 * nb - q   # block k's backward is phase 2·nb − k
+        norms = [n if done(k) else norms_then[j] for j, (k, n) in enumerate(zip(run.residual, run.norms))]
+        ratios = np.where([done(k) for k, _ in where], ratios, ratios_then)
+        return norms, ratios, [done(k) for k in run.residual]
+
     def view_data(self, selected_block: int) -> dict[str, Any]:
         runs = []
         for i, run in enumerate(self.runs):
             norms = run.block_grad_norms()
             where, ratios = run.weight_ratios()
+            fresh = run.fresh
+            earlier = self._backward_reached(run, where, ratios)
+            if earlier is not None:   # ← to an earlier backward phase of this iteration
+                norms, ratios, fresh = norm_dicts(earlier[0]), earlier[1], earlier[2]
             names = self._layer_names(run, where)
             init = self.init_norms[i]
             runs.append({
@@ -531,7 +587,7 @@ class ResNetTrainer(Trainer, ABC):
                 "grad_skip": np.array([n["skip"] for n in norms]),
                 "grad_branch": np.array([n["branch"] for n in norms]),
                 "grad_total": np.array([n["total"] for n in norms]),
-                "fresh": np.array(run.fresh, dtype=bool),
+                "fresh": np.array(fresh, dtype=bool),
                 "init_total": np.array([n["total"] for n in init]) if init else None,
                 "ratio_names": names, "ratios": ratios,
             })
