@@ -147,3 +147,18 @@ def test_a_new_lab_shows_its_own_phase_and_status_before_its_first_frame(qtbot, 
     n, phase, status, speed = seen["labels"]
     assert f"phase 0/{n}" in phase and "iteration 0" in status and "loss" not in status and speed == "paused"
     wait_for(qtbot, window, lambda s: s["lab"] == "optimizers")
+
+
+def test_a_lab_view_kept_for_later_takes_no_room_from_the_lab_on_screen(qtbot, window):
+    """The views of labs visited before stay built (hidden); the lab on screen is laid out at its own size,
+    not at the largest of them (after the CNN lab the MLP's view was held 200 px taller and the window
+    scrolled)."""
+    mlp = window.view
+    window._prepare_view("cnn")
+    cnn = window._views_by_lab["cnn"]
+    assert cnn.minimumSizeHint().height() > mlp.minimumSizeHint().height()
+    window._show_view(cnn)
+    window._show_view(mlp)
+    assert window.view_holder.minimumSizeHint() == mlp.minimumSizeHint()
+    window._show_view(cnn)
+    assert window.view_holder.minimumSizeHint() == cnn.minimumSizeHint()

@@ -277,3 +277,26 @@ def test_a_clicked_end_box_takes_the_selection_border_and_a_block_click_gives_it
     assert ends == ["loss"] and diagram.end_shown == "loss"
     QTest.mouseClick(diagram, left, pos=diagram.box_rect(1).center().toPoint())   # a block
     assert blocks == [0] and diagram.end_shown == ""
+
+
+def test_the_landscape_dot_leaves_a_path_that_is_another_branchs(qtbot):
+    """After a branch the landscape's paths are the old branch's: no dot walks along them at the new
+    branch's iterations, and a note says to compute it again; back on that branch, the dot returns."""
+    from widgets.landscape_view import LandscapeView, fake_result
+    view = LandscapeView()
+    qtbot.addWidget(view)
+    view.set_cursor(5, line=0)
+    view.set_result(fake_result())
+    assert view.path_points and len(view.ends.data) == len(view.path_points)
+    view.set_cursor(5, line=1)
+    assert len(view.ends.data) == 0 and view.stale.isVisibleTo(view)
+    view.set_cursor(5, line=0)
+    assert len(view.ends.data) == len(view.path_points) and not view.stale.isVisibleTo(view)
+
+
+def test_a_kernel_caption_counts_filters_times_input_channels():
+    """An 8→16 conv has 128 kernels, not "64" (the tiles shown) nor "16" (the filters)."""
+    from widgets.layer_inspector import kernel_caption
+    assert kernel_caption(64, (16, 8)) == "64 of 128 kernels (16 filters × 8 input channels)"
+    assert kernel_caption(8, (8, 1)) == "8 kernels (8 filters × 1 input channel)"
+    assert kernel_caption(5, None) == "5 kernels"

@@ -272,6 +272,17 @@ class MainWindow(QtWidgets.QMainWindow):
             tabs.currentChanged.connect(lambda _: view is self.view and self.send_shown())
         return view
 
+    def _show_view(self, view) -> None:
+        """The lab's view on screen; the views kept for other labs ask for no room (a stack asks for the
+        largest of its pages: after the CNN lab, the MLP lab's view was held 200 px taller than it needs)."""
+        for other in self._views_by_lab.values():
+            if not hasattr(other, "own_size_policy"):
+                other.own_size_policy = other.sizePolicy()
+            ignored = QtWidgets.QSizePolicy.Policy.Ignored
+            other.setSizePolicy(other.own_size_policy if other is view else QtWidgets.QSizePolicy(ignored, ignored))
+        self.view_holder.setCurrentWidget(view)
+        self.view_holder.updateGeometry()
+
     def send_shown(self) -> None:
         """Tell the engine what the visible view draws: it computes the block's arrays only for that."""
         if self.view is not None:
@@ -506,7 +517,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.curves.setVisible(not self.view.owns_curves)
             self.diagram_box.setVisible(self.view.shows_network)
             self.diagram.set_clickable_ends(self.view.inspects_ends)
-            self.view_holder.setCurrentWidget(self.view)
+            self._show_view(self.view)
         self.send_shown()
         self.lab_combo.setCurrentIndex(self.lab_combo.findData(lab))
         self.engine_combo.clear()

@@ -662,7 +662,7 @@ class CNNView(InspectsEnds, LabView):
         elif current is self.inspector:
             self.inspector.set_snapshot(snap)
         self.report.set_report(snap.get("view", {}).get("report"))
-        self.landscape.set_cursor(snap.get("iteration", 0))
+        self.landscape.set_cursor(snap.get("iteration", 0), line=snap.get("line", 0))
 
 
 # ---------------------------------------------------------------------------- synthetic data

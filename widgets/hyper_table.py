@@ -19,6 +19,7 @@ class HyperTable(QtWidgets.QTableWidget):
         self.setColumnCount(1 + len(self.COLUMNS))
         self.setHorizontalHeaderLabels(["optimizer (show)"] + [HYPER_LABELS[c] for c in self.COLUMNS])
         self.verticalHeader().setVisible(False)
+        self.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)   # compact rows: all fit
         self.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.NoSelection)
         self.horizontalHeader().setSectionResizeMode(QtWidgets.QHeaderView.ResizeMode.ResizeToContents)
         self.setToolTip("Edit a setting while the race plays: it applies from the next iteration "
@@ -68,6 +69,10 @@ class HyperTable(QtWidgets.QTableWidget):
                 self.setCellWidget(row, col, box)
                 self.boxes[f"{name}.{hp}"] = box
         self.resizeColumnsToContents()
+        # every optimizer's row on screen, none behind a scroll bar (it showed 6 of 9)
+        self.setMinimumHeight(self.horizontalHeader().sizeHint().height() + 2 * self.frameWidth()
+                              + sum(self.rowHeight(r) for r in range(self.rowCount()))
+                              + self.horizontalScrollBar().sizeHint().height())
 
 
 if __name__ == "__main__":  # python -m widgets.hyper_table [--screenshot PATH]

@@ -120,6 +120,14 @@ class LandscapeView(QtWidgets.QWidget):
         self.caption.setWordWrap(True)
         self.caption.setTextFormat(QtCore.Qt.TextFormat.RichText)
         layout.addWidget(self.caption)
+        self.stale = QtWidgets.QLabel("<b>These paths are another branch's</b> (computed before the branch shown "
+                                      "now): press <b>Compute landscape</b> for this branch's path and its dot.")
+        self.stale.setWordWrap(True)
+        self.stale.setStyleSheet("color: #8a4b00")
+        self.stale.setVisible(False)
+        layout.addWidget(self.stale)
+        self.line = 0                     # the branch on screen (snapshot "line")
+        self.result_line: int | None = None   # the branch the landscape was computed on
         self.result_id = None
         self.busy = False
         self.path_points: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}  # name -> (iterations, (k, 2) points, colour)
@@ -164,6 +172,8 @@ class LandscapeView(QtWidgets.QWidget):
         if key == self.result_id:
             return
         self.result_id = key
+        self.result_line = self.line
+        self.stale.setVisible(False)
         a, b, z = np.asarray(result["alpha"]), np.asarray(result["beta"]), np.asarray(result["loss"], dtype=np.float64)
         lz = np.log10(np.maximum(z, 1e-12))
         if min(lz.shape) >= 2:
@@ -215,12 +225,20 @@ class LandscapeView(QtWidgets.QWidget):
             "timeline's iteration (between recorded points: interpolated). "
             "The paths are not exactly in the plane, so the loss under a dot is only close to the network's real loss.")
 
-    def set_cursor(self, iteration: int, force: bool = False) -> None:
-        """Put each path's dot where the network was at ``iteration`` (the timeline), along the path."""
+    def set_cursor(self, iteration: int, force: bool = False, line: int | None = None) -> None:
+        """Put each path's dot where the network was at ``iteration`` (the timeline), along the path; on
+        another branch (``line``) than the one computed, no dot: the path is not this branch's."""
+        if line is not None and line != self.line:
+            self.line, force = int(line), True
         if not force and iteration == self.cursor_iteration:
             return
         self.cursor_iteration = int(iteration)
         if not self.path_points:
+            return
+        other = self.result_line is not None and self.result_line != self.line
+        self.stale.setVisible(other)
+        if other:
+            self.ends.setData([])
             return
         spots = []
         for its, points, c in self.path_points.values():

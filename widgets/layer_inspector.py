@@ -282,8 +282,10 @@ class LayerInspector(QtWidgets.QStackedWidget):
                                    f"{fwd['weight_matrix'].shape[1]} shown")
         elif "kernels" in fwd:
             k = np.asarray(fwd["kernels"])
+            tiles = k.reshape(-1, *k.shape[-2:])
             self.weights.set_title("kernels")
-            self.weights.set_image(tile(k.reshape(-1, *k.shape[-2:])), caption=f"{len(k)} kernels")
+            self.weights.set_image(tile(tiles), caption=kernel_caption(len(tiles), fwd.get("kernel_grid")
+                                                                       or (k.shape[:2] if k.ndim == 4 else None)))
         else:
             self.weights.set_title("weights")
             self.weights.clear_image("shown after this block's forward phase" if has_weights
@@ -332,6 +334,16 @@ class LayerInspector(QtWidgets.QStackedWidget):
             lines.append("<span style='color:#666'>" + ("appears after the backward and update phases" if has_weights
                                                         else "no parameters: nothing to update") + "</span>")
         self.update_text.setText("<br>".join(lines))
+
+
+def kernel_caption(shown: int, grid) -> str:
+    """"128 kernels (16 filters × 8 input channels)", or "64 of 128 kernels (...)" when not all are shown."""
+    if grid is None:
+        return f"{shown} kernels"
+    filters, channels = int(grid[0]), int(grid[1])
+    total = filters * channels
+    count = f"{shown} of {total:,}" if shown < total else f"{total:,}"
+    return f"{count} kernels ({filters} filters × {channels} input channel{'s' if channels != 1 else ''})"
 
 
 class InspectsEnds:

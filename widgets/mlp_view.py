@@ -38,7 +38,7 @@ class MLPView(InspectsEnds, LabView):
         else:
             self.inspector.pending = snap
         self.report.set_report(snap.get("view", {}).get("report"))
-        self.landscape.set_cursor(snap.get("iteration", 0))
+        self.landscape.set_cursor(snap.get("iteration", 0), line=snap.get("line", 0))
 
     def on_reply(self, name: str, reply: dict) -> None:
         self.batch_reply(name, reply)

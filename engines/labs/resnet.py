@@ -474,6 +474,7 @@ class ResNetTrainer(Trainer, ABC):
             w = run.first_weight(block)
             if w is not None:
                 if w.ndim == 4:  # (C_out, C_in, kh, kw) -> (C_out·C_in, kh, kw) tiles
+                    data["kernel_grid"] = (int(w.shape[0]), int(w.shape[1]))   # (filters, input channels)
                     data["kernels"] = np.ascontiguousarray(w.reshape(-1, w.shape[2], w.shape[3])[:MAX_TILES],
                                                            dtype=np.float32)
                 elif w.ndim == 2:
