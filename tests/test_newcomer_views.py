@@ -300,3 +300,19 @@ def test_a_kernel_caption_counts_filters_times_input_channels():
     assert kernel_caption(64, (16, 8)) == "64 of 128 kernels (16 filters × 8 input channels)"
     assert kernel_caption(8, (8, 1)) == "8 kernels (8 filters × 1 input channel)"
     assert kernel_caption(5, None) == "5 kernels"
+
+
+def test_a_long_caption_does_not_widen_an_image_panel_past_its_widget(qtbot):
+    """The CNN's third small panel ("for a chosen example, or the first …") was laid out wider than its
+    widget: its title and image slid out of view on the right. The caption is cut instead (whole in its
+    tooltip)."""
+    from widgets.common import ImagePanel
+    panel = ImagePanel("dL/d input image", diverging=True)
+    qtbot.addWidget(panel)
+    panel.resize(200, 160)
+    panel.show()
+    panel.set_image(np.zeros((28, 28)), caption="for a chosen example, or the first image of the batch: where a "
+                                                "pixel would change the loss most")
+    QtWidgets.QApplication.processEvents()
+    assert panel.ci.geometry().width() <= panel.width()
+    assert panel.caption.toolTip().startswith("for a chosen example")

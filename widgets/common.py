@@ -204,9 +204,18 @@ class FittingLabel(pg.LabelItem):
         self.setMinimumWidth(0)
         self._sizeHint[QtCore.Qt.SizeHint.MinimumSize] = (0, self._sizeHint[QtCore.Qt.SizeHint.MinimumSize][1])
 
+    centre_when_it_fits = True   # a title; a caption stays at the left
+
     def resizeEvent(self, ev) -> None:
-        self.opts["justify"] = "left" if self.itemRect().width() > self.rect().width() else "center"
+        if self.centre_when_it_fits:
+            self.opts["justify"] = "left" if self.itemRect().width() > self.rect().width() else "center"
         super().resizeEvent(ev)
+
+
+class FittingCaption(FittingLabel):
+    """A caption under a panel: at the left, cut at the right when longer than the panel (whole in its tooltip)."""
+
+    centre_when_it_fits = False
 
 
 def fit_title(plot: pg.PlotItem, title: str, size: str = "9pt") -> None:
@@ -395,7 +404,9 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         self.plot.disableAutoRange()   # fitted when the image's shape changes, not at each new image
         self.diverging = diverging
         self.image.setColorMap(DIVERGING if diverging else SEQUENTIAL)
-        self.caption = pg.LabelItem(justify="left", size="8pt")
+        # a long caption is cut at the right (whole in its tooltip), never widening the panel past its widget:
+        # "for a chosen example, or the first …" pushed the CNN's third small panel out of view
+        self.caption = FittingCaption(justify="left", size="8pt")
         self.nextRow()
         self.addItem(self.caption)
 
@@ -427,6 +438,7 @@ class ImagePanel(pg.GraphicsLayoutWidget):
         if caption != getattr(self, "_caption", None):
             self._caption = caption
             self.caption.setText(caption)
+            self.caption.setToolTip(caption)
 
     def clear_image(self, caption: str = "") -> None:
         if getattr(self, "_shape", None) is not None or self.image.image is not None:
