@@ -46,6 +46,17 @@ class PhaseEvent:
     data: dict[str, Any] = field(default_factory=dict)  # copies only: arrays and numbers for the views
 
 
+@contextlib.contextmanager
+def attribute_set_to(obj: Any, name: str, value: Any):
+    """``obj.name`` is ``value`` inside the block, what it was after it (a trainer's reached_at)."""
+    saved = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, saved)
+
+
 class PhaseCounter:
     """The PhaseEvents of one iteration, in order: each call returns the next one."""
 

@@ -25,7 +25,6 @@ be opened and stepped through, one input per batch; training it on a CPU is slow
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 from abc import ABC, abstractmethod
 from typing import Any, Iterator, TypedDict
@@ -35,8 +34,8 @@ import numpy as np
 from .. import StepwiseError
 from ..data import load_mnist, next_batch_indices
 from ..loading import read_model
-from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer, check_finite,
-                       rng_state, set_rng_state)
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseCounter, PhaseEvent, PhaseSpec, Trainer,
+                       attribute_set_to, check_finite, rng_state, set_rng_state)
 from .classifier import ClassificationReport, classification_report, histogram
 
 DEFAULT_LR = {"adam": 1e-3, "adamax": 2e-3, "sgd": 0.01}  # Adam paper's α for Adam and AdaMax
@@ -551,14 +550,8 @@ class ResNetTrainer(Trainer, ABC):
         kept = self._after_loss
         return nb + 1 <= phase and reached <= 2 * nb + 1 and kept is not None and kept[0] == self.iteration
 
-    @contextlib.contextmanager
     def reached_at(self, phase: int):
-        saved = self._view_reached
-        self._view_reached = phase
-        try:
-            yield
-        finally:
-            self._view_reached = saved
+        return attribute_set_to(self, "_view_reached", phase)
 
     def _backward_reached(self, run: Run, where: list, ratios: np.ndarray) -> tuple[list, np.ndarray, list[bool]] | None:
         """(norms, ‖∇W‖/‖W‖, fresh) of ``run`` as after ``_view_reached`` phases, from its norms and ratios

@@ -20,7 +20,6 @@ step_gradients, param_arrays, set_param_arrays, eval_loss and sampler.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import time
@@ -34,7 +33,8 @@ from ..numpy_engine.optimizers import Adagrad, Adam
 from ..numpy_engine.rnn import RecurrentNet, clip_elementwise, clip_global_norm
 from ..options import OptionSpec, read_value, settings
 from ..text_data import TextData, load_text
-from ..trainer import BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, check_finite
+from ..trainer import (BACKWARD, FORWARD, LOSS, UPDATE, BlockInfo, PhaseEvent, PhaseSpec, Trainer, attribute_set_to,
+                       check_finite)
 from .text_generation import TextGeneration
 
 MAX_STEP_PHASES = 50        # backward phases per layer at most; longer sequences take several steps per phase
@@ -414,14 +414,8 @@ class TextTrainer(Trainer):
             return False
         return first <= phase < self._reached < len(self._specs) or 1 <= phase < self._reached <= self._loss_phase
 
-    @contextlib.contextmanager
     def reached_at(self, phase: int):
-        saved = self._reached
-        self._reached = phase
-        try:
-            yield
-        finally:
-            self._reached = saved
+        return attribute_set_to(self, "_reached", phase)
 
     def _nll_example(self) -> np.ndarray:
         probs = self.model.probabilities(0).astype(np.float64)            # (T, V)
