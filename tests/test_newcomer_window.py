@@ -113,8 +113,10 @@ def test_input_and_loss_boxes_show_the_batch(qtbot, window):
     qtbot.mouseClick(window.diagram, QtCore.Qt.MouseButton.LeftButton,
                      pos=window.diagram.box_rect(rows - 1).center().toPoint())  # "loss"
     assert inspector.batch.losses.isVisibleTo(inspector.batch)
+    # before the loss phase the loss page says so (it was headed "Input")
+    qtbot.waitUntil(lambda: "not computed yet" in inspector.batch.header.text(), timeout=15000)
     window.client.send("step_iteration")
-    qtbot.waitUntil(lambda: "Loss" in inspector.batch.header.text(), timeout=15000)
+    qtbot.waitUntil(lambda: "softmax cross-entropy" in inspector.batch.header.text(), timeout=15000)
     heights = inspector.batch.losses.curves["positive"].yData
     assert len(heights) == 2 * 64 - 1 and heights.max() > 0  # one bar per example
     qtbot.mouseClick(window.diagram, QtCore.Qt.MouseButton.LeftButton,
