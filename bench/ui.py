@@ -8,8 +8,9 @@ Opens the window offscreen on a lab and, in three parts:
 2. while training at full speed, sends real Qt input events through QTest at planned moments
    (Space, →, ←, a click on a block of the diagram, a click on a tab of the lab view) and times
    each from the planned moment (a stalled UI handles a real key press late too) to the end of the
-   first rendered frame that reflects it; p50 / p95 per input over ``--rounds`` rounds, and of that the
-   window's own part (drawing the snapshot that answers it);
+   first rendered frame that reflects it; p50 / p95 per input over ``--rounds`` rounds, and its three
+   parts: the engine (the press to the answer built), the transfer (the pipe and the window's queue) and
+   the drawing;
 3. switches to the next lab and back: the time from the request to the first rendered frame of
    the new lab.
 
@@ -145,6 +146,8 @@ def run_one(args) -> int:
     state = {"part": "warmup", "start": None, "it0": 0, "it1": 0, "probe": None}
     latency: dict[str, list[float]] = {}
     drawing: dict[str, list[float]] = {}   # per input: the window's part (drawing the snapshot that answers it)
+    engine: dict[str, list[float]] = {}    # ... the engine's (from the press to the answer built)
+    transfer: dict[str, list[float]] = {}  # ... the pipe's and the window's queue (built to taken up)
     switch: dict[str, float] = {}
     original = window.on_snapshot
 
@@ -162,6 +165,9 @@ def run_one(args) -> int:
         probe = state["probe"]
         if probe is not None and probe["armed"] and probe["reflected"](snap):
             drawing.setdefault(probe["name"], []).append(t2 - t0)   # of it, the window drawing the answer
+            if "built_at" in snap:   # the engine building it (from the press), then the pipe and the window's queue
+                engine.setdefault(probe["name"], []).append(snap["built_at"] - probe["planned"])
+                transfer.setdefault(probe["name"], []).append(t0 - snap["built_at"])
             finish_probe(t2)
 
     window.client.snapshot.disconnect(window.on_snapshot)
@@ -337,8 +343,9 @@ def run_one(args) -> int:
               "fps_target": round(min(30.0, 0.9 * engine_ips), 1),
               "latency_ms": {name: {"p50": round(1000 * percentile(v, 0.5)), "p95": round(1000 * percentile(v, 0.95)),
                                     "n": len(v)} for name, v in latency.items()},
-              "latency_drawing_ms": {name: {"p50": round(1000 * percentile(v, 0.5)), "max": round(1000 * max(v))}
-                                     for name, v in drawing.items()},
+              **{f"latency_{part}_ms": {name: {"p50": round(1000 * percentile(v, 0.5)), "max": round(1000 * max(v))}
+                                        for name, v in values.items()}
+                 for part, values in (("engine", engine), ("transfer", transfer), ("drawing", drawing))},
               "lab_switch_s": round(switch["lab_switch_s"], 2) if "lab_switch_s" in switch else None,
               "lab_switch_back_s": round(switch["lab_switch_back_s"], 2) if "lab_switch_back_s" in switch else None,
               "lab_switch_to": other}

@@ -698,7 +698,9 @@ class SessionHost:
             return
         if not self.ready_for_snapshot():
             return  # stays dirty: the next flush sends the then-latest state, curve points included
-        self.send("snapshot", self.snapshot())
+        snap = self.snapshot()
+        snap["built_at"] = time.perf_counter()   # CLOCK_MONOTONIC on Linux: comparable in the window (bench ui)
+        self.send("snapshot", snap)
         self._answer = False
         # on a steady clock (one due every SNAPSHOT_INTERVAL), started again after a pause or a late window
         self._next_snapshot = (self._next_snapshot + SNAPSHOT_INTERVAL if abs(now - self._next_snapshot) < SNAPSHOT_INTERVAL
