@@ -14,11 +14,12 @@ Reads only snapshot["view"] (see engines/labs/resnet.py view_data) and snapshot[
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from .common import Refresh, SteadyLabel, explain_tabs, fmt
 from .lab_view import LabView
@@ -63,6 +64,12 @@ class DecadeAxis(pg.AxisItem):
             x = 10.0 ** v
             out.append(f"{x:g}" if 1e-3 <= x <= 1e4 else f"1e{int(round(v))}")
         return out
+
+
+@functools.lru_cache(maxsize=None)
+def brushes_of(color: str) -> tuple[QtGui.QBrush, QtGui.QBrush]:
+    """A bar's brush this iteration, and faded (the previous iteration's value): made once per colour."""
+    return pg.mkBrush(color), pg.mkBrush(color + "55")
 
 
 def log_axis_plot(title: str) -> pg.PlotWidget:
@@ -120,8 +127,9 @@ class GradientFlowPanel(QtWidgets.QWidget):
         def bars(item, values, offset, color):
             ok = np.isfinite(values)
             heights = np.where(ok, values - floor, 0.0)
-            brushes = [pg.mkBrush(color if f else color + "55") for f in fresh]
-            item.setOpts(x=x + offset, height=heights, y0=floor, width=0.38, brushes=brushes, pens=[None] * n)
+            solid, faded = brushes_of(color)
+            item.setOpts(x=x + offset, height=heights, y0=floor, width=0.38,
+                         brushes=[solid if f else faded for f in fresh], pens=[None] * n)
 
         bars(self.skip, skip, -0.2, SKIP_COLOR)
         bars(self.branch, branch, 0.2, BRANCH_COLOR)
@@ -137,11 +145,16 @@ class GradientFlowPanel(QtWidgets.QWidget):
             step = max(1, math.ceil(n / 10))  # at most ~10 labels: a panel is ~350 px wide
             self.plot.getAxis("bottom").setTicks([[(i, labels[i]) for i in range(0, n, step)]])
             self.n = n
-        self.plot.setXRange(-0.7, n - 0.3, padding=0)
-        self.plot.setYRange(floor, top, padding=0)
+        if (n, floor, top) != getattr(self, "_ranges", None):   # set again only when they change (a frame's cost)
+            self._ranges = (n, floor, top)
+            self.plot.setXRange(-0.7, n - 0.3, padding=0)
+            self.plot.setYRange(floor, top, padding=0)
         # a short title: pyqtgraph widens the plot to fit its title
         skip_word = "with skips" if run["skip"] else "no skips"
-        self.plot.setTitle(f"<b>{run['title']}</b> ({skip_word})", size="9pt")
+        title = f"<b>{run['title']}</b> ({skip_word})"
+        if title != getattr(self, "_title", None):
+            self._title = title
+            self.plot.setTitle(title, size="9pt")
         t = run["grad_total"]
         first = float(t[0]) if t is not None and len(t) else float("nan")
         last = float(t[-1]) if t is not None and len(t) else float("nan")
