@@ -251,3 +251,13 @@ def test_gradient_norm_axis_labels_differ_within_a_decade():
     labels = axis.tickStrings(values, 1, 1)
     assert labels == ["1e-5", "2e-5", "5e-5"]
     assert axis.tickStrings([math.log10(300), -2, 0], 1, 1) == ["300", "0.01", "1"]
+
+
+def test_a_short_gradient_norm_axis_labels_only_what_fits():
+    """The BPTT strip's ‖dL/dh_t‖ plot is ~30 px tall: 5e-6, 1e-5 and 2e-5 crowded into it; one label in
+    each ~18 px, the 1-2-5 ladder thinned evenly."""
+    import math
+    from widgets.text_cells import DecadeAxis
+    axis = DecadeAxis(orientation="left")
+    (_, values), = axis.tickValues(math.log10(4e-6), math.log10(3e-5), 36)
+    assert axis.tickStrings(values, 1, 1) == ["5e-6", "2e-5"]

@@ -82,9 +82,13 @@ class DecadeAxis(pg.AxisItem):
         if hi - lo >= 1:
             step = max(1, math.ceil((hi - lo + 1) / max(2, size / 18)))
             return [(float(step), [float(v) for v in range(lo, hi + 1, step)])]
-        # less than a decade in view: 1, 2 and 5 times powers of ten
+        # less than a decade in view: 1, 2 and 5 times powers of ten, as many as fit (a label needs ~18 px:
+        # the BPTT strip's ‖dL/dh_t‖ plot, 30 px tall, crowded three into it)
         values = [math.log10(m) + e for e in range(math.floor(minVal) - 1, math.ceil(maxVal) + 1)
                   for m in (1, 2, 5) if minVal <= math.log10(m) + e <= maxVal]
+        room = max(1, int(size // 18))
+        if len(values) > room:
+            values = values[::math.ceil(len(values) / room)]
         return [(1.0, values)]
 
     def tickStrings(self, values, scale, spacing):
