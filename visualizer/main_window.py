@@ -260,6 +260,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _build_view(self, lab: str):
         view = make_view(lab)
+        view.own_size_policy = view.sizePolicy()   # given back when it is on screen (_show_view)
         # intents go to the engine only from the view on screen
         view.command.connect(lambda name, args: view is self.view and self.client.send("command", (name, args)))
         view.select_block.connect(lambda i: view is self.view and self.client.send("select", i))
@@ -275,11 +276,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def _show_view(self, view) -> None:
         """The lab's view on screen; the views kept for other labs ask for no room (a stack asks for the
         largest of its pages: after the CNN lab, the MLP lab's view was held 200 px taller than it needs)."""
+        ignored = QtWidgets.QSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored, QtWidgets.QSizePolicy.Policy.Ignored)
         for other in self._views_by_lab.values():
-            if not hasattr(other, "own_size_policy"):
-                other.own_size_policy = other.sizePolicy()
-            ignored = QtWidgets.QSizePolicy.Policy.Ignored
-            other.setSizePolicy(other.own_size_policy if other is view else QtWidgets.QSizePolicy(ignored, ignored))
+            other.setSizePolicy(other.own_size_policy if other is view else ignored)
         self.view_holder.setCurrentWidget(view)
         self.view_holder.updateGeometry()
 

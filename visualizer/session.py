@@ -282,12 +282,8 @@ class Session:
             self.pool.put(key, self._timed_state(), key)
         if self._fast_iteration and not self._replaying and it > self.first_iteration and self.prepares_views:
             self._keep_view(self.trainer, key, it)  # play at full speed: the first Shift+← presses replay nothing
-        now = time.perf_counter()
-        # the oldest drop off the front (rebuilding the list at every iteration was 8 % of a char-RNN's time)
-        window = self._rate_window
-        window.append(now)
-        while now - window[0] >= 2.0:
-            window.popleft()
+        self._rate_window.append(time.perf_counter())
+        self._recent_rate_window()
         if later:   # last: the keyframe and the kept view above read the trainer too
             self._start_evaluation(it)
 
@@ -914,11 +910,16 @@ class Session:
         self._start = None
 
     # ------------------------------------------------------------------ reading
-    def iterations_per_second(self) -> float:
-        now = time.perf_counter()
-        window = self._rate_window
-        while window and now - window[0] >= 2.0:   # paused a while: the old ones go
+    def _recent_rate_window(self) -> collections.deque[float]:
+        """The iteration ends of the last 2 s, the older ones dropped off the front (rebuilding a list at
+        every iteration was 8 % of a char-RNN's time)."""
+        window, now = self._rate_window, time.perf_counter()
+        while window and now - window[0] >= 2.0:
             window.popleft()
+        return window
+
+    def iterations_per_second(self) -> float:
+        window = self._recent_rate_window()
         if len(window) < 2:
             return 0.0
         return (len(window) - 1) / max(window[-1] - window[0], 1e-9)

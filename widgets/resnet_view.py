@@ -76,7 +76,6 @@ def log_axis_plot(title: str) -> pg.PlotWidget:
     """A plot whose data are log10 values and whose left axis reads as powers of ten."""
     w = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})
     w.setTitle(title, size="9pt")
-    w.showGrid(x=False, y=False)
     w.setMouseEnabled(False, False)
     w.hideButtons()
     return w
@@ -250,7 +249,6 @@ class GradientFlowTab(QtWidgets.QWidget):
         self.over_time = pg.PlotWidget(axisItems={"left": DecadeAxis("left")})  # data are log10 values
         self.over_time.setTitle("gradient reaching the first residual block, every iteration", size="9pt")
         self.over_time.setLabel("left", "‖dL/dx‖")
-
         self.over_time.setLabel("bottom", "iteration")
         self.over_time.setMinimumHeight(170)
         self.over_legend = self.over_time.addLegend(offset=(-6, -6), labelTextSize="8pt")

@@ -553,13 +553,14 @@ class ResNetTrainer(Trainer, ABC):
     def reached_at(self, phase: int):
         return attribute_set_to(self, "_view_reached", phase)
 
-    def _backward_reached(self, run: Run, where: list, ratios: np.ndarray) -> tuple[list, np.ndarray, list[bool]] | None:
-        """(norms, ‖∇W‖/‖W‖, fresh) of ``run`` as after ``_view_reached`` phases, from its norms and ratios
+    def _backward_reached(self, i: int, where: list, ratios: np.ndarray) -> tuple[list, np.ndarray, list[bool]] | None:
+        """(norms, ‖∇W‖/‖W‖, fresh) of run ``i`` as after ``_view_reached`` phases, from its norms and ratios
         now (``where``: each weight's block); None inside the forward phases or with none asked."""
         q, nb = self._view_reached, len(self.blocks())
         if q is None or q <= nb or self._after_loss is None:
             return None
-        norms_then, ratios_then = self._after_loss[1][self.runs.index(run)]
+        run = self.runs[i]
+        norms_then, ratios_then = self._after_loss[1][i]
         done = lambda k: k > 2 * nb - q   # block k's backward is phase 2·nb − k
         norms = [n if done(k) else norms_then[j] for j, (k, n) in enumerate(zip(run.residual, run.norms))]
         ratios = np.where([done(k) for k, _ in where], ratios, ratios_then)
@@ -571,7 +572,7 @@ class ResNetTrainer(Trainer, ABC):
             norms = run.block_grad_norms()
             where, ratios = run.weight_ratios()
             fresh = run.fresh
-            earlier = self._backward_reached(run, where, ratios)
+            earlier = self._backward_reached(i, where, ratios)
             if earlier is not None:   # ← to an earlier backward phase of this iteration
                 norms, ratios, fresh = norm_dicts(earlier[0]), earlier[1], earlier[2]
             names = self._layer_names(run, where)
