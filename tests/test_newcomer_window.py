@@ -122,3 +122,20 @@ def test_input_and_loss_boxes_show_the_batch(qtbot, window):
     qtbot.mouseClick(window.diagram, QtCore.Qt.MouseButton.LeftButton,
                      pos=window.diagram.box_rect(2).center().toPoint())  # a block: back to the block page
     assert not inspector.showing_end()
+
+
+def test_space_in_a_number_field_being_edited_commits_it_and_plays(qtbot, window):
+    """Typing lr 0.02 and pressing Space (no Enter): the value is committed, as Enter commits it, and play
+    starts (Space was swallowed, and a second one played on with the old lr while the field read 0.02)."""
+    box = window.settings.live["lr"]
+    field = box.lineEdit()
+    box.setFocus()
+    qtbot.waitUntil(field.hasFocus)
+    field.selectAll()
+    qtbot.keyClicks(box, "0.02")
+    assert field.isModified()
+    qtbot.keyClick(box, QtCore.Qt.Key.Key_Space)
+    wait_for(qtbot, window, lambda s: s["playing"] and s["view"]["hyperparams"]["lr"] == pytest.approx(0.02))
+    assert box.value() == pytest.approx(0.02) and not field.hasFocus()
+    qtbot.keyClick(window, QtCore.Qt.Key.Key_Space)
+    wait_for(qtbot, window, lambda s: not s["playing"])

@@ -69,7 +69,10 @@ class DivergenceWatch:
 class TransportKeys(QtCore.QObject):
     """Space, ← and → reach the transport wherever the focus is, except while a text field is
     being edited (typed in since it last committed); Enter or Escape in a field commits and
-    hands the keys back. Filters only the focused text field, not every event of the app."""
+    hands the keys back. A number field being edited takes no space: Space commits it, as Enter
+    does, and plays (typing lr 0.2 and pressing Space did nothing, and a second Space played on
+    with the old lr while the field still read 0.2). Filters only the focused text field, not every
+    event of the app."""
 
     def __init__(self, window: QtWidgets.QMainWindow):
         super().__init__(window)
@@ -99,6 +102,14 @@ class TransportKeys(QtCore.QObject):
             return False
         if kind == QtCore.QEvent.Type.ShortcutOverride and event.key() in TRANSPORT_KEYS and not field.isModified():
             event.ignore()  # not overridden: the window's shortcut gets the key
+            return True
+        spin = widget if isinstance(widget, QtWidgets.QAbstractSpinBox) else field.parent()
+        if (kind == QtCore.QEvent.Type.ShortcutOverride and event.key() == QtCore.Qt.Key.Key_Space
+                and isinstance(spin, QtWidgets.QAbstractSpinBox)):
+            spin.interpretText()   # the value typed is committed (and sent) before the shortcut plays
+            field.setModified(False)
+            spin.clearFocus()
+            event.ignore()
             return True
         if kind == QtCore.QEvent.Type.FocusIn:
             field.setModified(False)  # "being edited" starts with the first key typed
